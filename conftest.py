@@ -1,0 +1,3 @@
+"""Root conftest: pytester runs whole pytest sessions in tests that check fixtures end to end."""
+
+pytest_plugins = ["pytester"]
