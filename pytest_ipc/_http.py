@@ -12,6 +12,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from urllib.parse import unquote
 
 import h11
@@ -63,6 +64,18 @@ class Exchange:
 
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    connection: h11.Connection | None = None
+
+    def head_bytes(self, response: Response, *, chunked: bool = False) -> bytes:
+        """The status line and headers h11 frames for `response`, for a handler writing the body itself.
+
+        The head says `content-length: len(response.body)`, or `transfer-encoding: chunked` when
+        `chunked`; the body bytes are then the handler's business (dribbled, malformed, cut short).
+        """
+        if self.connection is None:
+            raise RuntimeError("this exchange has no h11 connection to frame a response head with")
+        headers = _framed_headers(response, chunked=chunked)
+        return self.connection.send(h11.Response(status_code=response.status, headers=headers))
 
     def abort(self) -> None:
         """Close with a TCP RST instead of a FIN."""
@@ -133,6 +146,10 @@ class HttpServer:
             await self._serve_requests(reader, writer)
         except (ConnectionError, asyncio.TimeoutError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # stop() (or a stub's reset) cancelled this connection. Nothing awaits a connection
+            # task, and asyncio's streams log a cancelled one as an error, so end it normally.
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
@@ -141,10 +158,10 @@ class HttpServer:
 
     async def _serve_requests(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connection = h11.Connection(h11.SERVER, max_incomplete_event_size=READ_CHUNK)
-        exchange = Exchange(reader, writer)
+        exchange = Exchange(reader, writer, connection)
         while True:
             try:
-                request = await self._read_request(connection, reader)
+                request = await self._read_request(connection, reader, writer)
             except h11.RemoteProtocolError as error:
                 status = error.error_status_hint
                 await self._send(connection, writer, self.on_error(status, f"bad request: {error}"))
@@ -165,13 +182,19 @@ class HttpServer:
             except h11.LocalProtocolError:
                 return
 
-    async def _read_request(self, connection: h11.Connection, reader: asyncio.StreamReader) -> Request | None:
+    async def _read_request(
+        self, connection: h11.Connection, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> Request | None:
         head: h11.Request | None = None
         body = bytearray()
         while True:
             event = connection.next_event()
             if event is h11.NEED_DATA:
-                data = await asyncio.wait_for(reader.read(READ_CHUNK), self.idle_timeout)
+                if connection.they_are_waiting_for_100_continue:  # curl waits 1 s for this otherwise
+                    interim = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+                    writer.write(connection.send(interim))
+                async with asyncio.timeout(self.idle_timeout):  # no task per read, unlike wait_for
+                    data = await reader.read(READ_CHUNK)
                 connection.receive_data(data)
                 if not data and head is None and connection.their_state is h11.IDLE:
                     return None
@@ -196,11 +219,10 @@ class HttpServer:
 
     @staticmethod
     async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, response: Response) -> None:
-        headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
-        if response.status not in (204, 304) and not 100 <= response.status < 200:
-            headers.append(("content-length", str(len(response.body))))
+        headers = _framed_headers(response)
         try:
-            data = connection.send(h11.Response(status_code=response.status, headers=headers))
+            reason = _REASONS.get(response.status, b"")
+            data = connection.send(h11.Response(status_code=response.status, headers=headers, reason=reason))
             if response.body:
                 data += connection.send(h11.Data(data=response.body))
             data += connection.send(h11.EndOfMessage())
@@ -208,6 +230,20 @@ class HttpServer:
             return
         writer.write(data)
         await writer.drain()
+
+
+def _framed_headers(response: Response, *, chunked: bool = False) -> list[tuple[str, str]]:
+    """The response's headers with the framing header h11 needs (content-length or chunked)."""
+    framing = ("content-length", "transfer-encoding")
+    headers = [(k, v) for k, v in response.headers if k.lower() not in framing]
+    if chunked:
+        headers.append(("transfer-encoding", "chunked"))
+    elif response.status not in (204, 304) and not 100 <= response.status < 200:
+        headers.append(("content-length", str(len(response.body))))
+    return headers
+
+
+_REASONS = {status.value: status.phrase.encode("ascii") for status in HTTPStatus}
 
 
 class _BodyTooLarge(Exception):

@@ -37,6 +37,7 @@ class LoopThread:
         finally:
             self._cancel_remaining_tasks()
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
 
     def _cancel_remaining_tasks(self) -> None:
