@@ -1,0 +1,211 @@
+"""A fluent handle on one proxy: one method per toxic type, ``down()``, and pytest-ipc's counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from pytest_ipc._net import split_host_port
+from pytest_ipc.client.api import ToxiproxyTransport, api_path
+from pytest_ipc.client.counters import LiveConnection, ProxyCounters
+from pytest_ipc.client.errors import UnsupportedByServer
+from pytest_ipc.client.toxics import Toxic, check_attributes, check_stream, check_toxicity
+from pytest_ipc.toxiproxy.model import Stream
+
+
+class Proxy:
+    """One proxy as the server last described it (`refresh()` reads it again)."""
+
+    def __init__(self, api: ToxiproxyTransport, data: Mapping[str, Any]) -> None:
+        self._api = api
+        self._load(data)
+
+    def _load(self, data: Mapping[str, Any]) -> None:
+        self.name: str = data["name"]
+        self.listen: str = data["listen"]
+        self.upstream: str = data["upstream"]
+        self.enabled: bool = bool(data["enabled"])
+
+    @property
+    def _path(self) -> str:
+        return api_path("proxies", self.name)
+
+    @property
+    def host(self) -> str:
+        return split_host_port(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return split_host_port(self.listen)[1]
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """``(host, port)`` of the listener, ready for `socket.create_connection`."""
+        return split_host_port(self.listen)
+
+    def url(self, scheme: str = "http") -> str:
+        """The listen address as a URL, for pointing an HTTP client at the proxy."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def refresh(self) -> Proxy:
+        self._load(self._api.get(self._path))
+        return self
+
+    # -- toxics -----------------------------------------------------------------------------------
+
+    def add_toxic(
+        self,
+        toxic_type: str,
+        *,
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        name: str | None = None,
+        **attributes: int,
+    ) -> Toxic:
+        """Add a toxic of any type the server knows; the typed methods below are the usual way in."""
+        body: dict[str, object] = {
+            "type": toxic_type,
+            "stream": check_stream(stream),
+            "toxicity": check_toxicity(toxicity),
+            "attributes": check_attributes(attributes),
+        }
+        if name is not None:
+            body["name"] = name
+        return Toxic(self._api, self.name, self._api.post(api_path("proxies", self.name, "toxics"), body))
+
+    def latency(
+        self,
+        latency_ms: int,
+        jitter_ms: int = 0,
+        *,
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        name: str | None = None,
+    ) -> Toxic:
+        """Delay every chunk by latency +- jitter milliseconds."""
+        return self.add_toxic(
+            "latency", stream=stream, toxicity=toxicity, name=name, latency=latency_ms, jitter=jitter_ms
+        )
+
+    def bandwidth(
+        self, rate_kb: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+    ) -> Toxic:
+        """Limit throughput to rate_kb kilobytes (1000 bytes) per second; 0 stalls the stream."""
+        return self.add_toxic("bandwidth", stream=stream, toxicity=toxicity, name=name, rate=rate_kb)
+
+    def timeout(
+        self, timeout_ms: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+    ) -> Toxic:
+        """Swallow all data; close after timeout_ms without incoming data (0: hang forever)."""
+        return self.add_toxic("timeout", stream=stream, toxicity=toxicity, name=name, timeout=timeout_ms)
+
+    def reset_peer(
+        self, timeout_ms: int = 0, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+    ) -> Toxic:
+        """Reset the connection (TCP RST) timeout_ms after the first data arrives."""
+        return self.add_toxic("reset_peer", stream=stream, toxicity=toxicity, name=name, timeout=timeout_ms)
+
+    def slow_close(
+        self, delay_ms: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+    ) -> Toxic:
+        """Hold the close back by delay_ms after the other side closed."""
+        return self.add_toxic("slow_close", stream=stream, toxicity=toxicity, name=name, delay=delay_ms)
+
+    def slicer(
+        self,
+        average_size: int,
+        size_variation: int = 0,
+        delay_us: int = 0,
+        *,
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        name: str | None = None,
+    ) -> Toxic:
+        """Cut data into pieces of about average_size bytes, delay_us microseconds apart."""
+        return self.add_toxic(
+            "slicer",
+            stream=stream,
+            toxicity=toxicity,
+            name=name,
+            average_size=average_size,
+            size_variation=size_variation,
+            delay=delay_us,
+        )
+
+    def limit_data(
+        self,
+        bytes: int,  # noqa: A002  (Toxiproxy's own attribute name)
+        *,
+        stream: Stream = "downstream",
+        toxicity: float = 1.0,
+        name: str | None = None,
+    ) -> Toxic:
+        """Close each connection once `bytes` bytes have passed in this direction."""
+        return self.add_toxic("limit_data", stream=stream, toxicity=toxicity, name=name, bytes=bytes)
+
+    def toxics(self) -> dict[str, Toxic]:
+        """Every toxic, upstream chain first, each chain in the order the toxics were added."""
+        listed = self._api.get(api_path("proxies", self.name, "toxics"))
+        return {data["name"]: Toxic(self._api, self.name, data) for data in listed}
+
+    def get_toxic(self, name: str) -> Toxic:
+        return Toxic(self._api, self.name, self._api.get(api_path("proxies", self.name, "toxics", name)))
+
+    def remove_toxic(self, name: str) -> None:
+        self._api.delete(api_path("proxies", self.name, "toxics", name))
+
+    def remove_all_toxics(self) -> None:
+        for toxic in self.toxics().values():
+            toxic.remove()
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def disable(self) -> Proxy:
+        """Close the listener and every live connection; new connections are refused. Toxics stay."""
+        self._load(self._api.update(self._path, {"enabled": False}))
+        return self
+
+    def enable(self) -> Proxy:
+        """Listen again, on the same port."""
+        self._load(self._api.update(self._path, {"enabled": True}))
+        return self
+
+    @contextmanager
+    def down(self) -> Iterator[Proxy]:
+        """The service is down inside the block and back after it, whatever the block raises."""
+        self.disable()
+        try:
+            yield self
+        finally:
+            self.enable()
+
+    def delete(self) -> None:
+        self._api.delete(self._path)
+
+    def counters(self) -> ProxyCounters:
+        """Connections and bytes seen, and how often each toxic fired (pytest-ipc's server only)."""
+        return ProxyCounters.from_json(self._extension("counters", "per-proxy counters"))
+
+    def connections(self) -> list[LiveConnection]:
+        """The connections open through this proxy right now (pytest-ipc's server only)."""
+        return [
+            LiveConnection.from_json(data) for data in self._extension("connections", "the list of live connections")
+        ]
+
+    def _extension(self, endpoint: str, what: str) -> Any:
+        """GET one of pytest-ipc's additions to the API, explaining a 404 from a server without it."""
+        try:
+            return self._api.get(api_path("proxies", self.name, endpoint))
+        except UnsupportedByServer as error:
+            raise UnsupportedByServer(
+                f"{what} is an addition of pytest-ipc's embedded Toxiproxy; this server (a real "
+                f"Toxiproxy?) has no /proxies/{{name}}/{endpoint} endpoint: {error.message}",
+                error.status,
+                request=error.request,
+            ) from error
+
+    def __repr__(self) -> str:
+        state = "enabled" if self.enabled else "disabled"
+        return f"Proxy({self.name!r}, listen={self.listen!r}, upstream={self.upstream!r}, {state})"
