@@ -75,7 +75,8 @@ class Exchange:
         if self.connection is None:
             raise RuntimeError("this exchange has no h11 connection to frame a response head with")
         headers = _framed_headers(response, chunked=chunked)
-        return self.connection.send(h11.Response(status_code=response.status, headers=headers))
+        reason = _REASONS.get(response.status, b"")
+        return self.connection.send(h11.Response(status_code=response.status, headers=headers, reason=reason))
 
     def abort(self) -> None:
         """Close with a TCP RST instead of a FIN."""
@@ -174,7 +175,7 @@ class HttpServer:
             response = await self.handler(request, exchange)
             if response is None:
                 return
-            await self._send(connection, writer, response)
+            await self._send(connection, writer, response, head_only=request.method == "HEAD")
             if connection.our_state is h11.MUST_CLOSE or connection.their_state is h11.MUST_CLOSE:
                 return
             try:
@@ -218,12 +219,15 @@ class HttpServer:
                 return None
 
     @staticmethod
-    async def _send(connection: h11.Connection, writer: asyncio.StreamWriter, response: Response) -> None:
+    async def _send(
+        connection: h11.Connection, writer: asyncio.StreamWriter, response: Response, *, head_only: bool = False
+    ) -> None:
+        """Send `response`; for a HEAD request only its head (content-length still says the size)."""
         headers = _framed_headers(response)
         try:
             reason = _REASONS.get(response.status, b"")
             data = connection.send(h11.Response(status_code=response.status, headers=headers, reason=reason))
-            if response.body:
+            if response.body and not head_only:
                 data += connection.send(h11.Data(data=response.body))
             data += connection.send(h11.EndOfMessage())
         except h11.LocalProtocolError:

@@ -1,0 +1,128 @@
+"""What the stub saw: every request with its timing, route and outcome, and the peak concurrency.
+
+Entries are written on the stub's loop thread and read from the test's thread; appends are atomic and
+readers take a snapshot, so a test can look at the journal while clients are still calling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .request import StubRequest
+
+if TYPE_CHECKING:
+    from .routes import Route
+
+
+@dataclass
+class JournalEntry:
+    """One request: `started`/`ended` are `time.monotonic()` seconds; `status` is None when a fault
+    took the connection over (then `fault` names it) or the request was cancelled at reset."""
+
+    request: StubRequest
+    started: float
+    ended: float | None = None
+    route: Route | None = None
+    status: int | None = None
+    faults: list[str] = field(default_factory=list)
+    unmatched: bool = False
+    closest_misses: list[str] = field(default_factory=list)  # why the nearest routes did not match
+    error: str | None = None
+
+    @property
+    def method(self) -> str:
+        return self.request.method
+
+    @property
+    def path(self) -> str:
+        return self.request.path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return self.request.query
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.request.headers
+
+    @property
+    def body(self) -> bytes:
+        return self.request.body
+
+    @property
+    def fault(self) -> str | None:
+        """The faults that fired for this request, joined with '+', or None."""
+        return "+".join(self.faults) or None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended is None else self.ended - self.started
+
+    @property
+    def matched(self) -> bool:
+        return self.route is not None
+
+    def describe(self) -> str:
+        outcome = f"-> {self.status}" if self.status is not None else "-> (no response)"
+        extra = f" [{self.fault}]" if self.faults else ""
+        return f"{self.request.describe()} {outcome}{extra}"
+
+
+class Journal:
+    def __init__(self) -> None:
+        self.entries: list[JournalEntry] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def begin(self, request: StubRequest) -> JournalEntry:
+        entry = JournalEntry(request, started=request.received_at)
+        self.entries.append(entry)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        return entry
+
+    def finish(self, entry: JournalEntry, ended: float) -> None:
+        entry.ended = ended
+        self.in_flight -= 1
+
+    def clear(self) -> None:
+        self.entries = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def snapshot(self) -> list[JournalEntry]:
+        return list(self.entries)
+
+    def calls(self, route: Route) -> list[JournalEntry]:
+        return [entry for entry in self.snapshot() if entry.route is route]
+
+    def unmatched(self) -> list[JournalEntry]:
+        return [entry for entry in self.snapshot() if entry.unmatched]
+
+    def assert_called(self, route: Route, times: int | None = None) -> None:
+        """At least once, or exactly `times` times."""
+        count = len(self.calls(route))
+        if (times is None and count == 0) or (times is not None and count != times):
+            wanted = "at least once" if times is None else f"{times} time(s)"
+            raise AssertionError(f"{route.name} was expected to be called {wanted}, was called {count} time(s)\n{self.render()}")
+
+    def assert_called_in_order(self, routes: list[Route]) -> None:
+        """The routes were called in this order (other calls may come in between)."""
+        position = 0
+        entries = self.snapshot()
+        for wanted in routes:
+            while position < len(entries) and entries[position].route is not wanted:
+                position += 1
+            if position == len(entries):
+                order = " -> ".join(route.name for route in routes)
+                raise AssertionError(f"expected calls in the order {order}; {wanted.name} is missing after the earlier ones\n{self.render()}")
+            position += 1
+
+    def render(self, entries: list[JournalEntry] | None = None) -> str:
+        shown = self.snapshot() if entries is None else entries
+        if not shown:
+            return "journal: (no requests)"
+        lines = [f"journal ({len(shown)} request(s)):"]
+        lines += [f"  {index}. {entry.describe()}  route={entry.route.name if entry.route else None}" for index, entry in enumerate(shown, 1)]
+        return "\n".join(lines)

@@ -1,0 +1,120 @@
+"""A route: what requests it takes (a matcher), what it answers (replies), and its own rules.
+
+Replies form a sequence and the last one repeats: `respond(...)` once is a fixed answer, several
+`respond`/`then_respond` calls (or `respond_sequence`) answer in turn, `fail_first(3, ...)` puts three
+failures in front. Every method returns the route, so a whole route reads as one sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from .._http import Response
+from .auth import Auth, BasicAuth, BearerAuth
+from .faults import ArmedFault, Fault, Status, arm
+from .matchers import NOT_GIVEN, RequestMatcher
+from .request import StubRequest
+from .responses import Headers, JsonTransform, Reply
+from .scenarios import Scenario
+
+ReplyCallback = Callable[[StubRequest], Reply | Mapping[str, object]]
+
+
+class Route:
+    def __init__(self, matcher: RequestMatcher, name: str) -> None:
+        self.matcher = matcher
+        self.name = name
+        self.replies: list[Reply | ReplyCallback] = []
+        self.served = 0
+        self.auth: Auth | None = None
+        self.faults: list[ArmedFault] = []
+        self.scenario: Scenario | None = None
+        self.scenario_state: str | None = None
+        self.next_state: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Route({self.name!r})"
+
+    # -- what it answers -------------------------------------------------------------------------
+    def respond(
+        self,
+        *,
+        status: int = 200,
+        json: object = NOT_GIVEN,
+        text: str | None = None,
+        body: bytes | None = None,
+        headers: Headers | None = None,
+        content_type: str | None = None,
+    ) -> Route:
+        """Add a reply (JSON, text or bytes body; `json=fake_json(...)` for generated bodies)."""
+        self.replies.append(Reply(status, json, text, body, headers or (), content_type))
+        return self
+
+    then_respond = respond
+
+    def respond_sequence(self, replies: Iterable[Reply | Mapping[str, object]]) -> Route:
+        """Answer these in turn (each a Reply or a dict of `respond` arguments); the last one repeats."""
+        built = [Reply.build(reply) for reply in replies]
+        if not built:
+            raise ValueError(f"{self.name}: respond_sequence needs at least one reply")
+        self.replies.extend(built)
+        return self
+
+    def fail_first(self, times: int, *, status: int = 503, retry_after: int | None = None) -> Route:
+        """The next `times` calls get `status` (with Retry-After); follow with `then_respond(...)`."""
+        if not isinstance(times, int) or times < 1:
+            raise ValueError(f"{self.name}: fail_first needs times >= 1, got {times!r}")
+        failure = Status(status, retry_after=retry_after).response()
+        reply = Reply(failure.status, body=failure.body, headers=tuple(failure.headers))
+        self.replies.extend([reply] * times)
+        return self
+
+    def respond_with(self, callback: ReplyCallback) -> Route:
+        """Compute the reply from the request (`request.params` holds the path parameters)."""
+        if not callable(callback):
+            raise TypeError(f"{self.name}: respond_with needs a callable, got {callback!r}")
+        self.replies.append(callback)
+        return self
+
+    # -- its rules -------------------------------------------------------------------------------
+    def require_bearer(self, token: str) -> Route:
+        self.auth = BearerAuth(token)
+        return self
+
+    def require_basic(self, user: str, password: str) -> Route:
+        self.auth = BasicAuth(user, password)
+        return self
+
+    def inject(self, *faults: Fault | str) -> Route:
+        """Faults for this route's requests, applied in the order given (see `faults.py`)."""
+        self.faults.extend(arm(fault) for fault in faults)
+        return self
+
+    def in_state(self, scenario: Scenario, state: str, *, then: str | None = None) -> Route:
+        """Match only while `scenario` is in `state`; after answering, move it to `then`."""
+        self.scenario = scenario
+        self.scenario_state = scenario.check(state)
+        self.next_state = None if then is None else scenario.check(then)
+        return self
+
+    # -- serving (on the stub's loop thread) -----------------------------------------------------
+    def scenario_mismatch(self) -> str | None:
+        if self.scenario is not None and self.scenario.state != self.scenario_state:
+            return f"scenario {self.scenario.name!r} is in state {self.scenario.state!r}, route needs {self.scenario_state!r}"
+        return None
+
+    def answer(self, request: StubRequest, json_transform: JsonTransform | None) -> Response:
+        """The response for this call: the auth verdict, else the next reply in the sequence."""
+        if self.auth is not None:
+            denied = self.auth.check(request)
+            if denied is not None:
+                return denied
+        if self.next_state is not None and self.scenario is not None:
+            self.scenario.move_to(self.next_state)
+        if not self.replies:
+            return Response(200)
+        source = self.replies[min(self.served, len(self.replies) - 1)]
+        self.served += 1
+        reply = source if isinstance(source, Reply) else Reply.build(source(request))
+        default_type = self.matcher.accept or "application/json"
+        return reply.render(json_transform, default_type)

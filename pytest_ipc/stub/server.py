@@ -1,0 +1,280 @@
+"""`HttpStub`: a real HTTP/1.1 server on loopback whose routes, faults and journal a test sets up.
+
+The server (h11 over asyncio, on its own `LoopThread`) starts once; `reset()` drops everything a test
+configured, cancels requests still in flight (hangs, delays) and clears the journal, in about a
+hundred microseconds, so one stub serves a whole session.
+
+Routes are tried in the order they were added; the first that matches answers. A request no route
+takes gets 404 and is kept as *unmatched*, with why its closest routes said no.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import traceback
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+
+from .._http import DEFAULT_MAX_BODY, Exchange, HttpServer, Request, Response, plain_error
+from .._loop import LoopThread
+from .._net import LOOPBACK
+from .auth import Auth, BasicAuth, BearerAuth
+from .faults import ArmedFault, Fault, arm
+from .journal import Journal, JournalEntry
+from .matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
+from .request import StubRequest
+from .responses import JsonTransform
+from .routes import Route
+from .scenarios import Scenario
+
+CLOSEST_MISSES_SHOWN = 3
+
+
+class HttpStub:
+    """An embedded HTTP stub server; use as a context manager or `start()`/`stop()`.
+
+    What a test configures lives in the attributes below, all cleared by `reset()`. `json_transform`
+    is applied to every JSON response body before it is sent (e.g. to add fields a tolerant reader
+    must ignore); None sends bodies as configured.
+    """
+
+    routes: list[Route]
+    faults: list[ArmedFault]
+    auth: Auth | None
+    scenarios: dict[str, Scenario]
+    json_transform: JsonTransform | None
+    unmatched_allowed: bool
+
+    def __init__(self, host: str = LOOPBACK, port: int = 0, *, max_body: int = DEFAULT_MAX_BODY) -> None:
+        self._server = HttpServer(self._handle, host=host, port=port, max_body=max_body, on_error=self._bad_request)
+        self._loop: LoopThread | None = None
+        self._handling: set[asyncio.Task[object]] = set()
+        self.journal = Journal()
+        self.bad_requests: list[str] = []  # requests the HTTP layer refused (garbage, oversize)
+        self._clear()
+
+    def _clear(self) -> None:
+        self.routes = []
+        self.faults = []
+        self.auth = None
+        self.scenarios = {}
+        self.json_transform = None
+        self.unmatched_allowed = False
+        self.journal.clear()
+        self.bad_requests.clear()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> HttpStub:
+        if self._loop is not None:
+            raise RuntimeError("the stub is already running")
+        loop = LoopThread("pytest-ipc-http-stub").start()
+        try:
+            loop.run(self._server.start())
+        except BaseException:
+            loop.stop()
+            raise
+        self._loop = loop
+        return self
+
+    def stop(self) -> None:
+        """Close the listener and every connection, hung ones included, and end the loop thread."""
+        loop, self._loop = self._loop, None
+        if loop is None:
+            return
+        try:
+            loop.run(self._server.stop())
+        finally:
+            loop.stop()
+
+    def __enter__(self) -> HttpStub:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget routes, scenarios, faults, auth, the transform and the journal; cancel requests in flight."""
+        self._running_loop().run(self._reset())
+
+    async def _reset(self) -> None:
+        pending = list(self._handling)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._clear()
+
+    def _running_loop(self) -> LoopThread:
+        if self._loop is None:
+            raise RuntimeError("the stub is not running; call start() or use it as a context manager")
+        return self._loop
+
+    # -- addresses -------------------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return self._server.address[0]
+
+    @property
+    def port(self) -> int:
+        return self._server.address[1]
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def url_for(self, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError(f"url_for needs a path starting with '/', got {path!r}")
+        return self.url + path
+
+    # -- setting up ------------------------------------------------------------------------------
+    def expect(
+        self,
+        method: str,
+        path: str | re.Pattern[str] | PathTemplate,
+        *,
+        query: Mapping[str, QueryExpected] | None = None,
+        headers: Mapping[str, Expected] | None = None,
+        json: object = NOT_GIVEN,
+        body: bytes | str | None = None,
+        accept: str | None = None,
+        name: str | None = None,
+    ) -> Route:
+        """Add a route. `path` may hold `{name}` placeholders or be an `re.Pattern`; `json` matches
+        partially; `accept` matches a media type the Accept header lists (media-type versioning)."""
+        template = path if isinstance(path, PathTemplate) else PathTemplate(path)
+        matcher = RequestMatcher(method, template, query, headers, json, body, accept)
+        label = name or f"{matcher.method} {template.text}" + (f" ({accept})" if accept else "")
+        route = Route(matcher, label)
+        self.routes.append(route)
+        return route
+
+    def require_bearer(self, token: str) -> None:
+        """Every request must carry this bearer token (401 without one, 403 with another)."""
+        self.auth = BearerAuth(token)
+
+    def require_basic(self, user: str, password: str) -> None:
+        """Every request must carry these basic credentials (401 without, 403 with others)."""
+        self.auth = BasicAuth(user, password)
+
+    def inject(self, *faults: Fault | str) -> None:
+        """Faults for every request, applied before the route's own (see `faults.py`)."""
+        self.faults.extend(arm(fault) for fault in faults)
+
+    def scenario(self, name: str, initial: str = "started", states: Iterable[str] | None = None) -> Scenario:
+        """The scenario called `name`, created on first use."""
+        existing = self.scenarios.get(name)
+        if existing is not None:
+            if existing.initial != initial or (states is not None and tuple(states) != existing.states):
+                raise ValueError(f"scenario {name!r} already exists with initial={existing.initial!r}, states={existing.states}")
+            return existing
+        created = self.scenarios[name] = Scenario(name, initial, states)
+        return created
+
+    def allow_unmatched(self) -> None:
+        """Do not fail this test for requests no route matched (the fixture checks at teardown)."""
+        self.unmatched_allowed = True
+
+    # -- looking at what happened ----------------------------------------------------------------
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests the stub was handling at once since the last reset."""
+        return self.journal.max_in_flight
+
+    def calls(self, route: Route | str | None = None) -> list[JournalEntry]:
+        """Journal entries for `route` (a Route or its name), or all of them."""
+        return self.journal.snapshot() if route is None else self.journal.calls(self._route(route))
+
+    def assert_called(self, route: Route | str, times: int | None = None) -> None:
+        self.journal.assert_called(self._route(route), times)
+
+    def assert_not_called(self, route: Route | str) -> None:
+        self.journal.assert_called(self._route(route), 0)
+
+    def assert_called_in_order(self, routes: Iterable[Route | str]) -> None:
+        self.journal.assert_called_in_order([self._route(route) for route in routes])
+
+    def unmatched(self) -> list[JournalEntry]:
+        return self.journal.unmatched()
+
+    def problems_report(self) -> str | None:
+        """Unmatched requests (unless allowed) and errors in user callbacks, readably; None if none."""
+        lines: list[str] = []
+        unmatched = [] if self.unmatched_allowed else self.unmatched()
+        if unmatched:
+            lines.append(f"http_stub: {len(unmatched)} request(s) matched no route:")
+            for entry in unmatched:
+                lines.append(f"  {entry.request.describe()}")
+                lines += [f"      closest: {miss}" for miss in entry.closest_misses]
+            lines.append("(allow them with http_stub.allow_unmatched() or @pytest.mark.http_stub_allow_unmatched)")
+        failed = [entry for entry in self.journal.snapshot() if entry.error]
+        for entry in failed:
+            lines.append(f"http_stub: answering {entry.request.describe()} raised:\n{entry.error}")
+        return "\n".join(lines) or None
+
+    def _route(self, route: Route | str) -> Route:
+        if isinstance(route, Route):
+            return route
+        named = [candidate for candidate in self.routes if candidate.name == route]
+        if len(named) != 1:
+            problem = "no route" if not named else f"{len(named)} routes"
+            known = ", ".join(repr(candidate.name) for candidate in self.routes) or "(none)"
+            raise ValueError(f"{problem} named {route!r}; routes: {known}")
+        return named[0]
+
+    # -- serving (on the loop thread) ------------------------------------------------------------
+    async def _handle(self, request: Request, exchange: Exchange) -> Response | None:
+        stub_request = StubRequest.from_core(request)
+        entry = self.journal.begin(stub_request)
+        task = asyncio.current_task()
+        assert task is not None
+        self._handling.add(task)
+        try:
+            response: Response | None = self._answer(stub_request, entry)
+            faults = self.faults + (entry.route.faults if entry.route is not None else [])
+            for armed in faults:
+                if response is None:
+                    break
+                if armed.fires():
+                    entry.faults.append(armed.fault.name)
+                    response = await armed.fault.apply(response, exchange, armed.rng)
+            entry.status = None if response is None else response.status
+            return response
+        finally:
+            self._handling.discard(task)
+            self.journal.finish(entry, time.monotonic())
+
+    def _answer(self, request: StubRequest, entry: JournalEntry) -> Response:
+        if self.auth is not None:
+            denied = self.auth.check(request)
+            if denied is not None:
+                return denied
+        misses: list[tuple[Miss, Route]] = []
+        for route in self.routes:
+            result = route.matcher.check(request)
+            if not isinstance(result, Miss):
+                state_problem = route.scenario_mismatch()
+                if state_problem is None:
+                    request.params = result
+                    entry.route = route
+                    return self._route_answer(route, request, entry)
+                result = Miss(7, state_problem)
+            misses.append((result, route))
+        misses.sort(key=lambda pair: -pair[0].stage)
+        entry.unmatched = True
+        entry.closest_misses = [f"{route.name}: {miss.reason}" for miss, route in misses[:CLOSEST_MISSES_SHOWN]]
+        text = "\n".join([f"no stub route matches {request.describe()}", *entry.closest_misses])
+        return plain_error(404, text)
+
+    def _route_answer(self, route: Route, request: StubRequest, entry: JournalEntry) -> Response:
+        try:
+            return route.answer(request, self.json_transform)
+        except Exception:  # a user callback or transform failed: answer 500, fail the test at teardown
+            entry.error = traceback.format_exc()
+            return plain_error(500, f"stub route {route.name} raised; see the test's teardown report")
+
+    def _bad_request(self, status: int, message: str) -> Response:
+        self.bad_requests.append(message)
+        return plain_error(status, f"pytest-ipc http stub: {message}")
