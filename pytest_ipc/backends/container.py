@@ -1,0 +1,354 @@
+"""The ``container`` backend: any service as a container on a reachable Docker engine.
+
+A `ContainerSpec` says what to run (image, named container ports, environment, command, a readiness
+probe); `ContainerBackend` runs it through testcontainers with every port published on loopback
+only, waits until the probe passes and hands back a `ContainerEndpoint` (host and host-side ports by
+name). Broker fixtures describe their broker once as a spec::
+
+    def amqp_ready(endpoint: ContainerEndpoint) -> bool:
+        params = pika.ConnectionParameters(endpoint.host, endpoint.ports["amqp"], socket_timeout=2)
+        pika.BlockingConnection(params).close()  # raising means "not ready yet"
+        return True
+
+    backend = ContainerBackend(
+        ContainerSpec("local/rabbitmq:debian", {"amqp": 5672, "stomp": 61613}, ready=amqp_ready)
+    )
+    if (reason := backend.unavailable_reason()) is not None:
+        pytest.skip(reason)
+    endpoint = backend.start()
+    try:
+        url = f"amqp://guest:guest@{endpoint.host}:{endpoint.ports['amqp']}/"
+        ...
+        backend.kill_container()   # a crash; start_container() brings it back on the same ports
+    finally:
+        backend.stop()             # removes the container
+
+Every container (and network) carries the labels of `session_labels()`, so that
+`sweep_orphans()` can remove what a SIGKILLed session left behind; the first start in a process
+sweeps once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import docker_engine
+from .._net import LOOPBACK, free_port
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
+    from testcontainers.core.container import DockerContainer
+
+LABEL_SESSION = "pytest-ipc.session"
+LABEL_PID = "pytest-ipc.pid"
+LABEL_HOST = "pytest-ipc.host"
+SESSION_ID = str(uuid.uuid4())
+POLL_INTERVAL = 0.1
+PORT_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class ContainerEndpoint:
+    """Where a started container is reached from the test process."""
+
+    host: str
+    ports: Mapping[str, int]
+    container_id: str
+
+
+ReadinessProbe = Callable[[ContainerEndpoint], bool]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What to run. `ports` names container-side TCP ports, e.g. {"amqp": 5672, "stomp": 61613}.
+
+    A missing image makes the backend unavailable unless `pull` allows pulling it on start (which
+    needs a reachable registry). `volumes` maps host paths to container paths, mounted read-only. `network` (from
+    `private_network()`) and `network_aliases` let containers reach each other by name.
+    `ready` is polled with the host-side endpoint until it returns True; an exception counts as
+    "not yet" (the last one is reported on timeout); give its clients short timeouts, a probe that
+    hangs holds up the start. Without it the container only has to be
+    running: docker-proxy accepts TCP connections on published ports before the service inside
+    listens, so a real service needs a protocol-level probe.
+    """
+
+    image: str
+    ports: Mapping[str, int]
+    env: Mapping[str, str] = field(default_factory=dict)
+    command: Sequence[str] | None = None
+    ready: ReadinessProbe | None = None
+    ready_timeout: float = 60.0
+    network: str | None = None
+    network_aliases: Sequence[str] = ()
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    pull: bool = False
+
+
+def session_labels() -> dict[str, str]:
+    """Labels that tie a container or network to this process, for `sweep_orphans`."""
+    return {LABEL_SESSION: SESSION_ID, LABEL_PID: str(os.getpid()), LABEL_HOST: socket.gethostname()}
+
+
+class ContainerBackend:
+    """Runs one `ContainerSpec`; `start` returns its `ContainerEndpoint`, `stop` removes it."""
+
+    name = "container"
+
+    def __init__(self, spec: ContainerSpec) -> None:
+        self.spec = spec
+        self._container: DockerContainer | None = None
+        self._endpoint: ContainerEndpoint | None = None
+
+    def unavailable_reason(self) -> str | None:
+        engine_reason = docker_engine.docker_unavailable_reason()
+        return engine_reason or docker_engine.missing_image_reason(self.spec.image, self.spec.pull)
+
+    def start(self) -> ContainerEndpoint:
+        """Create and start the container, wait until it is ready; nothing is left on failure."""
+        if self._container is not None:
+            raise RuntimeError(f"container for {self.spec.image} already started; stop() it first")
+        docker_engine.ensure_image(self.spec.image, self.spec.pull)
+        docker_engine.configure_testcontainers()
+        _sweep_once()
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self._container = self._create()
+            try:
+                self._container.start()
+                self._endpoint = self._read_endpoint(self._container)
+                return self._wait_until_ready()
+            except Exception as error:
+                self.stop()
+                if attempt == PORT_ATTEMPTS or not _lost_port_race(error):
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def stop(self) -> None:
+        """Remove the container (forcefully: test brokers need no graceful shutdown). Idempotent."""
+        container, self._container = self._container, None
+        self._endpoint = None
+        if container is None:
+            return
+        import docker.errors
+
+        try:
+            container.stop(force=True, delete_volume=True)
+        except docker.errors.NotFound:  # already gone (removed by hand or by a sweep)
+            container.get_docker_client().client.close()
+
+    @property
+    def endpoint(self) -> ContainerEndpoint:
+        """The running container's endpoint; it keeps its ports across the controls below."""
+        if self._endpoint is None:
+            raise RuntimeError(f"container for {self.spec.image} is not started")
+        return self._endpoint
+
+    def stop_container(self, timeout: float = 10.0) -> None:
+        """Stop the service gracefully (SIGTERM, SIGKILL after `timeout` s); the container stays."""
+        self._running_container().stop(timeout=round(timeout))
+
+    def kill_container(self) -> None:
+        """Kill the service (SIGKILL: no goodbye to clients); the container and its data stay."""
+        self._running_container().kill()
+
+    def start_container(self) -> ContainerEndpoint:
+        """Start a stopped or killed container again, on the same ports, and wait until it is ready."""
+        self._running_container().start()
+        return self._wait_until_ready()
+
+    def logs(self) -> str:
+        """The container's output so far (stdout and stderr), for diagnostics."""
+        if self._container is None:
+            return ""
+        stdout, stderr = self._container.get_logs()
+        return (stdout + stderr).decode(errors="replace")
+
+    def _create(self) -> DockerContainer:
+        from testcontainers.core.container import DockerContainer
+
+        container = DockerContainer(self.spec.image, env=dict(self.spec.env))
+        if self.spec.command is not None:
+            container.with_command(list(self.spec.command))
+        for host_path, container_path in self.spec.volumes.items():
+            container.with_volume_mapping(host_path, container_path, mode="ro")
+        # Host ports are chosen here, not by the engine, which would pick new ones on every restart.
+        # testcontainers types them as int; docker-py also takes (host_ip, port), and we need the IP.
+        for port in self.spec.ports.values():
+            container.ports[f"{port}/tcp"] = _host_binding()  # type: ignore[assignment]
+        container.with_kwargs(labels=session_labels(), **_network_kwargs(self.spec))
+        return container
+
+    def _running_container(self) -> Container:
+        if self._container is None:
+            raise RuntimeError(f"container for {self.spec.image} is not started")
+        return self._container.get_wrapped_container()
+
+    def _read_endpoint(self, container: DockerContainer) -> ContainerEndpoint:
+        """Host ports as bound: ours from the create request, the engine's picks once it published them."""
+        wrapped = container.get_wrapped_container()
+        wrapped.reload()
+        requested = wrapped.attrs["HostConfig"]["PortBindings"]
+        published = wrapped.attrs["NetworkSettings"]["Ports"] or {}
+        ports = {}
+        for name, port in self.spec.ports.items():
+            bindings = [binding for binding in requested[f"{port}/tcp"] if binding["HostPort"]]
+            bindings = bindings or published.get(f"{port}/tcp") or []
+            if not bindings:
+                status = wrapped.status
+                raise RuntimeError(f"container {self.spec.image} ({status}) published no port {port}:\n{self.logs()}")
+            ports[name] = int(bindings[0]["HostPort"])
+        return ContainerEndpoint(docker_engine.published_host(), ports, container.get_container_id())
+
+    def _wait_until_ready(self) -> ContainerEndpoint:
+        container, endpoint = self._running_container(), self.endpoint
+        deadline = time.monotonic() + self.spec.ready_timeout
+        last_problem = "no attempt yet"
+        while True:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                raise RuntimeError(f"container {self.spec.image} {container.status} while starting:\n{self.logs()}")
+            if container.status == "running":
+                if self.spec.ready is None:
+                    return endpoint
+                try:
+                    if self.spec.ready(endpoint):
+                        return endpoint
+                    last_problem = "the probe returned False"
+                except Exception as error:
+                    last_problem = f"{type(error).__name__}: {error}"
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"container {self.spec.image} not ready within {self.spec.ready_timeout} s "
+                    f"({last_problem}); its output:\n{self.logs()}"
+                )
+            time.sleep(POLL_INTERVAL)
+
+
+def sweep_orphans() -> list[str]:
+    """Remove containers and networks labelled by a pytest-ipc process on this host that is gone.
+
+    Returns the removed containers' and networks' names. Processes of other hosts sharing the
+    engine are left alone: their pids mean nothing here.
+    """
+    import docker
+
+    client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)
+    api = client.api  # plain listings: the models' list() inspects each entry, racing other removals
+    removed: list[str] = []
+    try:
+        for container in api.containers(all=True, filters={"label": LABEL_PID}):
+            if _is_orphan(container["Labels"] or {}):
+                _ignore_not_found(lambda: api.remove_container(container["Id"], force=True, v=True))
+                removed.append(container["Names"][0].lstrip("/"))
+        for network in api.networks(filters={"label": LABEL_PID}):
+            if _is_orphan(network["Labels"] or {}):
+                _ignore_not_found(lambda: api.remove_network(network["Id"]))
+                removed.append(network["Name"])
+    finally:
+        client.close()
+    return removed
+
+
+@contextlib.contextmanager
+def private_network() -> Iterator[str]:
+    """A bridge network for containers that talk to each other, labelled so sweeps cover it.
+
+    Yields its name (give it to `ContainerSpec.network`); removes it on exit.
+    """
+    import docker
+
+    client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)
+    network = client.networks.create(f"pytest-ipc-{uuid.uuid4().hex[:12]}", driver="bridge", labels=session_labels())
+    try:
+        yield str(network.name)
+    finally:
+        _ignore_not_found(network.remove)
+        client.close()
+
+
+def _host_binding() -> tuple[str, int | None]:
+    """Loopback and a free port for a local engine; for a remote one, its pick on all its interfaces."""
+    if docker_engine.engine_is_local():
+        return (LOOPBACK, free_port())
+    return ("0.0.0.0", None)
+
+
+def _lost_port_race(error: Exception) -> bool:
+    """True when another process took a port between `free_port()` and the engine binding it."""
+    text = str(error)
+    return "address already in use" in text or "port is already allocated" in text
+
+
+def _is_orphan(labels: Mapping[str, str]) -> bool:
+    if labels.get(LABEL_HOST) != socket.gethostname():
+        return False
+    pid = labels.get(LABEL_PID, "")
+    return pid.isdigit() and not _pid_alive(int(pid))
+
+
+def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
+    """Always name the network: without one testcontainers guesses it when it finds /.dockerenv."""
+    if spec.network is None:
+        return {"network": "bridge"}
+    from docker.constants import DEFAULT_DOCKER_API_VERSION
+    from docker.types import EndpointConfig
+
+    endpoint = EndpointConfig(DEFAULT_DOCKER_API_VERSION, aliases=list(spec.network_aliases) or None)
+    return {"network": spec.network, "networking_config": {spec.network: endpoint}}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _ignore_not_found(remove: Callable[[], None]) -> None:
+    """Removal races with other sweeping processes (xdist workers); losing the race is fine."""
+    import docker.errors
+
+    try:
+        remove()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:
+        if error.status_code != 409:  # "removal already in progress"
+            raise
+
+
+_sweep_lock = threading.Lock()
+_swept = False
+
+
+def _sweep_once() -> None:
+    global _swept
+    with _sweep_lock:
+        if not _swept:
+            sweep_orphans()
+            _swept = True
+
+
+__all__ = [
+    "ContainerBackend",
+    "ContainerEndpoint",
+    "ContainerSpec",
+    "ReadinessProbe",
+    "private_network",
+    "session_labels",
+    "sweep_orphans",
+]

@@ -1,0 +1,141 @@
+"""ContainerBackend's contract: reasons up front, nothing left behind, same ports across restarts."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from pytest_ipc.backends import NoBackendAvailable, choose_backend
+from pytest_ipc.backends.container import (
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_SESSION,
+    SESSION_ID,
+    ContainerBackend,
+    private_network,
+)
+
+from .container_specs import REDIS, container_ids_of
+
+
+def test_reason_names_the_engine_and_the_hint_without_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/docker.sock")
+    backend = ContainerBackend(REDIS)
+    reason = backend.unavailable_reason()
+    assert reason == (
+        f"no Docker engine answers at unix://{tmp_path}/docker.sock (no such socket); start dockerd or set DOCKER_HOST"
+    )
+    with pytest.raises(NoBackendAvailable, match="^container: no Docker engine answers"):
+        choose_backend([backend])
+
+
+@pytest.mark.docker
+def test_reason_names_a_missing_local_image_and_how_to_build_it() -> None:
+    backend = ContainerBackend(dataclasses.replace(REDIS, image="local/no-such-broker:debian"))
+    assert backend.unavailable_reason() == (
+        "image local/no-such-broker:debian not present locally; build it with images/build"
+    )
+    with pytest.raises(RuntimeError, match="not present locally"):
+        backend.start()
+
+
+@pytest.mark.docker
+def test_a_missing_registry_image_is_unavailable_unless_pulling_is_allowed(docker_client: Any) -> None:
+    unpulled = ContainerBackend(dataclasses.replace(REDIS, image="pytest-ipc-tests/never-published:0"))
+    assert unpulled.unavailable_reason() == (
+        "image pytest-ipc-tests/never-published:0 not present locally; pull it "
+        "(docker pull pytest-ipc-tests/never-published:0) or use a local/<name>:debian image that images/build makes"
+    )
+    pulled = ContainerBackend(dataclasses.replace(REDIS, image="pytest-ipc-tests/never-published:0", pull=True))
+    assert pulled.unavailable_reason() is None  # it might be pullable: only trying tells
+    before = container_ids_of(docker_client, os.getpid())
+    failed_pull = r"never-published:0 is not present locally and pulling it failed .*images/build"
+    with pytest.raises(RuntimeError, match=failed_pull):
+        pulled.start()
+    assert container_ids_of(docker_client, os.getpid()) == before
+
+
+@pytest.mark.docker
+def test_start_labels_the_container_and_stop_removes_it(backends: list[ContainerBackend], docker_client: Any) -> None:
+    backend = ContainerBackend(REDIS)
+    backends.append(backend)
+    assert backend.name == "container" and backend.unavailable_reason() is None
+    endpoint = backend.start()
+    labels = docker_client.containers.get(endpoint.container_id).labels
+    assert labels[LABEL_SESSION] == SESSION_ID
+    assert labels[LABEL_PID] == str(os.getpid())
+    assert labels[LABEL_HOST] == os.uname().nodename
+    backend.stop()
+    assert endpoint.container_id not in container_ids_of(docker_client, os.getpid())
+    backend.stop()  # idempotent
+
+
+@pytest.mark.docker
+def test_a_container_that_exits_fails_the_start_with_its_output_and_is_removed(docker_client: Any) -> None:
+    spec = dataclasses.replace(REDIS, command=["sh", "-c", "echo config is broken >&2; exit 3"])
+    before = container_ids_of(docker_client, os.getpid())
+    with pytest.raises(RuntimeError, match="(?s)exited while starting.*config is broken"):
+        ContainerBackend(spec).start()
+    assert container_ids_of(docker_client, os.getpid()) == before
+
+
+@pytest.mark.docker
+def test_a_probe_that_never_passes_times_out_with_its_last_error_and_removes_the_container(docker_client: Any) -> None:
+    def refuses(_endpoint: object) -> bool:
+        raise ConnectionRefusedError("still booting")
+
+    spec = dataclasses.replace(REDIS, ready=refuses, ready_timeout=0.5)
+    before = container_ids_of(docker_client, os.getpid())
+    with pytest.raises(TimeoutError, match=r"not ready within 0.5 s \(ConnectionRefusedError: still booting\)"):
+        ContainerBackend(spec).start()
+    assert container_ids_of(docker_client, os.getpid()) == before
+
+
+@pytest.mark.docker
+def test_kill_and_start_keep_the_ports_and_the_data(backends: list[ContainerBackend]) -> None:
+    # Redis with an append-only file, so the data outlives a SIGKILL.
+    spec = dataclasses.replace(REDIS, command=["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no",
+                                               "--appendonly", "yes", "--appendfsync", "always", "--dir", "/tmp"])
+    backend = ContainerBackend(spec)
+    backends.append(backend)
+    endpoint = backend.start()
+    # No retries: a failing command must fail at once, not after redis-py's backoff.
+    client = redis.Redis(endpoint.host, endpoint.ports["redis"], socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    try:
+        client.set("survives", "yes")
+        backend.kill_container()
+        with pytest.raises(redis.ConnectionError):
+            client.get("survives")
+        assert backend.start_container() == endpoint
+        assert client.get("survives") == b"yes"
+        backend.stop_container(timeout=5)
+        with pytest.raises(redis.ConnectionError):
+            client.get("survives")
+        assert backend.start_container() == endpoint
+        assert client.get("survives") == b"yes"
+    finally:
+        client.close()
+
+
+@pytest.mark.docker
+def test_containers_on_a_private_network_reach_each_other_by_alias(docker_client: Any) -> None:
+    with private_network() as network:
+        assert docker_client.networks.get(network).attrs["Labels"][LABEL_PID] == str(os.getpid())
+        server = ContainerBackend(dataclasses.replace(REDIS, network=network, network_aliases=("cache",)))
+        neighbour = ContainerBackend(dataclasses.replace(REDIS, network=network))
+        try:  # both must be gone before the network can go
+            server.start()
+            neighbour_id = neighbour.start().container_id
+            result = docker_client.containers.get(neighbour_id).exec_run(["redis-cli", "-h", "cache", "ping"])
+            assert (result.exit_code, result.output.strip()) == (0, b"PONG")
+        finally:
+            server.stop()
+            neighbour.stop()
+    assert not docker_client.networks.list(names=[network])
