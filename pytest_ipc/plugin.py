@@ -8,8 +8,16 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_ipc.docker_engine import skip_docker_items
+
 pytest_plugins = [
     "pytest_ipc.fixtures.toxiproxy",
+    "pytest_ipc.fixtures.stub",
+    "pytest_ipc.fixtures.contracts",
+    "pytest_ipc.fixtures.brokers",
+    "pytest_ipc.fixtures.resilience",
+    "pytest_ipc.fixtures.report",
+    "pytest_ipc.fixtures.network",
 ]
 
 MARKERS = {
@@ -21,3 +29,8 @@ MARKERS = {
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Docker-marked tests skip with the engine's own reason when none answers (one ping)."""
+    skip_docker_items(items)

@@ -11,7 +11,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar
 
 # The stub's own checks, so a bad value reads the same at every layer.
-from ..stub.faults import _non_negative, _positive_int
+from ..stub.faults import check_non_negative, check_positive_int
 from ..stub.responses import check_status
 
 
@@ -38,7 +38,7 @@ class Latency(Fault):
     seconds: float
 
     def __post_init__(self) -> None:
-        _non_negative(self.name, "seconds", self.seconds)
+        check_non_negative(self.name, "seconds", self.seconds)
 
     @property
     def label(self) -> str:
@@ -93,7 +93,7 @@ class FailFirst(Fault):
     status: int = 503
 
     def __post_init__(self) -> None:
-        _positive_int(self.name, "times", self.times)
+        check_positive_int(self.name, "times", self.times)
         check_status(self.status)
 
     @property
@@ -146,7 +146,7 @@ class Dribble(Fault):
     seconds: float
 
     def __post_init__(self) -> None:
-        _non_negative(self.name, "seconds", self.seconds)
+        check_non_negative(self.name, "seconds", self.seconds)
         if self.seconds == 0:
             raise ValueError(f"dribble: seconds must be > 0 (the body is spread over them), got {self.seconds!r}")
 

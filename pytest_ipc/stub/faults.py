@@ -40,12 +40,12 @@ class Fault:
         raise NotImplementedError
 
 
-def _positive_int(fault: str, field_name: str, value: object) -> None:
+def check_positive_int(fault: str, field_name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{fault}: {field_name} must be an int >= 1, got {value!r}")
 
 
-def _non_negative(fault: str, field_name: str, value: object) -> None:
+def check_non_negative(fault: str, field_name: str, value: object) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{fault}: {field_name} must be a finite number >= 0, got {value!r}")
 
@@ -133,7 +133,7 @@ class RandomDataThenClose(Fault):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _positive_int(self.name, "nbytes", self.nbytes)
+        check_positive_int(self.name, "nbytes", self.nbytes)
 
     async def apply(self, response: Response, exchange: Exchange, rng: random.Random) -> Response | None:
         garbage = bytearray(rng.randbytes(self.nbytes))
@@ -153,8 +153,8 @@ class DribbleBody(Fault):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        _non_negative(self.name, "duration_s", self.duration_s)
-        _positive_int(self.name, "chunks", self.chunks)
+        check_non_negative(self.name, "duration_s", self.duration_s)
+        check_positive_int(self.name, "chunks", self.chunks)
 
     async def apply(self, response: Response, exchange: Exchange, rng: random.Random) -> Response | None:
         body = response.body
@@ -189,9 +189,9 @@ class Delay(Fault):
         if self.distribution not in DELAY_DISTRIBUTIONS:
             raise ValueError(f"delay: unknown distribution {self.distribution!r}; choose one of: {', '.join(DELAY_DISTRIBUTIONS)}")
         for field_name in ("seconds", "low", "high", "median", "sigma"):
-            _non_negative(self.name, field_name, getattr(self, field_name))
+            check_non_negative(self.name, field_name, getattr(self, field_name))
         if self.max_s is not None:
-            _non_negative(self.name, "max_s", self.max_s)
+            check_non_negative(self.name, "max_s", self.max_s)
         if self.distribution == "uniform" and self.low > self.high:
             raise ValueError(f"delay: uniform needs low <= high, got low={self.low} high={self.high}")
         if self.distribution == "lognormal" and self.median <= 0:
