@@ -1,0 +1,164 @@
+"""Provider verification as a user sees it: one pytest item per interaction, from files and a broker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_ipc._http import Exchange, HttpServer, Request, Response
+from pytest_ipc._loop import LoopThread
+
+from .contract_pacts import write_events_pact, write_orders_pact
+from .inner_session import QUIET_SESSION
+
+CONFTEST = """
+import pytest
+from contract_apps import ORDERS, orders_app, serving
+from pytest_ipc.contracts import provider_state
+
+
+@provider_state("an order exists")
+def an_order_exists(params):
+    ORDERS[params["id"]] = {"id": params["id"], "item": "pen", "quantity": 2, "status": "placed", "total": 19.0}
+
+
+@provider_state("no orders exist")
+def no_orders():
+    ORDERS.clear()
+
+
+@pytest.fixture(scope="session")
+def orders_url():
+    with serving(orders_app("v2")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def strict_orders_url():
+    with serving(orders_app("strict")) as url:
+        yield url
+"""
+
+PROVIDER_TESTS = """
+import pytest
+from pytest_ipc.contracts import PublishedMessage
+
+
+@pytest.mark.pact_provider("Orders")
+def test_orders(pact_interaction, orders_url):
+    pact_interaction.verify(orders_url)
+
+
+@pytest.mark.pact_provider("Orders", consumers=["OrdersWebV1"])
+def test_strict_orders(pact_interaction, strict_orders_url):
+    pact_interaction.verify(strict_orders_url)
+
+
+def order_placed():
+    return PublishedMessage(b'{"order_id": 1, "status": "paid"}', metadata={"routing_key": "orders.placed"})
+
+
+@pytest.mark.pact_provider("OrderEvents")
+def test_events(pact_interaction):
+    pact_interaction.verify(messages={"an order placed event": order_placed})
+
+
+@pytest.mark.pact_provider("Nobody")
+def test_nobody(pact_interaction):
+    raise AssertionError("never runs")
+"""
+
+
+@pytest.fixture
+def fake_broker(tmp_path: Path) -> Iterator[str]:
+    """A Pact Broker's read API (HAL index + pact documents) on a real loopback port."""
+    write_orders_pact(tmp_path, "V1")
+    document = json.loads((tmp_path / "OrdersWebV1-Orders.json").read_text())
+    document["consumer"]["name"] = "BrokerWeb"
+    routes = {
+        "/pacts/provider/Orders/latest": {
+            "_links": {"pb:pacts": [{"href": "/pacts/provider/Orders/consumer/BrokerWeb/latest"}]}
+        },
+        "/pacts/provider/Orders/consumer/BrokerWeb/latest": document,
+    }
+
+    async def handle(request: Request, _exchange: Exchange) -> Response:
+        if request.path not in routes:
+            return Response(404, b"{}")
+        return Response(200, json.dumps(routes[request.path]).encode(), [("content-type", "application/hal+json")])
+
+    loop = LoopThread("fake-broker").start()
+    server = HttpServer(handle)
+    loop.run(server.start())
+    host, port = server.address
+    yield f"http://{host}:{port}"
+    loop.run(server.stop())
+    loop.stop()
+
+
+def test_one_item_per_interaction_from_files_and_broker(pytester: pytest.Pytester, fake_broker: str) -> None:
+    pact_dir = pytester.path / "pacts"
+    write_orders_pact(pact_dir, "V1")
+    write_orders_pact(pact_dir, "V2")
+    write_events_pact(pact_dir)
+    pytester.makepyfile(contract_apps=(Path(__file__).parent / "contract_apps.py").read_text())
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_provider=PROVIDER_TESTS)
+
+    result = pytester.runpytest_inprocess(
+        *QUIET_SESSION, "-v", "-rs", f"--pact-dir={pact_dir}", f"--pact-broker-url={fake_broker}"
+    )
+
+    # Orders: 4 interactions x 3 consumers (V1, V2, BrokerWeb); strict: V1's 4; events: 1.
+    result.assert_outcomes(passed=16, failed=1, skipped=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_orders?OrdersWebV1 -> Orders: a request for order 1? PASSED*",
+            "*test_orders?OrdersWebV2 -> Orders: the XML view of order 1? PASSED*",
+            "*test_orders?BrokerWeb -> Orders: an order is placed? PASSED*",
+            "*test_events?Mailer -> OrderEvents: an order placed event? PASSED*",
+            "*test_strict_orders?OrdersWebV1 -> Orders: an order is placed? FAILED*",
+            "*SKIPPED*no pact with provider 'Nobody'*",
+            "E * Orders breaks the contract 'OrdersWebV1 -> Orders: an order is placed':",
+            "E * - StatusMismatch *expected 201*422*",
+            "*pytest-ipc REST maturity*",
+            "Orders: level 3 (hypermedia)*verbs: GET, POST; status codes: 200, 201, 404*",
+            "OrderEvents: not classified (no HTTP interactions (messages only))",
+        ]
+    )
+
+
+def test_missing_marker_is_a_collection_error_and_q_silences_the_summary(pytester: pytest.Pytester) -> None:
+    pact_dir = pytester.path / "pacts"
+    write_events_pact(pact_dir)
+    pytester.makepyfile(
+        test_unmarked="""
+        def test_unmarked(pact_interaction):
+            pass
+        """,
+        test_events="""
+        import pytest
+        from pytest_ipc.contracts import PublishedMessage
+
+        @pytest.mark.pact_provider("OrderEvents")
+        def test_events(pact_interaction):
+            pact_interaction.verify(messages={"an order placed event": lambda: PublishedMessage(
+                b'{"order_id": 1, "status": "placed"}', metadata={"routing_key": "orders.placed"})})
+        """,
+    )
+    result = pytester.runpytest_inprocess(
+        *QUIET_SESSION, "-q", "--continue-on-collection-errors", f"--pact-dir={pact_dir}"
+    )
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*test_unmarked takes pact_interaction but has no @pytest.mark.pact_provider*"])
+    assert "REST maturity" not in result.stdout.str()
+
+
+def test_broker_url_must_be_http(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_inprocess(*QUIET_SESSION, "--pact-broker-url=ftp://broker.example")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--pact-broker-url must be an http:// or https:// URL, got 'ftp://broker.example'*"])
