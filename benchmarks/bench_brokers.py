@@ -1,0 +1,127 @@
+"""Broker fixtures' costs, per broker and backend: start, per-test isolation, stop, recovery.
+
+    python benchmarks/bench_brokers.py [--rounds N] [--kinds rabbitmq,redis,nats,mqtt] [--external]
+
+`--external` also measures the brokers this machine runs on their standard ports (isolation only:
+an external broker is not ours to start or stop). The container backend is measured when a Docker
+engine answers and has the images (PYTEST_IPC_<KIND>_IMAGE).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+from pytest_ipc.brokers.endpoint import BROKER_KINDS, BrokerKind
+from pytest_ipc.brokers.external import BrokerControlError
+from pytest_ipc.brokers.kinds import KINDS, BrokerBackend, broker_backends
+from pytest_ipc.brokers.server import BrokerServer
+
+SYSTEM_URLS: dict[BrokerKind, str] = {
+    "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
+    "redis": "redis://127.0.0.1:6379/0",
+    "nats": "nats://127.0.0.1:4222",
+    "mqtt": "mqtt://127.0.0.1:1883",
+}
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def isolation_costs(server: BrokerServer, rounds: int, test_body: float) -> list[float]:
+    """Seconds per test spent on its namespace: opened, one name used, emptied and removed.
+
+    `test_body` seconds pass between open and close (not counted), as a test would take; with 0 the
+    rounds run back to back and work done ahead (RabbitMQ's next vhost) has no time to finish.
+    """
+    costs = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        handle = server.isolate().open()
+        handle.name("orders")
+        opened = time.perf_counter()
+        time.sleep(test_body)
+        closing = time.perf_counter()
+        handle.close()
+        costs.append(opened - started + time.perf_counter() - closing)
+    return costs
+
+
+def median_and_p95(costs: list[float]) -> str:
+    ordered = sorted(costs)
+    p95 = ordered[max(0, round(len(ordered) * 0.95) - 1)]
+    return f"{statistics.median(ordered) * 1000:.1f} / {p95 * 1000:.1f}"
+
+
+def measure(kind: BrokerKind, backend: BrokerBackend, rounds: int, test_body: float) -> dict[str, str]:
+    row = {"broker": kind, "backend": backend.name}
+    start = timed(backend.start)
+    try:
+        server = BrokerServer(backend, backend.name, "bench")
+        row["start s"] = f"{start:.2f}" if backend.name != "external" else "-"
+        row["isolation ms: in tests"] = median_and_p95(isolation_costs(server, rounds, test_body))
+        row["back to back"] = median_and_p95(isolation_costs(server, rounds, 0))
+        try:
+            row["stop s"] = f"{timed(backend.stop_broker):.2f}"
+            row["recover after stop s"] = f"{timed(backend.start_broker):.2f}"
+            backend.kill_broker()
+            row["recover after kill s"] = f"{timed(backend.start_broker):.2f}"
+        except BrokerControlError:
+            row |= {"stop s": "-", "recover after stop s": "-", "recover after kill s": "-"}
+    finally:
+        row["release s"] = f"{timed(backend.stop):.2f}"
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=30,
+        help="isolation rounds per broker (default 30)",
+    )
+    parser.add_argument(
+        "--test-body", type=float, default=0.05, help="seconds each simulated test takes (default 0.05)"
+    )
+    parser.add_argument("--kinds", default=",".join(BROKER_KINDS), help="comma-separated broker kinds")
+    parser.add_argument(
+        "--external",
+        action="store_true",
+        help="also measure this machine's system brokers",
+    )
+    options = parser.parse_args()
+    rows = []
+    for name in options.kinds.split(","):
+        if name not in KINDS:
+            parser.error(f"unknown broker kind {name!r}; choose from {', '.join(BROKER_KINDS)}")
+        kind = KINDS[name].kind
+        url = SYSTEM_URLS[kind] if options.external else None
+        image = os.environ.get(f"PYTEST_IPC_{kind.upper()}_IMAGE")
+        for backend in broker_backends(kind, url, image, "benchmark"):
+            reason = backend.unavailable_reason()
+            if reason is not None:
+                print(f"# {kind}/{backend.name}: not measured ({reason})")
+                continue
+            rows.append(measure(kind, backend, options.rounds, options.test_body))
+            print(f"# {kind}/{backend.name}: done", flush=True)
+    columns = list(rows[0]) if rows else []
+    widths = {column: max(len(column), *(len(row.get(column, "")) for row in rows)) for column in columns}
+    print("  ".join(column.ljust(widths[column]) for column in columns))
+    for row in rows:
+        print("  ".join(row.get(column, "").ljust(widths[column]) for column in columns))
+    print(
+        f"isolation ms: median / p95 per test of opening and closing its namespace, with "
+        f"{options.test_body * 1000:.0f} ms tests in between, then back to back"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()

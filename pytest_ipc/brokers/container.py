@@ -1,0 +1,64 @@
+"""The container backend for brokers: a broker image run by `pytest_ipc.backends.container`.
+
+The generic backend runs the container (ports published on loopback only, labelled for sweeping,
+crash controls that keep the container, its data and its host ports); this module adds what a
+broker needs on top: its endpoint and its isolation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
+from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
+from pytest_ipc.brokers.external import IsolationFactory
+from pytest_ipc.brokers.handles import Isolation
+
+STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL only after this
+
+
+@dataclass(frozen=True)
+class ContainerRecipe:
+    """How one broker kind runs in a container: the spec, and the endpoint of a started container."""
+
+    spec: ContainerSpec
+    endpoint: Callable[[ContainerEndpoint], BrokerEndpoint]
+
+
+class ContainerBroker:
+    """Backend and runtime for a broker in a container."""
+
+    name = "container"
+
+    def __init__(self, kind: BrokerKind, recipe: ContainerRecipe, isolation: IsolationFactory) -> None:
+        self.kind = kind
+        self.recipe = recipe
+        self._container = ContainerBackend(recipe.spec)
+        self._isolation = isolation
+
+    def unavailable_reason(self) -> str | None:
+        return self._container.unavailable_reason()
+
+    def start(self) -> ContainerBroker:
+        self._container.start()
+        return self
+
+    def stop(self) -> None:
+        self._container.stop()
+
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        return self.recipe.endpoint(self._container.endpoint)
+
+    def isolation(self) -> Isolation:
+        return self._isolation(self.endpoint, "")
+
+    def stop_broker(self) -> None:
+        self._container.stop_container(STOP_TIMEOUT)
+
+    def kill_broker(self) -> None:
+        self._container.kill_container()
+
+    def start_broker(self) -> None:
+        self._container.start_container()

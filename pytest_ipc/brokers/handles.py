@@ -1,0 +1,135 @@
+"""One test's isolated view of a session broker, and the per-kind isolation strategies behind it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Protocol
+
+from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
+
+if TYPE_CHECKING:
+    from pytest_ipc.brokers.server import BrokerServer
+    from pytest_ipc.client.proxy import Proxy
+
+ProxyFactory = Callable[[str], "Proxy"]
+"""Creates a fault proxy in front of an upstream "host:port"; its owner deletes it after the test."""
+
+
+class Isolation(Protocol):
+    """How one broker kind keeps tests apart, and how it removes what a test left behind."""
+
+    def open(self, namespace: str, upcoming: str | None = None) -> None:
+        """Make the namespace usable (create the vhost, ...); cheap, it runs for every test.
+
+        `upcoming` is the namespace the next test will get, for strategies that prepare ahead."""
+
+    def close(self, namespace: str, names: Collection[str]) -> None:
+        """Remove everything under the namespace; `names` are those the test obtained from `name()`."""
+
+    def name(self, namespace: str, local_name: str) -> str:
+        """`local_name` as seen by the broker inside the namespace."""
+
+    def url(self, endpoint: BrokerEndpoint, namespace: str) -> str:
+        """A client URL that lands in the namespace (the vhost for AMQP)."""
+
+    def vhost(self, namespace: str) -> str | None:
+        """The RabbitMQ vhost the namespace lives in (None for other kinds)."""
+
+
+class NamePrefixes:
+    """The common strategy: names are ``<namespace><separator><name>`` on a broker everyone shares;
+    nothing to create up front. Subclasses say how to remove a namespace's leftovers."""
+
+    separator = "."
+
+    def __init__(self, endpoint: BrokerEndpoint) -> None:
+        self.endpoint = endpoint  # direct, never through a proxy: cleanup must not suffer the faults
+
+    def open(self, namespace: str, upcoming: str | None = None) -> None:
+        return None
+
+    def name(self, namespace: str, local_name: str) -> str:
+        return f"{namespace}{self.separator}{local_name}"
+
+    def url(self, endpoint: BrokerEndpoint, namespace: str) -> str:
+        return endpoint.url
+
+    def vhost(self, namespace: str) -> str | None:
+        return None
+
+
+class IsolatedBroker:
+    """A `BrokerHandle`: the session broker seen through this test's namespace.
+
+    `proxied()` returns the same view reached through a fault proxy (`.proxy` adds latency, cuts the
+    network); names and cleanup are shared with the direct view.
+    """
+
+    def __init__(
+        self,
+        server: BrokerServer,
+        isolation: Isolation,
+        namespace: str,
+        proxy_factory: ProxyFactory | None = None,
+        *,
+        via: Proxy | None = None,
+        names: list[str] | None = None,
+        upcoming: str | None = None,
+    ) -> None:
+        self.server = server
+        self.kind: BrokerKind = server.kind
+        self.namespace = namespace
+        self.proxy = via
+        self._isolation = isolation
+        self._proxy_factory = proxy_factory
+        self._names: list[str] = [] if names is None else names
+        self._upcoming = upcoming
+
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        if self.proxy is None:
+            return self.server.endpoint
+        return dataclasses.replace(self.server.endpoint, host=self.proxy.host, port=self.proxy.port)
+
+    @property
+    def url(self) -> str:
+        return self._isolation.url(self.endpoint, self.namespace)
+
+    @property
+    def vhost(self) -> str | None:
+        return self._isolation.vhost(self.namespace)
+
+    def name(self, local_name: str) -> str:
+        """Qualify a queue, key, subject or topic with this test's namespace (it is cleaned up after)."""
+        qualified = self._isolation.name(self.namespace, local_name)
+        if qualified not in self._names:
+            self._names.append(qualified)
+        return qualified
+
+    def proxied(self) -> IsolatedBroker:
+        """This view through a new fault proxy in front of the broker's main port (created now,
+        deleted after the test); the proxy is `.proxy` of the returned handle."""
+        if self._proxy_factory is None:
+            raise RuntimeError("this broker handle has no fault proxy available (no toxiproxy fixture)")
+        direct = self.server.endpoint
+        proxy = self._proxy_factory(f"{direct.host}:{direct.port}")
+        return IsolatedBroker(
+            self.server,
+            self._isolation,
+            self.namespace,
+            self._proxy_factory,
+            via=proxy,
+            names=self._names,
+        )
+
+    def open(self) -> IsolatedBroker:
+        self._isolation.open(self.namespace, self._upcoming)
+        return self
+
+    def close(self) -> None:
+        self._isolation.close(self.namespace, list(self._names))
+
+    def __repr__(self) -> str:
+        via = f", via proxy {self.proxy.name!r}" if self.proxy is not None else ""
+        return f"IsolatedBroker({self.kind!r}, namespace={self.namespace!r}, {self.endpoint.host}:{self.endpoint.port}{via})"

@@ -1,0 +1,189 @@
+"""MQTT (Mosquitto): a private broker, and a topic root per test whose retained messages are cleared.
+
+Clearing needs to know when the broker has sent every retained message under the root; MQTT has no
+such marker, so the cleaner publishes one itself after subscribing: the broker sends retained
+messages on subscription, before anything published later on the same connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
+from pytest_ipc.backends.local import LocalProcess
+from pytest_ipc.brokers.container import ContainerRecipe
+from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.local import LocalBroker, accepts_connections
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.reasoncodes import ReasonCode
+
+DEFAULT_IMAGE = "eclipse-mosquitto:2"
+INSTALL_HINT = "apt-get install mosquitto"
+CLEANUP_TIMEOUT = 10.0
+MARKER = "_pytest_ipc_end_of_retained"
+
+
+def mosquitto_password_line(username: str, password: str) -> str:
+    """A password_file line in Mosquitto 2's format (PBKDF2-SHA512, 101 rounds), made without
+    mosquitto_passwd."""
+    salt = os.urandom(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
+    return f"{username}:$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}\n"
+
+
+def mqtt_ready(endpoint: BrokerEndpoint) -> bool:
+    """True when the broker answers an MQTT 3.1.1 CONNECT with a CONNACK (refused logins count:
+    it answered). A bare TCP connect is not enough behind Docker's port proxy."""
+    connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00"
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=1) as sock:
+            sock.sendall(connect)
+            return sock.recv(4)[:1] == b"\x20"
+    except OSError:
+        return False
+
+
+def mqtt_client(endpoint: BrokerEndpoint, client_id: str = "") -> mqtt.Client:
+    """A paho client (MQTT 3.1.1, callback API 2) with the endpoint's credentials, not yet connected."""
+    from paho.mqtt.client import Client
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = Client(CallbackAPIVersion.VERSION2, client_id=client_id)
+    if endpoint.username is not None:
+        client.username_pw_set(endpoint.username, endpoint.password)
+    return client
+
+
+def clear_retained(endpoint: BrokerEndpoint, root: str) -> list[str]:
+    """Clear every retained message under ``root/#``; return their topics."""
+    client = mqtt_client(endpoint, f"pytest-ipc-cleaner-{secrets.token_hex(4)}")
+    retained: list[str] = []
+    marker = f"{root}/{MARKER}/{secrets.token_hex(4)}"
+    refused: list[str] = []
+    done = threading.Event()
+
+    def on_connect(client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, props: object) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))
+        else:
+            client.subscribe(f"{root}/#", qos=1)
+
+    def on_subscribe(client: mqtt.Client, *_: object) -> None:
+        client.publish(marker, b"", qos=1)
+
+    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic == marker:
+            done.set()
+        elif message.retain:
+            retained.append(message.topic)
+
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    client.connect(endpoint.host, endpoint.port)
+    try:
+        _loop_until(client, lambda: done.is_set() or bool(refused), f"end of retained messages under {root}")
+        if refused:
+            raise ConnectionError(f"the MQTT broker refused the cleaner: {refused[0]}")
+        pending = [client.publish(topic, b"", qos=1, retain=True) for topic in retained]
+        _loop_until(client, lambda: all(info.is_published() for info in pending), "retained messages cleared")
+    finally:
+        client.disconnect()
+    return retained
+
+
+def _loop_until(client: mqtt.Client, condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + CLEANUP_TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"MQTT cleanup: no {what} within {CLEANUP_TIMEOUT} s")
+        client.loop(timeout=0.01)
+
+
+class TopicRoots(NamePrefixes):
+    """Topics are ``<namespace>/<name>``; retained messages under the root are cleared after the test."""
+
+    separator = "/"
+
+    def close(self, namespace: str, names: Collection[str]) -> None:
+        clear_retained(self.endpoint, namespace)
+
+
+class LocalMosquitto(LocalBroker):
+    """Password file (no anonymous access), loopback listener, persistence in its own dir (written
+    on graceful stop, so `stopped()` keeps retained messages; `killed()` loses unsaved ones)."""
+
+    kind = "mqtt"
+
+    def missing_reason(self) -> str | None:
+        return None if shutil.which("mosquitto") else f"mosquitto not found ({INSTALL_HINT})"
+
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        return BrokerEndpoint("mqtt", LOOPBACK, self.ports["main"], self.username, self.password)
+
+    def configure(self, base: Path) -> None:
+        passwords = base / "passwd"
+        passwords.write_text(mosquitto_password_line(self.username, self.password))
+        passwords.chmod(0o600)
+        (base / "data").mkdir()
+        run_as_root = "user root\n" if os.geteuid() == 0 else ""  # else it drops to `mosquitto`, locked out of base
+        (base / "mosquitto.conf").write_text(
+            f"listener {self.ports['main']} {LOOPBACK}\n"
+            "allow_anonymous false\n"
+            f"password_file {passwords}\n"
+            "persistence true\n"
+            f"persistence_location {base / 'data'}/\n"
+            "log_dest stdout\n" + run_as_root
+        )
+
+    def server_process(self, base: Path) -> LocalProcess:
+        port = self.ports["main"]
+        return LocalProcess(
+            "mosquitto",
+            [
+                shutil.which("mosquitto") or "mosquitto",
+                "-c",
+                str(base / "mosquitto.conf"),
+            ],
+            workdir=base,
+            ready=lambda: accepts_connections(LOOPBACK, port),
+        )
+
+    def isolation(self) -> TopicRoots:
+        return TopicRoots(self.endpoint)
+
+
+def external_isolation(endpoint: BrokerEndpoint, path: str) -> TopicRoots:
+    return TopicRoots(endpoint)
+
+
+def container_recipe(image: str) -> ContainerRecipe:
+    """Anonymous (loopback only). The official image listens on its own loopback unless given its
+    bundled no-auth config; our local image's config listens on every interface."""
+    official = image.startswith("eclipse-mosquitto")
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        return BrokerEndpoint("mqtt", started.host, started.ports["main"])
+
+    spec = ContainerSpec(
+        image,
+        {"main": 1883},
+        command=["mosquitto", "-c", "/mosquitto-no-auth.conf"] if official else None,
+        ready=lambda started: mqtt_ready(endpoint(started)),
+    )
+    return ContainerRecipe(spec, endpoint)

@@ -1,0 +1,199 @@
+"""NATS (with JetStream): a private server, and a subject prefix per test.
+
+After the test, JetStream streams that belong to it are deleted: those named with its namespace
+(KV buckets and object stores are streams named ``KV_<bucket>``/``OBJ_<bucket>``) and those bound to
+subjects under its prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
+from pytest_ipc.backends.local import LocalProcess
+from pytest_ipc.brokers.container import ContainerRecipe
+from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.local import LocalBroker
+
+DEFAULT_IMAGE = "nats:2.10"
+INSTALL_HINT = "apt-get install nats-server"
+
+
+def nats_healthy(monitor_port: int, host: str = LOOPBACK) -> bool:
+    try:
+        return httpx.get(f"http://{host}:{monitor_port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class NatsRequester:
+    """A minimal synchronous NATS client for JetStream API requests.
+
+    Cleanup runs between tests and must fail fast when the server is down; nats-py retries an
+    initial connect forever, so this speaks the (line-based) protocol itself.
+    """
+
+    def __init__(self, endpoint: BrokerEndpoint, timeout: float = 5.0) -> None:
+        self._sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+        self._reader = self._sock.makefile("rb")
+        self._next_sid = 0
+        self._readline()  # INFO
+        options: dict[str, object] = {
+            "verbose": False,
+            "pedantic": False,
+            "headers": True,
+            "no_responders": True,
+        }
+        if endpoint.username is not None:
+            options.update(user=endpoint.username, **{"pass": endpoint.password})
+        self._send(f"CONNECT {json.dumps(options)}\r\nPING\r\n".encode())
+        while (line := self._readline()) != b"PONG":
+            if line.startswith(b"-ERR"):
+                raise ConnectionError(f"NATS refused the connection: {line.decode(errors='replace')}")
+
+    def _send(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def _readline(self) -> bytes:
+        line = self._reader.readline()
+        if not line:
+            raise ConnectionError("NATS closed the connection")
+        return line.rstrip(b"\r\n")
+
+    def request(self, subject: str, payload: dict[str, object] | None = None) -> dict[str, Any] | None:
+        """The JSON answer, or None when nobody answers (no JetStream on this server)."""
+        self._next_sid += 1
+        inbox = f"_INBOX.pytest_ipc_{secrets.token_hex(6)}"
+        body = json.dumps(payload or {}).encode()
+        self._send(f"SUB {inbox} {self._next_sid}\r\nPUB {subject} {inbox} {len(body)}\r\n".encode() + body + b"\r\n")
+        while True:
+            line = self._readline()
+            if line == b"PING":
+                self._send(b"PONG\r\n")
+            elif line.startswith(b"-ERR"):
+                raise ConnectionError(f"NATS error: {line.decode(errors='replace')}")
+            elif line.startswith((b"MSG ", b"HMSG ")):
+                fields = line.split()
+                data = self._reader.read(int(fields[-1]) + 2)[:-2]
+                if line.startswith(b"HMSG "):
+                    headers, data = data[: int(fields[-2])], data[int(fields[-2]) :]
+                    if headers.startswith(b"NATS/1.0 503"):
+                        return None
+                return json.loads(data)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._reader.close()
+        self._sock.close()
+
+
+def delete_streams(endpoint: BrokerEndpoint, namespace: str) -> list[str]:
+    """Delete the JetStream streams named with `namespace` or bound to subjects under it."""
+    requester = NatsRequester(endpoint)
+    deleted: list[str] = []
+    prefix = f"{namespace}."
+    try:
+        offset = 0
+        while (page := requester.request("$JS.API.STREAM.LIST", {"offset": offset})) is not None:
+            streams = page.get("streams") or []
+            for stream in streams:
+                name, subjects = (
+                    stream["config"]["name"],
+                    stream["config"].get("subjects") or [],
+                )
+                if namespace in name or any(subject.startswith(prefix) for subject in subjects):
+                    requester.request(f"$JS.API.STREAM.DELETE.{name}")
+                    deleted.append(name)
+            offset += len(streams)
+            if not streams or offset >= page.get("total", 0):
+                break
+    finally:
+        requester.close()
+    return deleted
+
+
+class SubjectPrefixes(NamePrefixes):
+    """Subjects are ``<namespace>.<name>``; streams of the test are deleted after it."""
+
+    def close(self, namespace: str, names: Collection[str]) -> None:
+        delete_streams(self.endpoint, namespace)
+
+
+class LocalNats(LocalBroker):
+    """User/password auth, JetStream stored in its own dir (kept across restarts), monitor port for health."""
+
+    kind = "nats"
+    port_names = ("main", "monitor")
+
+    def missing_reason(self) -> str | None:
+        return None if shutil.which("nats-server") else f"nats-server not found ({INSTALL_HINT})"
+
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        return BrokerEndpoint(
+            "nats",
+            LOOPBACK,
+            self.ports["main"],
+            self.username,
+            self.password,
+            {"monitor": self.ports["monitor"]},
+        )
+
+    def configure(self, base: Path) -> None:
+        (base / "nats.conf").write_text(
+            f'listen: "{LOOPBACK}:{self.ports["main"]}"\n'
+            f'http: "{LOOPBACK}:{self.ports["monitor"]}"\n'
+            f'jetstream {{ store_dir: "{base / "jetstream"}" }}\n'
+            f'authorization {{ user: "{self.username}", password: "{self.password}" }}\n'
+        )
+
+    def server_process(self, base: Path) -> LocalProcess:
+        monitor_port = self.ports["monitor"]
+        return LocalProcess(
+            "nats",
+            [
+                shutil.which("nats-server") or "nats-server",
+                "-c",
+                str(base / "nats.conf"),
+            ],
+            workdir=base,
+            ready=lambda: nats_healthy(monitor_port),
+        )
+
+    def isolation(self) -> SubjectPrefixes:
+        return SubjectPrefixes(self.endpoint)
+
+
+def external_isolation(endpoint: BrokerEndpoint, path: str) -> SubjectPrefixes:
+    return SubjectPrefixes(endpoint)
+
+
+def container_recipe(image: str) -> ContainerRecipe:
+    """No auth (loopback only). The official image's entrypoint is nats-server itself and needs
+    JetStream and monitoring switched on; our local image's command has both."""
+    official = image.startswith("nats:")
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        return BrokerEndpoint(
+            "nats",
+            started.host,
+            started.ports["main"],
+            extra_ports={"monitor": started.ports["monitor"]},
+        )
+
+    spec = ContainerSpec(
+        image,
+        {"main": 4222, "monitor": 8222},
+        command=["-js", "-m", "8222"] if official else None,
+        ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
+    )
+    return ContainerRecipe(spec, endpoint)

@@ -1,0 +1,122 @@
+"""Redis: a private server, and a key prefix per test whose keys are removed after it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Collection
+from pathlib import Path
+
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
+from pytest_ipc.backends.local import LocalProcess
+from pytest_ipc.brokers.container import ContainerRecipe
+from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.local import LocalBroker
+
+DEFAULT_IMAGE = "redis:7"
+INSTALL_HINT = "apt-get install redis-server"
+DELETE_BATCH = 500
+
+
+def redis_client(endpoint: BrokerEndpoint, db: int = 0) -> object:
+    import redis
+
+    return redis.Redis(
+        host=endpoint.host,
+        port=endpoint.port,
+        db=db,
+        username=endpoint.username,
+        password=endpoint.password,
+        socket_timeout=5,
+        socket_connect_timeout=5,
+    )
+
+
+def redis_ready(endpoint: BrokerEndpoint) -> bool:
+    import redis
+
+    try:
+        with redis_client(endpoint) as client:  # type: ignore[attr-defined]
+            return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+class KeyPrefixes(NamePrefixes):
+    """Keys are ``<namespace>:<name>``; after the test every key under the prefix goes (SCAN + UNLINK),
+    also those the test wrote without asking `name()`, as long as they carry the prefix."""
+
+    separator = ":"
+
+    def __init__(self, endpoint: BrokerEndpoint, db: int = 0) -> None:
+        super().__init__(endpoint)
+        self.db = db
+
+    def url(self, endpoint: BrokerEndpoint, namespace: str) -> str:
+        return f"{endpoint.url}/{self.db}"
+
+    def close(self, namespace: str, names: Collection[str]) -> None:
+        with redis_client(self.endpoint, self.db) as client:  # type: ignore[attr-defined]
+            batch: list[bytes] = []
+            for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= DELETE_BATCH:
+                    client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                client.unlink(*batch)
+
+
+class LocalRedis(LocalBroker):
+    """Password-protected, loopback only, append-only file in its own dir (kept across restarts)."""
+
+    kind = "redis"
+
+    def missing_reason(self) -> str | None:
+        return None if shutil.which("redis-server") else f"redis-server not found ({INSTALL_HINT})"
+
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        return BrokerEndpoint("redis", LOOPBACK, self.ports["main"], "default", self.password)
+
+    def configure(self, base: Path) -> None:
+        (base / "data").mkdir()
+        (base / "redis.conf").write_text(
+            f"bind {LOOPBACK}\n"
+            f"port {self.ports['main']}\n"
+            f"dir {base / 'data'}\n"
+            f"requirepass {self.password}\n"
+            'save ""\n'
+            "appendonly yes\n"
+            "daemonize no\n"
+            'logfile ""\n'
+        )
+
+    def server_process(self, base: Path) -> LocalProcess:
+        endpoint = self.endpoint
+        return LocalProcess(
+            "redis",
+            [shutil.which("redis-server") or "redis-server", str(base / "redis.conf")],
+            workdir=base,
+            ready=lambda: redis_ready(endpoint),
+        )
+
+    def isolation(self) -> KeyPrefixes:
+        return KeyPrefixes(self.endpoint)
+
+
+def external_isolation(endpoint: BrokerEndpoint, db: str) -> KeyPrefixes:
+    if db and not db.isdigit():
+        raise ValueError(f"the path of a redis URL is a database number, got {db!r}")
+    return KeyPrefixes(endpoint, int(db or 0))
+
+
+def container_recipe(image: str) -> ContainerRecipe:
+    """No password: the port is published on loopback only."""
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        return BrokerEndpoint("redis", started.host, started.ports["main"])
+
+    spec = ContainerSpec(image, {"main": 6379}, ready=lambda started: redis_ready(endpoint(started)))
+    return ContainerRecipe(spec, endpoint)

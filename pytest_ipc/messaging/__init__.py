@@ -1,0 +1,72 @@
+"""Messaging helpers over the real client libraries: channels, captures, request/reply, faults, assertions.
+
+    with channels_for(rabbitmq_broker) as bus:
+        orders = bus.queue("orders")
+        capture = orders.capture()
+        sent = orders.publish(b"order 1")
+        assert_nothing_lost([sent], capture.wait_for_count(1))
+"""
+
+from pytest_ipc.messaging.assertions import (
+    IdempotencyProbe,
+    IdempotentConsumer,
+    assert_exactly_once_effect,
+    assert_nothing_lost,
+)
+from pytest_ipc.messaging.capture import Capture
+from pytest_ipc.messaging.channel import (
+    Bus,
+    CaptureSubscription,
+    Channel,
+    Destination,
+    Subscription,
+    UnsupportedFeature,
+)
+from pytest_ipc.messaging.factory import channels_for
+from pytest_ipc.messaging.faults import (
+    DeadLetterAfter,
+    Duplicate,
+    Redeliver,
+    Reorder,
+    consumer_down,
+    duplicate,
+    reorder,
+)
+from pytest_ipc.messaging.message import Delivery, Handler, Message
+from pytest_ipc.messaging.request_reply import (
+    RequestReply,
+    Responder,
+    RoundTrip,
+    assert_all_correlated,
+    echo_reply,
+)
+
+__all__ = [
+    "Bus",
+    "Capture",
+    "CaptureSubscription",
+    "Channel",
+    "DeadLetterAfter",
+    "Delivery",
+    "Destination",
+    "Duplicate",
+    "Handler",
+    "IdempotencyProbe",
+    "IdempotentConsumer",
+    "Message",
+    "Redeliver",
+    "Reorder",
+    "RequestReply",
+    "Responder",
+    "RoundTrip",
+    "Subscription",
+    "UnsupportedFeature",
+    "assert_all_correlated",
+    "assert_exactly_once_effect",
+    "assert_nothing_lost",
+    "channels_for",
+    "consumer_down",
+    "duplicate",
+    "echo_reply",
+    "reorder",
+]

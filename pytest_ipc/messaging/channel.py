@@ -1,0 +1,265 @@
+"""The broker-neutral channel protocol each transport adapter implements.
+
+A `Bus` is one test's connection to one broker through one protocol. `bus.queue("orders")` is a
+point-to-point channel (competing consumers, each message handled once), `bus.topic("prices")` a
+pub/sub one (every subscriber gets every message). Names are qualified with the handle's namespace,
+so tests sharing a broker never see each other's traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Literal, Self
+
+from pytest_ipc.messaging.capture import Capture
+from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement
+
+log = logging.getLogger(__name__)
+
+Pattern = Literal["queue", "topic"]
+Feature = Literal["nack", "dead_letter", "buffering", "topic_buffering", "confirms"]
+"""Optional behaviours: explicit nack with redelivery, dead-letter queues, messages kept for a queue
+consumer or a topic subscriber that is down, and publisher confirms."""
+
+# Which transports offer each optional feature, so an "unsupported" error can name the alternatives.
+FEATURE_SUPPORT: dict[Feature, tuple[str, ...]] = {
+    "nack": ("amqp", "stomp", "redis", "jetstream"),
+    "dead_letter": ("amqp", "stomp", "redis", "jetstream"),
+    "buffering": ("amqp", "stomp", "redis", "jetstream", "mqtt"),
+    "topic_buffering": ("amqp", "mqtt"),
+    "confirms": ("amqp", "stomp", "redis", "jetstream", "mqtt"),
+}
+
+
+class UnsupportedFeature(NotImplementedError):
+    """A transport lacks a behaviour a test asked for; the message names the ones that have it."""
+
+    def __init__(self, transport: str, feature: Feature, detail: str = "") -> None:
+        alternatives = ", ".join(FEATURE_SUPPORT[feature])
+        super().__init__(
+            f"{feature} is not supported by {transport}{': ' + detail if detail else ''}; "
+            f"use one of: {alternatives}"
+        )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where messages go: a broker address and whether it is point-to-point or pub/sub."""
+
+    address: str
+    pattern: Pattern
+    dead_letter_address: str | None = None
+
+
+class Subscription(ABC):
+    """A running consumer. `stop()` pauses it (the broker keeps what arrives meanwhile, where it can);
+    `start()` resumes; `close()` ends it for good and removes its broker-side state."""
+
+    def __init__(self, bus: Bus, destination: Destination, handler: Handler) -> None:
+        self.bus = bus
+        self.destination = destination
+        self.handler = handler
+        self.errors: list[BaseException] = []
+        self.running = False
+
+    def start(self) -> Self:
+        if not self.running:
+            self._open()
+            self.running = True
+        return self
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            self._close()
+
+    def close(self) -> None:
+        self.stop()
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Run the handler; ack what it left unsettled, reject what made it raise."""
+        try:
+            self.handler(delivery)
+        except Exception as error:  # noqa: BLE001 - a consumer bug must not kill the consumer thread
+            log.warning("handler for %s raised: %r", self.destination.address, error)
+            self.errors.append(error)
+            if not delivery.settled:
+                self._reject(delivery)
+            return
+        if not delivery.settled:
+            delivery.ack()
+
+    def _reject(self, delivery: Delivery) -> None:
+        """Reject where the transport can (dead-lettering it if so configured), otherwise drop it."""
+        if "nack" in self.bus.features:
+            delivery.nack(requeue=False)
+        else:
+            delivery.ack()
+
+    @abstractmethod
+    def _open(self) -> None: ...
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+class Bus(ABC):
+    """One connection to a broker through one protocol (`transport`)."""
+
+    transport: str
+    features: frozenset[Feature] = frozenset()
+
+    def __init__(self, qualify: Callable[[str], str]) -> None:
+        self._qualify = qualify
+        self._subscriptions: list[Subscription] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- what tests use -----------------------------------------------------------------------------
+    def queue(self, local_name: str, *, dead_letter: bool = False) -> Channel:
+        """A point-to-point channel; `dead_letter=True` routes rejected messages to `.dead_letters`."""
+        address = self._qualify(local_name)
+        if dead_letter:
+            self.require("dead_letter")
+        destination = Destination(address, "queue", self.dead_letter_address(address) if dead_letter else None)
+        self._declare(destination)
+        return Channel(self, destination)
+
+    def topic(self, local_name: str) -> Channel:
+        """A pub/sub channel: every subscription gets its own copy of each message."""
+        destination = Destination(self._qualify(local_name), "topic")
+        self._declare(destination)
+        return Channel(self, destination)
+
+    def at(self, address: str) -> Channel:
+        """A point-to-point channel at a full address as found in `Message.reply_to`."""
+        return Channel(self, Destination(address, "queue"))
+
+    def reply_channel(self, local_name: str) -> Channel:
+        """A private channel for replies to requests (the NATS adapter uses an inbox instead)."""
+        return self.queue(local_name)
+
+    def require(self, feature: Feature, detail: str = "") -> None:
+        if feature not in self.features:
+            raise UnsupportedFeature(self.transport, feature, detail)
+
+    def dead_letter_address(self, address: str) -> str:
+        return f"{address}.dlq"
+
+    def close(self) -> None:
+        """Close every subscription, remove the broker-side objects this bus created, disconnect."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            subscriptions, self._subscriptions = self._subscriptions, []
+        try:
+            for subscription in subscriptions:
+                try:
+                    subscription.close()
+                except Exception as error:  # noqa: BLE001 - one broken consumer must not keep the rest open
+                    log.warning("closing the consumer of %s failed: %r", subscription.destination.address, error)
+        finally:
+            self._disconnect()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def subscribe(self, destination: Destination, handler: Handler) -> Subscription:
+        subscription = self._subscription(destination, handler)
+        with self._lock:
+            self._subscriptions.append(subscription)
+        return subscription.start()
+
+    # -- what adapters implement --------------------------------------------------------------------
+    def _declare(self, destination: Destination) -> None:
+        """Create broker-side objects the destination needs before anything is published (default: none)."""
+
+    @abstractmethod
+    def publish(self, destination: Destination, message: Message) -> None: ...
+
+    @abstractmethod
+    def _subscription(self, destination: Destination, handler: Handler) -> Subscription: ...
+
+    @abstractmethod
+    def _disconnect(self) -> None: ...
+
+
+class Channel:
+    """A destination bound to its bus: publish to it, consume or capture from it."""
+
+    def __init__(self, bus: Bus, destination: Destination) -> None:
+        self.bus = bus
+        self.destination = destination
+
+    @property
+    def address(self) -> str:
+        return self.destination.address
+
+    def publish(self, message: Message | bytes) -> Message:
+        """Send one message (bytes get fresh ids); returns what was sent, for later assertions."""
+        if isinstance(message, bytes):
+            message = Message(message)
+        self.bus.publish(self.destination, message)
+        return message
+
+    def consume(self, handler: Handler) -> Subscription:
+        """Start a consumer; it is ready (subscribed) when this returns. A fault wrapper that needs an
+        optional feature (its `requires`) fails here, naming the transports that have it."""
+        for feature in getattr(handler, "requires", ()):
+            self.bus.require(feature)
+        return self.bus.subscribe(self.destination, handler)
+
+    def capture(self) -> CaptureSubscription:
+        """Start a consumer that records and acks every message."""
+        capture = CaptureSubscription(self.address)
+        capture.subscription = self.consume(lambda delivery: capture.add(delivery.message))
+        return capture
+
+    @property
+    def dead_letters(self) -> Channel:
+        if self.destination.dead_letter_address is None:
+            raise ValueError(f"{self.address} has no dead-letter queue: create it with queue(..., dead_letter=True)")
+        return self.bus.at(self.destination.dead_letter_address)
+
+    def __repr__(self) -> str:
+        return f"<{self.bus.transport} {self.destination.pattern} {self.address}>"
+
+
+class CaptureSubscription(Capture):
+    """A `Capture` fed by its own subscription, which `stop()`/`start()`/`close()` control."""
+
+    subscription: Subscription
+
+    def stop(self) -> None:
+        self.subscription.stop()
+
+    def start(self) -> None:
+        self.subscription.start()
+
+    def close(self) -> None:
+        self.subscription.close()
+
+
+def unsupported_settle(transport: str) -> Callable[[Settlement], None]:
+    """Settlement for transports without acknowledgements: acking is a no-op, nacking an error."""
+
+    def settle(settlement: Settlement) -> None:
+        if settlement != "ack":
+            raise UnsupportedFeature(transport, "nack", "it has no negative acknowledgement")
+
+    return settle

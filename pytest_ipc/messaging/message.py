@@ -1,0 +1,64 @@
+"""The broker-neutral message every adapter publishes and delivers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+Settlement = Literal["ack", "requeue", "reject"]
+
+
+def new_id() -> str:
+    """A fresh, globally unique id for messages and correlations."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Message:
+    """What travels on a channel. Ids default to fresh UUIDs so every published message is traceable
+    in `assert_nothing_lost` and `assert_exactly_once_effect`."""
+
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    correlation_id: str | None = None
+    reply_to: str | None = None
+    message_id: str = field(default_factory=new_id)
+
+
+class Delivery:
+    """One delivery of a message to a consumer, settled at most once.
+
+    `nack(requeue=True)` asks the broker to deliver it again; `nack(requeue=False)` rejects it (to the
+    dead-letter queue when the channel has one). A handler that returns without settling acks.
+    """
+
+    def __init__(self, message: Message, redelivered: bool, settle: Callable[[Settlement], None]) -> None:
+        self.message = message
+        self.redelivered = redelivered
+        self._settle = settle
+        self.settlement: Settlement | None = None
+
+    def ack(self) -> None:
+        self._finish("ack")
+
+    def nack(self, requeue: bool = True) -> None:
+        self._finish("requeue" if requeue else "reject")
+
+    @property
+    def settled(self) -> bool:
+        return self.settlement is not None
+
+    def _finish(self, settlement: Settlement) -> None:
+        if self.settlement is not None:
+            raise RuntimeError(f"message {self.message.message_id} already settled ({self.settlement})")
+        self._settle(settlement)
+        self.settlement = settlement
+
+    def __repr__(self) -> str:
+        return f"Delivery({self.message!r}, redelivered={self.redelivered}, settlement={self.settlement})"
+
+
+Handler = Callable[[Delivery], None]
+"""A consumer: gets each delivery on the subscription's own thread."""
