@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from pytest_ipc._owner import OWNER_TOKEN, owner_alive
+
 OWNER_VARIABLE = "PYTEST_IPC_OWNER"
 DIR_PREFIX = "pytest-ipc-local-"
 READY_POLL_INTERVAL = 0.02
@@ -33,23 +35,6 @@ READY_POLL_INTERVAL = 0.02
 
 class ProcessStartError(RuntimeError):
     """A local process exited or never became ready; the message carries the tail of its log."""
-
-
-def _start_time(pid: int) -> str | None:
-    """The kernel's start time of `pid` (field 22 of /proc/pid/stat), which tells a pid's reuse apart."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-OWNER_TOKEN = f"{os.getpid()}-{_start_time(os.getpid())}"
-
-
-def _owner_alive(token: str) -> bool:
-    pid, _, started = token.partition("-")
-    return pid.isdigit() and _start_time(int(pid)) == started
 
 
 class LocalProcess:
@@ -246,12 +231,12 @@ def reap_orphans() -> None:
         return
     _reaped.set()
     for pid, owner in marked_processes().items():
-        if not _owner_alive(owner):
+        if not owner_alive(owner):
             _kill(pid)
     uid = os.getuid()
     for path in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
         dir_owner = _owner_of_dir(path)
-        if dir_owner is not None and path.is_dir() and path.stat().st_uid == uid and not _owner_alive(dir_owner):
+        if dir_owner is not None and path.is_dir() and path.stat().st_uid == uid and not owner_alive(dir_owner):
             shutil.rmtree(path, ignore_errors=True)
 
 

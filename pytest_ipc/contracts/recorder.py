@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._owner import OWNER_TOKEN, owner_alive
 from . import pactfile
 
 if TYPE_CHECKING:
@@ -110,12 +111,25 @@ class PactRecorder:
         shutil.rmtree(self.fragments_dir, ignore_errors=True)
 
 
+FRAGMENTS_PREFIX = "pytest-ipc-pacts-"
+
+
 def fragments_path() -> Path:
     """Where this session's fragments go (created 0700 on first use), in memory (/dev/shm) when
-    possible: on a disk a file create costs about a millisecond under load, in tmpfs a tenth."""
+    possible: on a disk a file create costs about a millisecond under load, in tmpfs a tenth.
+    Fragments of sessions that died without cleaning up (SIGKILL) are removed on the way."""
     memory = Path("/dev/shm")
     base = memory if memory.is_dir() and os.access(memory, os.W_OK) else Path(tempfile.gettempdir())
-    return base / f"pytest-ipc-pacts-{os.getpid()}-{secrets.token_hex(8)}"
+    _remove_orphaned_fragments(base)
+    return base / f"{FRAGMENTS_PREFIX}{OWNER_TOKEN}-{secrets.token_hex(8)}"
+
+
+def _remove_orphaned_fragments(base: Path) -> None:
+    for path in base.glob(f"{FRAGMENTS_PREFIX}*"):
+        pid, _, rest = path.name.removeprefix(FRAGMENTS_PREFIX).partition("-")
+        owner = f"{pid}-{rest.partition('-')[0]}"
+        if path.is_dir() and path.stat().st_uid == os.getuid() and not owner_alive(owner):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_pacts_of(pact_dir: Path, pairs: set[tuple[str, str]]) -> None:

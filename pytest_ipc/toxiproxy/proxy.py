@@ -52,6 +52,10 @@ class Side(asyncio.Protocol):
         self.outbound: Link | None = None  # the link this side feeds
         self.inbound: Link | None = None  # the link that writes to this side
         self.lost = False
+        # Bytes and EOF that arrive before the links exist. pause_reading() in connection_made does
+        # not hold on every Python (3.11.2's selector transport starts reading anyway).
+        self.early: list[bytes] = []
+        self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -63,10 +67,14 @@ class Side(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.outbound is not None:
             self.outbound.feed(data)
+        else:
+            self.early.append(data)
 
     def eof_received(self) -> bool:
         if self.outbound is not None:
             self.outbound.feed_eof()
+        else:
+            self.early_eof = True
         return True  # keep the socket writable until the other direction has delivered its data
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -143,6 +151,13 @@ class Connection:
             self.links[stream] = link
             for toxic in proxy._chains[stream]:  # read synchronously: no toxic added meanwhile is missed
                 link.add(toxic)
+        for stream, source, _ in wiring:
+            link = self.links[stream]
+            for data in source.early:
+                link.feed(data)
+            source.early.clear()
+            if source.early_eof:
+                link.feed_eof()
         for side in (self.client, self.upstream):
             if side.transport is not None and not side.transport.is_closing():
                 side.transport.resume_reading()
