@@ -121,12 +121,12 @@ def test_explicit_embedded_backend_wins_over_a_url(pytester: pytest.Pytester) ->
         (
             ["--toxiproxy-backend=kubernetes"],
             {},
-            "--toxiproxy-backend: unknown backend 'kubernetes'; choose one of: auto, external, embedded",
+            "--toxiproxy-backend: unknown backend 'kubernetes'; choose one of: auto, external, container, embedded",
         ),
         (
             [],
             {"PYTEST_IPC_TOXIPROXY_BACKEND": "docker-ish"},
-            "PYTEST_IPC_TOXIPROXY_BACKEND: unknown backend 'docker-ish'; choose one of: auto, external, embedded",
+            "PYTEST_IPC_TOXIPROXY_BACKEND: unknown backend 'docker-ish'; choose one of: auto, external, container, embedded",
         ),
         (["--toxiproxy-backend=external"], {}, "*no URL given (--toxiproxy-url, PYTEST_IPC_TOXIPROXY_URL*"),
         (

@@ -1,0 +1,10 @@
+"""Docker networks with services, brokers, stubs and fault proxies on them, for end-to-end tests.
+
+`ServiceNetwork` (in `services`) is the engine room; the fixtures in `pytest_ipc.fixtures.network`
+hand one out per session or per test.
+"""
+
+from .probes import http_ready
+from .services import NetworkProxy, NetworkService, ServiceNetwork
+
+__all__ = ["NetworkProxy", "NetworkService", "ServiceNetwork", "http_ready"]
