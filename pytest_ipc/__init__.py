@@ -106,6 +106,15 @@ _EXPORTS: dict[str, str] = {
     "sweep_orphans": "pytest_ipc.backends.container",
     "private_network": "pytest_ipc.backends.container",
     "docker_unavailable_reason": "pytest_ipc.docker_engine",
+    "ServiceNetwork": "pytest_ipc.network",
+    "NetworkService": "pytest_ipc.network",
+    "NetworkProxy": "pytest_ipc.network",
+    "http_ready": "pytest_ipc.network",
+    "ToxiproxyContainerBackend": "pytest_ipc.backends.toxiproxy_container",
+    "WireMockAdmin": "pytest_ipc.network.wiremock",
+    "WireMockContainerBackend": "pytest_ipc.network.wiremock",
+    "wiremock_mappings": "pytest_ipc.stub.wiremock",
+    "WireMockUnsupported": "pytest_ipc.stub.wiremock",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -215,5 +224,9 @@ if TYPE_CHECKING:
         UnsupportedByServer,
     )
     from pytest_ipc.docker_engine import docker_unavailable_reason
+    from pytest_ipc.backends.toxiproxy_container import ToxiproxyContainerBackend
+    from pytest_ipc.network import NetworkProxy, NetworkService, ServiceNetwork, http_ready
+    from pytest_ipc.network.wiremock import WireMockAdmin, WireMockContainerBackend
+    from pytest_ipc.stub.wiremock import WireMockUnsupported, wiremock_mappings
     from pytest_ipc.stub import HttpStub, JournalEntry, Reply, Route, Scenario, StubRequest, fake_json
     from pytest_ipc.toxiproxy import ConfigError, EmbeddedToxiproxy
