@@ -94,7 +94,7 @@ class JetStreamSubscription(Subscription):
         while not self._stopping.is_set():
             try:
                 batch = self.bus.loop.run(self._pull.fetch(batch=10, timeout=FETCH_TIMEOUT_S))
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nothing to fetch (nats-py raises either)
                 continue
             except nats.errors.Error as error:  # server restart: keep pulling until stopped
                 self.errors.append(error)
