@@ -31,6 +31,7 @@ from pytest_ipc._owner import OWNER_TOKEN, owner_alive
 OWNER_VARIABLE = "PYTEST_IPC_OWNER"
 DIR_PREFIX = "pytest-ipc-local-"
 READY_POLL_INTERVAL = 0.02
+GROUP_EXIT_TIMEOUT = 2.0
 
 
 class ProcessStartError(RuntimeError):
@@ -141,6 +142,7 @@ class LocalProcess:
             _signal_group(popen.pid, signal.SIGKILL)
             popen.wait()
         _signal_group(popen.pid, signal.SIGKILL)  # children that outlived their leader
+        _wait_for_group_exit(popen.pid, GROUP_EXIT_TIMEOUT)
         for pipe in (popen.stdin, popen.stdout):
             if pipe is not None:
                 pipe.close()
@@ -148,6 +150,17 @@ class LocalProcess:
 
     def __repr__(self) -> str:
         return f"LocalProcess({self.name!r}, pid={self.pid}, running={self.running})"
+
+
+def _wait_for_group_exit(pgid: int, timeout: float) -> None:
+    """SIGKILL is delivered asynchronously: wait (bounded) until no member of the group is left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(READY_POLL_INTERVAL)
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
