@@ -103,7 +103,7 @@ def test_update_changes_attributes_and_toxicity_in_place(proxy: Proxy, round_tri
     assert (stored.attributes, stored.toxicity) == ({"latency": 500, "jitter": 5}, 0.5)
 
     toxic.update(toxicity=1.0)
-    assert timed(lambda: round_trip(proxy.address)) >= 0.5
+    assert timed(lambda: round_trip(proxy.address)) >= 0.5 - 0.005  # 500 ms, less at most the 5 ms jitter
 
 
 def test_remove_toxic_and_remove_all_toxics(proxy: Proxy) -> None:
