@@ -20,6 +20,17 @@ def process_start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+def pid_alive(pid: int) -> bool:
+    """True while some process has `pid` (where only a pid was recorded, e.g. in a Docker label)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
 OWNER_TOKEN = f"{os.getpid()}-{process_start_time(os.getpid())}"
 
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 
 from .. import docker_engine
 from .._net import LOOPBACK, free_port
+from .._owner import pid_alive
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -294,7 +295,7 @@ def _is_orphan(labels: Mapping[str, str]) -> bool:
     if labels.get(LABEL_HOST) != socket.gethostname():
         return False
     pid = labels.get(LABEL_PID, "")
-    return pid.isdigit() and not _pid_alive(int(pid))
+    return pid.isdigit() and not pid_alive(int(pid))
 
 
 def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
@@ -306,16 +307,6 @@ def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
 
     endpoint = EndpointConfig(DEFAULT_DOCKER_API_VERSION, aliases=list(spec.network_aliases) or None)
     return {"network": spec.network, "networking_config": {spec.network: endpoint}}
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ignore_not_found(remove: Callable[[], None]) -> None:
