@@ -4,7 +4,8 @@
 
 `--external` also measures the brokers this machine runs on their standard ports (isolation only:
 an external broker is not ours to start or stop). The container backend is measured when a Docker
-engine answers and has the images (PYTEST_IPC_<KIND>_IMAGE).
+engine answers and has the images (PYTEST_IPC_<KIND>_IMAGE); a RabbitMQ image is measured with and
+without the management plugin.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+from pytest_ipc.brokers import rabbitmq
+from pytest_ipc.brokers.container import ContainerBroker
 from pytest_ipc.brokers.endpoint import BROKER_KINDS, BrokerKind
 from pytest_ipc.brokers.external import BrokerControlError
 from pytest_ipc.brokers.kinds import KINDS, BrokerBackend, broker_backends
@@ -26,6 +29,18 @@ SYSTEM_URLS: dict[BrokerKind, str] = {
     "nats": "nats://127.0.0.1:4222",
     "mqtt": "mqtt://127.0.0.1:1883",
 }
+
+
+def benchmarked_backends(kind: BrokerKind, url: str | None, image: str | None) -> list[tuple[str, BrokerBackend]]:
+    """The fixtures' backends; for a RabbitMQ image without management in its name also that image
+    with the management plugin on ("container+mgmt": a vhost per test instead of prefixed names)."""
+    backends: list[tuple[str, BrokerBackend]] = [
+        (backend.name, backend) for backend in broker_backends(kind, url, image, "benchmark")
+    ]
+    if kind == "rabbitmq" and image and "management" not in image:
+        recipe = rabbitmq.container_recipe(image, management=True)
+        backends.append(("container+mgmt", ContainerBroker(kind, recipe, rabbitmq.external_isolation)))
+    return backends
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -59,23 +74,27 @@ def median_and_p95(costs: list[float]) -> str:
     return f"{statistics.median(ordered) * 1000:.1f} / {p95 * 1000:.1f}"
 
 
-def measure(kind: BrokerKind, backend: BrokerBackend, rounds: int, test_body: float) -> dict[str, str]:
-    row = {"broker": kind, "backend": backend.name}
+def measure(kind: BrokerKind, label: str, backend: BrokerBackend, rounds: int, test_body: float) -> dict[str, str]:
+    row = {"broker": kind, "backend": label}
     start = timed(backend.start)
+    closing = 0.0
     try:
         server = BrokerServer(backend, backend.name, "bench")
-        row["start s"] = f"{start:.2f}" if backend.name != "external" else "-"
-        row["isolation ms: in tests"] = median_and_p95(isolation_costs(server, rounds, test_body))
-        row["back to back"] = median_and_p95(isolation_costs(server, rounds, 0))
         try:
-            row["stop s"] = f"{timed(backend.stop_broker):.2f}"
-            row["recover after stop s"] = f"{timed(backend.start_broker):.2f}"
-            backend.kill_broker()
-            row["recover after kill s"] = f"{timed(backend.start_broker):.2f}"
-        except BrokerControlError:
-            row |= {"stop s": "-", "recover after stop s": "-", "recover after kill s": "-"}
+            row["start s"] = f"{start:.2f}" if backend.name != "external" else "-"
+            row["isolation ms: in tests"] = median_and_p95(isolation_costs(server, rounds, test_body))
+            row["back to back"] = median_and_p95(isolation_costs(server, rounds, 0))
+            try:
+                row["stop s"] = f"{timed(backend.stop_broker):.2f}"
+                row["recover after stop s"] = f"{timed(backend.start_broker):.2f}"
+                backend.kill_broker()
+                row["recover after kill s"] = f"{timed(backend.start_broker):.2f}"
+            except BrokerControlError:
+                row |= {"stop s": "-", "recover after stop s": "-", "recover after kill s": "-"}
+        finally:
+            closing = timed(server.close)  # what isolation holds (RabbitMQ's vhosts), before the broker goes
     finally:
-        row["release s"] = f"{timed(backend.stop):.2f}"
+        row["release s"] = f"{closing + timed(backend.stop):.2f}"
     return row
 
 
@@ -104,13 +123,13 @@ def main() -> None:
         kind = KINDS[name].kind
         url = SYSTEM_URLS[kind] if options.external else None
         image = os.environ.get(f"PYTEST_IPC_{kind.upper()}_IMAGE")
-        for backend in broker_backends(kind, url, image, "benchmark"):
+        for label, backend in benchmarked_backends(kind, url, image):
             reason = backend.unavailable_reason()
             if reason is not None:
-                print(f"# {kind}/{backend.name}: not measured ({reason})")
+                print(f"# {kind}/{label}: not measured ({reason})")
                 continue
-            rows.append(measure(kind, backend, options.rounds, options.test_body))
-            print(f"# {kind}/{backend.name}: done", flush=True)
+            rows.append(measure(kind, label, backend, options.rounds, options.test_body))
+            print(f"# {kind}/{label}: done", flush=True)
     columns = list(rows[0]) if rows else []
     widths = {column: max(len(column), *(len(row.get(column, "")) for row in rows)) for column in columns}
     print("  ".join(column.ljust(widths[column]) for column in columns))

@@ -43,8 +43,9 @@ class BrokerEndpoint:
 class BrokerHandle(Protocol):
     """One test's isolated view of a session broker.
 
-    `namespace` is what isolates the test: the RabbitMQ vhost, the Redis key prefix, the NATS subject
-    prefix or the MQTT topic root; `name("orders")` qualifies a queue/key/subject/topic with it.
+    `namespace` names what isolates the test: the Redis key prefix, the NATS subject prefix or the
+    MQTT topic root; `name("orders")` qualifies a queue/key/subject/topic with it. On RabbitMQ it is
+    the test's vhost (``.vhost``) that isolates, and `endpoint` carries the test's own login.
     """
 
     kind: BrokerKind

@@ -19,13 +19,17 @@ ProxyFactory = Callable[[str], "Proxy"]
 class Isolation(Protocol):
     """How one broker kind keeps tests apart, and how it removes what a test left behind."""
 
-    def open(self, namespace: str, upcoming: str | None = None) -> None:
-        """Make the namespace usable (create the vhost, ...); cheap, it runs for every test.
-
-        `upcoming` is the namespace the next test will get, for strategies that prepare ahead."""
+    def open(self, namespace: str) -> None:
+        """Make the namespace usable (lease a vhost, ...); cheap, it runs for every test."""
 
     def close(self, namespace: str, names: Collection[str]) -> None:
         """Remove everything under the namespace; `names` are those the test obtained from `name()`."""
+
+    def shutdown(self) -> None:
+        """Release what the strategy holds for the whole session (RabbitMQ's pool of vhosts)."""
+
+    def endpoint_for(self, endpoint: BrokerEndpoint, namespace: str) -> BrokerEndpoint:
+        """`endpoint` with the login a test in the namespace uses (RabbitMQ's login per test)."""
 
     def name(self, namespace: str, local_name: str) -> str:
         """`local_name` as seen by the broker inside the namespace."""
@@ -46,8 +50,14 @@ class NamePrefixes:
     def __init__(self, endpoint: BrokerEndpoint) -> None:
         self.endpoint = endpoint  # direct, never through a proxy: cleanup must not suffer the faults
 
-    def open(self, namespace: str, upcoming: str | None = None) -> None:
+    def open(self, namespace: str) -> None:
         return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def endpoint_for(self, endpoint: BrokerEndpoint, namespace: str) -> BrokerEndpoint:
+        return endpoint
 
     def name(self, namespace: str, local_name: str) -> str:
         return f"{namespace}{self.separator}{local_name}"
@@ -75,7 +85,6 @@ class IsolatedBroker:
         *,
         via: Proxy | None = None,
         names: list[str] | None = None,
-        upcoming: str | None = None,
     ) -> None:
         self.server = server
         self.kind: BrokerKind = server.kind
@@ -84,13 +93,13 @@ class IsolatedBroker:
         self._isolation = isolation
         self._proxy_factory = proxy_factory
         self._names: list[str] = [] if names is None else names
-        self._upcoming = upcoming
 
     @property
     def endpoint(self) -> BrokerEndpoint:
+        endpoint = self._isolation.endpoint_for(self.server.endpoint, self.namespace)
         if self.proxy is None:
-            return self.server.endpoint
-        return dataclasses.replace(self.server.endpoint, host=self.proxy.host, port=self.proxy.port)
+            return endpoint
+        return dataclasses.replace(endpoint, host=self.proxy.host, port=self.proxy.port)
 
     @property
     def url(self) -> str:
@@ -124,7 +133,7 @@ class IsolatedBroker:
         )
 
     def open(self) -> IsolatedBroker:
-        self._isolation.open(self.namespace, self._upcoming)
+        self._isolation.open(self.namespace)
         return self
 
     def close(self) -> None:

@@ -1,22 +1,19 @@
 """RabbitMQ (AMQP 0-9-1, and STOMP through its plugin): a private node, and a vhost per test.
 
-Per-test vhosts must be cheap. ``rabbitmqctl`` boots an Erlang VM per call (about 0.4 s), and the
-management plugin slows every stop by 5 s (its statistics shutdown). A private node needs neither:
-a hidden Erlang node started next to it (`ErlangShell`) evaluates ``rabbit_vhost:add/2`` on it
-over Erlang distribution in about a millisecond. Containers and external brokers use the management
-HTTP API when there is one, and otherwise share one vhost with names prefixed per test, deleting
-the queues and exchanges of those names after the test.
+Each test gets a vhost of its own and a login of its own for it. Creating a vhost costs the node
+40-150 ms, so vhosts come from a `VhostPool` that empties them for the next test instead. A private
+node is administered through a hidden Erlang node started next to it (`rabbitmq_admin`), which
+needs no management plugin (that plugin slows every stop by 5 s). Containers and external brokers
+use the management HTTP API when there is one, and otherwise share one vhost with names prefixed per
+test, deleting the queues and exchanges of those names after the test.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import select
+import dataclasses
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -31,13 +28,13 @@ from pytest_ipc.brokers.container import ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import Isolation, NamePrefixes
 from pytest_ipc.brokers.local import LocalBroker, accepts_connections
+from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, ManagementVhosts, ShellVhosts
+from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # /usr/sbin's wrapper drops root to `rabbitmq`
 DEFAULT_IMAGE = "rabbitmq:3.13-management"
-ACTING_USER = "pytest-ipc"
 INSTALL_HINT = "apt-get install rabbitmq-server"
 EPMD_FORGET_TIMEOUT = 10.0
-_ERLANG_SAFE = re.compile(r"^[A-Za-z0-9_.\-]+$")  # what we splice into Erlang binaries
 
 
 def amqp_ready(endpoint: BrokerEndpoint, vhost: str = "/") -> bool:
@@ -72,138 +69,46 @@ def amqp_url(endpoint: BrokerEndpoint, vhost: str) -> str:
     return f"{endpoint.url}/{quote(vhost, safe='')}"
 
 
-class _Vhosts:
-    """Isolation by one vhost per test: names stay as the test wrote them."""
+class PooledVhosts:
+    """Isolation by a vhost per test, leased from a `VhostPool`, with a login of the test's own:
+    names stay as the test wrote them; the endpoint and URL carry the test's login (after close()
+    they still name the vhost and the login, which no longer gets in)."""
+
+    def __init__(self, pool: VhostPool) -> None:
+        self.pool = pool
+        self._leases: dict[str, PoolVhost] = {}
+        self._open: set[str] = set()
+
+    def open(self, namespace: str) -> None:
+        self._leases[namespace] = self.pool.lease()
+        self._open.add(namespace)
+
+    def close(self, namespace: str, names: Collection[str]) -> None:
+        if namespace in self._open:
+            self._open.remove(namespace)
+            self.pool.give_back(self._lease(namespace))
+
+    def shutdown(self) -> None:
+        self.pool.close()
 
     def name(self, namespace: str, local_name: str) -> str:
         return local_name
 
+    def endpoint_for(self, endpoint: BrokerEndpoint, namespace: str) -> BrokerEndpoint:
+        login = self._lease(namespace).login
+        return dataclasses.replace(endpoint, username=login.username, password=login.password)
+
     def url(self, endpoint: BrokerEndpoint, namespace: str) -> str:
-        return amqp_url(endpoint, namespace)
+        return amqp_url(endpoint, self._lease(namespace).name)
 
     def vhost(self, namespace: str) -> str | None:
-        return namespace
+        return self._lease(namespace).name
 
-
-CONTROL_LOOP = """
-Node = list_to_atom(os:getenv("PYTEST_IPC_RABBITMQ_NODE")),
-Serve = fun Serve() ->
-    case io:get_line("") of
-        eof -> halt(0);
-        Line ->
-            Reply = try
-                {ok, Tokens, _} = erl_scan:string(Line),
-                {ok, Exprs} = erl_parse:parse_exprs(Tokens),
-                case rpc:call(Node, erl_eval, exprs, [Exprs, erl_eval:new_bindings()], 30000) of
-                    {value, Value, _} -> {ok, Value};
-                    {badrpc, Reason} -> {error, Reason}
-                end
-            catch Class:Error -> {error, {Class, Error}}
-            end,
-            io:format("~w~n", [Reply]),
-            Serve()
-    end
-end,
-Serve().
-"""
-
-
-class ErlangShell:
-    """A hidden Erlang node that evaluates expressions on the broker's node: one line in, one out.
-
-    It boots once per session next to the broker (about as costly as one ``rabbitmqctl`` call) and
-    answers in about a millisecond after that; it reconnects by itself after broker restarts.
-    """
-
-    def __init__(self, process: LocalProcess, timeout: float = 60.0) -> None:
-        self.process = process
-        self.timeout = timeout
-        self._buffer = b""
-        self._lock = threading.Lock()
-
-    def evaluate(self, expression: str) -> str:
-        """Evaluate one line of Erlang on the broker's node; its value as ``~w`` prints it."""
-        if "\n" in expression:
-            raise ValueError("one line of Erlang at a time")
-        with self._lock:
-            stdin, stdout = self.process.stdio
-            stdin.write(expression.encode() + b"\n")
-            stdin.flush()
-            answer = self._read_line(stdout.fileno())
-        if not answer.startswith("{ok,"):
-            raise RuntimeError(f"the RabbitMQ node refused {expression!r}: {answer}")
-        return answer[len("{ok,") : -1]
-
-    def _read_line(self, fd: int) -> str:
-        deadline = time.monotonic() + self.timeout
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError(f"the Erlang control node did not answer within {self.timeout} s")
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise ConnectionError(f"the Erlang control node exited (see {self.process.log_path})")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return line.decode(errors="replace")
-
-
-class ShellVhosts(_Vhosts):
-    """Vhosts on a node we started, created and deleted through an `ErlangShell`.
-
-    Work on the node is taken off the test's path: each `open` also creates the upcoming test's
-    vhost in the background, and `close` deletes the vhost in the background (the node finishes it
-    moments later). Creating a vhost and granting the permissions happen under a global lock per
-    vhost, so an `open` waits for a creation in progress; the grant is always repeated, which also
-    repairs a vhost whose creation a killed node interrupted.
-    """
-
-    def __init__(self, shell: ErlangShell, username: str) -> None:
-        self.shell = shell
-        self.username = username
-
-    def open(self, namespace: str, upcoming: str | None = None) -> None:
-        user, actor, everything = _erlang_binary(self.username), _erlang_binary(ACTING_USER), '<<".*">>'
-        ensure = (
-            "Ensure = fun(V) -> global:trans({{pytest_ipc_vhost, V}, self()}, fun() -> "
-            f"case rabbit_vhost:exists(V) of true -> ok; false -> ok = rabbit_vhost:add(V, {actor}) end, "
-            f"ok = rabbit_auth_backend_internal:set_permissions({user}, V, {everything}, {everything}, "
-            f"{everything}, {actor}) end) end"
-        )
-        prepare = f"spawn(fun() -> Ensure({_erlang_binary(upcoming)}) end), " if upcoming else ""
-        self.shell.evaluate(f"{ensure}, ok = Ensure({_erlang_binary(namespace)}), {prepare}ok.")
-
-    def close(self, namespace: str, names: Collection[str]) -> None:
-        vhost, actor = _erlang_binary(namespace), _erlang_binary(ACTING_USER)
-        self.shell.evaluate(f"spawn(fun() -> rabbit_vhost:delete({vhost}, {actor}) end), ok.")
-
-
-def _erlang_binary(text: str) -> str:
-    if not _ERLANG_SAFE.match(text):
-        raise ValueError(f"{text!r} cannot be passed to Erlang as is")
-    return f'<<"{text}">>'
-
-
-class ManagementVhosts(_Vhosts):
-    """Creates and deletes vhosts through the management plugin's HTTP API (containers, external)."""
-
-    def __init__(self, api_url: str, username: str, password: str) -> None:
-        self.username = username
-        self._http = httpx.Client(base_url=api_url.rstrip("/"), auth=(username, password), timeout=10)
-
-    def open(self, namespace: str, upcoming: str | None = None) -> None:
-        vhost = quote(namespace, safe="")
-        self._http.put(f"/api/vhosts/{vhost}").raise_for_status()
-        permissions = {"configure": ".*", "write": ".*", "read": ".*"}
-        self._http.put(
-            f"/api/permissions/{vhost}/{quote(self.username, safe='')}",
-            json=permissions,
-        ).raise_for_status()
-
-    def close(self, namespace: str, names: Collection[str]) -> None:
-        answer = self._http.delete(f"/api/vhosts/{quote(namespace, safe='')}")
-        if answer.status_code != 404:
-            answer.raise_for_status()
+    def _lease(self, namespace: str) -> PoolVhost:
+        try:
+            return self._leases[namespace]
+        except KeyError:
+            raise RuntimeError(f"{namespace} has no vhost before open()") from None
 
 
 class PrefixedNames(NamePrefixes):
@@ -241,7 +146,7 @@ class LocalRabbitMQ(LocalBroker):
     """A private node: own epmd, own Erlang cookie, every listener on loopback, STOMP enabled."""
 
     kind = "rabbitmq"
-    port_names = ("amqp", "stomp", "dist", "epmd")
+    port_names: tuple[str, ...] = ("amqp", "stomp", "dist", "epmd")
     _shell: ErlangShell | None = None
 
     @property
@@ -350,10 +255,14 @@ class LocalRabbitMQ(LocalBroker):
             time.sleep(0.02)
         super().start_broker()
 
-    def isolation(self) -> ShellVhosts:
+    @property
+    def shell(self) -> ErlangShell:
         if self._shell is None:
             raise RuntimeError("local rabbitmq is not started")
-        return ShellVhosts(self._shell, self.username)
+        return self._shell
+
+    def isolation(self) -> PooledVhosts:
+        return PooledVhosts(VhostPool(ShellVhosts(self.shell)))
 
 
 def epmd_names(port: int) -> list[str]:
@@ -374,14 +283,16 @@ def external_isolation(endpoint: BrokerEndpoint, vhost: str) -> Isolation:
     management = endpoint.extra_ports.get("management")
     username, password = endpoint.username or "guest", endpoint.password or "guest"
     if management is not None:
-        return ManagementVhosts(f"http://{endpoint.host}:{management}", username, password)
+        return PooledVhosts(VhostPool(ManagementVhosts(f"http://{endpoint.host}:{management}", username, password)))
     return PrefixedNames(endpoint, vhost or "/")
 
 
-def container_recipe(image: str) -> ContainerRecipe:
+def container_recipe(image: str, management: bool | None = None) -> ContainerRecipe:
     """The image's own user (guest, allowed from outside by both the official and our local images);
-    the STOMP plugin enabled by RABBITMQ_ENABLED_PLUGINS, management too on "-management" images."""
-    with_management = "management" in image
+    the STOMP plugin enabled by RABBITMQ_ENABLED_PLUGINS, and the management plugin (a vhost per test
+    instead of prefixed names, but 5 s more for every graceful stop) when `management` says so, by
+    default on "-management" images."""
+    with_management = "management" in image if management is None else management
     ports = {"amqp": 5672, "stomp": 61613} | ({"management": 15672} if with_management else {})
     plugins = "rabbitmq_stomp,rabbitmq_management" if with_management else "rabbitmq_stomp"
 
@@ -389,10 +300,18 @@ def container_recipe(image: str) -> ContainerRecipe:
         extra = {name: port for name, port in started.ports.items() if name != "amqp"}
         return BrokerEndpoint("rabbitmq", started.host, started.ports["amqp"], "guest", "guest", extra)
 
-    spec = ContainerSpec(
-        image,
-        ports,
-        env={"RABBITMQ_ENABLED_PLUGINS": plugins},
-        ready=lambda started: amqp_ready(endpoint(started)),
-    )
+    def ready(started: ContainerEndpoint) -> bool:
+        broker = endpoint(started)
+        return amqp_ready(broker) and (not with_management or management_ready(broker))
+
+    spec = ContainerSpec(image, ports, env={"RABBITMQ_ENABLED_PLUGINS": plugins}, ready=ready)
     return ContainerRecipe(spec, endpoint)
+
+
+def management_ready(endpoint: BrokerEndpoint) -> bool:
+    """True when the management API answers (it may start after the AMQP listener)."""
+    url = f"http://{endpoint.host}:{endpoint.extra_ports['management']}/api/overview"
+    try:
+        return httpx.get(url, auth=(endpoint.username or "guest", endpoint.password or "guest"), timeout=2).is_success
+    except httpx.HTTPError:
+        return False

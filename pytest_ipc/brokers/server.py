@@ -62,10 +62,12 @@ class BrokerServer:
     def isolate(self, proxy_factory: ProxyFactory | None = None) -> IsolatedBroker:
         """A view with a fresh namespace (vhost, key prefix, subject prefix, topic root): `open()` it
         to make it usable on the broker, `close()` it to remove it and everything in it."""
-        number = next(self._counter)
-        namespace = f"ipc_{self._token}_{number}"
-        upcoming = f"ipc_{self._token}_{number + 1}"
-        return IsolatedBroker(self, self._isolation, namespace, proxy_factory, upcoming=upcoming)
+        namespace = f"ipc_{self._token}_{next(self._counter)}"
+        return IsolatedBroker(self, self._isolation, namespace, proxy_factory)
+
+    def close(self) -> None:
+        """Release what isolation holds for the session (RabbitMQ's vhosts); before the broker stops."""
+        self._isolation.shutdown()
 
     @contextmanager
     def stopped(self) -> Iterator[BrokerServer]:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import pytest
 
 from pytest_ipc import docker_engine
+from pytest_ipc.brokers.container import ContainerBroker
+from pytest_ipc.brokers.rabbitmq import container_recipe, external_isolation
+from pytest_ipc.brokers.server import BrokerServer
+from tests.brokers.leftovers import check_that_nothing_carries_over
 
 pytestmark = pytest.mark.docker
 
 IMAGES = {"redis": "local/redis:debian", "nats": "local/nats:debian", "mqtt": "local/mosquitto:debian"}
+RABBITMQ_IMAGE = "local/rabbitmq:debian"
 
 INNER_SESSION = """
 import socket
@@ -59,3 +64,21 @@ def test_brokers_from_the_container_backend(pytester: pytest.Pytester) -> None:
     images = [f"--{kind}-image={image}" for kind, image in IMAGES.items()]
     result = pytester.runpytest("--ipc-broker-backend=container", *images)
     result.assert_outcomes(passed=2)
+
+
+def test_rabbitmq_in_a_container_with_management_recycles_vhosts() -> None:
+    """The management API's administration of the vhost pool, through the container's published port."""
+    reason = docker_engine.docker_unavailable_reason() or docker_engine.missing_image_reason(RABBITMQ_IMAGE)
+    if reason is not None:
+        pytest.skip(reason)
+    broker = ContainerBroker("rabbitmq", container_recipe(RABBITMQ_IMAGE, management=True), external_isolation)
+    broker.start()
+    try:
+        server = BrokerServer(broker, broker.name, "container")
+        try:
+            assert "management" in server.endpoint.extra_ports
+            check_that_nothing_carries_over(server)
+        finally:
+            server.close()
+    finally:
+        broker.stop()

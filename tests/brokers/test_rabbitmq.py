@@ -16,10 +16,7 @@ import stomp
 from pytest_ipc.brokers.handles import IsolatedBroker
 from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ
 from pytest_ipc.brokers.server import BrokerServer
-
-
-def connect(handle: IsolatedBroker) -> pika.BlockingConnection:
-    return pika.BlockingConnection(pika.URLParameters(handle.url))
+from tests.brokers.leftovers import check_that_nothing_carries_over, connect
 
 
 def test_amqp_round_trip_in_the_tests_vhost(rabbitmq_broker: IsolatedBroker) -> None:
@@ -62,39 +59,42 @@ def test_stomp_round_trip_through_the_plugin(rabbitmq_broker: IsolatedBroker) ->
     assert received == ["order-2"]
 
 
-def test_vhosts_keep_tests_apart_and_are_deleted_after(
-    rabbitmq_server: BrokerServer,
-) -> None:
+def test_tests_get_vhosts_and_logins_of_their_own(rabbitmq_server: BrokerServer) -> None:
     first, second = rabbitmq_server.isolate().open(), rabbitmq_server.isolate().open()
     if first.vhost == second.vhost:
         pytest.skip("this RabbitMQ isolates by name prefix, not vhost")
+    assert first.endpoint.username != second.endpoint.username != rabbitmq_server.endpoint.username
     connection = connect(first)
     connection.channel().queue_declare("shared-name")
-    connection.close()
     other = connect(second)
     with pytest.raises(pika.exceptions.ChannelClosedByBroker, match="NOT_FOUND"):
         other.channel().queue_declare("shared-name", passive=True)
     other.close()
     first.close()
-    assert vhost_disappears(first)  # and its queue with it (the node may finish the delete just after)
+    assert login_refused(first)  # the vhost goes back to the pool without the test's login
     second.close()
 
 
-def vhost_disappears(handle: IsolatedBroker, timeout: float = 10.0) -> bool:
+def login_refused(handle: IsolatedBroker, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             connect(handle).close()
-        except pika.exceptions.ProbableAccessDeniedError:
+        except pika.exceptions.ProbableAuthenticationError:
             return True
         time.sleep(0.05)
     return False
 
 
+def test_a_recycled_vhost_carries_nothing_over(rabbitmq_server: BrokerServer) -> None:
+    """Through the session's own pool, whichever backend runs it."""
+    check_that_nothing_carries_over(rabbitmq_server)
+
+
 def test_the_control_node_reports_erlang_errors(rabbitmq_server: BrokerServer) -> None:
     if not isinstance(rabbitmq_server.runtime, LocalRabbitMQ):
         pytest.skip("only a local node has a control node")
-    shell = rabbitmq_server.runtime.isolation().shell
+    shell = rabbitmq_server.runtime.shell
     assert shell.evaluate('rabbit_vhost:exists(<<"/">>).') == "true"
     with pytest.raises(RuntimeError, match="no_such_vhost"):
         shell.evaluate('ok = rabbit_vhost:delete(<<"no-such-vhost">>, <<"test">>).')
