@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import time
 from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar, Literal
 
@@ -22,6 +23,16 @@ from .responses import check_status
 
 DelayDistribution = Literal["fixed", "uniform", "lognormal"]
 DELAY_DISTRIBUTIONS: tuple[str, ...] = ("fixed", "uniform", "lognormal")
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until `time.monotonic()`, the clock the journal and tests measure with, reaches `deadline`.
+
+    uvloop's timers count whole milliseconds from a time it reads once per loop iteration, so a
+    single asyncio.sleep there can end a little early.
+    """
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(left)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,8 +115,8 @@ class CloseBeforeHeaders(Fault):
 
     async def apply(self, response: Response, exchange: Exchange, rng: random.Random) -> Response | None:
         head = exchange.head_bytes(response)
-        exchange.writer.write(head[: head.index(b"\r\n") + 2])
-        await exchange.writer.drain()
+        exchange.write(head[: head.index(b"\r\n") + 2])
+        await exchange.drain()
         return None
 
 
@@ -117,10 +128,10 @@ class MalformedChunk(Fault):
 
     async def apply(self, response: Response, exchange: Exchange, rng: random.Random) -> Response | None:
         good = response.body[:16] or b"partial"
-        exchange.writer.write(exchange.head_bytes(response, chunked=True))
-        exchange.writer.write(b"%x\r\n%s\r\n" % (len(good), good))
-        exchange.writer.write(b"not-a-chunk-size\r\n")  # deliberately invalid chunked framing
-        await exchange.writer.drain()
+        exchange.write(exchange.head_bytes(response, chunked=True))
+        exchange.write(b"%x\r\n%s\r\n" % (len(good), good))
+        exchange.write(b"not-a-chunk-size\r\n")  # deliberately invalid chunked framing
+        await exchange.drain()
         return None
 
 
@@ -138,8 +149,8 @@ class RandomDataThenClose(Fault):
     async def apply(self, response: Response, exchange: Exchange, rng: random.Random) -> Response | None:
         garbage = bytearray(rng.randbytes(self.nbytes))
         garbage[0] = 0  # never accidentally the start of "HTTP/"
-        exchange.writer.write(bytes(garbage))
-        await exchange.writer.drain()
+        exchange.write(bytes(garbage))
+        await exchange.drain()
         return None
 
 
@@ -159,15 +170,14 @@ class DribbleBody(Fault):
     async def apply(self, response: Response, exchange: Exchange, rng: random.Random) -> Response | None:
         body = response.body
         pieces = max(1, min(self.chunks, len(body)))
-        exchange.writer.write(exchange.head_bytes(response))
-        await exchange.writer.drain()
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        exchange.write(exchange.head_bytes(response))
+        await exchange.drain()
+        started = time.monotonic()
         for index in range(pieces):
             # Each piece goes out at its share of the duration, so the last one lands at duration_s.
-            await asyncio.sleep(max(0.0, started + self.duration_s * (index + 1) / pieces - loop.time()))
-            exchange.writer.write(body[len(body) * index // pieces : len(body) * (index + 1) // pieces])
-            await exchange.writer.drain()
+            await sleep_until(started + self.duration_s * (index + 1) / pieces)
+            exchange.write(body[len(body) * index // pieces : len(body) * (index + 1) // pieces])
+            await exchange.drain()
         return None
 
 
@@ -221,7 +231,7 @@ class Delay(Fault):
         return seconds if self.max_s is None else min(seconds, self.max_s)
 
     async def apply(self, response: Response, exchange: Exchange, rng: random.Random) -> Response | None:
-        await asyncio.sleep(self.sample(rng))
+        await sleep_until(time.monotonic() + self.sample(rng))
         return response
 
 

@@ -14,7 +14,7 @@ import asyncio
 import re
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from types import TracebackType
 
 from .._http import DEFAULT_MAX_BODY, Exchange, HttpServer, Request, Response, plain_error
@@ -225,23 +225,34 @@ class HttpStub:
         return named[0]
 
     # -- serving (on the loop thread) ------------------------------------------------------------
-    async def _handle(self, request: Request, exchange: Exchange) -> Response | None:
+    def _handle(self, request: Request, exchange: Exchange) -> Response | Awaitable[Response | None]:
+        """Answer at once unless a fault is attached; faults may wait or take the connection over."""
         stub_request = StubRequest.from_core(request)
         entry = self.journal.begin(stub_request)
+        response = self._answer(stub_request, entry)
+        route_faults = entry.route.faults if entry.route is not None else []
+        if not (self.faults or route_faults):
+            entry.status = response.status
+            self.journal.finish(entry, time.monotonic())
+            return response
+        return self._apply_faults(response, self.faults + route_faults, entry, exchange)
+
+    async def _apply_faults(
+        self, response: Response, faults: list[ArmedFault], entry: JournalEntry, exchange: Exchange
+    ) -> Response | None:
         task = asyncio.current_task()
         assert task is not None
         self._handling.add(task)
+        answer: Response | None = response
         try:
-            response: Response | None = self._answer(stub_request, entry)
-            faults = self.faults + (entry.route.faults if entry.route is not None else [])
             for armed in faults:
-                if response is None:
+                if answer is None:
                     break
                 if armed.fires():
                     entry.faults.append(armed.fault.name)
-                    response = await armed.fault.apply(response, exchange, armed.rng)
-            entry.status = None if response is None else response.status
-            return response
+                    answer = await armed.fault.apply(answer, exchange, armed.rng)
+            entry.status = None if answer is None else answer.status
+            return answer
         finally:
             self._handling.discard(task)
             self.journal.finish(entry, time.monotonic())

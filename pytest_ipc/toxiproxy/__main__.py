@@ -2,9 +2,10 @@
 
 It takes the real server's flags in both spellings (`-host`/`--host`, `-port=8474`, `-config FILE`,
 `-seed N`, `-proxy-metrics`, `-runtime-metrics`, `-version`), so scripts written for the Go binary
-work unchanged. Once the API answers it prints one line with its URL; SIGINT or SIGTERM stops every
-proxy and exits with status 0. Like the real server, a config that fails to load is reported and
-the server keeps running with whatever it could create.
+work unchanged. Once the API answers it prints one line with its URL and the event loop it runs on
+(`PYTEST_IPC_EVENT_LOOP` chooses); SIGINT or SIGTERM stops every proxy and exits with status 0. Like
+the real server, a config that fails to load is reported and the server keeps running with whatever
+it could create.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from pytest_ipc._loop import EventLoopChoiceError, event_loop_name
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.toxiproxy.model import VERSION
 from pytest_ipc.toxiproxy.server import ConfigError, EmbeddedToxiproxy
@@ -82,10 +84,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         print(f"error: cannot listen on {args.host}:{args.port}: {error.strerror or error}", file=sys.stderr)
         return 1
+    except EventLoopChoiceError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         if args.config:
             _load_config(server, args.config)
-        print(f"Toxiproxy {VERSION} (pytest-ipc) API listening on {server.url}", flush=True)
+        loop = event_loop_name(server.loop_thread.loop)
+        print(f"Toxiproxy {VERSION} (pytest-ipc, {loop}) API listening on {server.url}", flush=True)
         while not stop_requested.wait(3600):
             pass
     finally:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from pytest_ipc.toxiproxy.counters import ProxyCounters
 from pytest_ipc.toxiproxy.model import TOXIC_TYPES, Stream, Toxic
-from pytest_ipc.toxiproxy.toxics import BEHAVIOURS, Behaviour, Chunk, passthrough
+from pytest_ipc.toxiproxy.toxics import BEHAVIOURS, Behaviour, Chunk, now, passthrough
 
 if TYPE_CHECKING:
     from pytest_ipc.toxiproxy.proxy import Side
@@ -148,7 +148,6 @@ class Link:
         self._source_eof = False
         self._sink_paused = False
         self._over_backlog = False
-        self._source_paused = False
         self._direction = counters.directions[stream]
         self.reset_connection = on_reset
         self.abort_connection = on_abort
@@ -209,8 +208,8 @@ class Link:
             self._write(data)
             return
         self.backlog += len(data)
-        self.stages[0].push(Chunk(memoryview(data), asyncio.get_running_loop().time()))
-        self._throttle()
+        self.stages[0].push(Chunk(memoryview(data), now()))
+        self.throttle()
 
     def feed_eof(self) -> None:
         """The source closed (EOF or lost); pass end-of-stream through the chain once."""
@@ -232,7 +231,7 @@ class Link:
             return
         self.backlog -= len(item.data)
         self._write(item.data)
-        self._throttle()
+        self.throttle()
 
     def _write(self, data: bytes | memoryview) -> None:
         transport = self.sink.transport
@@ -251,24 +250,27 @@ class Link:
 
     def discarded(self, size: int) -> None:
         self.backlog -= size
-        self._throttle()
+        self.throttle()
 
     # -- flow control ----------------------------------------------------------------------------
     def sink_paused(self, paused: bool) -> None:
         self._sink_paused = paused
-        self._throttle()
+        self.throttle()
 
-    def _throttle(self) -> None:
+    def throttle(self) -> None:
+        """Read the source only while the sink keeps up and the stages hold less than BACKLOG_HIGH.
+
+        The transport's own reading state is the truth (both calls are idempotent): the source is
+        also paused before the link exists (see proxy.Side), so a flag of our own could disagree.
+        """
         if self.backlog >= BACKLOG_HIGH:
             self._over_backlog = True
         elif self.backlog <= BACKLOG_LOW:
             self._over_backlog = False
-        pause = self._sink_paused or self._over_backlog
         transport = self.source.transport
-        if pause == self._source_paused or transport is None or transport.is_closing():
+        if transport is None or transport.is_closing():
             return
-        self._source_paused = pause
-        if pause:
+        if self._sink_paused or self._over_backlog:
             transport.pause_reading()
         else:
             transport.resume_reading()

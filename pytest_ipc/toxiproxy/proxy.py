@@ -16,7 +16,7 @@ import random
 import socket
 import struct
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from pytest_ipc._net import split_host_port
 from pytest_ipc.toxiproxy.counters import ProxyCounters
@@ -52,16 +52,15 @@ class Side(asyncio.Protocol):
         self.outbound: Link | None = None  # the link this side feeds
         self.inbound: Link | None = None  # the link that writes to this side
         self.lost = False
-        # Bytes and EOF that arrive before the links exist. pause_reading() in connection_made does
-        # not hold on every Python (3.11.2's selector transport starts reading anyway).
+        # Bytes and EOF that arrive before the links exist (the first read pauses the socket until
+        # then). Pausing in connection_made would not do: uvloop and Python 3.11.2's selector
+        # transport start reading after connection_made whatever it asked for.
         self.early: list[bytes] = []
         self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.pause_reading()  # until both sides and both links exist
-        transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        self.transport.set_write_buffer_limits(high=WRITE_BUFFER_HIGH)
         self.connection.side_made(self)
 
     def data_received(self, data: bytes) -> None:
@@ -69,6 +68,8 @@ class Side(asyncio.Protocol):
             self.outbound.feed(data)
         else:
             self.early.append(data)
+            assert self.transport is not None
+            self.transport.pause_reading()  # the link resumes it once it exists
 
     def eof_received(self) -> bool:
         if self.outbound is not None:
@@ -158,9 +159,7 @@ class Connection:
             source.early.clear()
             if source.early_eof:
                 link.feed_eof()
-        for side in (self.client, self.upstream):
-            if side.transport is not None and not side.transport.is_closing():
-                side.transport.resume_reading()
+            link.throttle()  # reads the source again unless the early bytes already fill the link
 
     def side_lost(self) -> None:
         if self.done.done():

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 
 class Chunk:
-    """Bytes on their way through a link, stamped with the loop time they reached the stage chain."""
+    """Bytes on their way through a link, stamped with the `now()` they reached the stage chain."""
 
     __slots__ = ("data", "stamp")
 
@@ -62,13 +63,17 @@ MIN_SLEEP = 0.001
 YIELD_EVERY = 64
 
 
-def _now() -> float:
-    return asyncio.get_running_loop().time()
+#: The clock of chunk stamps and toxic deadlines. Not loop.time(): uvloop's counts whole milliseconds.
+now = time.monotonic
 
 
 async def _sleep_until(deadline: float) -> None:
-    delay = deadline - _now()
-    if delay > 0:
+    """Sleep until `deadline` (a `now()` value), never waking before it.
+
+    uvloop's timers run on its millisecond clock and can fire up to a millisecond early; what is
+    left is slept again (under a millisecond, which uvloop turns into one pass of the loop).
+    """
+    while (delay := deadline - now()) > 0:
         await asyncio.sleep(delay)
 
 
@@ -113,10 +118,10 @@ async def bandwidth(stage: Stage) -> None:
             await asyncio.sleep(0.1)
             stage.forward(slice_size)
             owed -= 0.1
-        started = _now()
+        started = now()
         if owed > 0:
             await asyncio.sleep(owed)
-        owed -= _now() - started
+        owed -= now() - started
         stage.forward()
 
 
@@ -178,7 +183,7 @@ async def slicer(stage: Stage) -> None:
     """Forward each chunk as pieces of about average_size bytes, `delay` microseconds apart."""
     average, variation = stage.attributes["average_size"], stage.attributes["size_variation"]
     gap = max(0, stage.attributes["delay"]) / 1_000_000
-    next_piece_at = _now()
+    next_piece_at = now()
     while True:
         item = await stage.head()
         if item is None:
@@ -187,8 +192,8 @@ async def slicer(stage: Stage) -> None:
         for count, size in enumerate(slice_sizes(len(item.data), average, variation, stage.rng), 1):
             stage.forward(size)
             if gap:
-                next_piece_at = max(next_piece_at, _now()) + gap
-                if next_piece_at - _now() >= MIN_SLEEP:
+                next_piece_at = max(next_piece_at, now()) + gap
+                if next_piece_at - now() >= MIN_SLEEP:
                     await _sleep_until(next_piece_at)
             elif count % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # thousands of tiny pieces must not starve the other connections

@@ -1,4 +1,8 @@
-"""Real upstream servers (echo, sink, source) on ephemeral ports and a `Proxy` driven on a LoopThread."""
+"""Real upstream servers (echo, sink, source) on ephemeral ports and a `Proxy` driven on a LoopThread.
+
+The engine tests run on both event loops: uvloop, the default, and asyncio's, the fallback where
+uvloop is not installed. Their transports differ in ways the engine must not depend on.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from typing import TypeVar
 
 import pytest
 
-from pytest_ipc._loop import LoopThread
+from pytest_ipc._loop import EVENT_LOOP_ENV, LoopThread, event_loop_name
 from pytest_ipc._net import LOOPBACK, split_host_port
 from pytest_ipc.toxiproxy.model import TOXIC_TYPES, Stream, Toxic
 from pytest_ipc.toxiproxy.proxy import Proxy
@@ -132,9 +136,14 @@ def sink_server() -> Iterator[SinkServer]:
     server.close()
 
 
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
+@pytest.fixture(params=["uvloop", "asyncio"])
+def loop_thread(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopThread]:
+    """A loop thread of each kind (the uvloop run is skipped where uvloop is not installed)."""
+    if request.param == "uvloop":
+        pytest.importorskip("uvloop")
+    monkeypatch.setenv(EVENT_LOOP_ENV, request.param)
     thread = LoopThread("toxiproxy-engine-test").start()
+    assert event_loop_name(thread.loop) == request.param
     yield thread
     thread.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pytest_ipc._loop import EVENT_LOOP_ENV
 from pytest_ipc._net import LOOPBACK, split_host_port
 
 READY = re.compile(r"API listening on (http://\S+)")
@@ -33,8 +35,10 @@ def launch() -> Iterator[Launch]:
     """Start the command and wait for its ready line; whatever is still running at teardown is killed."""
     processes: list[subprocess.Popen[str]] = []
 
-    def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-        process = subprocess.Popen(command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def start(*args: str, event_loop: str | None = None) -> tuple[subprocess.Popen[str], str]:
+        """`event_loop` sets PYTEST_IPC_EVENT_LOOP, and the ready line must then name that loop."""
+        env = None if event_loop is None else {**os.environ, EVENT_LOOP_ENV: event_loop}
+        process = subprocess.Popen(command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         processes.append(process)
         watchdog = threading.Timer(STARTUP_TIMEOUT, process.kill)  # readline must not hang the test
         watchdog.start()
@@ -44,6 +48,7 @@ def launch() -> Iterator[Launch]:
             watchdog.cancel()
         match = READY.search(line)
         assert match, f"no ready line; stdout {line!r}, stderr {process.stderr.read() if process.stderr else ''!r}"
+        assert event_loop is None or f"(pytest-ipc, {event_loop})" in line, line
         return process, match.group(1)
 
     yield start
@@ -124,3 +129,26 @@ def test_an_api_port_in_use_fails_with_a_message() -> None:
         result = subprocess.run(command("-port", str(port)), capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"cannot listen on {LOOPBACK}:{port}" in result.stderr and "in use" in result.stderr
+
+
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
+def test_the_ready_line_names_the_event_loop_it_proxies_on(
+    launch: Launch, echo_server: Any, wire: Any, event_loop: str
+) -> None:
+    if event_loop == "uvloop":
+        pytest.importorskip("uvloop")
+    process, url = launch("-port", "0", event_loop=event_loop)
+    proxy = {"name": "db", "upstream": echo_server.address, "listen": f"{LOOPBACK}:0"}
+    created = httpx.post(f"{url}/proxies", json=proxy)
+    with socket.create_connection(split_host_port(created.json()["listen"]), timeout=5) as client:
+        wire.round_trip(client)
+    process.terminate()
+    assert process.wait(10) == 0
+
+
+def test_a_bad_event_loop_choice_is_a_usage_error() -> None:
+    result = subprocess.run(
+        command("-port", "0"), capture_output=True, text=True, timeout=30, env={**os.environ, EVENT_LOOP_ENV: "fast"}
+    )
+    assert result.returncode == 2
+    assert "PYTEST_IPC_EVENT_LOOP='fast' is not a valid choice; use one of auto, uvloop, asyncio" in result.stderr

@@ -8,7 +8,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -181,18 +181,20 @@ def test_a_slow_reader_pauses_the_sender(
         release.set()
 
 
-def push_for(client: socket.socket, seconds: float) -> None:
-    """Send as fast as the (non-blocking) socket accepts for `seconds`."""
-    chunk, deadline = b"x" * 65536, time.monotonic() + seconds
+def push_for(client: socket.socket, seconds: float) -> int:
+    """Send as fast as the (non-blocking) socket accepts for `seconds`; returns the bytes sent."""
+    chunk, deadline, sent = b"x" * 65536, time.monotonic() + seconds, 0
     while time.monotonic() < deadline:
         try:
-            client.send(chunk)
+            sent += client.send(chunk)
         except BlockingIOError:
             time.sleep(0.005)
+    return sent
 
 
-def test_stop_while_the_upstream_connect_hangs(make_proxy: Callable[..., ProxyDriver], wire: type[Wire]) -> None:
-    """An upstream whose accept queue is full swallows SYNs; stop() must not wait for that connect."""
+@pytest.fixture
+def hanging_upstream() -> Iterator[str]:
+    """An upstream whose accept queue is full: it swallows SYNs, so a connect to it hangs."""
     with socket.socket() as stuck:
         stuck.bind((LOOPBACK, 0))
         stuck.listen(0)
@@ -200,15 +202,33 @@ def test_stop_while_the_upstream_connect_hangs(make_proxy: Callable[..., ProxyDr
         for filler in fillers:
             filler.setblocking(False)
             filler.connect_ex(stuck.getsockname())
-        driver = make_proxy("%s:%d" % stuck.getsockname())
-        with driver.connect() as client:
-            wire.wait_until(lambda: driver.proxy.counters.connections_active == 1)
-            assert [connection["upstream"] for connection in driver.call(driver.proxy.live_connections)] == [None]
-            started = time.monotonic()
-            driver.stop()
-            assert time.monotonic() - started < 1.0
-            with contextlib.suppress(ConnectionResetError):
-                assert client.recv(10) == b""
-        assert driver.proxy.counters.connections_active == 0
+        yield "%s:%d" % stuck.getsockname()
         for filler in fillers:
             filler.close()
+
+
+def test_the_client_is_not_read_ahead_while_the_upstream_connect_hangs(
+    make_proxy: Callable[..., ProxyDriver], hanging_upstream: str, wire: type[Wire]
+) -> None:
+    """Until the upstream answers its bytes have nowhere to go: the proxy holds one read, not the stream."""
+    driver = make_proxy(hanging_upstream)
+    with driver.connect() as client:
+        wire.wait_until(lambda: driver.proxy.counters.connections_active == 1)
+        client.setblocking(False)
+        assert push_for(client, 0.5) < 64 * MB  # read ahead, the proxy would take GBs per second
+
+
+def test_stop_while_the_upstream_connect_hangs(
+    make_proxy: Callable[..., ProxyDriver], hanging_upstream: str, wire: type[Wire]
+) -> None:
+    """stop() must not wait for an upstream connect that hangs."""
+    driver = make_proxy(hanging_upstream)
+    with driver.connect() as client:
+        wire.wait_until(lambda: driver.proxy.counters.connections_active == 1)
+        assert [connection["upstream"] for connection in driver.call(driver.proxy.live_connections)] == [None]
+        started = time.monotonic()
+        driver.stop()
+        assert time.monotonic() - started < 1.0
+        with contextlib.suppress(ConnectionResetError):
+            assert client.recv(10) == b""
+    assert driver.proxy.counters.connections_active == 0
