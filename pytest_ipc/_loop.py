@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
@@ -52,6 +53,17 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 def event_loop_name(loop: asyncio.AbstractEventLoop) -> str:
     """Which implementation `loop` is ("uvloop" or "asyncio"), for reports."""
     return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
+
+
+async def sleep_until(deadline: float) -> None:
+    """Sleep until `time.monotonic()` reaches `deadline`, never waking before it.
+
+    Deadlines are on time.monotonic(), the clock tests measure with, not loop.time(): uvloop's timers
+    count whole milliseconds and can fire up to one early, so what is left is slept again (under a
+    millisecond, which uvloop turns into one pass of the loop).
+    """
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(left)
 
 
 class LoopThread:

@@ -19,20 +19,11 @@ from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar, Literal
 
 from .._http import Exchange, Response
+from .._loop import sleep_until
 from .responses import check_status
 
 DelayDistribution = Literal["fixed", "uniform", "lognormal"]
 DELAY_DISTRIBUTIONS: tuple[str, ...] = ("fixed", "uniform", "lognormal")
-
-
-async def sleep_until(deadline: float) -> None:
-    """Sleep until `time.monotonic()`, the clock the journal and tests measure with, reaches `deadline`.
-
-    uvloop's timers count whole milliseconds from a time it reads once per loop iteration, so a
-    single asyncio.sleep there can end a little early.
-    """
-    while (left := deadline - time.monotonic()) > 0:
-        await asyncio.sleep(left)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from pytest_ipc._loop import sleep_until
+
 
 class Chunk:
     """Bytes on their way through a link, stamped with the `now()` they reached the stage chain."""
@@ -67,16 +69,6 @@ YIELD_EVERY = 64
 now = time.monotonic
 
 
-async def _sleep_until(deadline: float) -> None:
-    """Sleep until `deadline` (a `now()` value), never waking before it.
-
-    uvloop's timers run on its millisecond clock and can fire up to a millisecond early; what is
-    left is slept again (under a millisecond, which uvloop turns into one pass of the loop).
-    """
-    while (delay := deadline - now()) > 0:
-        await asyncio.sleep(delay)
-
-
 async def passthrough(stage: Stage) -> None:
     """The stage of a toxic whose toxicity draw failed: forwards everything unchanged."""
     while True:
@@ -96,7 +88,7 @@ async def latency(stage: Stage) -> None:
             return
         drawn = delay_ms + (stage.rng.randrange(-jitter, jitter) if jitter > 0 else 0)
         due = item.stamp + drawn / 1000
-        await _sleep_until(due)
+        await sleep_until(due)
         item.stamp = max(item.stamp, due)  # a stacked latency toxic counts from here: delays add
         stage.forward()
 
@@ -194,7 +186,7 @@ async def slicer(stage: Stage) -> None:
             if gap:
                 next_piece_at = max(next_piece_at, now()) + gap
                 if next_piece_at - now() >= MIN_SLEEP:
-                    await _sleep_until(next_piece_at)
+                    await sleep_until(next_piece_at)
             elif count % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # thousands of tiny pieces must not starve the other connections
 
