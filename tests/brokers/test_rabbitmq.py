@@ -82,6 +82,8 @@ def login_refused(handle: IsolatedBroker, timeout: float = 10.0) -> bool:
             connect(handle).close()
         except pika.exceptions.ProbableAuthenticationError:
             return True
+        except pika.exceptions.ProbableAccessDeniedError:
+            pass  # mid-recycle: permissions already cleared, the login not deleted yet
         time.sleep(0.05)
     return False
 
