@@ -80,7 +80,11 @@ class BrokerServer:
 
     @contextmanager
     def killed(self) -> Iterator[BrokerServer]:
-        """The broker is killed (SIGKILL: no goodbye to clients, no final flush) inside the block."""
+        """The broker is killed (SIGKILL: no goodbye to clients, no final flush) inside the block.
+
+        As in a real crash, what the broker had not yet written to disk is lost: RabbitMQ, for one,
+        does not sync each definition (Mnesia's log), so a queue declared a moment before the kill
+        may be gone after it; messages it confirmed as persistent are on disk."""
         self.runtime.kill_broker()
         try:
             yield self

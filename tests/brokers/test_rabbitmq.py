@@ -110,9 +110,14 @@ def test_persistent_message_in_durable_queue_survives_a_kill(
         pytest.skip("an external broker is not ours to kill")
     queue = rabbitmq_broker.name("durable-orders")
     connection = connect(rabbitmq_broker)
+    connection.channel().queue_declare(queue, durable=True)
+    connection.close()
+    # A queue declared a moment before a kill can die with it (the definition is not synced at once,
+    # see `killed`); a graceful restart puts it on disk, as the time a real queue has existed would.
+    rabbitmq_server.restart()
+    connection = connect(rabbitmq_broker)
     channel = connection.channel()
     channel.confirm_delivery()  # confirmed persistent messages are on disk
-    channel.queue_declare(queue, durable=True)
     channel.basic_publish("", queue, b"keep-me", pika.BasicProperties(delivery_mode=2))
     with rabbitmq_server.killed(), pytest.raises(pika.exceptions.AMQPError):
         connection.channel().queue_declare(queue, passive=True)
