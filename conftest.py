@@ -1,3 +1,32 @@
-"""Root conftest: pytester runs whole pytest sessions in tests that check fixtures end to end."""
+"""Root conftest of pytest-ipc's own test suite (not part of the plugin users load).
+
+pytester runs whole pytest sessions in tests that check fixtures end to end. The markers `slow`
+and `docker` belong to this suite only: docker-marked tests skip with the engine's own reason when
+no Docker engine answers (one ping per session).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_ipc.docker_engine import docker_unavailable_reason
 
 pytest_plugins = ["pytester"]
+
+MARKERS = {
+    "slow": "takes more than a few seconds (brokers that boot slowly, load tests)",
+    "docker": "needs a reachable Docker engine; skipped with the reason when none answers",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    docker_items = [item for item in items if item.get_closest_marker("docker") is not None]
+    reason = docker_unavailable_reason() if docker_items else None
+    if reason is not None:
+        for item in docker_items:
+            item.add_marker(pytest.mark.skip(reason=reason))

@@ -8,10 +8,7 @@ what to do about it.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from urllib.parse import urlsplit
-
-import pytest
 
 from ._net import LOOPBACK
 
@@ -73,15 +70,6 @@ def docker_unavailable_reason(timeout: float = PING_TIMEOUT) -> str | None:
     finally:
         client.close()
     return None
-
-
-def skip_docker_items(items: Sequence[pytest.Item]) -> None:
-    """Skip every item marked `docker` with the engine's reason when none answers (one ping)."""
-    docker_items = [item for item in items if item.get_closest_marker("docker") is not None]
-    reason = docker_unavailable_reason() if docker_items else None
-    if reason is not None:
-        for item in docker_items:
-            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def image_present(name: str) -> bool:
@@ -170,5 +158,4 @@ __all__ = [
     "image_present",
     "missing_image_reason",
     "published_host",
-    "skip_docker_items",
 ]

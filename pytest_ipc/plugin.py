@@ -1,4 +1,4 @@
-"""pytest-ipc's entry point: registers the fixture modules of each area and the shared markers.
+"""pytest-ipc's entry point: registers the fixture modules of each area.
 
 Each area keeps its options and fixtures in `pytest_ipc.fixtures.<area>`; the work itself lives in
 the area's own package, so this file stays a table of contents.
@@ -6,11 +6,8 @@ the area's own package, so this file stays a table of contents.
 
 from __future__ import annotations
 
-import pytest
-
-from pytest_ipc.docker_engine import skip_docker_items
-
 pytest_plugins = [
+    "pytest_ipc.fixtures.event_loop",
     "pytest_ipc.fixtures.toxiproxy",
     "pytest_ipc.fixtures.stub",
     "pytest_ipc.fixtures.contracts",
@@ -19,18 +16,3 @@ pytest_plugins = [
     "pytest_ipc.fixtures.report",
     "pytest_ipc.fixtures.network",
 ]
-
-MARKERS = {
-    "slow": "takes more than a few seconds (brokers that boot slowly, load tests)",
-    "docker": "needs a reachable Docker engine; skipped with the reason when none answers",
-}
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    for name, description in MARKERS.items():
-        config.addinivalue_line("markers", f"{name}: {description}")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Docker-marked tests skip with the engine's own reason when none answers (one ping)."""
-    skip_docker_items(items)

@@ -19,7 +19,7 @@ class ExternalToxiproxyBackend:
 
     def unavailable_reason(self) -> str | None:
         if not self.url:
-            return "no URL given (--toxiproxy-url, PYTEST_IPC_TOXIPROXY_URL or ini toxiproxy_url)"
+            return "no URL given (--ipc-toxiproxy-url / PYTEST_IPC_TOXIPROXY_URL / ini ipc_toxiproxy_url)"
         with ToxiproxyClient(self.url, timeout=self.timeout) as client:
             try:
                 client.version()

@@ -102,7 +102,7 @@ class ExternalBroker:
     def _not_ours(self) -> BrokerControlError:
         return BrokerControlError(
             f"the external {self.kind} at {self.endpoint.host}:{self.endpoint.port} is not ours to stop, "
-            "kill or restart; run crash tests with --ipc-broker-backend=local or container"
+            f"kill or restart; run crash tests with --ipc-{self.kind}-backend=local or container"
         )
 
     def stop_broker(self) -> None:

@@ -7,7 +7,6 @@ verification results back is left to the Pact CLI.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,7 +17,6 @@ import httpx
 import pytest
 
 CACHE_KEY = pytest.StashKey[dict[str, Path]]()
-TOKEN_ENV = "PYTEST_IPC_PACT_BROKER_TOKEN"
 
 
 def fetch_pacts(config: pytest.Config, broker_url: str, provider: str) -> Path:
@@ -28,7 +26,10 @@ def fetch_pacts(config: pytest.Config, broker_url: str, provider: str) -> Path:
         return cache[provider]
     directory = Path(tempfile.mkdtemp(prefix="pytest-ipc-broker-"))
     config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
-    token = os.environ.get(TOKEN_ENV)
+    from ..fixtures._settings import read_value
+    from ..fixtures.contracts import PACT_BROKER_TOKEN
+
+    token = read_value(config, PACT_BROKER_TOKEN)
     headers = {"Accept": "application/hal+json, application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"

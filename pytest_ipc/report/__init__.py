@@ -9,7 +9,7 @@ Feed it from a test with the ``ipc_report`` fixture, or from any code (assertion
         shop.order(7)
         attempt.outcome = Outcome.SERVED_FALLBACK
 
-The plugin prints a dependency × fault table (not with ``-q``), writes ``--ipc-report=FILE`` JSON and
+The plugin prints a dependency × fault table (not with ``-q``), writes ``--ipc-report-json=FILE`` JSON and
 adds each record to the test's JUnit XML properties; with nothing recorded it stays silent.
 """
 

@@ -61,8 +61,9 @@ def test_brokers_from_the_container_backend(pytester: pytest.Pytester) -> None:
     if reason is not None:
         pytest.skip(reason)
     pytester.makepyfile(INNER_SESSION)
-    images = [f"--{kind}-image={image}" for kind, image in IMAGES.items()]
-    result = pytester.runpytest("--ipc-broker-backend=container", *images)
+    images = [f"--ipc-{kind}-image={image}" for kind, image in IMAGES.items()]
+    backends = [f"--ipc-{kind}-backend=container" for kind in IMAGES]
+    result = pytester.runpytest(*backends, *images)
     result.assert_outcomes(passed=2)
 
 

@@ -90,8 +90,8 @@ def test_an_external_broker_is_not_ours_to_kill(redis_server):
 
 def test_system_brokers_as_external_urls(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(INNER_SESSION)
-    urls = [f"--{kind}-url={url}" for kind, url in SYSTEM_BROKERS.items()]
-    result = pytester.runpytest("--ipc-broker-backend=auto", *urls)
+    urls = [f"--ipc-{kind}-url={url}" for kind, url in SYSTEM_BROKERS.items()]
+    result = pytester.runpytest(*urls)
     result.assert_outcomes(passed=3)
 
 
@@ -99,7 +99,7 @@ def test_an_unreachable_url_is_an_error_not_a_fallback(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile("def test_uses(redis_server): pass")
-    result = pytester.runpytest("--redis-url=redis://127.0.0.1:9/0")
+    result = pytester.runpytest("--ipc-redis-url=redis://127.0.0.1:9/0")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*external redis at 127.0.0.1:9*does not accept connections*"])
 

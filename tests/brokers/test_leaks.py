@@ -14,6 +14,7 @@ import pytest
 
 from pytest_ipc.backends.local import OWNER_TOKEN, marked_processes
 from pytest_ipc.brokers.server import BrokerServer
+from pytest_ipc.brokers.endpoint import BROKER_KINDS
 
 INNER_SESSION = """
 import json, os, signal
@@ -59,7 +60,7 @@ def run_inner_session(
             ending=ending,
         )
     )
-    result = pytester.runpytest_subprocess("--ipc-broker-backend=local", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*(f"--ipc-{kind}-backend=local" for kind in BROKER_KINDS), "-p", "no:cacheprovider")
     record = json.loads(record_file.read_text())
     assert len(record["pids"]) >= len(fixtures), record  # the brokers really ran
     return result, record

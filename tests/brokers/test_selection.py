@@ -13,26 +13,26 @@ def test_uses_redis(redis_server):
 
 def test_unknown_backend_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USES_REDIS)
-    result = pytester.runpytest("--ipc-broker-backend=docker-compose")
+    result = pytester.runpytest("--ipc-redis-backend=docker-compose")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown backend 'docker-compose'; choose one of: auto, external, container, local*"])
+    result.stderr.fnmatch_lines(["*--ipc-redis-backend: unknown backend 'docker-compose'; choose one of: auto, external, container, local*"])
 
 
 def test_unknown_backend_from_the_environment_is_a_usage_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PYTEST_IPC_BROKER_BACKEND", "kubernetes")
+    monkeypatch.setenv("PYTEST_IPC_REDIS_BACKEND", "kubernetes")
     pytester.makepyfile(USES_REDIS)
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*PYTEST_IPC_BROKER_BACKEND*unknown backend 'kubernetes'*"])
+    result.stderr.fnmatch_lines(["*PYTEST_IPC_REDIS_BACKEND*unknown backend 'kubernetes'*"])
 
 
 def test_a_url_of_the_wrong_kind_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USES_REDIS)
-    result = pytester.runpytest("--redis-url=http://127.0.0.1:6379")
+    result = pytester.runpytest("--ipc-redis-url=http://127.0.0.1:6379")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--redis-url*'http://127.0.0.1:6379' is not a redis URL; expected redis://*"])
+    result.stderr.fnmatch_lines(["*--ipc-redis-url*'http://127.0.0.1:6379' is not a redis URL; expected redis://*"])
 
 
 def test_nothing_available_skips_with_every_reason(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,7 +45,7 @@ def test_nothing_available_skips_with_every_reason(pytester: pytest.Pytester, mo
     result.stdout.fnmatch_lines(
         [
             (
-                "*no redis broker can run here: external: no URL given (--redis-url*; container: *; "
+                "*no redis broker can run here: external: no URL given (--ipc-redis-url*; container: *; "
                 "local: redis-server not found (apt-get install redis-server)*"
             )
         ]
@@ -56,7 +56,7 @@ def test_a_named_backend_that_cannot_run_skips_with_its_reason(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(USES_REDIS)
-    result = pytester.runpytest("-rs", "--ipc-broker-backend=external")
+    result = pytester.runpytest("-rs", "--ipc-redis-backend=external")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no redis broker can run here: external: no URL given*"])
     assert "local:" not in result.stdout.str()
@@ -75,5 +75,5 @@ def test_one_broker_per_session_however_many_tests_use_it(pytester: pytest.Pytes
             assert len(SEEN) == 1
         """
     )
-    result = pytester.runpytest("--ipc-broker-backend=local")
+    result = pytester.runpytest("--ipc-redis-backend=local")
     result.assert_outcomes(passed=3)

@@ -93,11 +93,11 @@ def test_external_url_is_used_and_only_our_proxies_are_removed(
         write_inner_tests(pytester, "external")
         args = []
         if given_by == "option":
-            args.append(f"--toxiproxy-url={outer_server.url}")
+            args.append(f"--ipc-toxiproxy-url={outer_server.url}")
         elif given_by == "env":
             monkeypatch.setenv("PYTEST_IPC_TOXIPROXY_URL", outer_server.url)
         else:
-            pytester.makeini(f"[pytest]\ntoxiproxy_url = {outer_server.url}\n")
+            pytester.makeini(f"[pytest]\nipc_toxiproxy_url = {outer_server.url}\n")
 
         result = run_inner(pytester, *args)
 
@@ -110,7 +110,7 @@ def test_explicit_embedded_backend_wins_over_a_url(pytester: pytest.Pytester) ->
     write_inner_tests(pytester, "embedded")
     unreachable = f"http://127.0.0.1:{free_port()}"
 
-    result = run_inner(pytester, f"--toxiproxy-url={unreachable}", "--toxiproxy-backend=embedded")
+    result = run_inner(pytester, f"--ipc-toxiproxy-url={unreachable}", "--ipc-toxiproxy-backend=embedded")
 
     result.assert_outcomes(passed=1, failed=1)
 
@@ -119,23 +119,23 @@ def test_explicit_embedded_backend_wins_over_a_url(pytester: pytest.Pytester) ->
     ("args", "env", "expected"),
     [
         (
-            ["--toxiproxy-backend=kubernetes"],
+            ["--ipc-toxiproxy-backend=kubernetes"],
             {},
-            "--toxiproxy-backend: unknown backend 'kubernetes'; choose one of: auto, external, container, embedded",
+            "--ipc-toxiproxy-backend: unknown backend 'kubernetes'; choose one of: auto, external, container, embedded",
         ),
         (
             [],
             {"PYTEST_IPC_TOXIPROXY_BACKEND": "docker-ish"},
             "PYTEST_IPC_TOXIPROXY_BACKEND: unknown backend 'docker-ish'; choose one of: auto, external, container, embedded",
         ),
-        (["--toxiproxy-backend=external"], {}, "*no URL given (--toxiproxy-url, PYTEST_IPC_TOXIPROXY_URL*"),
+        (["--ipc-toxiproxy-backend=external"], {}, "*no URL given (--ipc-toxiproxy-url / PYTEST_IPC_TOXIPROXY_URL*"),
         (
-            ["--toxiproxy-url=localhost:8474"],
+            ["--ipc-toxiproxy-url=localhost:8474"],
             {},
-            "--toxiproxy-url: 'localhost:8474' is not a usable Toxiproxy URL (expected http://HOST:PORT)",
+            "--ipc-toxiproxy-url: 'localhost:8474' is not a usable Toxiproxy URL (expected http://HOST:PORT)",
         ),
         (
-            ["--toxiproxy-url=http://127.0.0.1:{port}"],
+            ["--ipc-toxiproxy-url=http://127.0.0.1:{port}"],
             {},
             "*http://127.0.0.1:* does not answer GET /version like a Toxiproxy*Connection refused*",
         ),
@@ -176,7 +176,7 @@ def test_xdist_workers_do_not_clash(pytester: pytest.Pytester, outer_server: Emb
     pytester.makepyfile(test_first=inner, test_second=inner)  # same test names in two modules
     args = ["-n", "2"]
     if shared:
-        args.append(f"--toxiproxy-url={outer_server.url}")
+        args.append(f"--ipc-toxiproxy-url={outer_server.url}")
 
     result = run_inner(pytester, *args)
 

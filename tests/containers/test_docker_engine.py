@@ -72,34 +72,26 @@ def test_a_running_engine_answers_and_knows_its_images() -> None:
     assert not docker_engine.image_present("local/never-built:debian")
 
 
-def test_docker_marked_tests_skip_with_the_engines_reason(
+def test_the_plugin_leaves_a_users_own_docker_marker_alone(
     pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.makeconftest(
-        """
-        from pytest_ipc.docker_engine import skip_docker_items
-
-        def pytest_collection_modifyitems(items):
-            skip_docker_items(items)
-        """
-    )
+    """`docker` and `slow` are this repository's markers, not the plugin's: a user's own `docker`
+    test runs even without an engine, and the plugin registers neither name."""
+    pytester.makeini("[pytest]\nmarkers =\n    docker: the user's own marker\n")
     pytester.makepyfile(
         """
         import pytest
 
         @pytest.mark.docker
-        def test_needs_docker():
-            raise AssertionError("must not run without an engine")
-
-        def test_plain():
+        def test_users_own_docker_test():
             pass
         """
     )
-    socket_path = tmp_path / "absent.sock"
-    monkeypatch.setenv("DOCKER_HOST", f"unix://{socket_path}")
-    result = pytester.runpytest("-rs", "-p", "no:cacheprovider", "-p", "no:benchmark")
-    result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines([f"SKIPPED*no Docker engine answers at unix://{socket_path} (no such socket)*"])
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'absent.sock'}")
+    result = pytester.runpytest("-rs", "-p", "no:cacheprovider", "-p", "no:benchmark", "--strict-markers")
+    result.assert_outcomes(passed=1)
+    markers = pytester.runpytest("--markers", "-p", "no:cacheprovider", "-p", "no:benchmark").stdout.str()
+    assert "@pytest.mark.slow" not in markers
 
 
 def test_a_missing_client_library_is_named_with_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

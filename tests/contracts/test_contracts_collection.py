@@ -109,7 +109,7 @@ def test_one_item_per_interaction_from_files_and_broker(pytester: pytest.Pyteste
     pytester.makepyfile(test_provider=PROVIDER_TESTS)
 
     result = pytester.runpytest_inprocess(
-        *QUIET_SESSION, "-v", "-rs", f"--pact-dir={pact_dir}", f"--pact-broker-url={fake_broker}"
+        *QUIET_SESSION, "-v", "-rs", f"--ipc-pact-dir={pact_dir}", f"--ipc-pact-broker-url={fake_broker}"
     )
 
     # Orders: 4 interactions x 3 consumers (V1, V2, BrokerWeb); strict: V1's 4; events: 1.
@@ -150,7 +150,7 @@ def test_missing_marker_is_a_collection_error_and_q_silences_the_summary(pyteste
         """,
     )
     result = pytester.runpytest_inprocess(
-        *QUIET_SESSION, "-q", "--continue-on-collection-errors", f"--pact-dir={pact_dir}"
+        *QUIET_SESSION, "-q", "--continue-on-collection-errors", f"--ipc-pact-dir={pact_dir}"
     )
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*test_unmarked takes pact_interaction but has no @pytest.mark.pact_provider*"])
@@ -159,6 +159,6 @@ def test_missing_marker_is_a_collection_error_and_q_silences_the_summary(pyteste
 
 def test_broker_url_must_be_http(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest_inprocess(*QUIET_SESSION, "--pact-broker-url=ftp://broker.example")
+    result = pytester.runpytest_inprocess(*QUIET_SESSION, "--ipc-pact-broker-url=ftp://broker.example")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--pact-broker-url must be an http:// or https:// URL, got 'ftp://broker.example'*"])
+    result.stderr.fnmatch_lines(["*--ipc-pact-broker-url must be an http:// or https:// URL, got 'ftp://broker.example'*"])

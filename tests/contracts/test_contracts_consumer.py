@@ -63,7 +63,7 @@ def test_under_xdist_pact_file_holds_exactly_the_passing_tests(pytester: pytest.
     pytester.makepyfile(test_consumer=CONSUMER_TESTS)
 
     lean = ("-p", "no:anyio", "-p", "no:pytest_httpserver", "-p", "no:benchmark", "-p", "no:respx")
-    result = pytester.runpytest_subprocess(*QUIET_SESSION, *lean, f"--pact-dir={pact_dir}", "-n", "4")
+    result = pytester.runpytest_subprocess(*QUIET_SESSION, *lean, f"--ipc-pact-dir={pact_dir}", "-n", "4")
 
     result.assert_outcomes(passed=9, failed=4)
     expected = sorted(f"a request for order {number}" for number in range(12) if number % 3 != 0)

@@ -58,7 +58,7 @@ def topology(ipc_session_network: ServiceNetwork, session_stub: HttpStub) -> Top
     network = ipc_session_network
     if missing_image_reason(network.toxiproxy_image or DEFAULT_IMAGE) is not None:
         # No registry here: our server in the Python image stands in for the real Toxiproxy, which
-        # these tests use when it is configured (--toxiproxy-image) and present.
+        # these tests use when it is configured (--ipc-toxiproxy-image) and present.
         network.toxiproxy_image = PYTHON_IMAGE
     redis = network.run_broker("redis", image=REDIS_IMAGE)
     to_redis = network.proxy(redis.address("main"), name="redis")

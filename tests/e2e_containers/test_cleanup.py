@@ -45,7 +45,7 @@ def leftovers(docker_client: Any, network: str) -> list[str]:
 
 def run_session(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
     pytester.makepyfile(source)
-    return pytester.runpytest_subprocess("-s", f"--toxiproxy-image={PYTHON_IMAGE}", "-p", "no:cacheprovider")
+    return pytester.runpytest_subprocess("-s", f"--ipc-toxiproxy-image={PYTHON_IMAGE}", "-p", "no:cacheprovider")
 
 
 def test_a_failing_test_leaves_nothing_and_private_networks_go_after_their_test(

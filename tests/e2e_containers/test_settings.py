@@ -9,7 +9,7 @@ import pytest
 from pytest_ipc.backends.toxiproxy_container import DEFAULT_IMAGE, IMAGE_ENV
 
 PRINT_IMAGE = """
-from pytest_ipc.fixtures.network import toxiproxy_image
+from pytest_ipc.fixtures.toxiproxy import toxiproxy_image
 
 def test_image(pytestconfig):
     print("IMAGE=" + toxiproxy_image(pytestconfig))
@@ -31,8 +31,8 @@ def test_command_line_then_environment_then_ini_then_the_pinned_default(
     monkeypatch.delenv(IMAGE_ENV, raising=False)
     assert image_chosen(pytester) == DEFAULT_IMAGE
 
-    pytester.makeini("[pytest]\ntoxiproxy_image = from/ini:1\n")
+    pytester.makeini("[pytest]\nipc_toxiproxy_image = from/ini:1\n")
     assert image_chosen(pytester) == "from/ini:1"
     monkeypatch.setenv(IMAGE_ENV, "from/env:1")
     assert image_chosen(pytester) == "from/env:1"
-    assert image_chosen(pytester, "--toxiproxy-image=from/cli:1") == "from/cli:1"
+    assert image_chosen(pytester, "--ipc-toxiproxy-image=from/cli:1") == "from/cli:1"

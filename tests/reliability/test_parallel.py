@@ -58,7 +58,7 @@ def test_embedded_servers_are_per_worker(pytester: pytest.Pytester, monkeypatch:
 @pytest.mark.slow
 def test_an_external_server_is_shared_without_clashes(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     with EmbeddedToxiproxy() as shared, ToxiproxyClient(shared.url) as client:
-        records = run_workers(pytester, monkeypatch, f"--toxiproxy-url={shared.url}")
+        records = run_workers(pytester, monkeypatch, f"--ipc-toxiproxy-url={shared.url}")
         assert {record["api"].rstrip("/") for record in records} == {shared.url}
         assert len({record["proxy"] for record in records}) == len(records), "proxy names are unique across workers"
         assert client.proxies() == {}, "every worker deleted what it created, nothing else"

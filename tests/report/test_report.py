@@ -57,7 +57,7 @@ def test_quiet_with_q(pytester: pytest.Pytester) -> None:
 
 def test_silent_when_nothing_was_recorded(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_plain(ipc_report):\n    assert ipc_report.records == []\n")
-    result = pytester.runpytest(*LEAN, "--ipc-report=out.json")
+    result = pytester.runpytest(*LEAN, "--ipc-report-json=out.json")
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*resilience report*")
     assert json.loads((pytester.path / "out.json").read_text())["records"] == []
@@ -65,7 +65,7 @@ def test_silent_when_nothing_was_recorded(pytester: pytest.Pytester) -> None:
 
 def test_json_file_holds_summary_and_records(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(RECORDING_TESTS)
-    result = pytester.runpytest(*LEAN, "--ipc-report=reports/ipc.json")
+    result = pytester.runpytest(*LEAN, "--ipc-report-json=reports/ipc.json")
     result.assert_outcomes(passed=3)
     document = json.loads((pytester.path / "reports" / "ipc.json").read_text())
     assert document["format"] == 1
@@ -78,7 +78,7 @@ def test_json_file_holds_summary_and_records(pytester: pytest.Pytester) -> None:
 
 def test_report_file_from_the_environment(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile(RECORDING_TESTS)
-    monkeypatch.setenv("PYTEST_IPC_REPORT", str(pytester.path / "env.json"))
+    monkeypatch.setenv("PYTEST_IPC_REPORT_JSON", str(pytester.path / "env.json"))
     pytester.runpytest(*LEAN).assert_outcomes(passed=3)
     assert len(json.loads((pytester.path / "env.json").read_text())["records"]) == 4
 
@@ -100,7 +100,7 @@ def test_junit_xml_properties(pytester: pytest.Pytester) -> None:
 
 def test_xdist_workers_records_merge_on_the_controller(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(RECORDING_TESTS)
-    result = pytester.runpytest_subprocess(*LEAN, "-n", "2", "--ipc-report=merged.json")
+    result = pytester.runpytest_subprocess(*LEAN, "-n", "2", "--ipc-report-json=merged.json")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*pytest-ipc resilience report*", "orders-api*latency*recovered*2*"])
     assert len(json.loads((pytester.path / "merged.json").read_text())["records"]) == 4
@@ -115,7 +115,7 @@ def test_unknown_outcome_names_the_choices(pytester: pytest.Pytester) -> None:
 
 def test_report_path_that_is_a_directory_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result = pytester.runpytest(*LEAN, f"--ipc-report={pytester.path}")
+    result = pytester.runpytest(*LEAN, f"--ipc-report-json={pytester.path}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--ipc-report*is a directory; give a file name*"])
 
