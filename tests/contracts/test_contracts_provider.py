@@ -57,31 +57,31 @@ def interaction(pact_file: Path, description: str) -> PactInteractionRef:
 
 @pytest.mark.parametrize("consumer", ["V1", "V2"])
 def test_old_and_new_consumers_both_pass_against_the_v2_provider(
-    consumer: str, pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    consumer: str, pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     refs = interaction_refs(pacts[consumer])
     assert len(refs) == 4
     for ref in refs:
-        result = verify_interaction(ref, pact_callbacks, base_url=provider_urls["v2"], states=STATES)
+        result = verify_interaction(ref, callbacks, base_url=provider_urls["v2"], states=STATES)
         assert result["result"] is True, ref.test_id
 
 
 def test_v1_consumer_passes_against_the_v1_provider_including_xml(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     for ref in interaction_refs(pacts["V1"]):
-        verify_interaction(ref, pact_callbacks, base_url=provider_urls["v1"], states=STATES)
+        verify_interaction(ref, callbacks, base_url=provider_urls["v1"], states=STATES)
 
 
 def test_provider_that_breaks_the_contract_lists_every_mismatch(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     ref = interaction(pacts["V1"], "a request for order 1")
     with pytest.raises(ContractError) as caught:
-        verify_interaction(ref, pact_callbacks, base_url=provider_urls["breaking"], states=STATES)
+        verify_interaction(ref, callbacks, base_url=provider_urls["breaking"], states=STATES)
     error = caught.value
     assert str(error).splitlines() == [
-        "Orders breaks the contract 'OrdersWebV1 -> Orders: a request for order 1':",
+        "Orders breaks the contract 'OrdersWebV1 -> Orders: a request for order 1 (given an order exists: id=1)':",
         "  - BodyMismatch $.total: Expected '19.0' (String) to be a number",
         "  - BodyMismatch $: Actual map is missing the following keys: status",
     ]
@@ -89,37 +89,37 @@ def test_provider_that_breaks_the_contract_lists_every_mismatch(
 
 
 def test_provider_that_requires_a_new_field_fails_the_old_consumer(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     ref = interaction(pacts["V1"], "an order is placed")
     with pytest.raises(ContractError, match="an order is placed") as caught:
-        verify_interaction(ref, pact_callbacks, base_url=provider_urls["strict"], states=STATES)
+        verify_interaction(ref, callbacks, base_url=provider_urls["strict"], states=STATES)
     assert any("201" in line and "422" in line for line in caught.value.mismatches), caught.value.mismatches
 
 
 def test_robust_provider_fills_in_the_default_for_a_missing_optional_field(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     ORDERS.clear()
-    verify_interaction(interaction(pacts["V1"], "an order is placed"), pact_callbacks, base_url=provider_urls["v2"])
+    verify_interaction(interaction(pacts["V1"], "an order is placed"), callbacks, base_url=provider_urls["v2"])
     (created,) = ORDERS.values()
     assert created["gift_wrap"] is False
 
 
 def test_new_consumer_against_the_old_provider_fails(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     with pytest.raises(ContractError, match="missing the following keys: currency"):
         verify_interaction(
             interaction(pacts["V2"], "a request for order 1"),
-            pact_callbacks,
+            callbacks,
             base_url=provider_urls["v1"],
             states=STATES,
         )
 
 
 def test_state_handlers_run_on_the_test_thread(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     """A thread-bound resource of the test (an SQLite connection) works inside a state handler."""
     database = sqlite3.connect(":memory:")  # refuses use from any other thread
@@ -133,7 +133,7 @@ def test_state_handlers_run_on_the_test_thread(
         ORDERS[params["id"]] = {"id": params["id"], "item": item, "quantity": 2, "status": "placed", "total": 19.0}
 
     verify_interaction(
-        interaction(pacts["V1"], "a request for order 1"), pact_callbacks, base_url=provider_urls["v1"], states=states
+        interaction(pacts["V1"], "a request for order 1"), callbacks, base_url=provider_urls["v1"], states=states
     )
     assert threads == [threading.current_thread()]
     database.close()
@@ -144,7 +144,7 @@ class DatabaseDown(Exception):
 
 
 def test_raising_state_handler_fails_fast_with_the_original_exception(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     states = ProviderStates()
 
@@ -156,7 +156,7 @@ def test_raising_state_handler_fails_fast_with_the_original_exception(
     with pytest.raises(DatabaseDown, match="orders table is locked") as caught:
         verify_interaction(
             interaction(pacts["V1"], "a request for order 1"),
-            pact_callbacks,
+            callbacks,
             base_url=provider_urls["v1"],
             states=states,
         )
@@ -165,14 +165,14 @@ def test_raising_state_handler_fails_fast_with_the_original_exception(
 
 
 def test_unknown_state_names_the_registered_ones(
-    pacts: dict[str, Path], provider_urls: dict[str, str], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
     with pytest.raises(UnknownProviderState, match="'an order exists'.*registered states: 'no orders exist'"):
         only_empty = ProviderStates()
         only_empty.register("no orders exist", lambda: None)
         verify_interaction(
             interaction(pacts["V1"], "a request for order 1"),
-            pact_callbacks,
+            callbacks,
             base_url=provider_urls["v1"],
             states=only_empty,
         )
@@ -182,20 +182,20 @@ def order_placed_event() -> PublishedMessage:
     return PublishedMessage(b'{"order_id": 42, "status": "paid"}', metadata={"routing_key": "orders.placed"})
 
 
-def test_message_provider_that_honours_the_pact_passes(pacts: dict[str, Path], pact_callbacks: CallbackServer) -> None:
+def test_message_provider_that_honours_the_pact_passes(pacts: dict[str, Path], callbacks: CallbackServer) -> None:
     ref = interaction(pacts["events"], "an order placed event")
     assert ref.is_message
-    verify_interaction(ref, pact_callbacks, messages={"an order placed event": order_placed_event})
+    verify_interaction(ref, callbacks, messages={"an order placed event": order_placed_event})
 
 
-def test_message_provider_that_breaks_the_pact_fails(pacts: dict[str, Path], pact_callbacks: CallbackServer) -> None:
+def test_message_provider_that_breaks_the_pact_fails(pacts: dict[str, Path], callbacks: CallbackServer) -> None:
     def renamed_field() -> object:
         return {"orderId": 42, "status": "shipped"}
 
     with pytest.raises(ContractError) as caught:
         verify_interaction(
             interaction(pacts["events"], "an order placed event"),
-            pact_callbacks,
+            callbacks,
             messages={"an order placed event": renamed_field},
         )
     text = "\n".join(caught.value.mismatches)
@@ -203,7 +203,7 @@ def test_message_provider_that_breaks_the_pact_fails(pacts: dict[str, Path], pac
 
 
 def test_message_producer_that_raises_fails_with_its_exception(
-    pacts: dict[str, Path], pact_callbacks: CallbackServer
+    pacts: dict[str, Path], callbacks: CallbackServer
 ) -> None:
     def producer() -> object:
         raise DatabaseDown("outbox unavailable")
@@ -211,6 +211,6 @@ def test_message_producer_that_raises_fails_with_its_exception(
     with pytest.raises(DatabaseDown, match="outbox unavailable"):
         verify_interaction(
             interaction(pacts["events"], "an order placed event"),
-            pact_callbacks,
+            callbacks,
             messages={"an order placed event": producer},
         )
