@@ -35,7 +35,8 @@ class ProviderStates:
         return f"<ProviderStates {self.provider or 'unnamed'}: {sorted(self.handlers)}>"
 
     def register(self, name: str, handler: StateHandler) -> None:
-        if name in self.handlers and self.handlers[name] is not handler:
+        """Register `handler` for state `name`; the same function imported again replaces itself."""
+        if name in self.handlers and _where(self.handlers[name]) != _where(handler):
             raise IpcUsageError(
                 f"provider state {name!r}{self._of()} already has a handler: {self.handlers[name].__qualname__}; "
                 f"{handler.__qualname__} cannot be a second one. Register each state once per provider "
@@ -73,6 +74,10 @@ class ProviderStates:
 
     def _of(self) -> str:
         return f" of provider {self.provider!r}" if self.provider else ""
+
+
+def _where(handler: StateHandler) -> tuple[str, str]:
+    return getattr(handler, "__module__", ""), getattr(handler, "__qualname__", repr(handler))
 
 
 def _takes_params(handler: StateHandler) -> bool:

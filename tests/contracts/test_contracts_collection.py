@@ -20,12 +20,12 @@ from contract_apps import ORDERS, orders_app, serving
 from pytest_ipc.contracts import provider_state
 
 
-@provider_state("an order exists")
+@provider_state("an order exists", provider="Orders")
 def an_order_exists(params):
     ORDERS[params["id"]] = {"id": params["id"], "item": "pen", "quantity": 2, "status": "placed", "total": 19.0}
 
 
-@provider_state("no orders exist")
+@provider_state("no orders exist", provider="Orders")
 def no_orders():
     ORDERS.clear()
 
@@ -68,7 +68,12 @@ def test_events(pact_interaction):
 
 @pytest.mark.pact_provider("Nobody")
 def test_nobody(pact_interaction):
-    raise AssertionError("never runs")
+    pact_interaction.verify("http://127.0.0.1:9")
+
+
+@pytest.mark.pact_provider("NobodyYet", allow_missing=True)
+def test_nobody_yet(pact_interaction):
+    pact_interaction.verify("http://127.0.0.1:9")
 """
 
 
@@ -112,18 +117,21 @@ def test_one_item_per_interaction_from_files_and_broker(pytester: pytest.Pyteste
         *QUIET_SESSION, "-v", "-rs", f"--ipc-pact-dir={pact_dir}", f"--ipc-pact-broker-url={fake_broker}"
     )
 
-    # Orders: 4 interactions x 3 consumers (V1, V2, BrokerWeb); strict: V1's 4; events: 1.
-    result.assert_outcomes(passed=16, failed=1, skipped=1)
+    # Orders: 4 interactions x 3 consumers (V1, V2, BrokerWeb); strict: V1's 4; events: 1. No pacts
+    # at all fails (a run that verifies nothing is not green) unless the test allows it.
+    result.assert_outcomes(passed=16, failed=2, skipped=1)
     result.stdout.fnmatch_lines_random(
         [
-            "*test_orders?OrdersWebV1 -> Orders: a request for order 1? PASSED*",
-            "*test_orders?OrdersWebV2 -> Orders: the XML view of order 1? PASSED*",
+            "*test_orders?OrdersWebV1 -> Orders: a request for order 1 (given an order exists: id=1)? PASSED*",
+            "*test_orders?OrdersWebV2 -> Orders: the XML view of order 1 (given an order exists: id=1)? PASSED*",
             "*test_orders?BrokerWeb -> Orders: an order is placed? PASSED*",
             "*test_events?Mailer -> OrderEvents: an order placed event? PASSED*",
             "*test_strict_orders?OrdersWebV1 -> Orders: an order is placed? FAILED*",
-            "*SKIPPED*no pact with provider 'Nobody'*",
+            "*test_nobody?Nobody: pacts this session writes? FAILED*",
+            "*SKIPPED*no pact with provider 'NobodyYet'*allow_missing=True*",
             "E * Orders breaks the contract 'OrdersWebV1 -> Orders: an order is placed':",
             "E * - StatusMismatch *expected 201*422*",
+            "E *NoPactsFound: no pact with provider 'Nobody' in *: expected at least one interaction to verify, found none*",
             "*pytest-ipc REST maturity*",
             "Orders: level 3 (hypermedia)*verbs: GET, POST; status codes: 200, 201, 404*",
             "OrderEvents: not classified (no HTTP interactions (messages only))",
