@@ -2,7 +2,7 @@
 and from the order events, recorded as Pact files by exercising the real shop code.
 
 Passing tests write `shop-orders.json` and `shop-order-events.json` into the pact directory: run as
-its own project (`cd sample_project && python -m pytest`) that is `sample_project/pacts/`, the
+its own project (`python -m pytest sample_project`) that is `sample_project/pacts/`, the
 files the provider tests in `test_contracts_provider.py` verify; in one session, they verify the
 interactions as this session's consumer tests wrote them.
 """
