@@ -28,12 +28,12 @@ import tempfile
 import textwrap
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from pact import Verifier
 
@@ -53,7 +53,7 @@ class Orders(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         number = int(self.path.rsplit("/", 1)[1])
         body = json.dumps({"id": number, "status": "placed"}).encode() if number in ORDERS else b"{}"
         self.send_response(200 if number in ORDERS else 404)
@@ -201,7 +201,7 @@ def pytest_ipc_items(pact_dir: Path, interactions: int, project: Path) -> float:
         sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--ipc-pact-dir={pact_dir}",
         f"--junitxml={report}", "-o", "junit_duration_report=total", str(project),
     ]
-    completed = subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=1800)
+    completed = subprocess.run(command, cwd=project, env=environment, capture_output=True, text=True, timeout=1800, check=False)
     cases = list(ElementTree.parse(report).getroot().iter("testcase")) if report.exists() else []
     if len(cases) != interactions or completed.returncode != 0:
         raise RuntimeError(f"the pytest session failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")

@@ -79,12 +79,12 @@ def merge_pair(
         merged[identity_of(interaction)] = _Entry(container, interaction, owners, from_earlier_run=True)
     if old is not None and merged and written and spec_major(old) != spec_major(written[0].document):
         pair = " -> ".join(pair_of(old))
-        return MergeResult(None, [
+        return MergeResult(None, [(
             f"{pair}: {old_name or 'the pact file'} is a V{spec_major(old)} pact, and "
             f"{', '.join(item.test for item in written)} wrote V{spec_major(written[0].document)} "
             "interactions for the same pair. Expected one specification version per file. Run every "
             "test of the pair with --ipc-pact-prune to rewrite the file, or delete it."
-        ])
+        )])
     for item in written:
         for container, interaction in entries(item.document):
             identity = identity_of(interaction)
@@ -112,8 +112,10 @@ def _version_conflicts(written: list[Written]) -> list[str]:
         return []
     pair = " -> ".join(pair_of(written[0].document))
     listed = "; ".join(f"V{version}: {', '.join(tests)}" for version, tests in sorted(versions.items()))
-    return [f"{pair}: tests write different Pact specification versions ({listed}). Expected one per pair: "
-            "give every Pact of the pair the same with_specification()."]
+    return [(
+        f"{pair}: tests write different Pact specification versions ({listed}). Expected one per pair: "
+        "give every Pact of the pair the same with_specification()."
+    )]
 
 
 def _old_entries(pact_dir: Path, old: Document | None, facts: SessionFacts) -> list[tuple[str, Interaction, set[str]]]:

@@ -26,7 +26,7 @@ from . import pactfile
 from .errors import NoPactsFound, PactConflict
 from .merge import MergeResult, SessionFacts
 from .pactfile import Document, Interaction, PactInteractionRef
-from .recorder import Pair, PactRecorder
+from .recorder import PactRecorder, Pair
 
 CONSUMER_WAIT_TIMEOUT = 600.0
 
@@ -130,18 +130,18 @@ class ProviderSession:
         pair = (param.consumer, param.provider)
         view = self.view(param.provider) if self.fed_by_session(param.pact_file.parent) else {}
         if pair not in view:
-            document, container, interaction = self.library.find(param)
-            return [(param, self.library.cut(document, container, interaction))]
+            collected, container, interaction = self.library.find(param)
+            return [(param, self.library.cut(collected, container, interaction))]
         target, result = view[pair]
-        document = _merged(result)
-        if document is None or (found := _index(document).get(param.identity)) is None:
+        merged = _merged(result)
+        if merged is None or (found := _index(merged).get(param.identity)) is None:
             pytest.skip(
                 f"{param.test_id} is no longer in the pact: the consumer tests of this session that "
                 "write the pair did not write it again"
             )
         container, interaction = found
         ref = replace(param, pact_file=target, pending=interaction.get("pending") is True)
-        return [(ref, self.library.cut(document, container, interaction))]
+        return [(ref, self.library.cut(merged, container, interaction))]
 
     def _session_targets(self, param: SessionInteractions) -> list[tuple[PactInteractionRef, Path]]:
         view = self.view(param.provider) if self.fed_by_session(param.directory) else {}

@@ -22,7 +22,12 @@ from pact import Verifier
 from .._errors import IpcUsageError
 from .._net import LOOPBACK
 from . import pactfile
-from .callbacks import MESSAGE_PATH, CallbackServer, MessageProducer, VerificationContext
+from .callbacks import (
+    MESSAGE_PATH,
+    CallbackServer,
+    MessageProducer,
+    VerificationContext,
+)
 from .errors import ContractError, ProviderUnreachable
 from .pactfile import Document, Interaction, PactInteractionRef
 from .provider import ProviderSession, SessionInteractions

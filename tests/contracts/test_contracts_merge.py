@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from pytest_ipc.contracts import pactfile
-from pytest_ipc.contracts.merge import OWNERSHIP, SessionFacts, Written, merge_pair, owners_of
+from pytest_ipc.contracts.merge import (
+    OWNERSHIP,
+    SessionFacts,
+    Written,
+    merge_pair,
+    owners_of,
+)
 
 ROOT = Path("/project")
 PACT_DIR = ROOT / "pacts"

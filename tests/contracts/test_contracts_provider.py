@@ -27,7 +27,12 @@ from pytest_ipc.contracts import (
 )
 from pytest_ipc.contracts.callbacks import CallbackServer
 from pytest_ipc.contracts.merge import SessionFacts, Written, merge_pair
-from pytest_ipc.contracts.pactfile import PactInteractionRef, interaction_refs, load_pact, write_atomically
+from pytest_ipc.contracts.pactfile import (
+    PactInteractionRef,
+    interaction_refs,
+    load_pact,
+    write_atomically,
+)
 from pytest_ipc.contracts.verification import verify_interaction
 
 from .contract_apps import ORDERS, TOKEN

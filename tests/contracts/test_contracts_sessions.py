@@ -223,8 +223,10 @@ def test_two_tests_defining_one_interaction_differently_fail_the_session(pyteste
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines([
         "*pytest-ipc pact conflicts*",
-        "Web -> Orders: 'a request for order 1' is defined differently by test_conflict.py::test_order?404? "
-        "and by test_conflict.py::test_order?200?*Expected one definition per description and provider states*",
+        (
+            "Web -> Orders: 'a request for order 1' is defined differently by test_conflict.py::test_order?404? "
+            "and by test_conflict.py::test_order?200?*Expected one definition per description and provider states*"
+        ),
     ])
     assert (pact_dir / "Web-Orders.json").read_text() == "{}"
 
