@@ -126,7 +126,7 @@ def pytest_ipc_in_process(pact_dir: Path, url: str, interactions: int, callbacks
     try:
         recorder = PactRecorder(pact_dir, scratch / "fragments", "main", pact_dir.parent)
         library = PactLibrary(recorder.scratch_dir)
-        session = ProviderSession(recorder, library, lambda: None, lambda provider: set(), wait_for_other_workers=False)  # type: ignore[arg-type]
+        session = ProviderSession(recorder, library, lambda: None, lambda provider: set(), frozenset())  # type: ignore[arg-type]
         states = ProviderStates("Orders")
         states.register("an order exists", order_exists)
         refs = library.discover(pact_dir, "Orders", None)  # collection: once per session

@@ -107,15 +107,15 @@ class ProviderSession:
     library: PactLibrary
     facts: Callable[[], SessionFacts]
     writers: Callable[[str], set[str]]  # provider -> node ids of the consumer tests that may write it
-    wait_for_other_workers: bool
+    other_workers: frozenset[str]  # xdist workers that may run them (none: one process, no waiting)
     _views: dict[str, dict[Pair, tuple[Path, MergeResult]]] = field(default_factory=dict)
 
     def view(self, provider: str) -> dict[Pair, tuple[Path, MergeResult]]:
         """This session's pacts with `provider`, as the session-end merge will write them."""
         if provider not in self._views:
             writers = self.writers(provider)
-            if self.wait_for_other_workers and writers:
-                self.recorder.wait_for(writers, CONSUMER_WAIT_TIMEOUT)
+            if self.other_workers and writers:
+                self.recorder.wait_for(writers, CONSUMER_WAIT_TIMEOUT, set(self.other_workers))
             pairs = {pair for record in self.recorder.records() for pair in record.pairs if pair[1] == provider}
             self._views[provider] = self.recorder.pair_merges(pairs, self.facts()) if pairs else {}
         return self._views[provider]

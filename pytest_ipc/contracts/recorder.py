@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._errors import IpcError
 from .._owner import OWNER_TOKEN, owner_alive
 from . import pactfile
 from .merge import MergeResult, SessionFacts, Written, merge_pair
@@ -123,9 +124,10 @@ class PactRecorder:
         scratch.mkdir(exist_ok=True)
         return scratch
 
-    def finish_worker(self) -> None:
-        """Leave this process's facts (tests called, collection, files verified) for the controller."""
-        if not self.fragments_dir.is_dir():
+    def finish_worker(self, *, contracts_collected: bool = False) -> None:
+        """Leave this process's facts (tests called, collection, files verified) for the controller,
+        and for provider items on other workers the sign that this worker is done."""
+        if not (contracts_collected or self.fragments_dir.is_dir()):
             return
         self._make_worker_dir()
         summary = {
@@ -155,15 +157,23 @@ class PactRecorder:
                     )
         return list(self._records.values())
 
-    def wait_for(self, tests: set[str], timeout: float) -> None:
-        """Until every test in `tests` left its record (they run on other xdist workers)."""
+    def wait_for(self, tests: set[str], timeout: float, other_workers: set[str]) -> None:
+        """Until every test in `tests` left its record (they run on the `other_workers`), or every
+        other worker is done without running some of them (the session stopped early: -x, Ctrl-C)."""
         deadline = time.monotonic() + timeout
         while missing := tests - {record.test for record in self.records()}:
+            listed = ", ".join(sorted(missing))
+            if all((self.fragments_dir / worker / SUMMARY_FILE).exists() for worker in other_workers):
+                raise IpcError(
+                    f"the consumer tests {listed} never ran in this session (did it stop early?), so the "
+                    "pacts they write cannot be verified here. Expected every selected consumer test to run "
+                    "before the provider tests; run the session to its end."
+                )
             if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"waited {timeout:.0f} s for the consumer tests {', '.join(sorted(missing))} (on other "
-                    "xdist workers) to record their pacts. Expected them to finish first; if they hang, fix "
-                    "them, or run provider tests in a session of their own."
+                raise IpcError(
+                    f"waited {timeout:.0f} s for the consumer tests {listed} (on other xdist workers) to "
+                    "record their pacts. Expected them to finish first; if they hang, fix them, or run the "
+                    "provider tests in a session of their own."
                 )
             time.sleep(0.05)
 

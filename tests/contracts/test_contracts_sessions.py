@@ -4,6 +4,7 @@ conflicts, a messy pact directory. Each test names the false pass of issue 13 it
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -300,3 +301,39 @@ def test_a_failing_pending_interaction_is_an_expected_failure(
             "XFAIL*a request for order 1 with its currency*pending interaction(s) not honoured yet: Orders breaks the contract*",
             "*missing the following keys: currency",
         ])
+
+
+STOPS_EARLY = """
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.ipc_pact("Web", "Orders")
+
+
+@pytest.mark.parametrize("number", range(6))
+def test_consumer(ipc_pact, number):
+    ipc_pact.upon_receiving(f"order {number}").with_request("GET", f"/orders/{number}").will_respond_with(404)
+    with ipc_pact.serve() as server:
+        assert httpx.get(f"{server.url}/orders/{number}").status_code == 404
+    time.sleep(0.5)
+    assert number != 1, "stops the session (-x)"
+
+
+@pytest.mark.pact_provider("Orders", allow_missing=True)
+def test_provider(pact_interaction):
+    pact_interaction.verify("http://127.0.0.1:9")
+"""
+
+
+def test_a_session_stopped_early_under_xdist_does_not_leave_provider_items_waiting(pytester: pytest.Pytester) -> None:
+    """Provider items wait for the consumer tests on other workers; when the session stops (-x)
+    before those run, they stop waiting as soon as every other worker is done."""
+    pytester.makepyfile(test_stops=STOPS_EARLY)
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess(*QUIET_SESSION, *LEAN, "-n", "2", "-x", timeout=300)
+    assert time.monotonic() - started < 120, "a provider item waited for consumer tests that never ran"
+    assert result.ret in (pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.INTERRUPTED)
+    if "test_provider" in result.stdout.str():  # xdist may stop before any provider item starts
+        assert "600 s" not in result.stdout.str()
