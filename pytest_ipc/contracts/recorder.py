@@ -84,7 +84,7 @@ class PactRecorder:
     # -- consumer side: one record per test ----------------------------------------------------------
 
     def record(self, test: str, pacts: Iterable[Pact], *, called: bool, passed: bool) -> None:
-        """Keep a test's outcome; its pacts only if its call passed (pytest-python writes the file
+        """Keep a test's outcome; its pacts only if its call passed (pact-python writes the file
         named after the pair into a staging directory, renamed to a name of its own)."""
         self._make_worker_dir()
         number = next(self._counter)
