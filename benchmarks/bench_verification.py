@@ -39,6 +39,7 @@ from xml.etree import ElementTree
 from pact import Verifier
 
 from pytest_ipc.contracts.callbacks import CallbackServer
+from pytest_ipc.contracts.merge import SessionFacts
 from pytest_ipc.contracts.provider import PactLibrary, ProviderSession
 from pytest_ipc.contracts.recorder import PactRecorder
 from pytest_ipc.contracts.states import ProviderStates
@@ -127,7 +128,8 @@ def pytest_ipc_in_process(pact_dir: Path, url: str, interactions: int, callbacks
     try:
         recorder = PactRecorder(pact_dir, scratch / "fragments", "main", pact_dir.parent)
         library = PactLibrary(recorder.scratch_dir)
-        session = ProviderSession(recorder, library, lambda: None, lambda provider: set(), frozenset())  # type: ignore[arg-type]
+        facts = SessionFacts(pact_dir.parent, frozenset(), lambda test: False)
+        session = ProviderSession(recorder, library, lambda: facts, lambda provider: set(), frozenset())
         states = ProviderStates("Orders")
         states.register("an order exists", order_exists)
         refs = library.discover(pact_dir, "Orders", None)  # collection: once per session
