@@ -1,10 +1,11 @@
 """A session's record of the pacts its tests wrote, merged into the pact directory once at the end.
 
-Every process (the single pytest process, or each xdist worker) writes, for each test that used a
-Pact, one record in its own directory under the session's fragments directory: the test's node id,
-whether its call passed, the pairs it declared and, when it passed, its pact files. No two
-processes touch the same file, records are renamed into place (a reader never sees half of one),
-and no write grows with the number of tests. The controlling process merges the records at
+Every process (the single pytest process, or each xdist worker) keeps, for each test that used a
+Pact, one record: the test's node id, whether its call ran and passed, the pairs it declared and,
+when it passed, its pact files (written in its own directory under the session's fragments
+directory). An xdist worker also writes each record down there for the controller and the other
+workers. No two processes touch the same file, records are renamed into place (a reader never sees
+half of one), and no write grows with the number of tests. The controlling process merges the records at
 session end (`merge.py` decides what each pair's file holds), under a lock on the pact directory.
 
 Provider tests of the same session read the same records (`provider_view`), so a fresh checkout
@@ -65,10 +66,14 @@ class MergeOutcome:
 class PactRecorder:
     """Writes this process's records under `fragments_dir/<worker>/`; merges every process's."""
 
-    def __init__(self, pact_dir: Path, fragments_dir: Path, worker: str, rootdir: Path, *, prune: bool = False) -> None:
+    def __init__(
+        self, pact_dir: Path, fragments_dir: Path, worker: str, rootdir: Path, *, prune: bool = False, shared: bool = False
+    ) -> None:
         """`fragments_dir` is shared by every process of the session (see `fragments_path`); it is
-        only created once a test makes a pact, so sessions without contracts leave nothing behind."""
+        only created once a test makes a pact, so sessions without contracts leave nothing behind.
+        `shared`: this process is one of several (an xdist worker) and writes its records down."""
         self.pact_dir = pact_dir.resolve()
+        self.shared = shared
         self.fragments_dir = fragments_dir
         self.worker_dir = fragments_dir / worker
         self.rootdir = rootdir.resolve()
@@ -85,24 +90,25 @@ class PactRecorder:
 
     def record(self, test: str, pacts: Iterable[Pact], *, called: bool, passed: bool) -> None:
         """Keep a test's outcome; its pacts only if its call passed (pact-python writes the file
-        named after the pair into a staging directory, renamed to a name of its own)."""
+        named after the pair into a staging directory, renamed to a name of its own). An xdist
+        worker also writes the record down, for the controller and for the other workers."""
         self._make_worker_dir()
         number = next(self._counter)
         pacts = list(pacts)
-        written: list[str] = []
+        written: list[Path] = []
         if passed:
             staging = self.worker_dir / "staging"
             for index, pact in enumerate(pacts):
                 pact.write_file(staging, overwrite=True)
                 for produced in staging.iterdir():
-                    name = f"{number:06d}-{index}.pact.json"
-                    produced.rename(self.worker_dir / name)
-                    written.append(name)
-        pairs = sorted({(pact.consumer, pact.provider) for pact in pacts})
-        record = {"test": test, "called": called, "passed": passed, "pairs": pairs, "pacts": written}
-        temporary = self.worker_dir / f".{number:06d}.tmp"
-        temporary.write_text(json.dumps(record))
-        temporary.rename(self.worker_dir / f"{number:06d}{RECORD_SUFFIX}")
+                    written.append(produced.rename(self.worker_dir / f"{number:06d}-{index}.pact.json"))
+        pairs = tuple(sorted({(pact.consumer, pact.provider) for pact in pacts}))
+        self._records[self.worker_dir / f"{number:06d}{RECORD_SUFFIX}"] = Record(test, called, passed, pairs, tuple(written))
+        if self.shared:
+            raw = {"test": test, "called": called, "passed": passed, "pairs": pairs, "pacts": [path.name for path in written]}
+            temporary = self.worker_dir / f".{number:06d}.tmp"
+            temporary.write_text(json.dumps(raw))
+            temporary.rename(self.worker_dir / f"{number:06d}{RECORD_SUFFIX}")
 
     def note_called(self, test: str) -> None:
         self.called.add(test)
@@ -141,10 +147,11 @@ class PactRecorder:
     # -- reading records (any process) ---------------------------------------------------------------
 
     def records(self) -> list[Record]:
-        """Every record written so far by any process of the session (each file parsed once)."""
+        """Every record of the session so far: this process's, and those other processes wrote
+        down (each file parsed once)."""
         if not self.fragments_dir.is_dir():
             return []
-        for worker_dir in sorted(path for path in self.fragments_dir.iterdir() if path.is_dir()):
+        for worker_dir in sorted(path for path in self.fragments_dir.iterdir() if path.is_dir() and path != self.worker_dir):
             for path in sorted(worker_dir.glob(f"*{RECORD_SUFFIX}")):
                 if path not in self._records:
                     raw = json.loads(path.read_text())
