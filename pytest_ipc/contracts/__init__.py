@@ -1,7 +1,7 @@
 """Consumer-driven contracts (Pact) and API evolution checks.
 
-Consumer side `consumer`/`recorder`, provider side `verification`/`states`/`callbacks`, and the
-evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `avro`, `maturity`.
+Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verification`/`states`/
+`callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `avro`, `maturity`.
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """
@@ -16,17 +16,22 @@ _EXPORTS = {
     "ManagedPact": "consumer",
     "ManagedPactServer": "consumer",
     "MaturityReport": "maturity",
+    "NoPactsFound": "errors",
+    "NotAPact": "errors",
     "PactCase": "verification",
+    "PactConflict": "errors",
     "ProviderStates": "states",
+    "ProviderUnreachable": "errors",
     "PublishedMessage": "messages",
     "ResponseEvolver": "evolve",
-    "UnknownProviderState": "states",
+    "UnknownProviderState": "errors",
     "assert_message_matches_pact": "verification",
     "assert_pacts_compatible": "compat",
     "assess_maturity": "maturity",
     "breaking_changes": "compat",
     "check_avro_compatibility": "avro",
     "provider_state": "states",
+    "states_for": "states",
     "verify_interaction": "verification",
 }
 
@@ -35,8 +40,12 @@ __all__ = [
     "ManagedPact",
     "ManagedPactServer",
     "MaturityReport",
+    "NoPactsFound",
+    "NotAPact",
     "PactCase",
+    "PactConflict",
     "ProviderStates",
+    "ProviderUnreachable",
     "PublishedMessage",
     "ResponseEvolver",
     "UnknownProviderState",
@@ -46,6 +55,7 @@ __all__ = [
     "breaking_changes",
     "check_avro_compatibility",
     "provider_state",
+    "states_for",
     "verify_interaction",
 ]
 

@@ -107,13 +107,16 @@ async def _on_test_thread(context: VerificationContext, work: Callable[[], Respo
 
 
 def _change_state(states: ProviderStates, payload: dict[str, Any]) -> Response:
+    """Set up or tear down one state; the handler's values go back to the verifier as JSON, which
+    injects them into the interaction (pact-js `fromProviderState`, `ProviderState` generators)."""
     name = payload.get("state") or ""
+    values: dict[str, Any] = {}
     if name:
         if payload.get("action") == "teardown":
             states.teardown(name)
         else:
-            states.setup(name, payload.get("params") or {})
-    return Response(200, b"{}", [("content-type", "application/json")])
+            values = states.setup(name, payload.get("params") or {})
+    return Response(200, json.dumps(values).encode(), [("content-type", "application/json")])
 
 
 def _produce_message(messages: Mapping[str, MessageProducer], payload: dict[str, Any]) -> Response:

@@ -1,16 +1,22 @@
-"""The one error every contract check raises, so a failing test reads the same whatever broke it."""
+"""Every exception the contract checks raise, in one place (the concept's owner).
+
+A broken contract is an `IpcAssertionError` (pytest shows it as a failed test); a test suite that
+cannot be verified as written (two tests defining one interaction differently, a state nobody
+handles) is an `IpcUsageError`; a provider nobody started is neither, so it is reported as such.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .._errors import IpcAssertionError, IpcError, IpcUsageError
 
-class ContractError(AssertionError):
+
+class ContractError(IpcAssertionError):
     """A contract was broken; `mismatches` lists every problem, `result` keeps the raw evidence.
 
-    It subclasses AssertionError so pytest reports it as a test failure, not as an error in the
-    test's own code. The message lists each mismatch on its own line, sorted, so two runs of the
-    same broken contract print the same text.
+    The message lists each mismatch on its own line, sorted, so two runs of the same broken
+    contract print the same text.
     """
 
     def __init__(self, headline: str, mismatches: list[str], result: Any = None) -> None:
@@ -19,3 +25,23 @@ class ContractError(AssertionError):
         self.result = result
         lines = "\n".join(f"  - {mismatch}" for mismatch in self.mismatches)
         super().__init__(f"{headline}\n{lines}" if lines else headline)
+
+
+class NoPactsFound(IpcAssertionError):
+    """A provider test found nothing to verify: a green run would have verified nothing."""
+
+
+class NotAPact(IpcUsageError):
+    """A file that should be a pact and is not (unreadable, not JSON, no consumer or provider)."""
+
+
+class PactConflict(IpcUsageError):
+    """Two tests define the same interaction (same identity) with different content."""
+
+
+class UnknownProviderState(IpcUsageError):
+    """The pact needs a state nobody registered a handler for."""
+
+
+class ProviderUnreachable(IpcError):
+    """Nothing answers at the provider's URL: the provider is down, not in breach of the contract."""

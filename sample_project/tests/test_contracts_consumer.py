@@ -2,8 +2,9 @@
 and from the order events, recorded as Pact files by exercising the real shop code.
 
 Passing tests write `shop-orders.json` and `shop-order-events.json` into the pact directory: run as
-its own project (`python -m pytest sample_project`) that is `sample_project/pacts/`, the copies the
-provider tests in `test_contracts_provider.py` verify (those collected when the session started).
+its own project (`python -m pytest sample_project`) that is `sample_project/pacts/`, the
+files the provider tests in `test_contracts_provider.py` verify; in one session, they verify the
+interactions as this session's consumer tests wrote them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pytest_ipc.contracts import ManagedPact
 
 from .conftest import SHOP, ClientFactory
 
-pytestmark = [pytest.mark.pact("shop", "orders"), pytest.mark.xdist_group("contracts")]
+pytestmark = [pytest.mark.ipc_pact("shop", "orders"), pytest.mark.xdist_group("contracts")]
 
 PACT_TOKEN = "pact-token"
 ISO_8601 = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:\d{2}|Z)$"
@@ -48,33 +49,33 @@ def expect_order(pact: ManagedPact, version: str, body: dict[str, Any]) -> None:
     )
 
 
-def test_shop_reads_a_v1_order(pact: ManagedPact, make_client: ClientFactory) -> None:
-    expect_token(pact)
-    expect_order(pact, "v1", {
+def test_shop_reads_a_v1_order(ipc_pact: ManagedPact, make_client: ClientFactory) -> None:
+    expect_token(ipc_pact)
+    expect_order(ipc_pact, "v1", {
         "id": match.int(1), "sku": match.str("BOOK-1"), "quantity": match.int(2),
         "status": match.str("placed"), "total": match.number(25.0),
     })
-    with pact.serve() as server:
+    with ipc_pact.serve() as server:
         order = make_client(str(server.url), api_version="v1").get_order(1)
     assert (order.sku, order.total_cents, order.currency) == ("BOOK-1", 2500, "EUR")
 
 
-def test_shop_reads_a_v2_order(pact: ManagedPact, make_client: ClientFactory) -> None:
-    expect_token(pact)
-    expect_order(pact, "v2", {
+def test_shop_reads_a_v2_order(ipc_pact: ManagedPact, make_client: ClientFactory) -> None:
+    expect_token(ipc_pact)
+    expect_order(ipc_pact, "v2", {
         "id": match.int(1), "status": match.str("placed"),
         "items": match.each_like({"sku": match.str("BOOK-1"), "quantity": match.int(2)}, min=1),
         "total": {"amount_cents": match.int(2500), "currency": match.str("EUR")},
     })
-    with pact.serve() as server:
+    with ipc_pact.serve() as server:
         order = make_client(str(server.url), api_version="v2").get_order(1)
     assert (order.sku, order.quantity, order.total_cents) == ("BOOK-1", 2, 2500)
 
 
-def test_shop_places_a_v2_order(pact: ManagedPact, make_client: ClientFactory) -> None:
-    expect_token(pact)
+def test_shop_places_a_v2_order(ipc_pact: ManagedPact, make_client: ClientFactory) -> None:
+    expect_token(ipc_pact)
     (
-        pact.upon_receiving("a v2 order is placed")
+        ipc_pact.upon_receiving("a v2 order is placed")
         .given("the shop holds a service token", token=PACT_TOKEN)
         .with_request("POST", "/v2/orders")
         .with_header("Authorization", BEARER)
@@ -86,29 +87,29 @@ def test_shop_places_a_v2_order(pact: ManagedPact, make_client: ClientFactory) -
             "total": {"amount_cents": match.int(450), "currency": match.str("EUR")},
         })
     )
-    with pact.serve() as server:
+    with ipc_pact.serve() as server:
         order = make_client(str(server.url)).place_order("PEN-2", 3, 150)
     assert order.total_cents == 450
 
 
-def test_shop_reports_a_missing_order(pact: ManagedPact, make_client: ClientFactory) -> None:
-    expect_token(pact)
+def test_shop_reports_a_missing_order(ipc_pact: ManagedPact, make_client: ClientFactory) -> None:
+    expect_token(ipc_pact)
     (
-        pact.upon_receiving("a v2 request for a missing order")
+        ipc_pact.upon_receiving("a v2 request for a missing order")
         .given("the shop holds a service token", token=PACT_TOKEN)
         .given("no order exists")
         .with_request("GET", "/v2/orders/404")
         .with_header("Authorization", BEARER)
         .will_respond_with(404)
     )
-    with pact.serve() as server, pytest.raises(OrderNotFound):
+    with ipc_pact.serve() as server, pytest.raises(OrderNotFound):
         make_client(str(server.url)).get_order(404)
 
 
-@pytest.mark.pact("shop", "order-events")
-def test_shop_understands_order_placed_events(pact: ManagedPact) -> None:
+@pytest.mark.ipc_pact("shop", "order-events")
+def test_shop_understands_order_placed_events(ipc_pact: ManagedPact) -> None:
     (
-        pact.upon_receiving("an order placed event", "Async")
+        ipc_pact.upon_receiving("an order placed event", "Async")
         .with_body({
             "kind": "order.placed", "order_id": match.int(7),
             "event_id": match.regex("0f8e5c0b9d2a4c61a1f3b2d4e5f60718", regex="^[0-9a-f]{32}$"),
@@ -116,5 +117,5 @@ def test_shop_understands_order_placed_events(pact: ManagedPact) -> None:
         }, "application/json")
     )
     received: list[OrderEvent] = []
-    pact.verify(lambda body, metadata: received.append(OrderEvent.from_json(str(body))), "Async")
+    ipc_pact.verify(lambda body, metadata: received.append(OrderEvent.from_json(str(body))), "Async")
     assert received[0].kind == "order.placed" and received[0].order_id == 7

@@ -2,7 +2,8 @@
 
 `orders_app(version)` builds the Orders provider: "v1", "v2" (adds the optional request field
 `gift_wrap` with a default and the response field `currency`), "breaking" (total becomes a string and
-`status` disappears) and "strict" (v2 that requires `gift_wrap`).
+`status` disappears), "strict" (v2 that requires `gift_wrap`) and "secured" (v1 that answers 401
+without `Authorization: Bearer s3cret`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from starlette.routing import Route
 from pytest_ipc._net import LOOPBACK
 
 ORDERS: dict[int, dict[str, Any]] = {}
-VERSIONS = ("v1", "v2", "breaking", "strict")
+VERSIONS = ("v1", "v2", "breaking", "strict", "secured")
+TOKEN = "s3cret"
 
 
 def orders_app(version: str) -> Starlette:
@@ -46,6 +48,8 @@ def orders_app(version: str) -> Starlette:
         return body
 
     async def get_order(request: Request) -> Response:
+        if version == "secured" and request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return JSONResponse({"error": "who are you?"}, status_code=401)
         order = ORDERS.get(int(request.path_params["order_id"]))
         if order is None:
             return JSONResponse({"error": "no such order"}, status_code=404)

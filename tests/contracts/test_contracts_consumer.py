@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from pytest_ipc.contracts.pactfile import identity_of
+
 from .inner_session import QUIET_SESSION
 
 CONSUMER_TESTS = """
@@ -15,19 +17,19 @@ import httpx
 import pytest
 from pact import match
 
-pytestmark = pytest.mark.pact("OrdersWeb", "Orders")
+pytestmark = pytest.mark.ipc_pact("OrdersWeb", "Orders")
 
 
 @pytest.mark.parametrize("number", range(12))
-def test_get_order(pact, number):
+def test_get_order(ipc_pact, number):
     (
-        pact.upon_receiving(f"a request for order {number}")
+        ipc_pact.upon_receiving("a request for an order")
         .given("an order exists", id=number)
         .with_request("GET", f"/orders/{number}")
         .will_respond_with(200)
         .with_body({"id": match.int(number), "status": match.str("placed")})
     )
-    with pact.serve() as server:
+    with ipc_pact.serve() as server:
         order = httpx.get(f"{server.url}/orders/{number}").json()
     assert order["id"] == number
     assert number % 3 != 0, "every third test fails on purpose"
@@ -50,15 +52,24 @@ def descriptions(document: dict[str, Any]) -> list[str]:
     return sorted(interaction["description"] for interaction in document["interactions"])
 
 
-def stale_pact(consumer: str, provider: str) -> str:
-    interaction = {"type": "Synchronous/HTTP", "description": "left over from last run"}
-    return json.dumps({"consumer": {"name": consumer}, "provider": {"name": provider}, "interactions": [interaction]})
+def stale_pact(consumer: str, provider: str, *, owner: str | None = None) -> str:
+    """A pact an earlier run left; `owner` is the node id of the test that wrote it, if any."""
+    interaction = {"type": "Synchronous/HTTP", "description": "left over from last run",
+                   "request": {"method": "GET", "path": "/"}, "response": {"status": 200}}
+    metadata: dict[str, Any] = {"pactSpecification": {"version": "4.0"}}
+    if owner is not None:
+        metadata["pytest-ipc"] = {"rootdir": "..", "tests": {owner: [identity_of(interaction)]}}
+    return json.dumps({"consumer": {"name": consumer}, "provider": {"name": provider},
+                       "interactions": [interaction], "metadata": metadata})
 
 
 def test_under_xdist_pact_file_holds_exactly_the_passing_tests(pytester: pytest.Pytester) -> None:
+    """Twelve tests on four workers, one description told apart by the state's `id` parameter: the
+    file keeps the eight that passed (an earlier merge kept one of them), drops the interaction of a
+    test removed from the module, leaves other pairs alone, and the pact directory holds pacts only."""
     pact_dir = pytester.path / "pacts"
     pact_dir.mkdir()
-    (pact_dir / "OrdersWeb-Orders.json").write_text(stale_pact("OrdersWeb", "Orders"))
+    (pact_dir / "OrdersWeb-Orders.json").write_text(stale_pact("OrdersWeb", "Orders", owner="test_consumer.py::test_removed"))
     (pact_dir / "Other-Orders.json").write_text(stale_pact("Other", "Orders"))
     pytester.makepyfile(test_consumer=CONSUMER_TESTS)
 
@@ -66,13 +77,14 @@ def test_under_xdist_pact_file_holds_exactly_the_passing_tests(pytester: pytest.
     result = pytester.runpytest_subprocess(*QUIET_SESSION, *lean, f"--ipc-pact-dir={pact_dir}", "-n", "4")
 
     result.assert_outcomes(passed=9, failed=4)
-    expected = sorted(f"a request for order {number}" for number in range(12) if number % 3 != 0)
-    assert descriptions(pact_json(pact_dir, "OrdersWeb-Orders.json")) == expected
+    document = pact_json(pact_dir, "OrdersWeb-Orders.json")
+    ids = sorted(item["providerStates"][0]["params"]["id"] for item in document["interactions"])
+    assert ids == [number for number in range(12) if number % 3 != 0]
     assert descriptions(pact_json(pact_dir, "Other-Orders.json")) == ["left over from last run"], (
         "pairs this session did not touch must be left alone"
     )
-    assert sorted(path.name for path in pact_dir.iterdir()) == sorted(
-        [".pytest-ipc.lock", "Other-Orders.json", "OrdersWeb-Orders.json"]
+    assert sorted(path.name for path in pact_dir.iterdir()) == ["OrdersWeb-Orders.json", "Other-Orders.json"], (
+        "nothing but pacts in the pact directory (no lock file)"
     )
     fragments_dir = Path((pytester.path / "fragments-dir.txt").read_text())
     assert fragments_dir.name.startswith("pytest-ipc-pacts-")
@@ -89,8 +101,8 @@ from pact import match
 PORTS = []
 
 
-def test_fails_with_its_server_still_referenced(make_pact):
-    pact = make_pact("A", "B")
+def test_fails_with_its_server_still_referenced(ipc_make_pact):
+    pact = ipc_make_pact("A", "B")
     pact.upon_receiving("ping").with_request("GET", "/ping").will_respond_with(204)
     server = pact.serve().__enter__()  # never exited: only the fixture can stop it
     PORTS.append(server.port)
@@ -98,8 +110,8 @@ def test_fails_with_its_server_still_referenced(make_pact):
     raise RuntimeError("boom, with the server still referenced by this traceback")
 
 
-def test_passes_with_a_server(make_pact):
-    pact = make_pact("C", "B")
+def test_passes_with_a_server(ipc_make_pact):
+    pact = ipc_make_pact("C", "B")
     pact.upon_receiving("ping").with_request("GET", "/ping").will_respond_with(204)
     with pact.serve() as server:
         PORTS.append(server.port)
@@ -116,17 +128,17 @@ def test_mock_servers_of_earlier_tests_are_closed():
         raise AssertionError(f"mock server on port {port} still answers")
 
 
-def test_respx_lets_calls_to_the_mock_server_through(make_pact, respx_mock):
+def test_respx_lets_calls_to_the_mock_server_through(ipc_make_pact, respx_mock):
     respx_mock.get("https://payments.example/health").respond(200, json={"ok": True})
-    pact = make_pact("Web", "Orders")
+    pact = ipc_make_pact("Web", "Orders")
     pact.upon_receiving("a list").with_request("GET", "/orders").will_respond_with(200).with_body([])
     with pact.serve() as server:
         assert httpx.get(f"{server.url}/orders").json() == []
         assert httpx.get("https://payments.example/health").json() == {"ok": True}
 
 
-def test_async_message(make_pact):
-    pact = make_pact("Mailer", "OrderEvents")
+def test_async_message(ipc_make_pact):
+    pact = ipc_make_pact("Mailer", "OrderEvents")
     (
         pact.upon_receiving("an order placed event", "Async")
         .with_body({"order_id": match.int(7), "status": "placed"}, "application/json")
@@ -137,28 +149,29 @@ def test_async_message(make_pact):
     assert received == [({"order_id": 7, "status": "placed"}, "orders.placed")]
 
 
-def test_sync_message(make_pact):
-    pact = make_pact("Mailer", "OrderEvents")
+def test_sync_message(ipc_make_pact):
+    pact = ipc_make_pact("Mailer", "OrderEvents")
     interaction = pact.upon_receiving("a quote request", "Sync").with_body({"item": "pen"}, "application/json")
     interaction.will_respond_with().with_body({"price": match.number(1.5)}, "application/json")
     pact.verify(lambda body, metadata: None, "Sync")
 
 
-def test_every_test_of_this_pair_fails(make_pact):
-    make_pact("Stale", "B").upon_receiving("anything").with_request("GET", "/").will_respond_with(204)
+def test_every_test_of_this_pair_fails(ipc_make_pact):
+    ipc_make_pact("Stale", "B").upon_receiving("anything").with_request("GET", "/").will_respond_with(204)
     assert False
 
 
-def test_telemetry_is_off():
-    assert os.environ["PACT_DO_NOT_TRACK"] == "true"
+def test_the_environment_is_left_alone():
+    assert "PACT_DO_NOT_TRACK" not in os.environ
 """
 
 
 def test_consumer_fixture_behaviour_in_one_session(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Servers stop at test end, respx passes through, messages are recorded, failures leave no pact."""
+    """Servers stop at test end, respx passes through, messages are recorded, failures leave no pact
+    (the failing test wrote the stale pair last time: its file goes), the environment is untouched."""
     pact_dir = pytester.path / "from-env"
     pact_dir.mkdir()
-    (pact_dir / "Stale-B.json").write_text(stale_pact("Stale", "B"))
+    (pact_dir / "Stale-B.json").write_text(stale_pact("Stale", "B", owner="test_consumer.py::test_every_test_of_this_pair_fails"))
     pytester.makepyfile(test_consumer=CONSUMER_BEHAVIOURS)
     monkeypatch.setenv("PYTEST_IPC_PACT_DIR", str(pact_dir))
     monkeypatch.delenv("PACT_DO_NOT_TRACK", raising=False)
@@ -186,11 +199,11 @@ def test_user_choice_about_telemetry_is_kept(pytester: pytest.Pytester, monkeypa
         def test_env():
             assert os.environ["PACT_DO_NOT_TRACK"] == "false"
 
-        def test_pact_needs_names(pact):
+        def test_pact_needs_names(ipc_pact):
             pass
         """
     )
     monkeypatch.setenv("PACT_DO_NOT_TRACK", "false")
     result = pytester.runpytest_inprocess(*QUIET_SESSION)
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["*needs @pytest.mark.pact(consumer, provider)*"])
+    result.stdout.fnmatch_lines(["*needs @pytest.mark.ipc_pact(consumer, provider)*"])

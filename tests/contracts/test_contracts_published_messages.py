@@ -118,7 +118,7 @@ def test_message_published_on_a_redis_stream(events_pact: Path) -> None:
 
 def test_unknown_description_names_the_known_ones(events_pact: Path) -> None:
     with pytest.raises(
-        ValueError, match="has no interaction 'an order shipped event'; it has: 'an order placed event'"
+        ValueError, match="has no interaction 'an order shipped event'; it has: 'Mailer -> OrderEvents: an order placed event'"
     ):
         assert_message_matches_pact(events_pact, "an order shipped event", {})
 

@@ -81,10 +81,10 @@ def test_raises(toxiproxy, http_stub):
     use_everything(toxiproxy, http_stub)
     raise ValueError("the test itself raised")
 
-@pytest.mark.pact("Web", "Orders")
-def test_records_a_pact(pact):
-    pact.upon_receiving("a ping").with_request("GET", "/ping").will_respond_with(204)
-    with pact.serve() as server:
+@pytest.mark.ipc_pact("Web", "Orders")
+def test_records_a_pact(ipc_pact):
+    ipc_pact.upon_receiving("a ping").with_request("GET", "/ping").will_respond_with(204)
+    with ipc_pact.serve() as server:
         assert httpx.get(f"{server.url}/ping").status_code == 204
 
 @pytest.mark.parametrize("n", range(4))
