@@ -6,8 +6,8 @@ and waits a bounded time: a client without a timeout against a hung stub must fa
 hang it (such a thread ends when the stub lets go of the connection, at the latest at teardown).
 A call may be a plain function or return a coroutine (an `async def`): the coroutine runs with
 `asyncio.run` on that thread, so open async clients inside it. `drive_async` runs the calls as tasks
-on the caller's own event loop (the `aio` forms), so a client made in an async test can be driven;
-calls still running when it stops waiting are cancelled.
+on the caller's own event loop (the `aio` forms; asyncio or trio, through anyio), so a client made
+in an async test can be driven; calls still running when it stops waiting are cancelled.
 
 Concurrent calls start together (a barrier for threads, one gather for tasks): what the cap, the
 breaker's half-open and the jitter checks measure is what happens when calls really overlap.
@@ -22,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import anyio
 
 from .._errors import IpcUsageError
 
@@ -133,24 +135,27 @@ def drive(call: Call, probe: Probe[T]) -> T:
 
 # -- the caller's event loop ------------------------------------------------------------------------
 async def timed_calls_async(call: AsyncCall, count: int, wait_up_to: float) -> list[CallOutcome]:
-    """Start `count` calls at once as tasks on this loop; cancel those still running after `wait_up_to` s."""
+    """Start `count` calls at once as tasks on this loop; cancel those still running after `wait_up_to` s.
+
+    anyio's task group and cancel scope, so the same code serves asyncio (pytest-asyncio, anyio) and trio.
+    """
     outcomes = [CallOutcome(started=time.monotonic()) for _ in range(count)]
+    misuse: list[object] = []
 
     async def one(outcome: CallOutcome) -> None:
         outcome.started = time.monotonic()
         result = call()
         if not inspect.isawaitable(result):
-            raise ResilienceUsageError(f"the aio assertions take an async call (e.g. lambda: client.get(url) on an AsyncClient); it returned {result!r}")
+            misuse.append(result)
+            return
         await _finish(result, outcome)
 
-    tasks = [asyncio.ensure_future(one(outcome)) for outcome in outcomes]
-    done, pending = await asyncio.wait(tasks, timeout=wait_up_to)
-    for task in pending:
-        task.cancel()
-    if pending:
-        await asyncio.wait(pending, timeout=1.0)  # let cancelled clients close their connections
-    for task in done:
-        task.result()  # a usage error surfaces here
+    with anyio.move_on_after(wait_up_to):  # cancels the calls still running: they stay unfinished
+        async with anyio.create_task_group() as group:
+            for outcome in outcomes:
+                group.start_soon(one, outcome)
+    if misuse:
+        raise ResilienceUsageError(f"the aio assertions take an async call (e.g. lambda: client.get(url) on an AsyncClient); it returned {misuse[0]!r}")
     return outcomes
 
 
@@ -164,7 +169,7 @@ async def drive_async(call: AsyncCall, probe: Probe[T]) -> T:
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         if isinstance(step, Sleep):
-            await asyncio.sleep(max(0.0, step.until - time.monotonic()))
+            await anyio.sleep(max(0.0, step.until - time.monotonic()))
             answer = None
         else:
             answer = await timed_calls_async(call, step.count, step.wait_up_to)
