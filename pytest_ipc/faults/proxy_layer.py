@@ -17,17 +17,13 @@ LAYER = "proxy"
 WHY_NOT = "the proxy relays TCP bytes and cannot speak HTTP"
 
 
-def _millis(seconds: float) -> int:
-    return round(seconds * 1000)
-
-
 # Each entry reads the fields of its own fault type (hence Any: the key fixes the type).
 TOXICS: dict[type[v.Fault], Callable[[Any, Proxy], AbstractContextManager[object]]] = {
-    v.Latency: lambda fault, proxy: proxy.latency(_millis(fault.seconds)),
+    v.Latency: lambda fault, proxy: proxy.latency(fault.seconds),
     v.Hang: lambda fault, proxy: proxy.timeout(0),  # swallow the answer, never close
     v.Outage: lambda fault, proxy: proxy.down(),
     v.Reset: lambda fault, proxy: proxy.reset_peer(0),
-    v.Bandwidth: lambda fault, proxy: proxy.bandwidth(fault.kb_s),
+    v.Bandwidth: lambda fault, proxy: proxy.bandwidth(fault.kb_s * 1000),
 }
 
 

@@ -87,7 +87,9 @@ _ATTRIBUTES_TAG = 'Attributes interface {} "json:\\"attributes\\""'
 
 def attributes_struct(toxic_type: str) -> Struct:
     declared = TOXIC_TYPES[toxic_type]
-    fields = tuple((name, INT64 if go == "int64" else INT) for name, go in declared.attributes.items())
+    fields = tuple(
+        (attribute.wire_name, INT64 if attribute.go_type == "int64" else INT) for attribute in declared.attributes
+    )
     return Struct(declared.go_struct, f"toxics.{declared.go_struct}", fields)
 
 
@@ -321,7 +323,7 @@ class ProxyCollection:
             if proxy.get_toxic(name) is not None:
                 raise _error(TOXIC_EXISTS)
             given = (self._decode(body, toxic_attributes_body(toxic_type)) or {}).get("attributes") or {}
-            attributes = {attribute: given.get(attribute, 0) for attribute in TOXIC_TYPES[toxic_type].attributes}
+            attributes = {attribute: given.get(attribute, 0) for attribute in TOXIC_TYPES[toxic_type].wire_names}
             toxicity = fields.get("toxicity", 1.0)
             toxic = Toxic(name, toxic_type, _stream(stream), toxicity, attributes)
             await proxy.add_toxic(toxic)

@@ -49,7 +49,7 @@ class ToxicStage:
     @property
     def attributes(self) -> dict[str, int]:
         """Every attribute of the toxic's type; one left out counts as 0, as in Toxiproxy."""
-        return {name: self.toxic.attributes.get(name, 0) for name in TOXIC_TYPES[self.toxic.type].attributes}
+        return {name: self.toxic.attributes.get(name, 0) for name in TOXIC_TYPES[self.toxic.type].wire_names}
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:

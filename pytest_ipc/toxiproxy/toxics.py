@@ -221,4 +221,5 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "reset_peer": reset_peer,
     "slicer": slicer,
     "limit_data": limit_data,
+    "noop": passthrough,
 }

@@ -87,13 +87,13 @@ def test_respx_layer_fakes_errors_in_process_and_passes_the_rest(price: HttpStub
     with faults.inject(faults.fail_first(2), into=target):
         assert [client.get(url).status_code for _ in range(3)] == [503, 503, 200]
         other = toxiproxy.create_proxy(upstream=f"{price.host}:{price.port}")  # another base URL: untouched
-        assert client.get(other.url() + "/price").json() == BODY
+        assert client.get(other.url + "/price").json() == BODY
     assert len(price.calls()) == 2  # only the passed-through requests reached the stub
     assert client.get(url).json() == BODY
 
 
 def test_proxy_layer_tcp_faults(proxy: Proxy, price: HttpStub, client: httpx.Client) -> None:
-    url = proxy.url() + "/price"
+    url = proxy.url + "/price"
     assert client.get(url).json() == BODY
     with faults.inject(faults.outage(), into=proxy):
         assert isinstance(timed_get(client, url)[1], httpx.ConnectError)
@@ -112,7 +112,7 @@ def test_proxy_layer_tcp_faults(proxy: Proxy, price: HttpStub, client: httpx.Cli
 def test_proxy_layer_bandwidth(proxy: Proxy, price: HttpStub, client: httpx.Client) -> None:
     price.expect("GET", "/big").respond(body=b"x" * 20_000)
     with faults.inject(faults.bandwidth(100), into=proxy):  # 100 kB/s: 20 kB take about 0.2 s
-        took, answer = timed_get(client, proxy.url() + "/big")
+        took, answer = timed_get(client, proxy.url + "/big")
     assert isinstance(answer, httpx.Response) and len(answer.content) == 20_000 and took >= 0.15
 
 

@@ -56,9 +56,9 @@ def test_a_breaker_that_never_opens_is_caught(http_stub: HttpStub, price_route: 
 def test_missing_fallback_is_caught(toxiproxy, http_stub: HttpStub, price_route: Route) -> None:  # type: ignore[no-untyped-def]
     proxy = toxiproxy.create_proxy(upstream=f"{http_stub.host}:{http_stub.port}")
     with faults.inject(faults.outage(), into=proxy):
-        assert_fallback(AsyncPriceClient(proxy.url()).price, FALLBACK)
+        assert_fallback(AsyncPriceClient(proxy.url).price, FALLBACK)
         with pytest.raises(AssertionError, match=r"no fallback: expected -1\.0 during the outage; the call raised .*UpstreamError: ConnectError"):
-            assert_fallback(AsyncPriceClient(proxy.url(), Policy(fallback=NONE)).price, FALLBACK)
+            assert_fallback(AsyncPriceClient(proxy.url, Policy(fallback=NONE)).price, FALLBACK)
 
 
 def test_request_cap_on_one_event_loop(http_stub: HttpStub, price_route: Route) -> None:

@@ -83,7 +83,7 @@ def test_a_breaker_that_never_opens_is_caught(http_stub: HttpStub, price_route: 
 
 def test_fallback_is_served_during_an_outage(toxiproxy, http_stub: HttpStub, price_route: Route, make_client: MakeClient) -> None:  # type: ignore[no-untyped-def]
     proxy = toxiproxy.create_proxy(upstream=f"{http_stub.host}:{http_stub.port}")
-    client, fragile = make_client(base_url=proxy.url()), make_client(Policy(fallback=NONE), base_url=proxy.url())
+    client, fragile = make_client(base_url=proxy.url), make_client(Policy(fallback=NONE), base_url=proxy.url)
     assert client.price() == PRICE  # through the proxy while it is up
     with faults.inject(faults.outage(), into=proxy):
         assert_fallback(client.price, FALLBACK)

@@ -166,7 +166,7 @@ class ProxyDriver:
 
     def add(self, type: str, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None,
             **attributes: int) -> Toxic:
-        values = {attribute: attributes.pop(attribute, 0) for attribute in TOXIC_TYPES[type].attributes}
+        values = {attribute: attributes.pop(attribute, 0) for attribute in TOXIC_TYPES[type].wire_names}
         assert not attributes, f"unknown attributes for {type}: {attributes}"
         toxic = Toxic(name or f"{type}_{stream}", type, stream, toxicity, values)
         self.loop.run(self.proxy.add_toxic(toxic))
