@@ -105,14 +105,19 @@ TOXIC_TYPES: dict[str, ToxicType] = {
 
 
 @dataclass
-class Toxic:
-    """One toxic on one proxy, in the shape Toxiproxy's API returns it."""
+class ToxicConfig:
+    """One toxic on one proxy as the server holds it, in wire units; `to_json` is the API's shape."""
 
     name: str
     type: str
-    stream: Stream = "downstream"
+    stream: str = "downstream"  # as the client spelt it: Toxiproxy echoes "DOWNSTREAM" back unchanged
     toxicity: float = 1.0
     attributes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def direction(self) -> Stream:
+        """The chain the toxic sits in: `stream` read without regard to case, as Toxiproxy does."""
+        return "upstream" if self.stream.lower() == "upstream" else "downstream"
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -67,6 +67,18 @@ def test_each_toxic_method_speaks_seconds_and_bytes_and_sends_toxiproxys_units(
     assert on_the_wire["attributes"] == wire
 
 
+def test_a_toxic_another_client_added_reads_in_python_units_and_a_lower_case_stream(
+    proxy: Proxy, embedded_server: EmbeddedToxiproxy
+) -> None:
+    body = {"type": "limit_data", "stream": "DOWNSTREAM", "attributes": {"bytes": 4096}}
+    assert httpx.post(f"{embedded_server.url}/proxies/echo/toxics", json=body).json()["stream"] == "DOWNSTREAM"
+
+    toxic = proxy.get_toxic("limit_data_DOWNSTREAM")
+
+    assert (toxic.stream, toxic.attributes) == ("downstream", {"size": 4096})
+    assert toxic.update(size=8192).attributes == {"size": 8192}
+
+
 def test_stream_toxicity_and_name_are_passed(proxy: Proxy) -> None:
     toxic = proxy.latency(0.05, stream="upstream", toxicity=0.25, name="slow-requests")
 
