@@ -10,6 +10,7 @@ from contextlib import suppress
 import httpx
 import pytest
 
+from pytest_ipc._errors import IpcError, IpcUsageError
 from pytest_ipc.client import (
     InvalidArgument,
     InvalidRequest,
@@ -141,6 +142,7 @@ def test_toxic_errors_map_to_their_classes(proxy: Proxy) -> None:
 
     with pytest.raises(ToxicExists) as exists:
         proxy.latency(0.02)
+    assert isinstance(exists.value, IpcError) and not isinstance(exists.value, IpcUsageError)
     with pytest.raises(ToxicNotFound) as missing:
         proxy.remove_toxic("no-such-toxic")
     with pytest.raises(InvalidRequest) as invalid:
@@ -178,6 +180,7 @@ def test_bad_arguments_are_refused_before_sending_with_the_valid_choices(
     with pytest.raises(InvalidArgument) as raised:
         add(proxy)
 
+    assert isinstance(raised.value, IpcUsageError)
     assert isinstance(raised.value, ValueError)
     for name in names:
         assert name in str(raised.value)

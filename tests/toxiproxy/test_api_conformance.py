@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK, split_host_port
 from pytest_ipc.toxiproxy import ConfigError, EmbeddedToxiproxy
 from pytest_ipc.toxiproxy.collection import ProxyCollection
@@ -893,6 +894,7 @@ def test_a_bad_config_file_fails_start_and_leaves_nothing_running(
     with pytest.raises(ConfigError) as caught:
         EmbeddedToxiproxy(config=config).start()
     assert str(caught.value) == f"toxiproxy config {config}: {reason}"
+    assert isinstance(caught.value, IpcUsageError)
     assert api_threads() == before
 
 
