@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from contextlib import suppress
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Self, cast
 
 from pytest_ipc.client.api import ToxiproxyTransport, api_path
 from pytest_ipc.client.errors import InvalidArgument, ProxyNotFound, ToxicNotFound
@@ -116,7 +116,7 @@ class Toxic:
     def remove(self) -> None:
         self._api.delete(self._path)
 
-    def __enter__(self) -> Toxic:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
