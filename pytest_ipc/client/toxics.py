@@ -54,9 +54,9 @@ def _wire_value(toxic_type: str, attribute: Attribute, value: object) -> int:
     unit, what = attribute.unit, f"{toxic_type} toxic: {attribute.name}"
     if unit.integral:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidArgument(f"{what} is a whole number of {unit.python} >= 0, got {value!r}")
+            raise InvalidArgument(f"{what} must be a whole number of {unit.python} >= 0, got {value!r}")
     elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise InvalidArgument(f"{what} is {unit.python} >= 0 (an int or float), got {value!r}")
+        raise InvalidArgument(f"{what} must be seconds >= 0 (an int or float), got {value!r}")
     wire = unit.to_wire(value)
     if wire == 0 and value != 0:
         resolution = unit.resolution
