@@ -106,7 +106,7 @@ class Toxic:
         return api_path("proxies", self.proxy_name, "toxics", self.name)
 
     def update(self, *, toxicity: float | None = None, **attributes: object) -> Toxic:
-        """Change attributes (same names and units as `attributes`) and/or toxicity; live connections feel it at once."""
+        """Change attributes (names and units as in `attributes`) or toxicity; live connections feel it at once."""
         body: dict[str, object] = {"attributes": to_wire(self.type, attributes)}
         if toxicity is not None:
             body["toxicity"] = check_toxicity(toxicity)

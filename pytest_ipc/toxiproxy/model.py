@@ -31,6 +31,7 @@ class WireUnit:
         return math.floor(Fraction(value) * self.scale + Fraction(1, 2))
 
     def from_wire(self, value: int) -> float | int:
+        """The Python value, exactly: 300 ms is 0.3 s, 5 KB/s is 5000 bytes/s."""
         python = Fraction(value) / self.scale
         return int(python) if self.integral else float(python)
 
