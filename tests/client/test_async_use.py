@@ -1,4 +1,4 @@
-"""The synchronous client inside async tests (anyio and pytest-asyncio).
+"""The synchronous client inside async tests (anyio's plugin, or loops such as pytest-asyncio runs).
 
 The client has no `aio` forms on purpose: each call is one loopback HTTP round trip (about a
 millisecond) to a server that runs on its own thread or process, and no call waits for the test's
@@ -9,6 +9,7 @@ close or release live connections whose other end is that loop.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,9 +100,13 @@ async def test_sync_calls_from_an_anyio_test_never_wait_for_its_loop(client: Tox
     assert max(calls) < PROMPT, f"a client call blocked the test's loop for {max(calls):.3f} s"
 
 
-@pytest.mark.asyncio
-async def test_sync_calls_from_a_pytest_asyncio_test_never_wait_for_its_loop(client: ToxiproxyClient) -> None:
-    calls = await exercise(client)
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_sync_calls_from_a_coroutine_on_an_asyncio_or_uvloop_loop_never_wait_for_it(
+    client: ToxiproxyClient, loop: str
+) -> None:
+    """What pytest-asyncio does for an async test: run it on a fresh loop of the configured kind."""
+    factory = pytest.importorskip("uvloop").new_event_loop if loop == "uvloop" else asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        calls = runner.run(exercise(client))
 
     assert max(calls) < PROMPT, f"a client call blocked the test's loop for {max(calls):.3f} s"
-
