@@ -38,14 +38,14 @@ def known_order(orders_store: OrderStore) -> OrderView:
 @pytest.fixture
 def client(orders_proxy: Proxy, make_client: ClientFactory, known_order: OrderView) -> OrdersClient:
     """A client through the proxy that has shown (and cached) the known order already."""
-    client = make_client(orders_proxy.url(), timeout_s=0.25, attempts=2, deadline_s=1.0)
+    client = make_client(orders_proxy.url, timeout_s=0.25, attempts=2, deadline_s=1.0)
     client.cache.put(known_order.id, known_order)  # warmed without a request: a slow CI box cannot fail it
     return client
 
 
 def test_latency_within_the_timeout_is_absorbed(client: OrdersClient, orders_proxy: Proxy, known_order: OrderView,
                                                 ipc_report: ReportHandle) -> None:
-    with orders_proxy.latency(100), ipc_report.measure(DEPENDENCY, "latency-100ms") as attempt:
+    with orders_proxy.latency(0.1), ipc_report.measure(DEPENDENCY, "latency-100ms") as attempt:
         assert client.get_order(known_order.id) == known_order
         attempt.outcome = Outcome.RECOVERED
     assert attempt.latency >= 0.1
@@ -88,7 +88,7 @@ def test_breaker_opens_during_an_outage_and_closes_after_its_cool_down(
 ) -> None:
     order = orders_store.add("DESK-6", 1, 15000)
     breaker = pybreaker.CircuitBreaker(fail_max=2, reset_timeout=0.5)
-    client = make_client(orders_proxy.url(), attempts=1, breaker=breaker, cache_ttl_s=0)
+    client = make_client(orders_proxy.url, attempts=1, breaker=breaker, cache_ttl_s=0)
     client.get_order(order.id)  # token fetched, connection pooled
     with orders_proxy.down():
         for _ in range(2):

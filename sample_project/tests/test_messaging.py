@@ -174,7 +174,7 @@ def test_reservations_through_a_slow_network_to_the_broker(
     with InventoryResponder(connect(), requests_queue, {"SKU-1": 5}), \
             InventoryClient(connect(via=slow), requests_queue, timeout_s=2.0) as inventory:
         inventory.reserve("SKU-1", 1)  # connected before the network slows down
-        with slow.proxy.latency(100), ipc_report.measure("inventory (redis)", "latency-100ms") as attempt:
+        with slow.proxy.latency(0.1), ipc_report.measure("inventory (redis)", "latency-100ms") as attempt:
             reservation = inventory.reserve("SKU-1", 2)
             attempt.outcome = Outcome.RECOVERED
     assert (reservation.reserved, reservation.remaining) == (True, 2)
