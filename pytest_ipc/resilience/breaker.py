@@ -26,8 +26,18 @@ from .. import faults
 from .._errors import IpcAssertionError
 from ..faults.layers import check_supported
 from .adapters import BreakerStates
+from .calls import (
+    Call,
+    CallOutcome,
+    Calls,
+    Probe,
+    ResilienceUsageError,
+    Sleep,
+    drive,
+    positive,
+    whole,
+)
 from .cap import peak_in_flight
-from .calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, Sleep, drive, positive, whole
 
 if TYPE_CHECKING:
     from ..stub import HttpStub, JournalEntry, Route

@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING
 
 from .. import faults
 from .._errors import IpcAssertionError
-from .calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, drive, positive, whole
+from .calls import (
+    Call,
+    CallOutcome,
+    Calls,
+    Probe,
+    ResilienceUsageError,
+    drive,
+    positive,
+    whole,
+)
 
 if TYPE_CHECKING:
     from ..stub import HttpStub, JournalEntry

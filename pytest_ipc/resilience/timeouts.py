@@ -7,6 +7,7 @@ deadline), or attempt after attempt (a per-attempt timeout, retried with no over
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from typing import TYPE_CHECKING
@@ -60,7 +61,7 @@ def _diagnosis(outcome: CallOutcome, stub: HttpStub | None, budget: float) -> st
             f"Measured at the stub: one request, held {held:.2f} s{' and still open' if entry.ended is None else ''} while the "
             f"client waited: it sets no timeout on the request, or one longer than {budget:.2f} s."
         )
-    gaps = [later.started - earlier.started for earlier, later in zip(seen, seen[1:])]
+    gaps = [later.started - earlier.started for earlier, later in itertools.pairwise(seen)]
     span = (seen[-1].ended or now) - seen[0].started
     return (
         f"Measured at the stub: {len(seen)} attempts over {span:.2f} s, a new one every {statistics.median(gaps):.2f} s "

@@ -12,7 +12,12 @@ import requests
 
 from pytest_ipc import faults
 from pytest_ipc.contracts.evolve import ResponseEvolver
-from pytest_ipc.resilience import assert_breaker, assert_request_cap, assert_retry_jitter, assert_timeout_honoured
+from pytest_ipc.resilience import (
+    assert_breaker,
+    assert_request_cap,
+    assert_retry_jitter,
+    assert_timeout_honoured,
+)
 from pytest_ipc.stub import HttpStub, Route
 
 from .variants import PRICE, TLS

@@ -98,7 +98,7 @@ def test_fallback_is_served_during_an_outage(toxiproxy, http_stub: HttpStub, pri
 CAP = {"httpx": r"request cap serialised: expected exactly 2 request\(s\) in flight at the peak .*, measured at most 1 at once", "requests": None}
 MISSING_CAP = {
     "httpx": r"request cap serialised: expected exactly 2 request\(s\) in flight at the peak",
-    "requests": r"request cap exceeded: expected at most 2 request\(s\) in flight at the stub, measured 6",
+    "requests": r"request cap exceeded: expected at most 2 request\(s\) in flight at the stub, measured [3-6]",
 }
 
 

@@ -186,7 +186,7 @@ class StubLayer:
     target_hint = "an HttpStub (http_stub)"
 
     def handles(self, target: object) -> bool:
-        from ...stub.server import HttpStub  # the stub imports this module to arm its faults
+        from ...stub.server import HttpStub  # here: the stub imports this module to arm its faults
 
         return isinstance(target, HttpStub)
 
