@@ -55,9 +55,11 @@ class ActiveFault:
         count = self.activations()
         if count is None or count > 0:
             return None
+        cause = self.injection.never_fired()
+        opt_out = "" if "must_fire=False" in cause else f" ({OPT_OUT}.)"
         return (
             f"{self.fault.describe()} was injected at the {self.layer.name} layer and never fired, so the test "
-            f"exercised nothing of it. Likely cause: {self.injection.never_fired()}. ({OPT_OUT}.)"
+            f"exercised nothing of it. Likely cause: {cause}.{opt_out}"
         )
 
 

@@ -39,6 +39,8 @@ def order_page_survives(http_stub: HttpStub, ipc_fault: InjectedFault, make_clie
     expected = ORDER if fault.name in SURVIVABLE or fault.times is not None else replace(ORDER, stale=True)
     assert order == expected
     assert attempt.latency < DEADLINE_S + 0.5
+    ipc_fault.heal()  # and once the API is back, the page is fresh again (also the proof an outage hit this client)
+    assert client.get_order(ORDER_ID) == ORDER
 
 
 @pytest.mark.fault_matrix(faults=HTTP_FAULTS, layers=["stub"])
