@@ -1,5 +1,7 @@
 """The HTTP stub: an embedded HTTP/1.1 server with routes, scenarios, auth, faults and a journal.
 
+    from pytest_ipc import faults
+
     def test_client_retries(http_stub):
         orders = http_stub.expect("GET", "/v1/orders/{order_id}", headers={"x-tenant": "acme"})
         orders.require_bearer("t0k3n").fail_first(2, status=503, retry_after=1).then_respond(

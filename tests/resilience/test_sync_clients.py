@@ -56,7 +56,7 @@ def test_missing_retries_and_wrong_backoff_are_caught(http_stub: HttpStub, make_
         assert_retries(http_stub.calls(route), retries=2)
 
     assert make_client().price() == PRICE  # three more attempts: 503, then the answer
-    with pytest.raises(AssertionError, match=r"retry 1: expected a pause of 0\.400 s, measured 0\.0\d\d s"):
+    with pytest.raises(AssertionError, match=r"retry 1: expected a pause of 0\.400 s, measured 0\.[0-2]\d\d s"):
         assert_retries(http_stub.calls(route)[1:], retries=1, backoff=[0.4], tolerance=0.1)
 
 
@@ -98,7 +98,7 @@ def test_fallback_is_served_during_an_outage(toxiproxy, http_stub: HttpStub, pri
 CAP = {"httpx": r"request cap serialised: expected exactly 2 request\(s\) in flight at the peak .*, measured at most 1 at once", "requests": None}
 MISSING_CAP = {
     "httpx": r"request cap serialised: expected exactly 2 request\(s\) in flight at the peak",
-    "requests": r"request cap exceeded: expected at most 2 request\(s\) in flight at the stub, measured [3-6]",
+    "requests": r"request cap exceeded: expected at most 2 request\(s\) in flight at the stub, measured \d+",
 }
 
 
