@@ -46,7 +46,7 @@ def _diagnosis(outcome: CallOutcome, stub: HttpStub | None, budget: float) -> st
     if stub is None:
         return "Is there a timeout on each attempt and a deadline on the whole call, retries included? (Pass stub= to see what it saw.)"
     now = time.monotonic()
-    seen = sorted((entry for entry in stub.calls() if entry.started >= outcome.started - 0.05), key=lambda entry: entry.started)
+    seen = sorted((entry for entry in stub.calls() if entry.started >= outcome.started - 0.001), key=lambda entry: entry.started)
     if not seen:
         return "The stub saw no request from this call: the time went elsewhere (did the call use the stub's URL?)."
     if len(seen) == 1:
