@@ -93,7 +93,12 @@ class RespxInjection:
                 f"respx only intercepts httpx; this call did not go through httpx (the stub saw {len(reached)} "
                 "request(s) during the block): use the stub or proxy layer"
             )
-        return f"no httpx request to {self.target.url} was made during the block: did the client call ipc_target_url?"
+        if self.upstream is None:
+            return (
+                f"no httpx request to {self.target.url} was made during the block: the client called another URL, or "
+                "not through httpx (respx only intercepts httpx; pass upstream=http_stub to see what reached the stub)"
+            )
+        return f"no request to {self.target.url} was made during the block: did the client call ipc_target_url?"
 
     def remove(self) -> None:
         if not self._removed:
