@@ -3,8 +3,8 @@ at a URL, or one in a container.
 
     with ToxiproxyClient(url) as toxiproxy:
         proxy = toxiproxy.create_proxy("db", upstream="127.0.0.1:5432")
-        with proxy.latency(500, jitter_ms=50):
-            ...  # every answer from the database is half a second late
+        with proxy.latency(0.5, jitter=0.05):
+            ...  # every answer from the database is half a second late (units: seconds, bytes)
         with proxy.down():
             ...  # connections to proxy.port are refused
 """

@@ -7,8 +7,10 @@ and the server's own words are always quoted in ``str(error)``.
 
 from __future__ import annotations
 
+from pytest_ipc._errors import IpcError, IpcUsageError
 
-class ToxiproxyError(Exception):
+
+class ToxiproxyError(IpcError):
     """A Toxiproxy API call failed; `status` is the HTTP status (None when no answer came back)."""
 
     def __init__(self, message: str, status: int | None = None, *, request: str = "") -> None:
@@ -44,7 +46,7 @@ class ToxicExists(ToxiproxyError):
     """The proxy already has a toxic of that name (names are unique across both streams)."""
 
 
-class InvalidArgument(ToxiproxyError, ValueError):
+class InvalidArgument(ToxiproxyError, IpcUsageError):
     """Refused before sending: an argument the server would reject, with the valid choices."""
 
 

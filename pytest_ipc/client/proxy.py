@@ -10,7 +10,7 @@ from pytest_ipc._net import split_host_port
 from pytest_ipc.client.api import ToxiproxyTransport, api_path
 from pytest_ipc.client.counters import LiveConnection, ProxyCounters
 from pytest_ipc.client.errors import UnsupportedByServer
-from pytest_ipc.client.toxics import Toxic, check_attributes, check_stream, check_toxicity
+from pytest_ipc.client.toxics import Toxic, check_stream, check_toxicity, to_wire
 from pytest_ipc.toxiproxy.model import Stream
 
 
@@ -44,16 +44,17 @@ class Proxy:
         """``(host, port)`` of the listener, ready for `socket.create_connection`."""
         return split_host_port(self.listen)
 
-    def url(self, scheme: str = "http") -> str:
-        """The listen address as a URL, for pointing an HTTP client at the proxy."""
+    @property
+    def url(self) -> str:
+        """The listener as an http URL, for pointing an HTTP client at the proxy."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{scheme}://{host}:{self.port}"
+        return f"http://{host}:{self.port}"
 
     def refresh(self) -> Proxy:
         self._load(self._api.get(self._path))
         return self
 
-    # -- toxics -----------------------------------------------------------------------------------
+    # -- toxics (seconds, bytes, bytes per second; the wire's units are toxics.to_wire's business) --
 
     def add_toxic(
         self,
@@ -62,14 +63,19 @@ class Proxy:
         stream: Stream = "downstream",
         toxicity: float = 1.0,
         name: str | None = None,
-        **attributes: int,
+        **attributes: object,
     ) -> Toxic:
-        """Add a toxic of any type the server knows; the typed methods below are the usual way in."""
+        """Add a toxic of any type the server knows; the typed methods below are the usual way in.
+
+        A built-in type's attributes take the typed methods' names and units; a type this client
+        does not know (a server's custom toxic) gets its attributes passed through unconverted, in
+        that server's own names and units.
+        """
         body: dict[str, object] = {
             "type": toxic_type,
             "stream": check_stream(stream),
             "toxicity": check_toxicity(toxicity),
-            "attributes": check_attributes(attributes),
+            "attributes": to_wire(toxic_type, attributes),
         }
         if name is not None:
             body["name"] = name
@@ -77,53 +83,51 @@ class Proxy:
 
     def latency(
         self,
-        latency_ms: int,
-        jitter_ms: int = 0,
+        latency: float,
+        jitter: float = 0.0,
         *,
         stream: Stream = "downstream",
         toxicity: float = 1.0,
         name: str | None = None,
     ) -> Toxic:
-        """Delay every chunk by latency +- jitter milliseconds."""
-        return self.add_toxic(
-            "latency", stream=stream, toxicity=toxicity, name=name, latency=latency_ms, jitter=jitter_ms
-        )
+        """Delay every chunk by `latency` +- `jitter` seconds (1 ms resolution)."""
+        return self.add_toxic("latency", stream=stream, toxicity=toxicity, name=name, latency=latency, jitter=jitter)
 
     def bandwidth(
-        self, rate_kb: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+        self, rate: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
     ) -> Toxic:
-        """Limit throughput to rate_kb kilobytes (1000 bytes) per second; 0 stalls the stream."""
-        return self.add_toxic("bandwidth", stream=stream, toxicity=toxicity, name=name, rate=rate_kb)
+        """Limit throughput to `rate` bytes per second (sent rounded to whole KB/s of 1000 bytes); 0 stalls."""
+        return self.add_toxic("bandwidth", stream=stream, toxicity=toxicity, name=name, rate=rate)
 
     def timeout(
-        self, timeout_ms: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+        self, timeout: float, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
     ) -> Toxic:
-        """Swallow all data; close after timeout_ms without incoming data (0: hang forever)."""
-        return self.add_toxic("timeout", stream=stream, toxicity=toxicity, name=name, timeout=timeout_ms)
+        """Swallow all data; close after `timeout` seconds without incoming data (0: hang forever)."""
+        return self.add_toxic("timeout", stream=stream, toxicity=toxicity, name=name, timeout=timeout)
 
     def reset_peer(
-        self, timeout_ms: int = 0, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+        self, timeout: float = 0.0, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
     ) -> Toxic:
-        """Reset the connection (TCP RST) timeout_ms after the first data arrives."""
-        return self.add_toxic("reset_peer", stream=stream, toxicity=toxicity, name=name, timeout=timeout_ms)
+        """Reset the connection (TCP RST) `timeout` seconds after the first data arrives."""
+        return self.add_toxic("reset_peer", stream=stream, toxicity=toxicity, name=name, timeout=timeout)
 
     def slow_close(
-        self, delay_ms: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
+        self, delay: float, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
     ) -> Toxic:
-        """Hold the close back by delay_ms after the other side closed."""
-        return self.add_toxic("slow_close", stream=stream, toxicity=toxicity, name=name, delay=delay_ms)
+        """Hold the close back by `delay` seconds after the other side closed."""
+        return self.add_toxic("slow_close", stream=stream, toxicity=toxicity, name=name, delay=delay)
 
     def slicer(
         self,
         average_size: int,
         size_variation: int = 0,
-        delay_us: int = 0,
+        delay: float = 0.0,
         *,
         stream: Stream = "downstream",
         toxicity: float = 1.0,
         name: str | None = None,
     ) -> Toxic:
-        """Cut data into pieces of about average_size bytes, delay_us microseconds apart."""
+        """Cut data into pieces of about `average_size` bytes, `delay` seconds apart (1 µs resolution)."""
         return self.add_toxic(
             "slicer",
             stream=stream,
@@ -131,19 +135,18 @@ class Proxy:
             name=name,
             average_size=average_size,
             size_variation=size_variation,
-            delay=delay_us,
+            delay=delay,
         )
 
     def limit_data(
-        self,
-        bytes: int,  # noqa: A002  (Toxiproxy's own attribute name)
-        *,
-        stream: Stream = "downstream",
-        toxicity: float = 1.0,
-        name: str | None = None,
+        self, size: int, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None
     ) -> Toxic:
-        """Close each connection once `bytes` bytes have passed in this direction."""
-        return self.add_toxic("limit_data", stream=stream, toxicity=toxicity, name=name, bytes=bytes)
+        """Close each connection once `size` bytes have passed in this direction."""
+        return self.add_toxic("limit_data", stream=stream, toxicity=toxicity, name=name, size=size)
+
+    def noop(self, *, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None) -> Toxic:
+        """A toxic that passes data unchanged: a marker, or a way to check a toxic reaches live connections."""
+        return self.add_toxic("noop", stream=stream, toxicity=toxicity, name=name)
 
     def toxics(self) -> dict[str, Toxic]:
         """Every toxic, upstream chain first, each chain in the order the toxics were added."""

@@ -15,11 +15,24 @@ from faker import Faker
 from .errors import ContractError
 
 
+def deranged(keys: list[str]) -> list[str]:
+    """`keys` in an order where none keeps its place: reversed, and for an odd count the middle one
+    (which reversing leaves put) swapped to the front. Deterministic, unlike a shuffle that may
+    leave the order as it was, so every key-order-dependent reader breaks on every run."""
+    order = keys[::-1]
+    if len(order) % 2 and len(order) > 1:
+        middle = len(order) // 2
+        order[0], order[middle] = order[middle], order[0]
+    return order
+
+
 class ResponseEvolver:
     """Callable JSON transform: `evolver(value)` returns the evolved copy and notes what changed.
 
     `drop_optional` names the fields a provider may omit: a bare key (`"note"`, at any depth) or a
-    dotted path from the root (`"order.note"`). The same seed gives the same evolution.
+    dotted path from the root (`"order.note"`). `changes` lists only what was really done: a
+    dropped field that was there, an added field, keys whose order changed (every key moves, see
+    `deranged`). The same seed gives the same added fields.
     """
 
     def __init__(
@@ -58,11 +71,8 @@ class ResponseEvolver:
             evolved[name] = self._fake_value()
             self.changes.append(f"added {path}.{name}")
         if self.reorder and len(evolved) > 1:
-            keys = list(evolved)
-            self._random.shuffle(keys)
-            if keys != list(evolved):
-                self.changes.append(f"reordered the keys of {path}")
-            evolved = {key: evolved[key] for key in keys}
+            evolved = {key: evolved[key] for key in deranged(list(evolved))}
+            self.changes.append(f"reordered the keys of {path}")
         return evolved
 
     def _fake_value(self) -> object:

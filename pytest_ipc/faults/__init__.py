@@ -1,4 +1,4 @@
-"""One fault vocabulary, three layers that inject it.
+"""One fault vocabulary, injected at whichever layer you choose, proven to have fired.
 
 Write a fault once (``faults.latency(0.2)``, ``faults.outage()``, ``faults.status(503)``) and inject
 it where it makes sense::
@@ -9,33 +9,41 @@ it where it makes sense::
 
 or let ``@pytest.mark.fault_matrix(faults=[...], layers=[...])`` run a test once per fault and layer
 (see `pytest_ipc.fixtures.resilience`). A fault a layer cannot express raises `FaultNotSupported`,
-naming the layers that can:
+naming the layers that can; a fault that never fired during the block fails it with
+`FaultNeverFired`, naming the likely cause (opt out with ``must_fire=False``).
 
-====================  =====  ====  =====  ==========================================================
-fault                 respx  stub  proxy  what each layer does
-====================  =====  ====  =====  ==========================================================
-latency(s)             -     yes   yes    stub: Delay.fixed; proxy: latency toxic
-hang()                 -     yes   yes    stub: Hang; proxy: timeout toxic of 0 (answer swallowed)
-outage()              yes     -    yes    respx: httpx.ConnectError; proxy: disabled (refused)
-reset()               yes    yes   yes    respx: httpx.ReadError; stub: RST; proxy: reset_peer
-status(code)          yes    yes    -     a response with that status (and Retry-After)
-fail_first(n, status) yes    yes    -     the first n requests get `status`, later ones pass
-connect_timeout()     yes     -     -     httpx.ConnectTimeout
-read_timeout()        yes     -     -     httpx.ReadTimeout (real read timeouts: hang())
-bandwidth(kb_s)        -      -    yes    bandwidth toxic
-malformed_response()  yes    yes    -     respx: RemoteProtocolError; stub: bad chunk header
-dribble(s)             -     yes    -     stub: DribbleBody over s seconds
-close_before_headers() -     yes    -     stub: status line, then close
-empty_response()      yes    yes    -     respx: RemoteProtocolError; stub: close, no bytes
-====================  =====  ====  =====  ==========================================================
+======================  =====  ====  =====  ========================================================
+fault                   respx  stub  proxy  what each layer does
+======================  =====  ====  =====  ========================================================
+latency(delay)           -     yes   yes    stub: sleeps (fixed, uniform, lognormal); proxy: latency
+                                            toxic (fixed, or uniform as latency +- jitter)
+hang()                   -     yes   yes    stub: never answers; proxy: timeout toxic of 0
+outage()                yes     -    yes    respx: httpx.ConnectError; proxy: listener disabled
+reset()                 yes    yes   yes    respx: httpx.ReadError; stub: RST; proxy: reset_peer
+status(code)            yes    yes    -     a response with that status (Retry-After, body)
+connect_timeout()       yes     -     -     httpx.ConnectTimeout
+read_timeout()          yes     -     -     httpx.ReadTimeout (a real read timeout: hang())
+bandwidth(rate)          -     yes   yes    stub: paces the answer; proxy: bandwidth toxic (whole kB/s)
+malformed_response()    yes    yes    -     respx: RemoteProtocolError; stub: bad chunk header
+empty_response()        yes    yes    -     respx: RemoteProtocolError; stub: close, no bytes
+close_before_headers()  yes    yes    -     respx: RemoteProtocolError; stub: status line, then close
+random_bytes(size)       -     yes    -     stub: garbage bytes, then close
+truncated(size)          -     yes   yes    stub: first size bytes, then close; proxy: limit_data
+dribble(duration)        -     yes    -     stub: the answer in pieces about 10 ms apart
+======================  =====  ====  =====  ========================================================
 
-respx faults never touch a socket, so they test how the client *handles* an error, not whether its
-timeouts are set; the stub and proxy layers do real I/O and measure both.
+Every fault also takes ``probability=``, ``seed=`` and ``times=`` (``fail_first(n)`` is
+``status(503, times=n)``). The proxy cannot express ``times`` or ``seed`` (a toxic acts per
+connection, from its own random stream); ``probability`` becomes the toxic's toxicity, drawn per
+connection rather than per request. respx faults never touch a socket, so they test how the client
+*handles* an error, not whether its timeouts are set; the stub and proxy layers do real I/O.
 """
 
-from .errors import FaultNotSupported
-from .layers import LAYERS, check_supported, inject, layers_for, support_table
-from .respx_layer import InProcess
+from .active import ActiveFault, inject, start
+from .errors import FaultNeverFired, FaultNotSupported, FaultUsageError
+from .layers import LAYERS, Injection, Layer, check_supported, layers_for, support_table
+from .layers.proxy import FaultProofUnavailable
+from .layers.respx import InProcess
 from .vocabulary import (
     FAULTS,
     Bandwidth,
@@ -43,15 +51,16 @@ from .vocabulary import (
     ConnectTimeout,
     Dribble,
     EmptyResponse,
-    FailFirst,
     Fault,
     Hang,
     Latency,
     MalformedResponse,
     Outage,
+    RandomBytes,
     ReadTimeout,
     Reset,
     Status,
+    Truncated,
     bandwidth,
     close_before_headers,
     connect_timeout,
@@ -63,30 +72,39 @@ from .vocabulary import (
     make,
     malformed_response,
     outage,
+    random_bytes,
     read_timeout,
     reset,
     status,
+    truncated,
 )
 
 __all__ = [
     "FAULTS",
     "LAYERS",
+    "ActiveFault",
     "Bandwidth",
     "CloseBeforeHeaders",
     "ConnectTimeout",
     "Dribble",
     "EmptyResponse",
-    "FailFirst",
     "Fault",
+    "FaultNeverFired",
     "FaultNotSupported",
+    "FaultProofUnavailable",
+    "FaultUsageError",
     "Hang",
     "InProcess",
+    "Injection",
     "Latency",
+    "Layer",
     "MalformedResponse",
     "Outage",
+    "RandomBytes",
     "ReadTimeout",
     "Reset",
     "Status",
+    "Truncated",
     "bandwidth",
     "check_supported",
     "close_before_headers",
@@ -101,8 +119,11 @@ __all__ = [
     "make",
     "malformed_response",
     "outage",
+    "random_bytes",
     "read_timeout",
     "reset",
+    "start",
     "status",
     "support_table",
+    "truncated",
 ]

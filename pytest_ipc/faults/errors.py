@@ -1,9 +1,15 @@
-"""The error for a fault a layer cannot produce; it names the layers that can."""
+"""The errors of the fault API: bad input (usage errors naming the choices) and a fault that never fired."""
 
 from __future__ import annotations
 
+from .._errors import IpcAssertionError, IpcUsageError
 
-class FaultNotSupported(ValueError):
+
+class FaultUsageError(IpcUsageError):
+    """An unknown fault, parameter, layer or target; the message lists the valid choices."""
+
+
+class FaultNotSupported(FaultUsageError):
     """`fault` cannot be injected at `layer`; `able` are the layers that can."""
 
     def __init__(self, description: str, layer: str, able: tuple[str, ...], why: str) -> None:
@@ -11,3 +17,7 @@ class FaultNotSupported(ValueError):
         self.able = able
         elsewhere = f"layers that can: {', '.join(able)}" if able else "no layer can"
         super().__init__(f"{description} cannot be injected at the {layer} layer ({why}); {elsewhere}")
+
+
+class FaultNeverFired(IpcAssertionError):
+    """A fault was injected and never fired, so the test proved nothing about it."""

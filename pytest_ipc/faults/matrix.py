@@ -1,19 +1,24 @@
-"""The fault matrix: which (layer, fault) cases a `fault_matrix` marker asks for, and a case applied.
+"""The fault matrix: which (layer, fault) cells a `fault_matrix` marker asks for, and a cell applied.
 
-Unsupported combinations stay in the matrix as *skipped* cases whose reason names the layers that
-can inject the fault: every test shows the same grid, and nothing silently disappears from it.
+Only cells a layer can express are generated; the others are returned apart, so the plugin lists
+them once for the session instead of a wall of skips. A fault that none of the layers asked for can
+express is a usage error naming the layers that can: the user asked for exactly that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..client import Proxy
-from ..stub import HttpStub
-from .errors import FaultNotSupported
-from .layers import LAYERS, check_layer, check_supported
+from .active import ActiveFault
+from .errors import FaultNotSupported, FaultUsageError
+from .layers import LAYERS, layer_named, layers_for
 from .vocabulary import FAULTS, Fault, make
+
+if TYPE_CHECKING:
+    from ..client import Proxy
+    from ..stub import HttpStub
 
 
 @dataclass(frozen=True)
@@ -27,22 +32,29 @@ class FaultCase:
     def id(self) -> str:
         return f"{self.layer}-{self.fault.label}"
 
-    def unsupported_reason(self) -> str | None:
-        try:
-            check_supported(self.fault, self.layer)
-        except FaultNotSupported as error:
-            return str(error)
-        return None
 
-
-def matrix_cases(faults: object, layers: object = LAYERS) -> list[FaultCase]:
-    """The cases for `faults` (Fault values, or names of faults without parameters) x `layers`."""
+def matrix_cases(faults: object, layers: object = None) -> tuple[list[FaultCase], list[FaultCase]]:
+    """(cells to run, cells left out because the layer cannot express the fault) for `faults`
+    (Fault values, or names of faults without required parameters) x `layers` (default: all)."""
     if isinstance(faults, (str, Fault)) or not isinstance(faults, Sequence) or not faults:
-        raise ValueError(f"faults= must be a non-empty list of faults, e.g. [faults.hang(), faults.status(503)], got {faults!r}")
+        raise FaultUsageError(f"faults= must be a non-empty list of faults, e.g. [faults.hang(), faults.status(503)], got {faults!r}")
+    if layers is None:
+        layers = list(LAYERS)
     if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
-        raise ValueError(f"layers= must be a non-empty list drawn from {', '.join(LAYERS)}, got {layers!r}")
+        raise FaultUsageError(f"layers= must be a non-empty list drawn from {', '.join(LAYERS)}, got {layers!r}")
+    chosen_layers = [layer_named(layer).name for layer in layers]
     chosen = [_fault(item) for item in faults]
-    return [FaultCase(fault, check_layer(layer)) for layer in layers for fault in chosen]
+    for fault in chosen:
+        able = [layer for layer in chosen_layers if LAYERS[layer].why_not(fault) is None]
+        if not able:
+            first = chosen_layers[0]
+            why = LAYERS[first].why_not(fault) or ""
+            raise FaultNotSupported(fault.describe(), " or ".join(chosen_layers), layers_for(fault), why)
+    cells = [FaultCase(fault, layer) for layer in chosen_layers for fault in chosen]
+    return (
+        [cell for cell in cells if LAYERS[cell.layer].why_not(cell.fault) is None],
+        [cell for cell in cells if LAYERS[cell.layer].why_not(cell.fault) is not None],
+    )
 
 
 def _fault(item: object) -> Fault:
@@ -50,18 +62,18 @@ def _fault(item: object) -> Fault:
         return item
     if isinstance(item, str):
         return make(item)
-    raise ValueError(f"expected a fault (e.g. faults.latency(0.2)) or one of the names {', '.join(FAULTS)}, got {item!r}")
+    raise FaultUsageError(f"expected a fault (e.g. faults.latency(0.2)) or one of the names {', '.join(FAULTS)}, got {item!r}")
 
 
 @dataclass
 class InjectedFault:
-    """A case applied for one test: call `url`; `heal()` removes the fault (the dependency recovers)."""
+    """A cell applied for one test (the `ipc_fault` fixture): call `url`; `heal()` removes the fault."""
 
     case: FaultCase
     url: str
     stub: HttpStub
+    active: ActiveFault
     proxy: Proxy | None = None
-    _heal: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def fault(self) -> Fault:
@@ -72,4 +84,13 @@ class InjectedFault:
         return self.case.layer
 
     def heal(self) -> None:
-        self._heal()
+        """Remove the fault: the dependency recovers for the rest of the test."""
+        self.active.heal()
+
+    def activations(self) -> int | None:
+        """How often the fault fired so far (None: the layer cannot count here)."""
+        return self.active.activations()
+
+    def allow_unfired(self) -> None:
+        """This test passes without the fault firing (its point is that the dependency is not reached)."""
+        self.active.allow_unfired()

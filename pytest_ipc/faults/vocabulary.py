@@ -1,48 +1,167 @@
 """The faults a user names once, whatever layer injects them: plain, validated, frozen values.
 
 A fault says *what goes wrong* ("the dependency hangs", "answers 503 three times"), never *how* a
-layer produces it; `layers.py` compiles it onto respx, the HTTP stub or the fault proxy. `label` is
-the short readable id the fault matrix uses ("latency-200ms", "status-503").
+layer produces it; the strategy modules in `layers/` do that. Every fault shares when it fires:
+
+- `probability` (0..1): each request (respx, stub) or connection (proxy) draws whether it fires;
+- `seed`: the draws (and sampled delays, garbage bytes) come from `random.Random(seed)`, so a seed
+  makes the pattern the same on every run;
+- `times`: fire at most that many times, then let everything through (``fail_first(3)`` is
+  ``status(503, times=3)``: a transient failure).
+
+Units follow the project's conventions: seconds, bytes, bytes per second. `label` is the short id the
+fault matrix uses ("latency-200ms", "status-503"); `describe()` is how messages name the fault.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import MISSING, dataclass, fields
-from typing import ClassVar
+from typing import ClassVar, Literal, TypedDict, Unpack
 
-# The stub's own checks, so a bad value reads the same at every layer.
-from ..stub.faults import check_non_negative, check_positive_int
-from ..stub.responses import check_status
+from .errors import FaultUsageError
+
+Distribution = Literal["fixed", "uniform", "lognormal"]
+DISTRIBUTIONS: tuple[Distribution, ...] = ("fixed", "uniform", "lognormal")
+# Dribble's default gap between pieces: small enough that no realistic per-read timeout fires, so
+# only a deadline on the whole call ends it early.
+DRIBBLE_GAP = 0.01
 
 
-def _millis_label(seconds: float) -> str:
+class Common(TypedDict, total=False):
+    """The parameters every fault takes (see the module docstring)."""
+
+    probability: float
+    seed: int | None
+    times: int | None
+
+
+def _number(fault: str, name: str, value: object, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise FaultUsageError(f"{fault}: {name} must be a finite number >= 0, got {value!r}")
+    if positive and value == 0:
+        raise FaultUsageError(f"{fault}: {name} must be > 0, got {value!r}")
+    return float(value)
+
+
+def _count(fault: str, name: str, value: object, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise FaultUsageError(f"{fault}: {name} must be an int >= {minimum}, got {value!r}")
+    return value
+
+
+def _millis(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Fault:
     """Base of the vocabulary; `name` is what `make()` and the matrix accept as a string."""
 
     name: ClassVar[str] = "fault"
+    probability: float = 1.0
+    seed: int | None = None
+    times: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.probability, bool) or not isinstance(self.probability, (int, float)) or not 0.0 <= self.probability <= 1.0:
+            raise FaultUsageError(f"{self.name}: probability must be a number from 0 to 1, got {self.probability!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
+            raise FaultUsageError(f"{self.name}: seed must be an int or None, got {self.seed!r}")
+        if self.times is not None:
+            _count(self.name, "times", self.times)
 
     @property
     def label(self) -> str:
+        """The readable id of this fault in a matrix ("latency-200ms")."""
         return self.name.replace("_", "-")
+
+    def describe(self) -> str:
+        """The fault as messages name it, with the firing rules that differ from the defaults."""
+        rules = [f"{rule}={value}" for rule, value, default in
+                 (("probability", self.probability, 1.0), ("seed", self.seed, None), ("times", self.times, None))
+                 if value != default]  # fmt: skip
+        return self.label + (f" ({', '.join(rules)})" if rules else "")
+
+
+class Trigger:
+    """Whether a fault fires, request by request: `times` first, then a `probability` draw.
+
+    The one place the firing rules live; the respx and stub layers both ask it. `seen` counts the
+    requests that asked, `fired` those the fault acted on (the proof that it fired).
+    """
+
+    def __init__(self, fault: Fault) -> None:
+        self.fault = fault
+        self.rng = random.Random(fault.seed)
+        self.seen = 0
+        self.fired = 0
+
+    def fires(self) -> bool:
+        self.seen += 1
+        if self.fault.times is not None and self.fired >= self.fault.times:
+            return False
+        if self.fault.probability < 1.0 and self.rng.random() >= self.fault.probability:
+            return False
+        self.fired += 1
+        return True
 
 
 @dataclass(frozen=True)
 class Latency(Fault):
-    """Every answer arrives `seconds` late."""
+    """Every answer arrives late: `latency(delay)` fixed, `Latency.uniform(low, high)` or
+    `Latency.lognormal(median, sigma, maximum=)` (a long right tail, like real services)."""
 
     name: ClassVar[str] = "latency"
-    seconds: float
+    delay: float = 0.0
+    distribution: Distribution = "fixed"
+    low: float = 0.0
+    high: float = 0.0
+    median: float = 0.0
+    sigma: float = 0.0
+    maximum: float | None = None  # a cap for long-tailed samples
 
     def __post_init__(self) -> None:
-        check_non_negative(self.name, "seconds", self.seconds)
+        super().__post_init__()
+        if self.distribution not in DISTRIBUTIONS:
+            raise FaultUsageError(f"latency: unknown distribution {self.distribution!r}; choose one of: {', '.join(DISTRIBUTIONS)}")
+        for field_name in ("delay", "low", "high", "median", "sigma"):
+            _number(self.name, field_name, getattr(self, field_name))
+        if self.maximum is not None:
+            _number(self.name, "maximum", self.maximum)
+        if self.distribution == "uniform" and self.low > self.high:
+            raise FaultUsageError(f"latency: uniform needs low <= high, got low={self.low} high={self.high}")
+        if self.distribution == "lognormal" and self.median <= 0:
+            raise FaultUsageError(f"latency: lognormal needs a median > 0, got {self.median}")
+
+    @classmethod
+    def uniform(cls, low: float, high: float, **common: Unpack[Common]) -> Latency:
+        """A delay drawn evenly from [low, high] seconds."""
+        return cls(distribution="uniform", low=low, high=high, **common)
+
+    @classmethod
+    def lognormal(cls, median: float, sigma: float, *, maximum: float | None = None, **common: Unpack[Common]) -> Latency:
+        """A delay around `median` seconds with a long right tail (`sigma`), capped at `maximum`."""
+        return cls(distribution="lognormal", median=median, sigma=sigma, maximum=maximum, **common)
+
+    def sample(self, rng: random.Random) -> float:
+        """One delay in seconds, drawn from `rng` (the fault's own stream)."""
+        if self.distribution == "fixed":
+            seconds = self.delay
+        elif self.distribution == "uniform":
+            seconds = rng.uniform(self.low, self.high)
+        else:
+            seconds = rng.lognormvariate(math.log(self.median), self.sigma)
+        return seconds if self.maximum is None else min(seconds, self.maximum)
 
     @property
     def label(self) -> str:
-        return f"latency-{_millis_label(self.seconds)}"
+        if self.distribution == "uniform":
+            return f"latency-{round(self.low * 1000)}-{_millis(self.high)}"
+        if self.distribution == "lognormal":
+            return f"latency-lognormal-{_millis(self.median)}"
+        return f"latency-{_millis(self.delay)}"
 
 
 @dataclass(frozen=True)
@@ -68,37 +187,25 @@ class Reset(Fault):
 
 @dataclass(frozen=True)
 class Status(Fault):
-    """Every answer is `status` (429, 503...), with `Retry-After: retry_after` when given."""
+    """The answer is `code` (429, 503...) with `body`, and `Retry-After: retry_after` when given."""
 
     name: ClassVar[str] = "status"
-    status: int = 503
-    retry_after: int | None = None
+    code: int = 503
+    retry_after: int | None = None  # whole seconds: the header's own unit
+    body: str = ""
 
     def __post_init__(self) -> None:
-        check_status(self.status)
-        if self.retry_after is not None and (not isinstance(self.retry_after, int) or isinstance(self.retry_after, bool) or self.retry_after < 0):
-            raise ValueError(f"status: retry_after must be whole seconds >= 0, got {self.retry_after!r}")
+        super().__post_init__()
+        if isinstance(self.code, bool) or not isinstance(self.code, int) or not 200 <= self.code <= 599:
+            raise FaultUsageError(f"status: code must be an int from 200 to 599 (a final HTTP status), got {self.code!r}")
+        if self.retry_after is not None:
+            _count(self.name, "retry_after (whole seconds)", self.retry_after, minimum=0)
+        if not isinstance(self.body, str):
+            raise FaultUsageError(f"status: body must be a str, got {self.body!r}")
 
     @property
     def label(self) -> str:
-        return f"status-{self.status}"
-
-
-@dataclass(frozen=True)
-class FailFirst(Fault):
-    """The first `times` requests get `status`; later ones reach the real answer (a transient fault)."""
-
-    name: ClassVar[str] = "fail_first"
-    times: int = 1
-    status: int = 503
-
-    def __post_init__(self) -> None:
-        check_positive_int(self.name, "times", self.times)
-        check_status(self.status)
-
-    @property
-    def label(self) -> str:
-        return f"fail-first-{self.times}x{self.status}"
+        return f"fail-first-{self.times}x{self.code}" if self.times is not None else f"status-{self.code}"
 
 
 @dataclass(frozen=True)
@@ -110,25 +217,25 @@ class ConnectTimeout(Fault):
 
 @dataclass(frozen=True)
 class ReadTimeout(Fault):
-    """The client's read times out (in-process: raises httpx.ReadTimeout)."""
+    """The client's read times out (in-process: raises httpx.ReadTimeout; for a real one: hang())."""
 
     name: ClassVar[str] = "read_timeout"
 
 
 @dataclass(frozen=True)
 class Bandwidth(Fault):
-    """Answers trickle through at `kb_s` kilobytes (1000 bytes) per second."""
+    """Answers trickle through at `rate` bytes per second."""
 
     name: ClassVar[str] = "bandwidth"
-    kb_s: int
+    rate: int
 
     def __post_init__(self) -> None:
-        if not isinstance(self.kb_s, int) or isinstance(self.kb_s, bool) or self.kb_s < 0:
-            raise ValueError(f"bandwidth: kb_s must be an int >= 0 (0 stalls the stream), got {self.kb_s!r}")
+        super().__post_init__()
+        _count(self.name, "rate (bytes per second)", self.rate)
 
     @property
     def label(self) -> str:
-        return f"bandwidth-{self.kb_s}kbs"
+        return f"bandwidth-{self.rate}Bps"
 
 
 @dataclass(frozen=True)
@@ -139,20 +246,10 @@ class MalformedResponse(Fault):
 
 
 @dataclass(frozen=True)
-class Dribble(Fault):
-    """Headers at once, then the body in pieces spread over `seconds`."""
+class EmptyResponse(Fault):
+    """The connection closes without a single byte of answer."""
 
-    name: ClassVar[str] = "dribble"
-    seconds: float
-
-    def __post_init__(self) -> None:
-        check_non_negative(self.name, "seconds", self.seconds)
-        if self.seconds == 0:
-            raise ValueError(f"dribble: seconds must be > 0 (the body is spread over them), got {self.seconds!r}")
-
-    @property
-    def label(self) -> str:
-        return f"dribble-{_millis_label(self.seconds)}"
+    name: ClassVar[str] = "empty_response"
 
 
 @dataclass(frozen=True)
@@ -163,86 +260,177 @@ class CloseBeforeHeaders(Fault):
 
 
 @dataclass(frozen=True)
-class EmptyResponse(Fault):
-    """The connection closes without a single byte of answer."""
+class RandomBytes(Fault):
+    """`size` random bytes arrive where the answer should be, then the connection closes."""
 
-    name: ClassVar[str] = "empty_response"
+    name: ClassVar[str] = "random_bytes"
+    size: int = 256
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _count(self.name, "size (bytes)", self.size)
+
+
+@dataclass(frozen=True)
+class Truncated(Fault):
+    """The first `size` bytes of the answer (status line and headers included), then a close."""
+
+    name: ClassVar[str] = "truncated"
+    size: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _count(self.name, "size (bytes)", self.size)
+
+    @property
+    def label(self) -> str:
+        return f"truncated-{self.size}B"
+
+
+@dataclass(frozen=True)
+class Dribble(Fault):
+    """The answer trickles in over `duration` seconds.
+
+    By default the pieces come about `DRIBBLE_GAP` (10 ms) apart, so a per-read timeout never fires
+    and only a deadline on the whole call ends it early (a slow-loris answer). The head goes at once
+    and the body trickles; when the body has fewer bytes than the pieces needed, the head trickles
+    too. `pieces=n` splits the body into n pieces instead, `piece_size=b` into pieces of b bytes
+    (the head then goes at once): use them to model coarser stalls.
+    """
+
+    name: ClassVar[str] = "dribble"
+    duration: float
+    pieces: int | None = None
+    piece_size: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _number(self.name, "duration", self.duration, positive=True)
+        if self.pieces is not None and self.piece_size is not None:
+            raise FaultUsageError("dribble: give pieces= or piece_size=, not both")
+        if self.pieces is not None:
+            _count(self.name, "pieces", self.pieces)
+        if self.piece_size is not None:
+            _count(self.name, "piece_size (bytes)", self.piece_size)
+
+    @property
+    def label(self) -> str:
+        return f"dribble-{_millis(self.duration)}"
+
+    def plan(self, head: bytes, body: bytes) -> tuple[bytes, list[bytes]]:
+        """(bytes sent at once, pieces sent evenly over `duration`) for one answer."""
+        if self.piece_size is not None:
+            return head, _split(body, math.ceil(len(body) / self.piece_size)) if body else [b""]
+        if self.pieces is not None:
+            return head, _split(body, self.pieces) if body else [b""]
+        wanted = max(1, round(self.duration / DRIBBLE_GAP))
+        if len(body) >= wanted:
+            return head, _split(body, wanted)
+        return b"", _split(head + body, wanted)
+
+
+def _split(data: bytes, pieces: int) -> list[bytes]:
+    """`data` in `pieces` nearly equal pieces (fewer when it has fewer bytes), none empty."""
+    count = max(1, min(pieces, len(data)))
+    return [data[len(data) * index // count : len(data) * (index + 1) // count] for index in range(count)]
 
 
 FAULTS: dict[str, type[Fault]] = {
     kind.name: kind
     for kind in (
-        Latency, Hang, Outage, Reset, Status, FailFirst, ConnectTimeout, ReadTimeout,
-        Bandwidth, MalformedResponse, Dribble, CloseBeforeHeaders, EmptyResponse,
+        Latency, Hang, Outage, Reset, Status, ConnectTimeout, ReadTimeout, Bandwidth, MalformedResponse,
+        EmptyResponse, CloseBeforeHeaders, RandomBytes, Truncated, Dribble,
     )
 }  # fmt: skip
 
 
 def make(name: str, **params: object) -> Fault:
-    """A fault from its name and parameters, e.g. ``make("latency", seconds=0.2)``; bad input says
-    what the choices are."""
+    """A fault from its name and parameters, e.g. ``make("latency", delay=0.2)``; bad input names
+    the choices."""
     kind = FAULTS.get(name)
     if kind is None:
-        raise ValueError(f"unknown fault {name!r}; choose one of: {', '.join(FAULTS)}")
+        raise FaultUsageError(f"unknown fault {name!r}; choose one of: {', '.join(FAULTS)}")
     allowed = [field.name for field in fields(kind)]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        takes = ", ".join(allowed) or "no parameters"
-        raise ValueError(f"{name}: unknown parameter(s) {', '.join(unknown)}; {name} takes: {takes}")
+        raise FaultUsageError(f"{name}: unknown parameter(s) {', '.join(unknown)}; {name} takes: {', '.join(allowed)}")
     missing = [field.name for field in fields(kind) if field.default is MISSING and field.name not in params]
     if missing:
-        raise ValueError(f"{name}: missing parameter(s) {', '.join(missing)}; {name} takes: {', '.join(allowed)}")
-    return kind(**params)
+        raise FaultUsageError(f"{name}: missing parameter(s) {', '.join(missing)}; {name} takes: {', '.join(allowed)}")
+    return kind(**params)  # type: ignore[arg-type]  # checked against the fields above
 
 
 # The short spellings users write: faults.latency(0.2), faults.status(503, retry_after=1) ...
-def latency(seconds: float) -> Latency:
-    return Latency(seconds)
+def latency(delay: float, **common: Unpack[Common]) -> Latency:
+    """Every answer `delay` seconds late (`Latency.uniform` / `Latency.lognormal` for spread)."""
+    return Latency(delay=delay, **common)
 
 
-def hang() -> Hang:
-    return Hang()
+def hang(**common: Unpack[Common]) -> Hang:
+    """The request is taken and never answered."""
+    return Hang(**common)
 
 
-def outage() -> Outage:
-    return Outage()
+def outage(**common: Unpack[Common]) -> Outage:
+    """Connections are refused."""
+    return Outage(**common)
 
 
-def reset() -> Reset:
-    return Reset()
+def reset(**common: Unpack[Common]) -> Reset:
+    """The connection is reset once the request is sent."""
+    return Reset(**common)
 
 
-def status(status: int = 503, *, retry_after: int | None = None) -> Status:
-    return Status(status, retry_after)
+def status(code: int = 503, *, retry_after: int | None = None, body: str = "", **common: Unpack[Common]) -> Status:
+    """The answer is `code` (with Retry-After and a body when given)."""
+    return Status(code=code, retry_after=retry_after, body=body, **common)
 
 
-def fail_first(times: int, *, status: int = 503) -> FailFirst:
-    return FailFirst(times, status)
+def fail_first(times: int, *, status: int = 503, retry_after: int | None = None) -> Status:
+    """The first `times` requests get `status`, later ones the real answer: ``status(status, times=times)``."""
+    return Status(code=status, retry_after=retry_after, times=times)
 
 
-def connect_timeout() -> ConnectTimeout:
-    return ConnectTimeout()
+def connect_timeout(**common: Unpack[Common]) -> ConnectTimeout:
+    """The connect attempt times out (respx)."""
+    return ConnectTimeout(**common)
 
 
-def read_timeout() -> ReadTimeout:
-    return ReadTimeout()
+def read_timeout(**common: Unpack[Common]) -> ReadTimeout:
+    """The read times out (respx)."""
+    return ReadTimeout(**common)
 
 
-def bandwidth(kb_s: int) -> Bandwidth:
-    return Bandwidth(kb_s)
+def bandwidth(rate: int, **common: Unpack[Common]) -> Bandwidth:
+    """Answers flow at `rate` bytes per second."""
+    return Bandwidth(rate=rate, **common)
 
 
-def malformed_response() -> MalformedResponse:
-    return MalformedResponse()
+def malformed_response(**common: Unpack[Common]) -> MalformedResponse:
+    """The answer's framing breaks halfway."""
+    return MalformedResponse(**common)
 
 
-def dribble(seconds: float) -> Dribble:
-    return Dribble(seconds)
+def empty_response(**common: Unpack[Common]) -> EmptyResponse:
+    """The connection closes without an answer."""
+    return EmptyResponse(**common)
 
 
-def close_before_headers() -> CloseBeforeHeaders:
-    return CloseBeforeHeaders()
+def close_before_headers(**common: Unpack[Common]) -> CloseBeforeHeaders:
+    """Only the status line arrives."""
+    return CloseBeforeHeaders(**common)
 
 
-def empty_response() -> EmptyResponse:
-    return EmptyResponse()
+def random_bytes(size: int = 256, **common: Unpack[Common]) -> RandomBytes:
+    """`size` bytes of garbage instead of an answer."""
+    return RandomBytes(size=size, **common)
+
+
+def truncated(size: int, **common: Unpack[Common]) -> Truncated:
+    """The first `size` bytes of the answer, then a close."""
+    return Truncated(size=size, **common)
+
+
+def dribble(duration: float, *, pieces: int | None = None, piece_size: int | None = None, **common: Unpack[Common]) -> Dribble:
+    """The answer trickles in over `duration` seconds (see `Dribble` for the pieces)."""
+    return Dribble(duration=duration, pieces=pieces, piece_size=piece_size, **common)

@@ -9,7 +9,7 @@ a SIGKILLed session is swept by the next one). Each service has an alias, so con
     redis = network.run_broker("redis")                   # the broker fixtures' image and probe
     to_redis = network.proxy(redis.address("main"))       # toxiproxy:<port>, inside the network
     app = network.run("my/app:1", "app", ports={"http": 8080}, env={"REDIS": to_redis.address})
-    with to_redis.proxy.latency(500):
+    with to_redis.proxy.latency(0.5):
         ...  # the app's own calls to Redis are now slow
 
 Servers the test runs itself (an embedded `HttpStub`, say) join by binding to `network.gateway`,

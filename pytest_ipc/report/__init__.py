@@ -4,7 +4,7 @@ Feed it from a test with the ``ipc_report`` fixture, or from any code (assertion
 
     from pytest_ipc.report import Outcome, measure, record
 
-    record("orders-api", "latency", Outcome.RECOVERED, latency_s=0.42)
+    record("orders-api", "latency", Outcome.RECOVERED, latency=0.42)
     with measure("orders-api", "outage") as attempt:
         shop.order(7)
         attempt.outcome = Outcome.SERVED_FALLBACK
@@ -13,7 +13,7 @@ The plugin prints a dependency × fault table (not with ``-q``), writes ``--ipc-
 adds each record to the test's JUnit XML properties; with nothing recorded it stays silent.
 """
 
-from .outcomes import Outcome
+from .outcomes import Outcome, ReportUsageError
 from .recorder import Measurement, Record, Recorder, ReportHandle, measure, record
 
-__all__ = ["Measurement", "Outcome", "Record", "Recorder", "ReportHandle", "measure", "record"]
+__all__ = ["Measurement", "Outcome", "Record", "Recorder", "ReportHandle", "ReportUsageError", "measure", "record"]

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from enum import Enum
 
+from .._errors import IpcUsageError
+
+
+class ReportUsageError(IpcUsageError):
+    """A record the report cannot take (an unknown outcome, a negative latency...)."""
+
 
 class Outcome(str, Enum):
     """How a call through a fault ended, as the resilience report prints it."""
@@ -18,7 +24,7 @@ class Outcome(str, Enum):
     @classmethod
     def parse(cls, value: Outcome | str) -> Outcome:
         """`value` as an Outcome; accepts the label or the member name (``"served fallback"``,
-        ``"SERVED_FALLBACK"``, ``"served_fallback"``); anything else is a ValueError listing the choices."""
+        ``"SERVED_FALLBACK"``, ``"served_fallback"``); anything else is a ReportUsageError listing the choices."""
         if isinstance(value, Outcome):
             return value
         text = str(value).strip()
@@ -26,4 +32,4 @@ class Outcome(str, Enum):
             if text == outcome.value or text.upper() == outcome.name or text.replace("_", " ") == outcome.value:
                 return outcome
         choices = ", ".join(repr(outcome.value) for outcome in cls)
-        raise ValueError(f"unknown resilience outcome {value!r}; choose one of: {choices}")
+        raise ReportUsageError(f"unknown resilience outcome {value!r}; choose one of: {choices}")

@@ -13,17 +13,17 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .outcomes import Outcome
+from .outcomes import Outcome, ReportUsageError
 
 
 @dataclass(frozen=True)
 class Record:
-    """One observation: calling `dependency` under `fault` ended with `outcome` after `latency_s`."""
+    """One observation: calling `dependency` under `fault` ended with `outcome` after `latency`."""
 
     dependency: str
     fault: str
     outcome: Outcome
-    latency_s: float
+    latency: float
     test: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -34,7 +34,7 @@ class Record:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
         return cls(str(data["dependency"]), str(data["fault"]), Outcome.parse(data["outcome"]),
-                   float(data["latency_s"]), str(data.get("test", "")))
+                   float(data["latency"]), str(data.get("test", "")))
 
 
 class Recorder:
@@ -45,16 +45,16 @@ class Recorder:
         self.current_test: str = ""
         self.current_properties: list[tuple[str, object]] | None = None
 
-    def add(self, dependency: str, fault: str, outcome: Outcome | str, latency_s: float) -> Record:
+    def add(self, dependency: str, fault: str, outcome: Outcome | str, latency: float) -> Record:
         if not dependency or not fault:
-            raise ValueError(f"a resilience record needs a dependency and a fault name, got {dependency!r}, {fault!r}")
-        if latency_s < 0:
-            raise ValueError(f"latency must be >= 0 seconds, got {latency_s!r}")
-        entry = Record(dependency, fault, Outcome.parse(outcome), float(latency_s), self.current_test)
+            raise ReportUsageError(f"a resilience record needs a dependency and a fault name, got {dependency!r}, {fault!r}")
+        if latency < 0:
+            raise ReportUsageError(f"latency must be >= 0 seconds, got {latency!r}")
+        entry = Record(dependency, fault, Outcome.parse(outcome), float(latency), self.current_test)
         self.records.append(entry)
         if self.current_properties is not None:
             self.current_properties.append(
-                (f"ipc:{dependency}:{fault}", f"{entry.outcome.value} in {entry.latency_s:.3f}s")
+                (f"ipc:{dependency}:{fault}", f"{entry.outcome.value} in {entry.latency:.3f}s")
             )
         return entry
 
@@ -67,7 +67,7 @@ class Measurement:
 
     def __init__(self) -> None:
         self.outcome: Outcome | str | None = None
-        self.latency_s: float = 0.0
+        self.latency: float = 0.0
 
 
 _active: Recorder | None = None
@@ -83,7 +83,7 @@ def active() -> Recorder | None:
     return _active
 
 
-def record(dependency: str, fault: str, outcome: Outcome | str, latency_s: float) -> Record | None:
+def record(dependency: str, fault: str, outcome: Outcome | str, latency: float) -> Record | None:
     """Add one row to the session's resilience report; a no-op (None) when no session records.
 
     `outcome` is an `Outcome` or its label: recovered, served fallback, failed fast, timed out within
@@ -92,7 +92,7 @@ def record(dependency: str, fault: str, outcome: Outcome | str, latency_s: float
     if recorder is None:
         Outcome.parse(outcome)  # still reject a typo
         return None
-    return recorder.add(dependency, fault, outcome, latency_s)
+    return recorder.add(dependency, fault, outcome, latency)
 
 
 @contextmanager
@@ -103,13 +103,13 @@ def measure(dependency: str, fault: str) -> Iterator[Measurement]:
     try:
         yield measurement
     except BaseException:
-        measurement.latency_s = time.monotonic() - started
-        record(dependency, fault, measurement.outcome or Outcome.BROKE, measurement.latency_s)
+        measurement.latency = time.monotonic() - started
+        record(dependency, fault, measurement.outcome or Outcome.BROKE, measurement.latency)
         raise
-    measurement.latency_s = time.monotonic() - started
+    measurement.latency = time.monotonic() - started
     if measurement.outcome is None:
-        raise ValueError(f"measure({dependency!r}, {fault!r}): the block ended without setting .outcome")
-    record(dependency, fault, measurement.outcome, measurement.latency_s)
+        raise ReportUsageError(f"measure({dependency!r}, {fault!r}): the block ended without setting .outcome")
+    record(dependency, fault, measurement.outcome, measurement.latency)
 
 
 class ReportHandle:
@@ -119,8 +119,8 @@ class ReportHandle:
         self._recorder = recorder
         self._test = test
 
-    def record(self, dependency: str, fault: str, outcome: Outcome | str, latency_s: float) -> Record:
-        return self._recorder.add(dependency, fault, outcome, latency_s)
+    def record(self, dependency: str, fault: str, outcome: Outcome | str, latency: float) -> Record:
+        return self._recorder.add(dependency, fault, outcome, latency)
 
     def measure(self, dependency: str, fault: str) -> AbstractContextManager[Measurement]:
         return measure(dependency, fault)

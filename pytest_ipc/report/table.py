@@ -10,7 +10,7 @@ from typing import Any
 from .outcomes import Outcome
 from .recorder import Record
 
-JSON_FORMAT_VERSION = 1
+JSON_FORMAT_VERSION = 2  # 2: seconds without a unit suffix (latency, median, maximum)
 HEADERS = ("dependency", "fault", "outcome", "n", "median", "max")
 
 
@@ -25,11 +25,11 @@ class Row:
     tests: tuple[str, ...]
 
     @property
-    def median_s(self) -> float:
+    def median(self) -> float:
         return statistics.median(self.latencies)
 
     @property
-    def max_s(self) -> float:
+    def maximum(self) -> float:
         return max(self.latencies)
 
 
@@ -41,7 +41,7 @@ def rows(records: Sequence[Record]) -> list[Row]:
     order = list(Outcome)
     keys = sorted(groups, key=lambda key: (key[0], key[1], order.index(key[2])))
     return [
-        Row(*key, tuple(entry.latency_s for entry in groups[key]), tuple(sorted({e.test for e in groups[key]})))
+        Row(*key, tuple(entry.latency for entry in groups[key]), tuple(sorted({e.test for e in groups[key]})))
         for key in keys
     ]
 
@@ -55,7 +55,7 @@ def _seconds(value: float) -> str:
 def table_lines(records: Sequence[Record]) -> list[str]:
     """The terminal table: one line per row, columns padded to their widest cell."""
     cells = [HEADERS] + [
-        (row.dependency, row.fault, row.outcome.value, str(len(row.latencies)), _seconds(row.median_s), _seconds(row.max_s))
+        (row.dependency, row.fault, row.outcome.value, str(len(row.latencies)), _seconds(row.median), _seconds(row.maximum))
         for row in rows(records)
     ]
     widths = [max(len(line[column]) for line in cells) for column in range(len(HEADERS))]
@@ -81,8 +81,8 @@ def json_document(records: Sequence[Record]) -> dict[str, Any]:
                 "fault": row.fault,
                 "outcome": row.outcome.value,
                 "count": len(row.latencies),
-                "median_s": round(row.median_s, 6),
-                "max_s": round(row.max_s, 6),
+                "median": round(row.median, 6),
+                "maximum": round(row.maximum, 6),
                 "tests": list(row.tests),
             }
             for row in rows(records)

@@ -1,10 +1,13 @@
 """Library-agnostic resilience assertions, measured from the outside: clocks and the stub's journal.
 
-They judge what a client *does* (how long a call takes, which requests reach the dependency), so the
-same assertion holds for tenacity or stamina, pybreaker or a hand-written breaker, httpx or requests.
-Failures say what was expected and what was measured.
+They judge what a client *does* (how long a call takes, which requests reach the dependency, how
+many at once), so the same assertion holds for tenacity or stamina, pybreaker or a hand-written
+breaker, httpx, requests or aiohttp. Each injects the faults it needs into the stub itself, and
+each failure says what was expected, what was measured and what to change. The async forms, with
+the same names, are in `pytest_ipc.resilience.aio`.
 """
 
+from . import aio
 from .adapters import (
     STATES,
     BreakerStates,
@@ -13,24 +16,28 @@ from .adapters import (
     watch_pybreaker,
 )
 from .breaker import assert_breaker
-from .calls import CallOutcome
-from .cap import assert_request_cap
+from .calls import CallOutcome, ResilienceUsageError
+from .cap import assert_request_cap, peak_in_flight
 from .fallback import assert_fallback
-from .retries import assert_retries, constant, exponential, pauses
+from .retries import assert_retries, assert_retry_jitter, constant, exponential, pauses
 from .timeouts import assert_timeout_honoured
 
 __all__ = [
     "STATES",
     "BreakerStates",
     "CallOutcome",
+    "ResilienceUsageError",
+    "aio",
     "assert_breaker",
     "assert_fallback",
     "assert_request_cap",
     "assert_retries",
+    "assert_retry_jitter",
     "assert_timeout_honoured",
     "constant",
     "exponential",
     "pauses",
+    "peak_in_flight",
     "watch_circuitbreaker",
     "watch_purgatory",
     "watch_pybreaker",

@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._errors import IpcAssertionError
+from .calls import ResilienceUsageError
+
 STATES = ("closed", "open", "half-open")
 
 
@@ -49,9 +52,9 @@ class BreakerStates:
         """The breaker entered exactly these states, in this order."""
         unknown = [state for state in expected if state not in STATES]
         if unknown:
-            raise ValueError(f"unknown breaker state(s) {unknown}; choose from: {', '.join(STATES)}")
+            raise ResilienceUsageError(f"unknown breaker state(s) {unknown}; choose from: {', '.join(STATES)}")
         if self.states != list(expected):
-            raise AssertionError(f"expected the breaker to go through {' -> '.join(expected)}, it went: {self.describe()}")
+            raise IpcAssertionError(f"expected the breaker to go through {' -> '.join(expected)}, it went: {self.describe()}")
 
 
 # Each library's spelling of the three states (pybreaker: "half-open", circuitbreaker: "half_open",
@@ -62,7 +65,7 @@ _SPELLINGS = {"closed": "closed", "open": "open", "opened": "open", "half-open":
 def _normalise(state: object) -> str:
     text = str(getattr(state, "name", state)).lower().replace("_", "-")
     if text not in _SPELLINGS:
-        raise ValueError(f"unknown breaker state {state!r}; known: {', '.join(_SPELLINGS)}")
+        raise ResilienceUsageError(f"unknown breaker state {state!r}; known: {', '.join(_SPELLINGS)}")
     return _SPELLINGS[text]
 
 

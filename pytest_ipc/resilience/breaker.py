@@ -1,25 +1,46 @@
 """Does the client's circuit breaker open, half-open and close? Probed black-box against the stub.
 
-The probe drives the client while the stub fails (set that up first: `fail_first`, a 503 `status`
-fault...) and reads only clocks and the journal:
+The probe makes the stub fail itself (`failure`, default ``faults.status(503)``; any stub-layer fault)
+and heals it by removing that fault, reading only clocks and the journal:
 
-1. `threshold` calls each reach the stub;
+0. errors that must not count (`not_counted`, e.g. ``[faults.status(404)]``): `threshold` + 1 calls
+   answered with each all reach the stub (the breaker stays closed);
+1. `threshold` failing calls each reach the stub;
 2. then calls fail fast (< `fail_fast` s) and no longer reach it: the breaker is open;
-3. after `cool_down`, exactly one trial call reaches the stub; it fails, so the calls after it fail
-   fast again (half-open, then open);
-4. `heal()` makes the stub answer well; after another `cool_down` the trial call succeeds and every
-   later call reaches the stub again: the breaker closed.
+3. after `cool_down`, `concurrent` calls start at once while the stub holds each request `hold` s
+   (so they overlap) and still fails: exactly one trial reaches the stub (the others may fail fast
+   or wait for the trial's verdict, but must not reach it); the failed trial opens the breaker again;
+4. the stub heals; after another `cool_down` a trial call succeeds and later calls reach the stub.
+
+Every failure names the phase and the defect, with the transcript of calls so far.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..stub import HttpStub, Route
+from .. import faults
+from .._errors import IpcAssertionError
+from ..faults.layers import check_supported
 from .adapters import BreakerStates
-from .calls import Call, CallOutcome, positive, timed_call
+from .calls import (
+    Call,
+    CallOutcome,
+    Calls,
+    Probe,
+    ResilienceUsageError,
+    Sleep,
+    drive,
+    positive,
+    whole,
+)
+from .cap import peak_in_flight
+
+if TYPE_CHECKING:
+    from ..stub import HttpStub, JournalEntry, Route
 
 COOL_DOWN_MARGIN = 0.05  # waited past the cool-down, so the breaker's own clock has surely expired
 
@@ -28,7 +49,6 @@ COOL_DOWN_MARGIN = 0.05  # waited past the cool-down, so the breaker's own clock
 class BreakerProbe:
     """A run of the probe; `transcript` lists every call with what the stub saw."""
 
-    call: Call
     stub: HttpStub
     route: Route | str | None
     fail_fast: float
@@ -36,40 +56,114 @@ class BreakerProbe:
     observer: BreakerStates | None
     transcript: list[str] = field(default_factory=list)
 
-    def requests(self) -> int:
-        return len(self.stub.calls(self.route))
+    def requests(self) -> list[JournalEntry]:
+        return self.stub.calls(self.route)
 
-    def one_call(self, phase: str) -> tuple[CallOutcome, int]:
-        """One call; returns how it ended and how many requests it made at the stub."""
+    def calls(self, phase: str, count: int = 1) -> Probe[tuple[list[CallOutcome], list[JournalEntry]]]:
+        """`count` calls at once; returns how they ended and the requests they made at the stub."""
         self.poll()  # a hook-less library's half-open shows only as time passes, before the next call
-        before = self.requests()
-        outcome = timed_call(self.call, wait_up_to=self.call_timeout)
-        reached = self.requests() - before
+        known = {id(entry) for entry in self.requests()}
+        outcomes: list[CallOutcome] = yield Calls(count, self.call_timeout)
+        reached = [entry for entry in self.requests() if id(entry) not in known]
         self.poll()
-        self.transcript.append(f"  {len(self.transcript) + 1}. {phase}: {reached} request(s) at the stub; the call {outcome.describe()}")
-        if outcome.duration is None:
-            self.fail(f"a call in phase '{phase}' did not finish within {self.call_timeout:.2f} s; does the client set a timeout?")
-        return outcome, reached
+        for outcome in outcomes:
+            at_stub = f"{len(reached)} request(s) at the stub" if count == 1 else f"{len(reached)} request(s) at the stub from {count} calls"
+            self.transcript.append(f"  {len(self.transcript) + 1}. {phase}: {at_stub}; the call {outcome.describe()}")
+        stuck = [outcome for outcome in outcomes if outcome.duration is None]
+        if stuck:
+            self.fail(f"phase '{phase}': {len(stuck)} call(s) did not finish within {self.call_timeout:.2f} s (call_timeout); the breaker probe needs calls that end")
+        return outcomes, reached
+
+    def expect_reaches(self, phase: str, defect: str) -> Probe[None]:
+        _, reached = yield from self.calls(phase)
+        if not reached:
+            self.fail(f"{defect} (phase '{phase}'): expected the call to reach the stub; the stub saw no request")
+
+    def expect_fails_fast(self, phase: str, defect: str) -> Probe[None]:
+        outcomes, reached = yield from self.calls(phase)
+        took = outcomes[0].duration or 0.0
+        if reached or took >= self.fail_fast:
+            self.fail(
+                f"{defect} (phase '{phase}'): expected the call to fail fast (< {self.fail_fast:.3f} s) without reaching "
+                f"the stub; it made {len(reached)} request(s) at the stub and took {took:.3f} s"
+            )
 
     def poll(self) -> None:
         if self.observer is not None:
             self.observer.poll()
 
-    def expect_reaches(self, phase: str) -> None:
-        _, reached = self.one_call(phase)
-        if reached == 0:
-            self.fail(f"in phase '{phase}' the call was expected to reach the stub, but the stub saw no request (is the breaker open too early or for too long?)")
-
-    def expect_fails_fast(self, phase: str, problem: str) -> None:
-        outcome, reached = self.one_call(phase)
-        took = outcome.duration or 0.0
-        if reached or took >= self.fail_fast:
-            measured = f"it made {reached} request(s) at the stub and took {took:.3f} s"
-            self.fail(f"{problem}: expected the call to fail fast (< {self.fail_fast:.3f} s) without reaching the stub; {measured}")
-
     def fail(self, message: str) -> None:
         states = f"\nbreaker states seen: {self.observer.describe()}" if self.observer is not None else ""
-        raise AssertionError(f"{message}\nprobe so far:\n" + "\n".join(self.transcript) + states)
+        raise IpcAssertionError(f"{message}\nprobe so far:\n" + "\n".join(self.transcript) + states)
+
+
+def breaker_probe(
+    stub: HttpStub,
+    *,
+    threshold: int,
+    cool_down: float,
+    failure: faults.Fault,
+    not_counted: Sequence[faults.Fault],
+    route: Route | str | None,
+    fail_fast: float,
+    calls_while_open: int,
+    concurrent: int,
+    hold: float,
+    call_timeout: float,
+    observer: BreakerStates | None,
+) -> Probe[list[str]]:
+    threshold = whole("threshold", threshold, 1)
+    calls_while_open = whole("calls_while_open", calls_while_open, 1)
+    concurrent = whole("concurrent", concurrent, 2)
+    cool_down, hold = positive("cool_down", cool_down), positive("hold", hold)
+    for fault in [failure, *not_counted]:
+        if not isinstance(fault, faults.Fault):
+            raise ResilienceUsageError(f"failure and not_counted take faults from pytest_ipc.faults (e.g. faults.status(404)), got {fault!r}")
+        check_supported(fault, "stub")
+    probe = BreakerProbe(stub, route, positive("fail_fast", fail_fast), positive("call_timeout", call_timeout), observer)
+
+    for ignored in not_counted:
+        with faults.inject(ignored, into=stub, must_fire=False):
+            for number in range(threshold + 1):
+                yield from probe.expect_reaches(
+                    f"not counted: {ignored.describe()}",
+                    f"breaker counts errors that must not count: after {number} call(s) answered with {ignored.describe()}, "
+                    f"call {number + 1} did not reach the stub (the breaker opened on errors `not_counted` lists)",
+                )
+
+    with faults.inject(failure, into=stub, must_fire=False):
+        for _ in range(threshold):
+            yield from probe.expect_reaches("failing", "breaker open too early, or a call that never reaches the stub")
+        opened_at = time.monotonic()
+        for number in range(calls_while_open):
+            yield from probe.expect_fails_fast("open", f"breaker did not open after {threshold} failing calls (call {threshold + number + 1})")
+
+        yield Sleep(opened_at + cool_down + COOL_DOWN_MARGIN)
+        with faults.inject(faults.latency(hold), into=stub, must_fire=False):  # the trial is slow, so the calls overlap it
+            phase = f"half-open ({concurrent} calls at once, stub still failing)"
+            _, reached = yield from probe.calls(phase, concurrent)
+        if not reached:
+            probe.fail(
+                f"breaker never half-opens (phase '{phase}'): {cool_down:.2f} s (cool_down) after it opened, none of "
+                f"{concurrent} calls reached the stub"
+            )
+        together = peak_in_flight(reached)
+        if together > 1:
+            probe.fail(
+                f"breaker lets every concurrent call through in half-open (phase '{phase}'): {together} of {concurrent} "
+                "calls reached the stub at once; expected exactly one trial (the others must fail fast or wait for its verdict)"
+            )
+        reopened_at = time.monotonic()
+        for _ in range(calls_while_open):
+            yield from probe.expect_fails_fast("open again", "the failed half-open trial did not open the breaker again")
+
+    yield Sleep(reopened_at + cool_down + COOL_DOWN_MARGIN)
+    yield from probe.expect_reaches("half-open trial (stub healed)", "breaker never half-opens after the stub healed")
+    for _ in range(calls_while_open):
+        _, reached = yield from probe.calls("closed")
+        if not reached:
+            probe.fail("breaker did not close after a successful trial call (phase 'closed'): a later call did not reach the stub")
+    return probe.transcript
 
 
 def assert_breaker(
@@ -78,10 +172,13 @@ def assert_breaker(
     *,
     threshold: int,
     cool_down: float,
-    heal: Callable[[], None],
+    failure: faults.Fault | None = None,
+    not_counted: Sequence[faults.Fault] = (),
     route: Route | str | None = None,
     fail_fast: float = 0.05,
     calls_while_open: int = 3,
+    concurrent: int = 5,
+    hold: float = 0.2,
     call_timeout: float = 5.0,
     observer: BreakerStates | None = None,
 ) -> list[str]:
@@ -90,37 +187,11 @@ def assert_breaker(
     `route` limits the counting to one stub route; `observer` (an adapter from
     `pytest_ipc.resilience.adapters`) adds the library's own state changes to failure messages.
     """
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-        raise ValueError(f"threshold must be an int >= 1 (failures that open the breaker), got {threshold!r}")
-    if isinstance(calls_while_open, bool) or not isinstance(calls_while_open, int) or calls_while_open < 1:
-        raise ValueError(f"calls_while_open must be an int >= 1, got {calls_while_open!r}")
-    cool_down = positive("cool_down", cool_down)
-    if not callable(heal):
-        raise TypeError(f"heal must be a callable that makes the stub answer well again, got {heal!r}")
-    probe = BreakerProbe(call, stub, route, positive("fail_fast", fail_fast), positive("call_timeout", call_timeout), observer)
-
-    for _ in range(threshold):
-        probe.expect_reaches("failing")
-    opened_at = time.monotonic()
-    for number in range(calls_while_open):
-        probe.expect_fails_fast("open", f"breaker did not open after {threshold} failing calls (call {threshold + number + 1})")
-
-    _sleep_until(opened_at + cool_down + COOL_DOWN_MARGIN)
-    probe.expect_reaches("half-open trial (stub still failing)")
-    reopened_at = time.monotonic()
-    for _ in range(calls_while_open):
-        probe.expect_fails_fast("open again", "more than one trial call in half-open, or the failed trial did not open the breaker again")
-
-    heal()
-    _sleep_until(reopened_at + cool_down + COOL_DOWN_MARGIN)
-    probe.expect_reaches("half-open trial (stub healed)")
-    for _ in range(calls_while_open):
-        _, reached = probe.one_call("closed")
-        if reached == 0:
-            probe.fail("breaker did not close after a successful trial call: a later call did not reach the stub")
-    return probe.transcript
-
-
-def _sleep_until(deadline: float) -> None:
-    """Waiting out the breaker's cool-down is the point here: there is nothing to poll."""
-    time.sleep(max(0.0, deadline - time.monotonic()))
+    return drive(
+        call,
+        breaker_probe(
+            stub, threshold=threshold, cool_down=cool_down, failure=failure or faults.status(503), not_counted=not_counted,
+            route=route, fail_fast=fail_fast, calls_while_open=calls_while_open, concurrent=concurrent, hold=hold,
+            call_timeout=call_timeout, observer=observer,
+        ),
+    )  # fmt: skip

@@ -1,11 +1,16 @@
-"""Timing a client's call from the outside, without ever waiting on it for good.
+"""Timing a client's calls from the outside, without ever waiting on them for good.
 
-Every assertion runs the user's call on a daemon thread and waits a bounded time: a client without
-a timeout against a hung stub must fail the test, not hang it. Such a thread ends when the stub lets
-go of the connection (the `http_stub` fixture cancels hung requests at teardown).
+The assertions are written once, as probes (generators) that ask for calls and sleeps (`Calls`,
+`Sleep`) and judge what came back; two drivers run them. `drive` runs each call on a daemon thread
+and waits a bounded time: a client without a timeout against a hung stub must fail the test, not
+hang it (such a thread ends when the stub lets go of the connection, at the latest at teardown).
+A call may be a plain function or return a coroutine (an `async def`): the coroutine runs with
+`asyncio.run` on that thread, so open async clients inside it. `drive_async` runs the calls as tasks
+on the caller's own event loop (the `aio` forms; asyncio or trio, through anyio), so a client made
+in an async test can be driven; calls still running when it stops waiting are cancelled.
 
-A call may be a plain function or return a coroutine (an `async def` with httpx.AsyncClient): the
-coroutine runs with `asyncio.run` on that thread, so open the AsyncClient inside it.
+Concurrent calls start together (a barrier for threads, one gather for tasks): what the cap, the
+breaker's half-open and the jitter checks measure is what happens when calls really overlap.
 """
 
 from __future__ import annotations
@@ -14,11 +19,22 @@ import asyncio
 import inspect
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+
+from .._errors import IpcUsageError
 
 Call = Callable[[], object]
+AsyncCall = Callable[[], Awaitable[object]]
 THREAD_NAME = "pytest-ipc-resilience-call"
+T = TypeVar("T")
+
+
+class ResilienceUsageError(IpcUsageError):
+    """An assertion's argument it cannot use; the message says what it takes."""
 
 
 @dataclass
@@ -42,7 +58,27 @@ class CallOutcome:
         return f"returned {self.value!r} after {self.duration:.3f} s"
 
 
-async def _timed_async(awaitable: Awaitable[object], outcome: CallOutcome) -> None:
+@dataclass(frozen=True)
+class Calls:
+    """A probe's request: start `count` calls at once and wait up to `wait_up_to` s for them."""
+
+    count: int
+    wait_up_to: float
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """A probe's request: wait until `time.monotonic()` reaches `until` (a cool-down: nothing to poll)."""
+
+    until: float
+
+
+Step = Calls | Sleep
+Probe = Generator[Step, Any, T]
+
+
+# -- threads ----------------------------------------------------------------------------------------
+async def _finish(awaitable: Awaitable[object], outcome: CallOutcome) -> None:
     try:
         outcome.value = await awaitable
     except Exception as error:  # noqa: BLE001  (whatever the client raises is what we measure)
@@ -50,12 +86,17 @@ async def _timed_async(awaitable: Awaitable[object], outcome: CallOutcome) -> No
     outcome.duration = time.monotonic() - outcome.started
 
 
-def _run_one(call: Call, outcome: CallOutcome) -> None:
+def _run_one(call: Call, outcome: CallOutcome, barrier: threading.Barrier | None) -> None:
+    if barrier is not None:
+        try:
+            barrier.wait(timeout=5.0)
+        except threading.BrokenBarrierError:
+            pass  # start anyway: the measurement says how far apart the calls were
     outcome.started = time.monotonic()
     try:
         result = call()
         if inspect.isawaitable(result):
-            asyncio.run(_timed_async(result, outcome))
+            asyncio.run(_finish(result, outcome))
             return
         outcome.value = result
     except Exception as error:  # noqa: BLE001  (as above)
@@ -63,24 +104,11 @@ def _run_one(call: Call, outcome: CallOutcome) -> None:
     outcome.duration = time.monotonic() - outcome.started
 
 
-def timed_call(call: Call, wait_up_to: float) -> CallOutcome:
-    """Run `call` once and wait at most `wait_up_to` seconds for it."""
-    check_callable(call)
-    outcome = CallOutcome(started=time.monotonic())
-    worker = threading.Thread(target=_run_one, args=(call, outcome), name=THREAD_NAME, daemon=True)
-    worker.start()
-    worker.join(wait_up_to)
-    return outcome
-
-
-def timed_calls_concurrently(call: Call, count: int, wait_up_to: float) -> list[CallOutcome]:
-    """Start `count` calls at once (threads, or one event loop for an `async def`) and time each."""
-    check_callable(call)
+def timed_calls(call: Call, count: int, wait_up_to: float) -> list[CallOutcome]:
+    """Start `count` calls at once, each on its own thread, and wait at most `wait_up_to` s for them."""
     outcomes = [CallOutcome(started=time.monotonic()) for _ in range(count)]
-    if inspect.iscoroutinefunction(call):
-        workers = [threading.Thread(target=asyncio.run, args=(_gather(call, outcomes),), name=THREAD_NAME, daemon=True)]
-    else:
-        workers = [threading.Thread(target=_run_one, args=(call, outcome), name=THREAD_NAME, daemon=True) for outcome in outcomes]
+    barrier = threading.Barrier(count) if count > 1 else None
+    workers = [threading.Thread(target=_run_one, args=(call, outcome, barrier), name=THREAD_NAME, daemon=True) for outcome in outcomes]
     for worker in workers:
         worker.start()
     deadline = time.monotonic() + wait_up_to
@@ -89,21 +117,79 @@ def timed_calls_concurrently(call: Call, count: int, wait_up_to: float) -> list[
     return outcomes
 
 
-async def _gather(call: Callable[[], Awaitable[object]], outcomes: list[CallOutcome]) -> None:
+def drive(call: Call, probe: Probe[T]) -> T:
+    """Run `probe` with threads and `time.sleep`; returns what the probe returns."""
+    check_callable(call)
+    answer: object = None
+    while True:
+        try:
+            step = probe.send(answer)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if isinstance(step, Sleep):
+            time.sleep(max(0.0, step.until - time.monotonic()))
+            answer = None
+        else:
+            answer = timed_calls(call, step.count, step.wait_up_to)
+
+
+# -- the caller's event loop ------------------------------------------------------------------------
+async def timed_calls_async(call: AsyncCall, count: int, wait_up_to: float) -> list[CallOutcome]:
+    """Start `count` calls at once as tasks on this loop; cancel those still running after `wait_up_to` s.
+
+    anyio's task group and cancel scope, so the same code serves asyncio (pytest-asyncio, anyio) and trio.
+    """
+    outcomes = [CallOutcome(started=time.monotonic()) for _ in range(count)]
+    misuse: list[object] = []
+
     async def one(outcome: CallOutcome) -> None:
         outcome.started = time.monotonic()
-        await _timed_async(call(), outcome)
+        result = call()
+        if not inspect.isawaitable(result):
+            misuse.append(result)
+            return
+        await _finish(result, outcome)
 
-    await asyncio.gather(*(one(outcome) for outcome in outcomes))
+    with anyio.move_on_after(wait_up_to):  # cancels the calls still running: they stay unfinished
+        async with anyio.create_task_group() as group:
+            for outcome in outcomes:
+                group.start_soon(one, outcome)
+    if misuse:
+        raise ResilienceUsageError(f"the aio assertions take an async call (e.g. lambda: client.get(url) on an AsyncClient); it returned {misuse[0]!r}")
+    return outcomes
 
 
+async def drive_async(call: AsyncCall, probe: Probe[T]) -> T:
+    """Run `probe` on the running loop with tasks and `asyncio.sleep`; returns what the probe returns."""
+    check_callable(call)
+    answer: object = None
+    while True:
+        try:
+            step = probe.send(answer)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        if isinstance(step, Sleep):
+            await anyio.sleep(max(0.0, step.until - time.monotonic()))
+            answer = None
+        else:
+            answer = await timed_calls_async(call, step.count, step.wait_up_to)
+
+
+# -- argument checks --------------------------------------------------------------------------------
 def check_callable(call: object) -> None:
     if not callable(call):
-        raise TypeError(f"expected a callable that makes one client call (e.g. lambda: client.get(url)), got {call!r}")
+        raise ResilienceUsageError(f"expected a callable that makes one client call (e.g. lambda: client.get(url)), got {call!r}")
 
 
 def positive(name: str, value: object) -> float:
     """Validate a duration argument of an assertion (seconds > 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == float("inf"):
-        raise ValueError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+        raise ResilienceUsageError(f"{name} must be a finite number of seconds > 0, got {value!r}")
     return float(value)
+
+
+def whole(name: str, value: object, minimum: int) -> int:
+    """Validate a count argument of an assertion."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ResilienceUsageError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return value

@@ -1,39 +1,76 @@
-"""Is the client's timeout honoured? Measured from outside while the dependency hangs or dawdles."""
+"""Is the client's time bounded? Measured from outside while the dependency hangs, dawdles or dribbles.
+
+When the call overruns, the message says what the stub saw, because the fix depends on it: one
+request held all along (no timeout), a dribbled answer read to the end (a per-read timeout but no
+deadline), or attempt after attempt (a per-attempt timeout, retried with no overall deadline).
+"""
 
 from __future__ import annotations
 
+import itertools
+import statistics
 import time
+from typing import TYPE_CHECKING
 
-from ..stub import HttpStub
-from .calls import Call, CallOutcome, positive, timed_call
+from .._errors import IpcAssertionError
+from .calls import Call, CallOutcome, Calls, Probe, drive, positive
+
+if TYPE_CHECKING:
+    from ..stub import HttpStub, JournalEntry
+
+TRICKLES = ("dribble", "bandwidth")  # stub faults that keep an answer coming slowly
 
 
-def assert_timeout_honoured(call: Call, budget: float, *, slack: float = 0.3, stub: HttpStub | None = None) -> CallOutcome:
-    """`call` must return or raise within `budget` + `slack` seconds (set the dependency to hang or to
-    answer late first). With `stub`, a failure also says what the stub saw. Returns the outcome."""
+def timeout_probe(budget: float, slack: float, stub: HttpStub | None) -> Probe[CallOutcome]:
     budget = positive("budget", budget)
     slack = positive("slack", slack)
     limit = budget + slack
     waited = limit + max(budget, 1.0)  # long enough to report a late return as a figure
-    outcome = timed_call(call, wait_up_to=waited)
+    outcome: CallOutcome = (yield Calls(1, waited))[0]
     if outcome.duration is not None and outcome.duration <= limit:
         return outcome
     measured = f"{outcome.duration:.2f} s" if outcome.duration is not None else f"more than {waited:.2f} s (still waiting)"
-    raise AssertionError(
-        f"timeout not honoured: expected the call to return or raise within {budget:.2f} s "
-        f"(+{slack:.2f} s slack), measured {measured} ({_who_waited(outcome, stub)}); "
-        f"the call {outcome.describe()}. Does the client set a timeout?"
+    raise IpcAssertionError(
+        f"timeout not honoured: expected the call to return or raise within {budget:.2f} s (+{slack:.2f} s slack), "
+        f"measured {measured}; the call {outcome.describe()}.\n{_diagnosis(outcome, stub, budget)}"
     )
 
 
-def _who_waited(outcome: CallOutcome, stub: HttpStub | None) -> str:
+def assert_timeout_honoured(call: Call, budget: float, *, slack: float = 0.3, stub: HttpStub | None = None) -> CallOutcome:
+    """`call` must return or raise within `budget` + `slack` seconds (make the dependency hang, answer
+    late or dribble first). With `stub`, a failure says what the stub saw. Returns the outcome."""
+    return drive(call, timeout_probe(budget, slack, stub))
+
+
+def _diagnosis(outcome: CallOutcome, stub: HttpStub | None, budget: float) -> str:
     if stub is None:
-        return "the client waited for its dependency"
+        return "Is there a timeout on each attempt and a deadline on the whole call, retries included? (Pass stub= to see what it saw.)"
     now = time.monotonic()
-    held = [entry for entry in stub.calls() if entry.started >= outcome.started - 0.05]
-    if not held:
-        return "the stub saw no request from this call"
-    longest = max((entry.ended or now) - entry.started for entry in held)
-    open_now = sum(1 for entry in held if entry.ended is None)
-    still = f", {open_now} still open" if open_now else ""
-    return f"the client waited for the stub: it held {len(held)} request(s) for up to {longest:.2f} s{still}"
+    seen = sorted((entry for entry in stub.calls() if entry.started >= outcome.started - 0.001), key=lambda entry: entry.started)
+    if not seen:
+        return "The stub saw no request from this call: the time went elsewhere (did the call use the stub's URL?)."
+    if len(seen) == 1:
+        entry = seen[0]
+        held = (entry.ended or now) - entry.started
+        if any(fault in TRICKLES for fault in entry.faults):
+            return (
+                f"Measured at the stub: one request, its answer trickling in for {held:.2f} s and the client reading on. "
+                "A per-read timeout never fires while bytes keep coming: the client has no total deadline on the call."
+            )
+        return (
+            f"Measured at the stub: one request, held {held:.2f} s{' and still open' if entry.ended is None else ''} while the "
+            f"client waited: it sets no timeout on the request, or one longer than {budget:.2f} s."
+        )
+    gaps = [later.started - earlier.started for earlier, later in itertools.pairwise(seen)]
+    span = (seen[-1].ended or now) - seen[0].started
+    return (
+        f"Measured at the stub: {len(seen)} attempts over {span:.2f} s, a new one every {statistics.median(gaps):.2f} s "
+        f"(each attempt gave up, then the client retried): {_attempts(seen)}. Each attempt has a timeout, but nothing "
+        f"bounds the whole call: add an overall deadline of at most {budget:.2f} s across the retries (or fewer retries)."
+    )
+
+
+def _attempts(entries: list[JournalEntry]) -> str:
+    first = entries[0].started
+    shown = ", ".join(f"+{entry.started - first:.2f} s" for entry in entries[:6])
+    return f"attempts at {shown}{', ...' if len(entries) > 6 else ''}"

@@ -1,33 +1,22 @@
 """The HTTP stub: an embedded HTTP/1.1 server with routes, scenarios, auth, faults and a journal.
 
+    from pytest_ipc import faults
+
     def test_client_retries(http_stub):
         orders = http_stub.expect("GET", "/v1/orders/{order_id}", headers={"x-tenant": "acme"})
         orders.require_bearer("t0k3n").fail_first(2, status=503, retry_after=1).then_respond(
             json=fake_json({"id": "uuid4", "customer": "name"}, seed=7)
         )
-        http_stub.expect("POST", "/v1/orders", json={"qty": 1}).respond(status=201).inject(Delay.fixed(0.2))
+        http_stub.expect("POST", "/v1/orders", json={"qty": 1}).respond(status=201).inject(faults.latency(0.2))
         ...  # run the client against http_stub.url
         http_stub.assert_called(orders, times=3)
 
 Pieces: `matchers` (what a route takes), `responses` and `fake` (what it answers), `routes` (the
-fluent route), `auth`, `scenarios`, `faults` (HTTP-level misbehaviour), `journal` (what was seen),
-`server` (`HttpStub`, which ties them to the shared h11 core). Fixtures: `pytest_ipc.fixtures.stub`.
+fluent route), `auth`, `scenarios`, `journal` (what was seen), `server` (`HttpStub`, which ties
+them to the shared h11 core). Faults are the vocabulary of `pytest_ipc.faults`; how the stub performs
+them lives in `pytest_ipc.faults.layers.stub`. Fixtures: `pytest_ipc.fixtures.stub`.
 """
 
-from .faults import (
-    FAULT_TYPES,
-    CloseBeforeHeaders,
-    Delay,
-    DribbleBody,
-    EmptyResponse,
-    Fault,
-    Hang,
-    MalformedChunk,
-    RandomDataThenClose,
-    Reset,
-    Status,
-    make_fault,
-)
 from .fake import FakeJson, fake_json
 from .journal import Journal, JournalEntry
 from .request import StubRequest
@@ -37,25 +26,13 @@ from .scenarios import Scenario
 from .server import HttpStub
 
 __all__ = [
-    "FAULT_TYPES",
-    "CloseBeforeHeaders",
-    "Delay",
-    "DribbleBody",
-    "EmptyResponse",
     "FakeJson",
-    "Fault",
-    "Hang",
     "HttpStub",
     "Journal",
     "JournalEntry",
-    "MalformedChunk",
-    "RandomDataThenClose",
     "Reply",
-    "Reset",
     "Route",
     "Scenario",
-    "Status",
     "StubRequest",
     "fake_json",
-    "make_fault",
 ]

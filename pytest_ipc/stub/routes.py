@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 from .._http import Response
 from .auth import Auth, BasicAuth, BearerAuth
-from .faults import ArmedFault, Fault, Status, arm
+from ..faults.layers.stub import ArmedFault, arm, status_response
+from ..faults.vocabulary import Fault, Status
 from .matchers import NOT_GIVEN, RequestMatcher
 from .request import StubRequest
 from .responses import Headers, JsonTransform, Reply
@@ -61,12 +62,13 @@ class Route:
         return self
 
     def fail_first(self, times: int, *, status: int = 503, retry_after: int | None = None) -> Route:
-        """The next `times` calls get `status` (with Retry-After); follow with `then_respond(...)`."""
-        if not isinstance(times, int) or times < 1:
-            raise ValueError(f"{self.name}: fail_first needs times >= 1, got {times!r}")
-        failure = Status(status, retry_after=retry_after).response()
-        reply = Reply(failure.status, body=failure.body, headers=tuple(failure.headers))
-        self.replies.extend([reply] * times)
+        """The next `times` calls get `status` (with Retry-After); follow with `then_respond(...)`.
+
+        Reply-sequence sugar: the failures are replies built like `faults.status`'s answer, so they
+        take their turn in the sequence (a stub-wide `faults.fail_first` counts requests instead)."""
+        failure = Status(code=status, retry_after=retry_after, times=times)  # validates times and status
+        built = status_response(failure)
+        self.replies.extend([Reply(built.status, body=built.body, headers=tuple(built.headers))] * times)
         return self
 
     def respond_with(self, callback: ReplyCallback) -> Route:
@@ -86,7 +88,7 @@ class Route:
         return self
 
     def inject(self, *faults: Fault | str) -> Route:
-        """Faults for this route's requests, applied in the order given (see `faults.py`)."""
+        """Faults for this route's requests (from `pytest_ipc.faults`, or their names), in the order given."""
         self.faults.extend(arm(fault) for fault in faults)
         return self
 

@@ -21,7 +21,8 @@ from .._http import DEFAULT_MAX_BODY, Exchange, HttpServer, Request, Response, p
 from .._loop import LoopThread
 from .._net import LOOPBACK
 from .auth import Auth, BasicAuth, BearerAuth
-from .faults import ArmedFault, Fault, arm
+from ..faults.layers.stub import ArmedFault, arm
+from ..faults.vocabulary import Fault
 from .journal import Journal, JournalEntry
 from .matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
 from .request import StubRequest
@@ -160,7 +161,7 @@ class HttpStub:
         self.auth = BasicAuth(user, password)
 
     def inject(self, *faults: Fault | str) -> None:
-        """Faults for every request, applied before the route's own (see `faults.py`)."""
+        """Faults (from `pytest_ipc.faults`, or their names) for every request, before the route's own."""
         self.faults.extend(arm(fault) for fault in faults)
 
     def scenario(self, name: str, initial: str = "started", states: Iterable[str] | None = None) -> Scenario:
@@ -250,7 +251,7 @@ class HttpStub:
                     break
                 if armed.fires():
                     entry.faults.append(armed.fault.name)
-                    answer = await armed.fault.apply(answer, exchange, armed.rng)
+                    answer = await armed.apply(answer, exchange)
             entry.status = None if answer is None else answer.status
             return answer
         finally:

@@ -5,10 +5,15 @@ their replies, reply sequences, stub-wide and route faults. What WireMock can ex
 exactly; what it cannot raises `WireMockUnsupported`, naming the route and the feature, instead of
 serving something subtly different. Not expressible:
 
-- faults with ``probability`` below 1 (WireMock's faults always fire) and so their ``seed``;
-- ``hang`` (WireMock always answers eventually) and ``close_before_headers`` (no such fault);
-- ``random_data_then_close`` with an ``nbytes`` other than the default (WireMock picks the length);
-- a capped lognormal delay (``max_s``), or two random delays on one route;
+- faults with ``probability`` below 1 or with ``times`` (WireMock's faults always fire), and so
+  their ``seed``;
+- ``hang`` (WireMock always answers eventually), ``close_before_headers``, ``truncated`` and
+  ``bandwidth`` (no such faults);
+- ``random_bytes`` with a ``size`` other than the default (WireMock picks the length);
+- a capped lognormal latency (``maximum``), or two random latencies on one route.
+
+A dribble becomes WireMock's chunked dribble of the body, in as many chunks as the stub would send
+the body in (WireMock sends the head at once).
 - predicates (callables) in header, query or JSON matchers, ``respond_with`` callbacks, auth
   (``require_bearer``/``require_basic``: the 401-versus-403 answers), user scenarios and a
   stub-level ``json_transform``.
@@ -24,18 +29,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .faults import (
-    ArmedFault,
-    CloseBeforeHeaders,
-    Delay,
-    DribbleBody,
-    EmptyResponse,
-    Hang,
-    MalformedChunk,
-    RandomDataThenClose,
-    Reset,
-    Status,
-)
+from ..faults.layers.stub import ArmedFault, status_response
+from ..faults.vocabulary import Dribble, EmptyResponse, Latency, MalformedResponse, RandomBytes, Reset, Status
 from .matchers import NOT_GIVEN, RequestMatcher
 from .responses import Reply
 from .routes import Route
@@ -45,10 +40,10 @@ from .server import HttpStub
 WIREMOCK_FAULTS: dict[type, str] = {
     Reset: "CONNECTION_RESET_BY_PEER",
     EmptyResponse: "EMPTY_RESPONSE",
-    MalformedChunk: "MALFORMED_RESPONSE_CHUNK",
-    RandomDataThenClose: "RANDOM_DATA_THEN_CLOSE",
+    MalformedResponse: "MALFORMED_RESPONSE_CHUNK",
+    RandomBytes: "RANDOM_DATA_THEN_CLOSE",
 }
-DEFAULT_RANDOM_BYTES = RandomDataThenClose().nbytes
+DEFAULT_RANDOM_BYTES = RandomBytes().size
 _NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 
 
@@ -162,31 +157,29 @@ def _response(reply: Reply, faults: Sequence[ArmedFault], accept: str | None, un
     response: dict[str, Any] = {"status": rendered.status}
     headers = list(rendered.headers)
     body = rendered.body
-    delays: list[Delay] = []
+    delays: list[Latency] = []
     for armed in faults:
         fault = armed.fault
-        if fault.probability < 1.0:
-            raise unsupported(f"{fault.name} with probability {fault.probability}: WireMock faults always fire")
-        if isinstance(fault, Delay):
+        if fault.probability < 1.0 or fault.times is not None:
+            raise unsupported(f"{fault.describe()}: WireMock faults always fire")
+        if isinstance(fault, Latency):
             delays.append(fault)
         elif isinstance(fault, Status):
-            replaced = fault.response()
+            replaced = status_response(fault)
             response["status"], headers, body = replaced.status, list(replaced.headers), replaced.body
-        elif isinstance(fault, DribbleBody):
+        elif isinstance(fault, Dribble):
             response["chunkedDribbleDelay"] = {
-                "numberOfChunks": fault.chunks,
-                "totalDuration": round(fault.duration_s * 1000),
+                "numberOfChunks": len(fault.plan(b"", body)[1]),
+                "totalDuration": round(fault.duration * 1000),
             }
             break  # the body is sent; later faults never run
         elif type(fault) in WIREMOCK_FAULTS:
-            if isinstance(fault, RandomDataThenClose) and fault.nbytes != DEFAULT_RANDOM_BYTES:
-                raise unsupported(f"random_data_then_close with nbytes={fault.nbytes}: WireMock picks the length")
+            if isinstance(fault, RandomBytes) and fault.size != DEFAULT_RANDOM_BYTES:
+                raise unsupported(f"random_bytes with size={fault.size}: WireMock picks the length")
             response["fault"] = WIREMOCK_FAULTS[type(fault)]
             break  # the connection is gone; later faults never run
-        elif isinstance(fault, (Hang, CloseBeforeHeaders)):
-            raise unsupported(f"{fault.name} has no WireMock equivalent")
         else:
-            raise unsupported(f"{fault.name} is not translated to WireMock")
+            raise unsupported(f"{fault.name} has no WireMock equivalent")
     response.update(_delay(delays, unsupported))
     if "fault" not in response:
         if headers:
@@ -196,9 +189,9 @@ def _response(reply: Reply, faults: Sequence[ArmedFault], accept: str | None, un
     return response
 
 
-def _delay(delays: Sequence[Delay], unsupported: Any) -> dict[str, Any]:
+def _delay(delays: Sequence[Latency], unsupported: Any) -> dict[str, Any]:
     """WireMock takes one delay per response: fixed delays add up, at most one may be random."""
-    fixed_ms = sum(delay.seconds for delay in delays if delay.distribution == "fixed") * 1000
+    fixed_ms = sum(delay.delay for delay in delays if delay.distribution == "fixed") * 1000
     random_delays = [delay for delay in delays if delay.distribution != "fixed"]
     if len(random_delays) > 1:
         raise unsupported("two random delays on one response: WireMock takes one distribution")
@@ -208,8 +201,8 @@ def _delay(delays: Sequence[Delay], unsupported: Any) -> dict[str, Any]:
     if delay.distribution == "uniform":
         lower, upper = delay.low * 1000 + fixed_ms, delay.high * 1000 + fixed_ms
         return {"delayDistribution": {"type": "uniform", "lower": round(lower), "upper": round(upper)}}
-    if delay.max_s is not None or fixed_ms:
-        raise unsupported("a capped (max_s) or shifted lognormal delay: WireMock's lognormal has neither")
+    if delay.maximum is not None or fixed_ms:
+        raise unsupported("a capped (maximum) or shifted lognormal latency: WireMock's lognormal has neither")
     return {"delayDistribution": {"type": "lognormal", "median": round(delay.median * 1000), "sigma": delay.sigma}}
 
 

@@ -53,8 +53,8 @@ from pytest_ipc._http import Exchange, Request, Response
 from pytest_ipc.toxiproxy import metrics
 from pytest_ipc.toxiproxy.collection import TOXIC_NOT_FOUND, ApiError, PopulateResult, ProxyCollection
 from pytest_ipc.toxiproxy.gojson import Float32, encode
-from pytest_ipc.toxiproxy.model import VERSION, Toxic
-from pytest_ipc.toxiproxy.proxy import Proxy
+from pytest_ipc.toxiproxy.model import VERSION, ToxicConfig
+from pytest_ipc.toxiproxy.proxy import TcpProxy
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ Params = dict[str, str]
 Endpoint = Callable[[Request, Params], Awaitable[Response]]
 
 
-def proxy_json(proxy: Proxy) -> dict[str, object]:
+def proxy_json(proxy: TcpProxy) -> dict[str, object]:
     return {
         "name": proxy.name,
         "listen": proxy.listen,
@@ -79,7 +79,7 @@ def proxy_json(proxy: Proxy) -> dict[str, object]:
     }
 
 
-def toxic_json(toxic: Toxic) -> dict[str, object]:
+def toxic_json(toxic: ToxicConfig) -> dict[str, object]:
     return {**toxic.to_json(), "toxicity": Float32(toxic.toxicity)}
 
 

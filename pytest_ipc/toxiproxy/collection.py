@@ -7,7 +7,6 @@ do, so a slow stop cannot interleave with another request's change.
 
 Deliberate differences from upstream, none visible to a client that talks to both:
 - an empty `listen` binds 127.0.0.1 on a free port (upstream binds every interface);
-- a toxic's `stream` is stored lower-case (upstream keeps the case it was sent in);
 - a hostname that does not resolve reads `lookup NAME: no such host` (Go adds its DNS server).
 """
 
@@ -34,8 +33,8 @@ from pytest_ipc.toxiproxy.gojson import (
     Slice,
     Struct,
 )
-from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, Stream, Toxic
-from pytest_ipc.toxiproxy.proxy import Proxy
+from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, ToxicConfig
+from pytest_ipc.toxiproxy.proxy import TcpProxy
 
 
 class ApiError(Exception):
@@ -87,7 +86,9 @@ _ATTRIBUTES_TAG = 'Attributes interface {} "json:\\"attributes\\""'
 
 def attributes_struct(toxic_type: str) -> Struct:
     declared = TOXIC_TYPES[toxic_type]
-    fields = tuple((name, INT64 if go == "int64" else INT) for name, go in declared.attributes.items())
+    fields = tuple(
+        (attribute.wire_name, INT64 if attribute.go_type == "int64" else INT) for attribute in declared.attributes
+    )
     return Struct(declared.go_struct, f"toxics.{declared.go_struct}", fields)
 
 
@@ -194,7 +195,7 @@ async def resolve_tcp_address(address: str) -> str:
 class PopulateResult:
     """What `/populate` answers: the proxies created or kept so far, and the error that stopped it."""
 
-    proxies: list[Proxy]
+    proxies: list[TcpProxy]
     error: ApiError | None = None
 
 
@@ -202,23 +203,23 @@ class ProxyCollection:
     """Named proxies; `seed` makes every proxy's toxicity draws repeatable, in creation order."""
 
     def __init__(self, seed: int | None = None) -> None:
-        self.proxies: dict[str, Proxy] = {}
+        self.proxies: dict[str, TcpProxy] = {}
         self._seeds = random.Random(seed)
         self._seeded = seed is not None
         self._lock = asyncio.Lock()
 
-    def _new_proxy(self, name: str, listen: str, upstream: str) -> Proxy:
+    def _new_proxy(self, name: str, listen: str, upstream: str) -> TcpProxy:
         rng = random.Random(self._seeds.getrandbits(64)) if self._seeded else None
-        return Proxy(name, listen, upstream, rng=rng)
+        return TcpProxy(name, listen, upstream, rng=rng)
 
-    def get(self, name: str) -> Proxy:
+    def get(self, name: str) -> TcpProxy:
         proxy = self.proxies.get(name)
         if proxy is None:
             raise _error(PROXY_NOT_FOUND)
         return proxy
 
     # -- proxies ---------------------------------------------------------------------------------
-    async def create(self, body: bytes) -> Proxy:
+    async def create(self, body: bytes) -> TcpProxy:
         """POST /proxies: body, name, upstream, name clash, then listen, in that order."""
         fields = self._decode(body, PROXY_BODY) or {}
         name, upstream = fields.get("name", ""), fields.get("upstream", "")
@@ -256,7 +257,7 @@ class ProxyCollection:
                     break
         return result
 
-    async def _add_or_replace(self, entry: dict[str, Any]) -> Proxy:
+    async def _add_or_replace(self, entry: dict[str, Any]) -> TcpProxy:
         name, listen, upstream = entry["name"], entry.get("listen", ""), entry["upstream"]
         existing = self.proxies.get(name)
         if existing is not None:
@@ -269,7 +270,7 @@ class ProxyCollection:
         self.proxies[name] = proxy
         return proxy
 
-    async def update(self, proxy: Proxy, body: bytes) -> Proxy:
+    async def update(self, proxy: TcpProxy, body: bytes) -> TcpProxy:
         """POST/PATCH /proxies/{name}: fields left out keep their value; a new address restarts it."""
         fields = self._decode(body, PROXY_BODY) or {}
         listen = fields.get("listen", proxy.listen)
@@ -306,28 +307,27 @@ class ProxyCollection:
             await asyncio.gather(*(proxy.stop() for proxy in proxies), return_exceptions=True)
 
     # -- toxics ----------------------------------------------------------------------------------
-    async def add_toxic(self, proxy: Proxy, body: bytes) -> Toxic:
+    async def add_toxic(self, proxy: TcpProxy, body: bytes) -> ToxicConfig:
         """POST /proxies/{name}/toxics: body, stream, type, name clash, then the type's attributes."""
         fields = self._decode(body, TOXIC_BODY) or {}
-        stream_text = fields.get("stream", "downstream")
-        stream = stream_text.lower()
-        if stream not in STREAMS:
+        stream = fields.get("stream", "downstream")
+        if stream.lower() not in STREAMS:
             raise _error(INVALID_STREAM)
         toxic_type = fields.get("type", "")
-        name = fields.get("name") or f"{toxic_type}_{stream_text}"
+        name = fields.get("name") or f"{toxic_type}_{stream}"
         if toxic_type not in TOXIC_TYPES:
             raise _error(INVALID_TOXIC_TYPE)
         async with self._lock:
             if proxy.get_toxic(name) is not None:
                 raise _error(TOXIC_EXISTS)
             given = (self._decode(body, toxic_attributes_body(toxic_type)) or {}).get("attributes") or {}
-            attributes = {attribute: given.get(attribute, 0) for attribute in TOXIC_TYPES[toxic_type].attributes}
+            attributes = {attribute: given.get(attribute, 0) for attribute in TOXIC_TYPES[toxic_type].wire_names}
             toxicity = fields.get("toxicity", 1.0)
-            toxic = Toxic(name, toxic_type, _stream(stream), toxicity, attributes)
+            toxic = ToxicConfig(name, toxic_type, stream, toxicity, attributes)
             await proxy.add_toxic(toxic)
             return toxic
 
-    async def update_toxic(self, proxy: Proxy, name: str, body: bytes) -> Toxic:
+    async def update_toxic(self, proxy: TcpProxy, name: str, body: bytes) -> ToxicConfig:
         """POST/PATCH /proxies/{name}/toxics/{toxic}: attributes merged, toxicity replaced if given."""
         async with self._lock:
             toxic = proxy.get_toxic(name)
@@ -337,7 +337,7 @@ class ProxyCollection:
             attributes = {**toxic.attributes, **(fields.get("attributes") or {})}
             return await proxy.update_toxic(name, attributes, fields.get("toxicity", toxic.toxicity))
 
-    async def remove_toxic(self, proxy: Proxy, name: str) -> None:
+    async def remove_toxic(self, proxy: TcpProxy, name: str) -> None:
         async with self._lock:
             if proxy.get_toxic(name) is None:
                 raise _error(TOXIC_NOT_FOUND)
@@ -351,11 +351,7 @@ class ProxyCollection:
             raise bad_request_body(error) from None
 
 
-def _stream(text: str) -> Stream:
-    return "upstream" if text == "upstream" else "downstream"
-
-
-async def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:
+async def _differs(proxy: TcpProxy, listen: str, upstream: str) -> bool:
     """Go's Proxy.Differs: the new listen address, resolved, or the upstream is not what the proxy has."""
     try:
         resolved = await resolve_tcp_address(listen)
@@ -364,7 +360,7 @@ async def _differs(proxy: Proxy, listen: str, upstream: str) -> bool:
     return proxy.listen != resolved or proxy.upstream != upstream
 
 
-async def _start(proxy: Proxy) -> None:
+async def _start(proxy: TcpProxy) -> None:
     """Start listening; a failure is a 500 worded as Go's `net.Listen` error."""
     if proxy.listen == "":
         proxy.listen = f"{LOOPBACK}:0"

@@ -2,7 +2,7 @@
 
 Upstream Toxiproxy only counts bytes. A fault test also wants to know whether its toxic actually
 fired (a toxicity draw can skip it) and how many connections a timeout, reset_peer or limit_data
-toxic cut, so `ProxyCounters` keeps those per toxic name.
+toxic cut, so `ProxyTally` keeps those per toxic name.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ CUTTING_TYPES = frozenset({"timeout", "reset_peer", "limit_data"})
 
 
 @dataclass
-class DirectionCounters:
+class DirectionTally:
     """Bytes read from the source side and bytes written to the destination side of one direction."""
 
     received: int = 0
@@ -27,7 +27,7 @@ class DirectionCounters:
 
 
 @dataclass
-class ToxicCounters:
+class ToxicTally:
     """How often a toxic's stage started with a successful toxicity draw, and how often it cut a connection."""
 
     type: str
@@ -42,22 +42,22 @@ class ToxicCounters:
 
 
 @dataclass
-class ProxyCounters:
+class ProxyTally:
     """Counters of one proxy since it was created (they survive stop/start)."""
 
     connections_accepted: int = 0
     connections_active: int = 0
     upstream_failures: int = 0
-    directions: dict[Stream, DirectionCounters] = field(
-        default_factory=lambda: {stream: DirectionCounters() for stream in STREAMS}
+    directions: dict[Stream, DirectionTally] = field(
+        default_factory=lambda: {stream: DirectionTally() for stream in STREAMS}
     )
-    toxics: dict[str, ToxicCounters] = field(default_factory=dict)
+    toxics: dict[str, ToxicTally] = field(default_factory=dict)
 
-    def toxic(self, name: str, type: str) -> ToxicCounters:
+    def toxic(self, name: str, type: str) -> ToxicTally:
         """The counters of toxic `name`, created on first use (a re-added name continues counting)."""
         counters = self.toxics.get(name)
         if counters is None or counters.type != type:
-            counters = self.toxics[name] = ToxicCounters(type)
+            counters = self.toxics[name] = ToxicTally(type)
         return counters
 
     def bytes_received(self, stream: Stream) -> int:

@@ -18,8 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pytest_ipc.toxiproxy.counters import ProxyCounters
-from pytest_ipc.toxiproxy.model import TOXIC_TYPES, Stream, Toxic
+from pytest_ipc.toxiproxy.counters import ProxyTally
+from pytest_ipc.toxiproxy.model import TOXIC_TYPES, Stream, ToxicConfig
 from pytest_ipc.toxiproxy.toxics import BEHAVIOURS, Behaviour, Chunk, now, passthrough
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ BACKLOG_LOW = BACKLOG_HIGH // 2
 class ToxicStage:
     """A toxic's place in one link: its inbox and the task running its behaviour."""
 
-    def __init__(self, link: Link, toxic: Toxic) -> None:
+    def __init__(self, link: Link, toxic: ToxicConfig) -> None:
         self.link = link
         self.toxic = toxic
         self.rng = link.rng
@@ -49,7 +49,7 @@ class ToxicStage:
     @property
     def attributes(self) -> dict[str, int]:
         """Every attribute of the toxic's type; one left out counts as 0, as in Toxiproxy."""
-        return {name: self.toxic.attributes.get(name, 0) for name in TOXIC_TYPES[self.toxic.type].attributes}
+        return {name: self.toxic.attributes.get(name, 0) for name in TOXIC_TYPES[self.toxic.type].wire_names}
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -132,7 +132,7 @@ class Link:
         stream: Stream,
         source: Side,
         sink: Side,
-        counters: ProxyCounters,
+        counters: ProxyTally,
         rng: random.Random,
         on_reset: Callable[[], object],
         on_abort: Callable[[], object],
@@ -153,17 +153,17 @@ class Link:
         self.abort_connection = on_abort
 
     # -- toxics ----------------------------------------------------------------------------------
-    def add(self, toxic: Toxic) -> None:
+    def add(self, toxic: ToxicConfig) -> None:
         if self.ended:
             return
         stage = ToxicStage(self, toxic)
         self.stages.append(stage)
         stage.start()
 
-    def _stage_of(self, toxic: Toxic) -> ToxicStage | None:
+    def _stage_of(self, toxic: ToxicConfig) -> ToxicStage | None:
         return next((stage for stage in self.stages if stage.toxic is toxic), None)
 
-    def restart(self, toxic: Toxic) -> asyncio.Task[None] | None:
+    def restart(self, toxic: ToxicConfig) -> asyncio.Task[None] | None:
         stage = self._stage_of(toxic)
         if stage is None:
             return None
@@ -171,7 +171,7 @@ class Link:
         stage.start()
         return task
 
-    def remove(self, toxic: Toxic) -> asyncio.Task[None] | None:
+    def remove(self, toxic: ToxicConfig) -> asyncio.Task[None] | None:
         """Take the toxic out of the chain, handing what it holds to its successor in order.
 
         A timeout toxic loses its data anyway, and taking it away closes the connection (as upstream

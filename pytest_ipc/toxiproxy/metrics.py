@@ -17,13 +17,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pytest_ipc.toxiproxy.model import STREAMS
-from pytest_ipc.toxiproxy.proxy import Proxy
+from pytest_ipc.toxiproxy.proxy import TcpProxy
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8; escaping=underscores"
 PROXY_LABELS = ("direction", "proxy", "listener", "upstream")
 
 
-def render(proxies: Iterable[Proxy], *, proxy_metrics: bool, runtime_metrics: bool) -> str:
+def render(proxies: Iterable[TcpProxy], *, proxy_metrics: bool, runtime_metrics: bool) -> str:
     lines: list[str] = []
     if runtime_metrics:
         lines += _runtime_lines()
@@ -40,7 +40,7 @@ def _family(name: str, kind: str, help_text: str) -> list[str]:
     return [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
 
 
-def _proxy_lines(proxies: list[Proxy]) -> Iterator[str]:
+def _proxy_lines(proxies: list[TcpProxy]) -> Iterator[str]:
     for name, which, help_text in (
         (
             "toxiproxy_proxy_received_bytes_total",

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from pytest_ipc._net import split_host_port
-from pytest_ipc.toxiproxy.counters import ProxyCounters
+from pytest_ipc.toxiproxy.counters import ProxyTally
 from pytest_ipc.toxiproxy.link import Link
-from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, Stream, Toxic
+from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, Stream, ToxicConfig
 
 #: Write-buffer high-water mark of each proxied socket; large enough to keep bulk transfers streaming.
 WRITE_BUFFER_HIGH = 1024 * 1024
@@ -102,7 +102,7 @@ class Side(asyncio.Protocol):
 class Connection:
     """A client connection and, once connected, its upstream connection and the two links."""
 
-    def __init__(self, proxy: Proxy) -> None:
+    def __init__(self, proxy: TcpProxy) -> None:
         self.proxy = proxy
         self.client = Side(self)
         self.upstream = Side(self)
@@ -198,7 +198,7 @@ class Connection:
         return {"client": self.client.address("peername"), "upstream": self.upstream.address("peername")}
 
 
-class Proxy:
+class TcpProxy:
     """A named TCP proxy from `listen` to `upstream` with upstream and downstream toxic chains."""
 
     def __init__(self, name: str, listen: str, upstream: str, *, rng: random.Random | None = None) -> None:
@@ -206,13 +206,13 @@ class Proxy:
         self.listen = listen
         self.upstream = upstream
         self.rng = rng or random.Random()
-        self.counters = ProxyCounters()
-        self._chains: dict[Stream, list[Toxic]] = {stream: [] for stream in STREAMS}
+        self.counters = ProxyTally()
+        self._chains: dict[Stream, list[ToxicConfig]] = {stream: [] for stream in STREAMS}
         self._connections: set[Connection] = set()
         self._server: asyncio.Server | None = None
 
     def __repr__(self) -> str:
-        return f"Proxy({self.name!r}, listen={self.listen!r}, upstream={self.upstream!r}, enabled={self.enabled})"
+        return f"TcpProxy({self.name!r}, listen={self.listen!r}, upstream={self.upstream!r}, enabled={self.enabled})"
 
     @property
     def enabled(self) -> bool:
@@ -278,46 +278,46 @@ class Proxy:
         return [connection.links[stream] for connection in self._connections if connection.links]
 
     # -- toxics ----------------------------------------------------------------------------------
-    def list_toxics(self) -> list[Toxic]:
+    def list_toxics(self) -> list[ToxicConfig]:
         return [toxic for stream in STREAMS for toxic in self._chains[stream]]
 
-    def get_toxic(self, name: str) -> Toxic | None:
+    def get_toxic(self, name: str) -> ToxicConfig | None:
         return next((toxic for toxic in self.list_toxics() if toxic.name == name), None)
 
-    def _require(self, name: str) -> Toxic:
+    def _require(self, name: str) -> ToxicConfig:
         toxic = self.get_toxic(name)
         if toxic is None:
             raise KeyError(f"proxy {self.name!r} has no toxic {name!r}")
         return toxic
 
-    async def add_toxic(self, toxic: Toxic) -> None:
+    async def add_toxic(self, toxic: ToxicConfig) -> None:
         """Append `toxic` to its stream's chain, on live connections too.
 
         The admin API validates first; these checks only guard direct callers.
         """
         if toxic.type not in TOXIC_TYPES:
             raise ValueError(f"invalid toxic type {toxic.type!r}; valid types: {', '.join(TOXIC_TYPES)}")
-        if toxic.stream not in STREAMS:
+        if toxic.stream.lower() not in STREAMS:
             raise ValueError(f"invalid stream {toxic.stream!r}; valid streams: {', '.join(STREAMS)}")
         if self.get_toxic(toxic.name) is not None:
             raise ValueError(f"proxy {self.name!r} already has a toxic named {toxic.name!r}")
-        self._chains[toxic.stream].append(toxic)
-        for link in self._links(toxic.stream):
+        self._chains[toxic.direction].append(toxic)
+        for link in self._links(toxic.direction):
             link.add(toxic)
 
-    async def update_toxic(self, name: str, attributes: dict[str, int], toxicity: float) -> Toxic:
+    async def update_toxic(self, name: str, attributes: dict[str, int], toxicity: float) -> ToxicConfig:
         """Merge `attributes`, set `toxicity` and restart the toxic's stage on live connections."""
         toxic = self._require(name)
         toxic.attributes.update(attributes)
         toxic.toxicity = toxicity
-        await _join([link.restart(toxic) for link in self._links(toxic.stream)])
+        await _join([link.restart(toxic) for link in self._links(toxic.direction)])
         return toxic
 
     async def remove_toxic(self, name: str) -> None:
         """Remove the toxic; live connections get what it held, in order."""
         toxic = self._require(name)
-        self._chains[toxic.stream].remove(toxic)
-        await _join([link.remove(toxic) for link in self._links(toxic.stream)])
+        self._chains[toxic.direction].remove(toxic)
+        await _join([link.remove(toxic) for link in self._links(toxic.direction)])
 
     async def remove_all_toxics(self) -> None:
         for toxic in self.list_toxics():

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._http import HttpServer
 from pytest_ipc._loop import LoopThread
 from pytest_ipc._net import LOOPBACK
@@ -25,7 +26,7 @@ IDLE_TIMEOUT = 60.0
 MAX_REQUEST_BODY = 1 << 20
 
 
-class ConfigError(ValueError):
+class ConfigError(IpcUsageError):
     """The `config` file could not be read or populated; the message names the file and the reason."""
 
 

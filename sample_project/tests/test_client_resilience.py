@@ -5,8 +5,9 @@ Every test records how the call ended in the session's resilience report (`ipc_r
 
 from __future__ import annotations
 
-from contextlib import ExitStack
+from collections.abc import Callable
 from dataclasses import replace
+from typing import TypeVar
 
 import pybreaker
 import pytest
@@ -24,7 +25,6 @@ from pytest_ipc.resilience import (
     watch_pybreaker,
 )
 from pytest_ipc.stub import HttpStub
-from pytest_ipc.stub.faults import Delay
 
 from .conftest import ClientFactory
 from .orders_stub import (
@@ -36,7 +36,15 @@ from .orders_stub import (
     token_route,
 )
 
+T = TypeVar("T")
 DEPENDENCY = "orders-api (stub)"
+
+
+class NoBreaker:
+    """Calls straight through, in place of a pybreaker.CircuitBreaker (which serialises calls)."""
+
+    def call(self, function: Callable[..., T], *args: object) -> T:
+        return function(*args)
 
 
 def test_retries_with_backoff_recover_from_503s(http_stub: HttpStub, make_client: ClientFactory, ipc_report: ReportHandle) -> None:
@@ -75,11 +83,8 @@ def test_circuit_breaker_opens_half_opens_and_closes(http_stub: HttpStub, make_c
     breaker = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=0.5)
     client = make_client(http_stub.url, attempts=1, breaker=breaker)
     client.get_order(ORDER_ID)  # holds a token from now on: the probe's calls all go to the order route
-    failing = ExitStack()
-    failing.enter_context(faults.inject(faults.status(503), into=http_stub))
-    with failing:
-        assert_breaker(lambda: client.get_order(ORDER_ID), http_stub, threshold=3, cool_down=0.5, heal=failing.close,
-                       route="order", observer=watch_pybreaker(breaker))
+    assert_breaker(lambda: client.get_order(ORDER_ID), http_stub, threshold=3, cool_down=0.5, route="order",
+                   observer=watch_pybreaker(breaker))
     assert breaker.current_state == "closed"
 
 
@@ -97,7 +102,7 @@ def test_open_breaker_fails_fast_without_calling_the_api(
             attempt.outcome = Outcome.FAILED_FAST
             client.get_order(ORDER_ID)
     assert len(http_stub.calls(route)) == calls_before
-    assert attempt.latency_s < 0.05
+    assert attempt.latency < 0.05
 
 
 def test_cached_order_is_served_while_the_api_resets_connections(
@@ -115,11 +120,13 @@ def test_cached_order_is_served_while_the_api_resets_connections(
 def test_requests_in_flight_are_capped_and_the_excess_fails_fast(
     http_stub: HttpStub, make_client: ClientFactory, ipc_report: ReportHandle
 ) -> None:
-    order_route(http_stub).respond(json=ORDER_V2).inject(Delay.fixed(0.4))
-    client = make_client(http_stub.url, max_in_flight=2, queue_timeout_s=0.01, cache_ttl_s=0)  # no fallback
+    order_route(http_stub).respond(json=ORDER_V2)
+    # pybreaker holds its lock for the whole call, so behind it the two admitted calls would run one
+    # at a time (assert_request_cap reports that as a serialised cap); this test is about the cap.
+    client = make_client(http_stub.url, max_in_flight=2, queue_timeout_s=0.01, cache_ttl_s=0, breaker=NoBreaker())  # no fallback
     client.get_order(ORDER_ID)  # fetch the token first, so the burst below is only order calls
     outcomes = assert_request_cap(http_stub, limit=2, call=lambda: client.get_order(ORDER_ID), concurrency=6,
-                                  fail_fast=0.1)
+                                  fail_fast=0.1, hold=0.4)
     excess = [outcome for outcome in outcomes if isinstance(outcome.error, TooBusy)]
     assert len(excess) == 4
     for outcome in excess:

@@ -151,7 +151,7 @@ def test_reservation_without_a_responder_times_out_within_budget(
     with inventory, pytest.raises(ReservationTimeout), ipc_report.measure("inventory (redis)", "responder down") as attempt:
         attempt.outcome = Outcome.TIMED_OUT
         inventory.reserve("SKU-1", 1)
-    assert 0.3 <= attempt.latency_s < 0.3 + 0.5
+    assert 0.3 <= attempt.latency < 0.3 + 0.5
 
 
 def test_late_reply_is_never_given_to_the_next_caller(redis_broker: IsolatedBroker, connect: Connect) -> None:
@@ -174,11 +174,11 @@ def test_reservations_through_a_slow_network_to_the_broker(
     with InventoryResponder(connect(), requests_queue, {"SKU-1": 5}), \
             InventoryClient(connect(via=slow), requests_queue, timeout_s=2.0) as inventory:
         inventory.reserve("SKU-1", 1)  # connected before the network slows down
-        with slow.proxy.latency(100), ipc_report.measure("inventory (redis)", "latency-100ms") as attempt:
+        with slow.proxy.latency(0.1), ipc_report.measure("inventory (redis)", "latency-100ms") as attempt:
             reservation = inventory.reserve("SKU-1", 2)
             attempt.outcome = Outcome.RECOVERED
     assert (reservation.reserved, reservation.remaining) == (True, 2)
-    assert attempt.latency_s >= 0.1
+    assert attempt.latency >= 0.1
 
 
 def test_reservation_during_a_broker_outage_fails_fast_then_recovers(
@@ -193,7 +193,7 @@ def test_reservation_during_a_broker_outage_fails_fast_then_recovers(
                 ipc_report.measure("inventory (redis)", "outage") as attempt:
             attempt.outcome = Outcome.FAILED_FAST
             inventory.reserve("SKU-1", 1)
-        assert attempt.latency_s < 1.0
+        assert attempt.latency < 1.0
         with ipc_report.measure("inventory (redis)", "outage-healed") as attempt:
             wait_until(lambda: inventory.reconnects >= 1, "the reply listener to notice the outage")
             assert inventory.reserve("SKU-1", 1).reserved

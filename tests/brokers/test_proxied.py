@@ -25,7 +25,7 @@ def test_latency_and_outage_through_the_proxy(redis_broker: IsolatedBroker) -> N
     with redis.Redis.from_url(proxied.url, socket_timeout=5, retry=None) as client:
         client.set(proxied.name("via-proxy"), "yes")
         direct_time = timed_ping(client)
-        with proxied.proxy.latency(500):
+        with proxied.proxy.latency(0.5):
             slowed_time = timed_ping(client)
         assert slowed_time >= 0.5 > direct_time
         with proxied.proxy.down(), pytest.raises(redis.ConnectionError):

@@ -39,8 +39,7 @@ def test_create_proxy_binds_a_loopback_port_and_forwards(
     assert proxy.port > 0
     assert proxy.listen == f"127.0.0.1:{proxy.port}"
     assert proxy.address == ("127.0.0.1", proxy.port)
-    assert proxy.url() == f"http://127.0.0.1:{proxy.port}"
-    assert proxy.url("amqp") == f"amqp://127.0.0.1:{proxy.port}"
+    assert proxy.url == f"http://127.0.0.1:{proxy.port}"
     assert round_trip(proxy.address, b"hello through the proxy") == b"hello through the proxy"
 
 
@@ -74,7 +73,7 @@ def test_proxies_and_get_proxy_read_the_server_state(client: ToxiproxyClient, ec
 
 def test_a_name_with_spaces_is_addressable(client: ToxiproxyClient, echo_upstream: str) -> None:
     proxy = client.create_proxy("orders db", upstream=echo_upstream)
-    proxy.latency(10)
+    proxy.latency(0.01)
 
     assert list(client.get_proxy("orders db").toxics()) == ["latency_downstream"]
     proxy.delete()
@@ -93,7 +92,7 @@ def test_delete_proxy_closes_its_port(client: ToxiproxyClient, echo_upstream: st
 
 def test_populate_creates_and_keeps_unchanged_proxies(client: ToxiproxyClient, echo_upstream: str) -> None:
     first = client.create_proxy("a", upstream=echo_upstream)
-    first.latency(100)
+    first.latency(0.1)
 
     populated = client.populate(
         [
@@ -120,7 +119,7 @@ def test_reset_enables_every_proxy_and_removes_every_toxic(
     client: ToxiproxyClient, echo_upstream: str, round_trip: RoundTrip
 ) -> None:
     proxy = client.create_proxy("flaky", upstream=echo_upstream)
-    proxy.latency(100)
+    proxy.latency(0.1)
     proxy.timeout(0, stream="upstream")
     proxy.disable()
 

@@ -38,7 +38,7 @@ def test_latency_through_a_created_proxy(toxiproxy, toxiproxy_server):
     with listener() as upstream:
         proxy = toxiproxy.create_proxy(upstream.getsockname())
         assert proxy.name in toxiproxy.client.proxies()
-        with proxy.latency(600):
+        with proxy.latency(0.6):
             assert send_through(proxy, upstream) >= 0.6
         assert send_through(proxy, upstream) < 0.5
 
@@ -89,7 +89,7 @@ def test_external_url_is_used_and_only_our_proxies_are_removed(
 ) -> None:
     with ToxiproxyClient(outer_server.url) as client:
         bystander = client.create_proxy("bystander", upstream="127.0.0.1:9")
-        bystander.latency(100)
+        bystander.latency(0.1)
         write_inner_tests(pytester, "external")
         args = []
         if given_by == "option":

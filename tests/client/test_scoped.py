@@ -21,7 +21,7 @@ def test_names_are_prefixed_numbered_and_cleaned(client: ToxiproxyClient, echo_u
 
 def test_reset_and_close_leave_other_proxies_alone(client: ToxiproxyClient, echo_upstream: str) -> None:
     bystander = client.create_proxy("someone-else", upstream=echo_upstream)
-    bystander.latency(100)
+    bystander.latency(0.1)
     bystander.disable()
     scoped = ScopedToxiproxy(client, "mine")
     ours = scoped.create_proxy(echo_upstream)

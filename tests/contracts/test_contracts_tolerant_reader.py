@@ -111,7 +111,7 @@ def test_only_tolerant_readers_survive_evolved_responses(pytester: pytest.Pytest
             ),
             "E *ContractError: * with KeyError: 'note'",
             "E *ContractError: * evolved (seed=2) with TypeError: Order.__init__() got an unexpected keyword argument*",
-            "E *ContractError: * with AssertionError: assert ({'name': 'Ada'}, 1) == (1, 'placed')",
+            "E *ContractError: * with AssertionError: assert ({'name': 'Ad... at the door') == (1, 'placed')",
             "E * - reordered the keys of $",
             "*tolerant_reader: the test uses none of the fixtures whose responses can be evolved: http_stub, respx_mock*",
             "*test_misspelt_argument: bad @pytest.mark.tolerant_reader arguments (*seeds*); valid ones: seed=int, *",

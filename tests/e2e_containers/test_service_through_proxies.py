@@ -62,7 +62,7 @@ def other_dependency(dependency: str) -> str:
 def test_latency_on_one_path_slows_only_that_call(e2e: Topology, dependency: str) -> None:
     faulted, other = e2e.proxy_to(dependency), other_dependency(dependency)
 
-    with faulted.proxy.latency(LATENCY_MS):
+    with faulted.proxy.latency(LATENCY_MS / 1000):
         slow, slow_seconds = call(e2e, dependency)
         unaffected, _ = call(e2e, other)
     healed, _ = call(e2e, dependency)

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from pytest_ipc.network.wiremock import WireMockAdmin, WireMockContainerBackend
-from pytest_ipc.stub import Delay, DribbleBody, HttpStub, Status
+from pytest_ipc import faults
+from pytest_ipc.stub import HttpStub
 
 SLOW_S = 0.4
 
@@ -89,8 +90,8 @@ def test_a_reply_sequence_repeats_its_last_reply(served: ServedStub) -> None:
 
 
 def test_delays_and_status_faults(served: ServedStub) -> None:
-    served.stub.expect("GET", "/slow").respond(text="late").inject(Delay.fixed(SLOW_S))
-    served.stub.expect("GET", "/broken").respond(text="never seen").inject(Status(502))
+    served.stub.expect("GET", "/slow").respond(text="late").inject(faults.latency(SLOW_S))
+    served.stub.expect("GET", "/broken").respond(text="never seen").inject(faults.status(502))
     url = served.url
 
     started = time.monotonic()
@@ -103,7 +104,7 @@ def test_delays_and_status_faults(served: ServedStub) -> None:
 
 
 def test_a_dribbled_body_arrives_whole_but_slowly(served: ServedStub) -> None:
-    served.stub.expect("GET", "/dribble").respond(text="x" * 50).inject(DribbleBody(duration_s=SLOW_S, chunks=5))
+    served.stub.expect("GET", "/dribble").respond(text="x" * 50).inject(faults.dribble(SLOW_S, pieces=5))
     url = served.url
 
     started = time.monotonic()

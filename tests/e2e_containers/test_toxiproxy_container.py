@@ -64,7 +64,7 @@ def test_proxies_reach_host_upstreams_and_carry_faults(server: ToxiproxyServer, 
         url = f"http://{proxy.host}:{proxy.port}/ping"
         assert httpx.get(url, timeout=5).json() == {"pong": True}
 
-        with proxy.latency(LATENCY_MS):
+        with proxy.latency(LATENCY_MS / 1000):
             started = time.monotonic()
             assert httpx.get(url, timeout=5).status_code == 200
             assert time.monotonic() - started >= LATENCY_MS / 1000

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_ipc.stub import Delay, HttpStub
+from pytest_ipc import faults
+from pytest_ipc.faults import Latency
+from pytest_ipc.stub import HttpStub
 from pytest_ipc.stub.wiremock import WireMockUnsupported, wiremock_mappings
 
 
 def test_a_route_becomes_a_prioritised_mapping_with_a_java_regex() -> None:
     stub = HttpStub()
-    stub.expect("GET", "/v1/orders/{order_id:int}").respond(json={"id": 1}).inject(Delay.uniform(0.1, 0.2))
+    stub.expect("GET", "/v1/orders/{order_id:int}").respond(json={"id": 1}).inject(Latency.uniform(0.1, 0.2))
     stub.expect("*", "/health").respond(text="ok")
 
     first, second = wiremock_mappings(stub)
@@ -23,8 +25,8 @@ def test_a_route_becomes_a_prioritised_mapping_with_a_java_regex() -> None:
 
 def test_fixed_delays_add_up_and_connection_faults_end_the_response() -> None:
     stub = HttpStub()
-    stub.inject(Delay.fixed(0.1))
-    stub.expect("GET", "/a").respond(text="body").inject(Delay.fixed(0.2), "reset", Delay.fixed(5))
+    stub.inject(faults.latency(0.1))
+    stub.expect("GET", "/a").respond(text="body").inject(faults.latency(0.2), "reset", faults.latency(5))
 
     (mapping,) = wiremock_mappings(stub)
 
@@ -47,8 +49,8 @@ def test_a_reply_sequence_steps_a_scenario_of_its_own() -> None:
     [
         (lambda stub: stub.expect("GET", "/a").inject("hang"), "route 'GET /a': hang has no WireMock equivalent"),
         (lambda stub: stub.expect("GET", "/a").inject("close_before_headers"), "close_before_headers has no WireMock"),
-        (lambda stub: stub.expect("GET", "/a").inject(Delay.fixed(1, probability=0.5)), "probability 0.5"),
-        (lambda stub: stub.expect("GET", "/a").inject(Delay.lognormal(0.1, 0.5, max_s=1)), "capped"),
+        (lambda stub: stub.expect("GET", "/a").inject(faults.latency(1, probability=0.5)), "probability=0.5"),
+        (lambda stub: stub.expect("GET", "/a").inject(Latency.lognormal(0.1, 0.5, maximum=1)), "capped"),
         (lambda stub: stub.expect("GET", "/a").respond_with(lambda request: {}), "respond_with callbacks"),
         (lambda stub: stub.expect("GET", "/a", headers={"x": str.isdigit}), "header 'x': a predicate"),
         (lambda stub: stub.expect("GET", "/a").require_bearer("t"), "auth"),

@@ -331,9 +331,9 @@ class ToxicChurn(Repeating):
 
     def step(self) -> None:
         toxics = [
-            self._timed(lambda: self.proxy.latency(5, 2, stream="downstream", name="churn_latency")),
-            self._timed(lambda: self.proxy.slicer(512, 128, 100, stream="upstream", name="churn_slicer")),
-            self._timed(lambda: self.proxy.bandwidth(4000, stream="downstream", name="churn_bandwidth")),
+            self._timed(lambda: self.proxy.latency(0.005, 0.002, stream="downstream", name="churn_latency")),
+            self._timed(lambda: self.proxy.slicer(512, 128, 0.0001, stream="upstream", name="churn_slicer")),
+            self._timed(lambda: self.proxy.bandwidth(4_000_000, stream="downstream", name="churn_bandwidth")),
         ]
         self._count(len(toxics))
         self.pause(self.period)

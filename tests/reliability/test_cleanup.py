@@ -52,8 +52,8 @@ RECORDS = pathlib.Path(os.environ["IPC_RECORDS"])
 def use_everything(toxiproxy, http_stub):
     http_stub.expect("GET", "/ping").respond(text="pong")
     proxy = toxiproxy.create_proxy(upstream=(http_stub.host, http_stub.port))
-    proxy.latency(1)
-    assert httpx.get(proxy.url() + "/ping").text == "pong"
+    proxy.latency(0.001)
+    assert httpx.get(proxy.url + "/ping").text == "pong"
     record("during", proxy_port=proxy.port)
 
 def block_until_released():

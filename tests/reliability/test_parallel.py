@@ -20,8 +20,8 @@ import httpx, pytest
 def test_uses_session_resources(toxiproxy_server, toxiproxy, http_stub, n):
     http_stub.expect("GET", "/n").respond(text=str(n))
     proxy = toxiproxy.create_proxy(upstream=(http_stub.host, http_stub.port))
-    proxy.latency(1)
-    assert httpx.get(proxy.url() + "/n").text == str(n)
+    proxy.latency(0.001)
+    assert httpx.get(proxy.url + "/n").text == str(n)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     record = {"worker": worker, "api": toxiproxy_server.url, "stub": http_stub.url, "proxy": proxy.name}
     pathlib.Path(os.environ["IPC_RECORDS"], f"{worker}-{n}.json").write_text(json.dumps(record))

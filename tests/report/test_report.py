@@ -25,7 +25,7 @@ def test_outage_served_fallback(ipc_report):
     with ipc_report.measure("orders-api", "outage") as attempt:
         time.sleep(0.05)
         attempt.outcome = "served fallback"
-    assert attempt.latency_s >= 0.05
+    assert attempt.latency >= 0.05
     assert [r.fault for r in ipc_report.records] == ["outage"]
 
 def test_broker_restart_broke(ipc_report):
@@ -68,10 +68,10 @@ def test_json_file_holds_summary_and_records(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(*LEAN, "--ipc-report-json=reports/ipc.json")
     result.assert_outcomes(passed=3)
     document = json.loads((pytester.path / "reports" / "ipc.json").read_text())
-    assert document["format"] == 1
+    assert document["format"] == 2
     assert document["outcomes"] == [outcome.value for outcome in Outcome]
     latency = next(row for row in document["summary"] if row["fault"] == "latency")
-    assert (latency["count"], latency["median_s"], latency["max_s"]) == (2, 0.5, 0.75)
+    assert (latency["count"], latency["median"], latency["maximum"]) == (2, 0.5, 0.75)
     assert latency["tests"] == ["test_json_file_holds_summary_and_records.py::test_latency_recovered"]
     assert len(document["records"]) == 4
 

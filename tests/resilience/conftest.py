@@ -42,6 +42,21 @@ MakeClient = Callable[..., SyncPriceClient]
 
 
 @pytest.fixture
+def sync_client(http_stub: HttpStub) -> Iterator[MakeClient]:
+    """`sync_client(library, policy)`: a sync price client of that library, on the stub."""
+    made: list[SyncPriceClient] = []
+
+    def make(library: str, policy: Policy = DEFAULT) -> SyncPriceClient:
+        client = SyncPriceClient(http_stub.url, policy, library=library)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
 def make_client(http_stub: HttpStub, library: str) -> Iterator[MakeClient]:
     """`make_client(policy, base_url=stub)`: a sync price client of this test's library."""
     made: list[SyncPriceClient] = []

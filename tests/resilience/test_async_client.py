@@ -3,8 +3,6 @@ assertions run each `async def` call on an event loop of their own, concurrent c
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-
 import pytest
 
 from pytest_ipc import faults
@@ -37,34 +35,32 @@ def test_retries_back_off(http_stub: HttpStub) -> None:
     assert_retries(http_stub.calls(route), retries=2, backoff=exponential(0.1, 2), tolerance=0.15)
 
 
-def test_breaker_cycle_seen_by_the_probe_and_by_purgatory(http_stub: HttpStub, price_route: Route) -> None:
+def test_purgatory_lets_every_concurrent_call_through_in_half_open(http_stub: HttpStub, price_route: Route) -> None:
+    """purgatory's half-opened state admits every new request until one of them fails."""
     client = AsyncPriceClient(http_stub.url, Policy(attempts=1))
     states = watch_purgatory(client.breakers, AsyncPriceClient.CIRCUIT)
-    with ExitStack() as failing:
-        failing.enter_context(faults.inject(faults.status(503), into=http_stub))
-        assert_breaker(client.price, http_stub, threshold=3, cool_down=0.3, heal=failing.close, fail_fast=0.1)
-    states.assert_states("open", "half-open", "open", "half-open", "closed")
+    with pytest.raises(AssertionError, match=r"breaker lets every concurrent call through in half-open .*: [2-5] of 5 calls reached the stub at once"):
+        assert_breaker(client.price, http_stub, threshold=3, cool_down=0.3, fail_fast=0.1, observer=states)
+    assert states.states[:2] == ["open", "half-open"]
 
 
 def test_a_breaker_that_never_opens_is_caught(http_stub: HttpStub, price_route: Route) -> None:
     client = AsyncPriceClient(http_stub.url, Policy(attempts=1, threshold=NEVER))
-    never_opens = pytest.raises(AssertionError, match=r"breaker did not open after 2 failing calls \(call 3\)")
-    with faults.inject(faults.status(503), into=http_stub), never_opens:
-        assert_breaker(client.price, http_stub, threshold=2, cool_down=0.3, heal=lambda: None, calls_while_open=1)
+    with pytest.raises(AssertionError, match=r"breaker did not open after 2 failing calls \(call 3\)"):
+        assert_breaker(client.price, http_stub, threshold=2, cool_down=0.3, calls_while_open=1)
 
 
 def test_missing_fallback_is_caught(toxiproxy, http_stub: HttpStub, price_route: Route) -> None:  # type: ignore[no-untyped-def]
     proxy = toxiproxy.create_proxy(upstream=f"{http_stub.host}:{http_stub.port}")
+    assert assert_fallback(AsyncPriceClient(proxy.url).price, PRICE).value == PRICE  # the client uses the proxy
     with faults.inject(faults.outage(), into=proxy):
-        assert_fallback(AsyncPriceClient(proxy.url()).price, FALLBACK)
+        assert_fallback(AsyncPriceClient(proxy.url).price, FALLBACK)
         with pytest.raises(AssertionError, match=r"no fallback: expected -1\.0 during the outage; the call raised .*UpstreamError: ConnectError"):
-            assert_fallback(AsyncPriceClient(proxy.url(), Policy(fallback=NONE)).price, FALLBACK)
+            assert_fallback(AsyncPriceClient(proxy.url, Policy(fallback=NONE)).price, FALLBACK)
 
 
 def test_request_cap_on_one_event_loop(http_stub: HttpStub, price_route: Route) -> None:
-    with faults.inject(faults.latency(0.2), into=http_stub):
-        outcomes = assert_request_cap(http_stub, 2, call=AsyncPriceClient(http_stub.url).price, concurrency=6, fail_fast=0.1)
-        assert [outcome.value for outcome in outcomes].count(PRICE) == 2
-        assert http_stub.max_in_flight == 2  # purgatory does not serialise calls
-        with pytest.raises(AssertionError, match=r"request cap not honoured: .* measured [3-6]"):
-            assert_request_cap(http_stub, 2, call=AsyncPriceClient(http_stub.url, Policy(cap=None)).price, concurrency=6)
+    outcomes = assert_request_cap(http_stub, 2, call=AsyncPriceClient(http_stub.url).price, concurrency=6, fail_fast=0.1, hold=0.2)
+    assert [outcome.value for outcome in outcomes].count(PRICE) == 2  # purgatory does not serialise calls
+    with pytest.raises(AssertionError, match=r"request cap exceeded: .* measured [3-6]"):
+        assert_request_cap(http_stub, 2, call=AsyncPriceClient(http_stub.url, Policy(cap=None)).price, concurrency=6, hold=0.2)

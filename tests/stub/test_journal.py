@@ -10,7 +10,8 @@ import httpx
 import pytest
 import requests
 
-from pytest_ipc.stub import Delay, HttpStub
+from pytest_ipc import faults
+from pytest_ipc.stub import HttpStub
 
 
 def test_entries_record_request_route_outcome_and_timestamps(http_stub: HttpStub) -> None:
@@ -26,7 +27,7 @@ def test_entries_record_request_route_outcome_and_timestamps(http_stub: HttpStub
 
 
 def test_max_in_flight_counts_concurrent_clients(http_stub: HttpStub) -> None:
-    http_stub.expect("GET", "/slow").respond(text="ok").inject(Delay.fixed(0.4))
+    http_stub.expect("GET", "/slow").respond(text="ok").inject(faults.latency(0.4))
     all_ready = threading.Barrier(8)
 
     def call(_: int) -> int:

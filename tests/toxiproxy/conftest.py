@@ -1,4 +1,4 @@
-"""Real upstream servers (echo, sink, source) on ephemeral ports and a `Proxy` driven on a LoopThread.
+"""Real upstream servers (echo, sink, source) on ephemeral ports and a `TcpProxy` driven on a LoopThread.
 
 The engine tests run on both event loops: uvloop, the default, and asyncio's, the fallback where
 uvloop is not installed. Their transports differ in ways the engine must not depend on.
@@ -20,8 +20,8 @@ import pytest
 
 from pytest_ipc._loop import EVENT_LOOP_ENV, LoopThread, event_loop_name
 from pytest_ipc._net import LOOPBACK, split_host_port
-from pytest_ipc.toxiproxy.model import TOXIC_TYPES, Stream, Toxic
-from pytest_ipc.toxiproxy.proxy import Proxy
+from pytest_ipc.toxiproxy.model import TOXIC_TYPES, Stream, ToxicConfig
+from pytest_ipc.toxiproxy.proxy import TcpProxy
 
 #: Generous bound for anything that should happen "at once" on a busy 2-core machine.
 SOON = 5.0
@@ -149,9 +149,9 @@ def loop_thread(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 
 class ProxyDriver:
-    """A started `Proxy` plus synchronous helpers to call it from the test thread."""
+    """A started `TcpProxy` plus synchronous helpers to call it from the test thread."""
 
-    def __init__(self, loop: LoopThread, proxy: Proxy) -> None:
+    def __init__(self, loop: LoopThread, proxy: TcpProxy) -> None:
         self.loop = loop
         self.proxy = proxy
 
@@ -165,14 +165,14 @@ class ProxyDriver:
         return client
 
     def add(self, type: str, stream: Stream = "downstream", toxicity: float = 1.0, name: str | None = None,
-            **attributes: int) -> Toxic:
-        values = {attribute: attributes.pop(attribute, 0) for attribute in TOXIC_TYPES[type].attributes}
+            **attributes: int) -> ToxicConfig:
+        values = {attribute: attributes.pop(attribute, 0) for attribute in TOXIC_TYPES[type].wire_names}
         assert not attributes, f"unknown attributes for {type}: {attributes}"
-        toxic = Toxic(name or f"{type}_{stream}", type, stream, toxicity, values)
+        toxic = ToxicConfig(name or f"{type}_{stream}", type, stream, toxicity, values)
         self.loop.run(self.proxy.add_toxic(toxic))
         return toxic
 
-    def update(self, name: str, toxicity: float = 1.0, **attributes: int) -> Toxic:
+    def update(self, name: str, toxicity: float = 1.0, **attributes: int) -> ToxicConfig:
         return self.loop.run(self.proxy.update_toxic(name, attributes, toxicity))
 
     def remove(self, name: str) -> None:
@@ -198,7 +198,7 @@ def make_proxy(loop_thread: LoopThread) -> Iterator[Callable[..., ProxyDriver]]:
     drivers: list[ProxyDriver] = []
 
     def make(upstream: str, listen: str = f"{LOOPBACK}:0", seed: int = 1234) -> ProxyDriver:
-        proxy = Proxy(f"proxy{len(drivers)}", listen, upstream, rng=random.Random(seed))
+        proxy = TcpProxy(f"proxy{len(drivers)}", listen, upstream, rng=random.Random(seed))
         driver = ProxyDriver(loop_thread, proxy)
         drivers.append(driver)
         driver.start()

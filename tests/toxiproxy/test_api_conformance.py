@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import socket
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK, split_host_port
 from pytest_ipc.toxiproxy import ConfigError, EmbeddedToxiproxy
 from pytest_ipc.toxiproxy.collection import ProxyCollection
@@ -427,6 +429,7 @@ ZERO_ATTRIBUTES = {
     "reset_peer": {"timeout": 0},
     "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
     "limit_data": {"bytes": 0},
+    "noop": {},
 }
 
 
@@ -463,10 +466,63 @@ def test_toxic_fields_are_read_like_go_reads_them(api: httpx.Client) -> None:
         "attributes": {"latency": -5, "jitter": 0},
         "name": "latency_UPSTREAM",
         "type": "latency",
-        "stream": "upstream",
+        "stream": "UPSTREAM",
         "toxicity": 0.3,
     }
     assert b'"toxicity":0.3}' in response.content  # float32 0.3 printed short, as Go does
+
+
+@pytest.mark.parametrize(
+    ("stream", "listed"),
+    [("DOWNSTREAM", ["u", "d", "latency_DOWNSTREAM"]), ("UpStream", ["latency_UpStream", "u", "d"])],
+)
+def test_a_streams_spelling_is_echoed_as_given_and_its_direction_read_without_case(
+    api: httpx.Client, echo_server: Any, wire: Any, stream: str, listed: list[str]
+) -> None:
+    proxy = create(api, "p", echo_server.address)
+    api.post("/proxies/p/toxics", json={"type": "noop", "stream": "downstream", "name": "d"})
+    created = api.post("/proxies/p/toxics", json={"type": "latency", "stream": stream, "attributes": {"latency": 300}})
+    api.post("/proxies/p/toxics", json={"type": "noop", "stream": "upstream", "name": "u"})
+
+    expected = {
+        "attributes": {"latency": 300, "jitter": 0},
+        "name": f"latency_{stream}",
+        "type": "latency",
+        "stream": stream,
+        "toxicity": 1,
+    }
+    assert (created.status_code, created.json()) == (200, expected)
+    assert api.get(f"/proxies/p/toxics/latency_{stream}").json() == expected
+    assert api.patch(f"/proxies/p/toxics/latency_{stream}", json={"toxicity": 1}).json() == expected
+    # The upstream chain is listed first: the toxic sits in the chain its stream names, whatever the case.
+    assert [toxic["name"] for toxic in api.get("/proxies/p/toxics").json()] == listed
+    assert [toxic["stream"] for toxic in api.get("/proxies/p").json()["toxics"]].count(stream) == 1
+    with connect(proxy) as client:
+        assert wire.round_trip(client) >= 0.29  # the echo is 300 ms late: the toxic acts
+
+
+def test_the_noop_toxic_is_accepted_and_passes_a_live_connections_data_unchanged(
+    api: httpx.Client, echo_server: Any, wire: Any
+) -> None:
+    """Every 2.x server registers noop; upstream's own tests add it to live connections."""
+    proxy = create(api, "p", echo_server.address)
+    with connect(proxy) as client:
+        assert wire.round_trip(client, b"before") < 0.2
+        added = api.post("/proxies/p/toxics", json={"type": "noop", "attributes": {"latency": 5}})
+        assert (added.status_code, added.text) == (
+            200,
+            '{"attributes":{},"name":"noop_downstream","type":"noop","stream":"downstream","toxicity":1}',
+        )
+        api.post("/proxies/p/toxics", json={"type": "noop", "stream": "upstream"})
+        payload = os.urandom(64 * 1024)
+        client.sendall(payload)
+        assert wire.recv_exactly(client, len(payload)) == payload
+        assert api.patch("/proxies/p/toxics/noop_downstream", json={"toxicity": 0.5}).json()["toxicity"] == 0.5
+        assert api.delete("/proxies/p/toxics/noop_downstream").status_code == 204
+        assert api.delete("/proxies/p/toxics/noop_upstream").status_code == 204
+        assert wire.round_trip(client, b"after") < 0.2
+    counters = api.get("/proxies/p/counters").json()
+    assert counters["toxics"]["noop_upstream"] == {"type": "noop", "activations": 1}
 
 
 @pytest.mark.parametrize("toxicity", [2.5, -1.0, 0.0])
@@ -838,6 +894,7 @@ def test_a_bad_config_file_fails_start_and_leaves_nothing_running(
     with pytest.raises(ConfigError) as caught:
         EmbeddedToxiproxy(config=config).start()
     assert str(caught.value) == f"toxiproxy config {config}: {reason}"
+    assert isinstance(caught.value, IpcUsageError)
     assert api_threads() == before
 
 

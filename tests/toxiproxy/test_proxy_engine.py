@@ -15,7 +15,7 @@ import pytest
 
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.toxiproxy.link import BACKLOG_HIGH
-from pytest_ipc.toxiproxy.model import Toxic
+from pytest_ipc.toxiproxy.model import ToxicConfig
 from pytest_ipc.toxiproxy.proxy import ListenError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def test_toxics_list_upstream_chain_first_and_reject_bad_input(echo_proxy: Proxy
     with pytest.raises(ValueError, match="already has a toxic named 'latency_downstream'"):
         echo_proxy.add("latency")
     with pytest.raises(ValueError, match="invalid toxic type 'down'; valid types: latency, bandwidth"):
-        echo_proxy.loop.run(echo_proxy.proxy.add_toxic(Toxic("down", "down")))
+        echo_proxy.loop.run(echo_proxy.proxy.add_toxic(ToxicConfig("down", "down")))
     assert [toxic.name for toxic in echo_proxy.proxy.list_toxics()] == names
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import random
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_ipc._loop import LoopThread
 from pytest_ipc.toxiproxy.model import Stream
+from pytest_ipc.toxiproxy.toxics import Chunk, now, slicer
 
 if TYPE_CHECKING:
     from conftest import ProxyDriver, SinkServer, TcpServer, Wire
@@ -194,12 +199,13 @@ def test_reset_peer_with_toxicity_zero_closes_cleanly(echo_proxy: ProxyDriver, w
 
 
 # -- slicer ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("delay", [1000, 300])  # µs: a timer's millisecond, and less
 def test_slicer_delivers_many_small_pieces_intact(
-    make_proxy: Callable[..., ProxyDriver], tcp_server: Callable[..., TcpServer]
+    make_proxy: Callable[..., ProxyDriver], tcp_server: Callable[..., TcpServer], delay: int
 ) -> None:
     payload = os.urandom(20 * KB)
     driver = source_proxy(make_proxy, tcp_server, payload)
-    driver.add("slicer", average_size=100, size_variation=50, delay=1000)
+    driver.add("slicer", average_size=100, size_variation=50, delay=delay)
     reads: list[bytes] = []
     with driver.connect() as client:
         while chunk := client.recv(65536):
@@ -207,6 +213,52 @@ def test_slicer_delivers_many_small_pieces_intact(
     assert b"".join(reads) == payload
     assert len(reads) >= 50  # unsliced, 20 KB on loopback arrives in one or two reads
     assert max(len(read) for read in reads) < 5 * KB
+
+
+class RecordingStage:
+    """A `Stage` holding one chunk and its end, recording when each piece leaves."""
+
+    def __init__(self, data: bytes, attributes: dict[str, int]) -> None:
+        self.rng = random.Random(7)
+        self.state: dict[str, int] = {}
+        self.attributes = attributes
+        self.inbox: deque[Chunk | None] = deque([Chunk(memoryview(data), now()), None])
+        self.pieces: list[tuple[float, int]] = []  # (when, size)
+
+    async def head(self) -> Chunk | None:
+        return self.inbox[0]
+
+    def forward(self, size: int | None = None) -> None:
+        item = self.inbox[0]
+        if item is not None and size is not None and size < len(item.data):
+            item.data = item.data[size:]
+            self.pieces.append((now(), size))
+            return
+        self.inbox.popleft()
+        if item is not None:
+            self.pieces.append((now(), len(item.data)))
+
+    def drop(self) -> None:
+        raise AssertionError("the slicer never drops data")
+
+    def cut(self) -> None:
+        raise AssertionError("the slicer never ends a stream by itself")
+
+    def reset(self) -> None:
+        raise AssertionError("the slicer never resets")
+
+
+@pytest.mark.parametrize("delay", [50, 400, 1500])  # µs
+def test_slicer_pauses_after_every_piece_even_under_a_millisecond(loop_thread: LoopThread, delay: int) -> None:
+    """Upstream sleeps `delay` after each piece; batching sub-ms delays would send pieces back to back."""
+    stage = RecordingStage(os.urandom(5 * KB), {"average_size": 100, "size_variation": 20, "delay": delay})
+
+    loop_thread.run(slicer(stage))
+
+    assert sum(size for _, size in stage.pieces) == 5 * KB
+    assert len(stage.pieces) >= 32
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(stage.pieces)]
+    assert min(gaps) >= delay / 1_000_000
 
 
 # -- limit_data ------------------------------------------------------------------------------------

@@ -1,0 +1,179 @@
+"""The proxy layer: TCP faults on a fault-proxy `Proxy` (toxics, or the listener disabled).
+
+The proxy sees bytes, not HTTP, so it can slow, stall, cut or refuse connections but not choose a
+status code. Its evidence is pytest-ipc's `proxy.counters()`: a toxic fired when its activations
+grew *and* the client sent bytes through the proxy meanwhile. A real Toxiproxy has no counters: the
+proof is then unavailable, said once as a warning, and nothing fails for want of it.
+
+An outage (a disabled listener) refuses connections, which nothing can count. It is proven
+indirectly: the client connected through this proxy at some time in the test, before the outage or
+after it healed; the check is settled at the end of the test.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ...client.errors import ProxyNotFound, ToxicNotFound, UnsupportedByServer
+from ...client.proxy import Proxy
+from ...client.toxics import Toxic
+from .. import vocabulary as v
+
+if TYPE_CHECKING:
+    from ...client.counters import ProxyCounters
+    from ...stub import HttpStub
+
+KILOBYTE = 1000  # Toxiproxy's bandwidth unit
+
+
+class FaultProofUnavailable(UserWarning):
+    """The server has no counters (a real Toxiproxy), so whether a proxy fault fired is unknown."""
+
+
+def _uniform(fault: v.Latency, proxy: Proxy, toxicity: float) -> Toxic:
+    middle, spread = (fault.low + fault.high) / 2, (fault.high - fault.low) / 2
+    return proxy.latency(middle, jitter=spread, toxicity=toxicity)
+
+
+# Each entry reads the fields of its own fault type (hence Any: the key fixes the type).
+TOXICS: dict[type[v.Fault], Callable[[Any, Proxy, float], Toxic]] = {
+    v.Latency: lambda fault, proxy, toxicity: (
+        _uniform(fault, proxy, toxicity) if fault.distribution == "uniform" else proxy.latency(fault.delay, toxicity=toxicity)
+    ),
+    v.Hang: lambda fault, proxy, toxicity: proxy.timeout(0, toxicity=toxicity),  # swallow the answer, never close
+    v.Reset: lambda fault, proxy, toxicity: proxy.reset_peer(timeout=0, toxicity=toxicity),
+    v.Bandwidth: lambda fault, proxy, toxicity: proxy.bandwidth(fault.rate, toxicity=toxicity),
+    v.Truncated: lambda fault, proxy, toxicity: proxy.limit_data(fault.size, toxicity=toxicity),
+}
+
+
+def _counters(proxy: Proxy) -> ProxyCounters | None:
+    try:
+        return proxy.counters()
+    except UnsupportedByServer:
+        warnings.warn(
+            FaultProofUnavailable(
+                f"proxy {proxy.name}: this Toxiproxy server has no counters (pytest-ipc's embedded one has), "
+                "so whether its faults fired cannot be proven; they are not checked"
+            ),
+            stacklevel=4,
+        )
+        return None
+
+
+class ToxicInjection:
+    """A toxic in place; its activations count only while the client's bytes flowed through."""
+
+    deferred = False
+
+    def __init__(self, fault: v.Fault, proxy: Proxy, upstream: HttpStub | None) -> None:
+        self.proxy = proxy
+        self.upstream = upstream
+        self.before = _counters(proxy)
+        self.toxic = TOXICS[type(fault)](fault, proxy, fault.probability)
+        self._final: int | None = None
+        self._sent = 0  # bytes the client sent through the proxy while the toxic was in place
+        self._removed = False
+
+    def activations(self) -> int | None:
+        if self._removed:
+            return self._final
+        if self.before is None:
+            return None
+        after = self.proxy.counters()
+        fired = after.toxics.get(self.toxic.name)
+        earlier = self.before.toxics.get(self.toxic.name)
+        activations = (fired.activations if fired else 0) - (earlier.activations if earlier else 0)
+        self._sent = after.upstream.received - self.before.upstream.received
+        return activations if self._sent > 0 else 0
+
+    def never_fired(self) -> str:
+        if self._sent:
+            return f"the client's bytes went through the proxy but the toxic never activated (toxicity {self.toxic.toxicity})"
+        direct = ""
+        if self.upstream is not None and self.upstream.calls():
+            direct = f" (the stub behind it saw {len(self.upstream.calls())} request(s) in this test: the client reached it some other way)"
+        return f"the client never connected through the proxy — did it use ipc_target_url (here {self.proxy.url})?{direct}"
+
+    def remove(self) -> None:
+        if self._removed:
+            return
+        try:
+            self._final = self.activations()
+        except ProxyNotFound:
+            self._final = 0
+        self._removed = True
+        try:
+            self.toxic.remove()
+        except (ToxicNotFound, ProxyNotFound):
+            pass  # removed in the block, or the proxy deleted with it
+
+
+class OutageInjection:
+    """The proxy's listener disabled; proven by any connection through the proxy in the test."""
+
+    deferred = True
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.proxy.disable()
+        self._removed = False
+
+    def activations(self) -> int | None:
+        try:
+            counters = _counters(self.proxy)
+        except ProxyNotFound:
+            return 0
+        if counters is None:
+            return None
+        return 1 if counters.connections_accepted else 0
+
+    def never_fired(self) -> str:
+        return (
+            "a disabled listener refuses connections and nothing counts refusals, so the outage is proven by a "
+            f"connection through the proxy before or after it; proxy {self.proxy.name} saw none in this test — did "
+            f"the client use ipc_target_url (here {self.proxy.url})? If it does and the test never heals the "
+            "outage, heal it (ipc_fault.heal(), or leave the faults.inject block) and make one call through the "
+            "proxy, or opt out with must_fire=False"
+        )
+
+    def remove(self) -> None:
+        if not self._removed:
+            self._removed = True
+            try:
+                self.proxy.enable()
+            except ProxyNotFound:
+                pass
+
+
+class ProxyLayer:
+    name = "proxy"
+    target_hint = "a fault-proxy Proxy (toxiproxy.create_proxy(...))"
+
+    def handles(self, target: object) -> bool:
+        return isinstance(target, Proxy)
+
+    def why_not(self, fault: v.Fault) -> str | None:
+        if not isinstance(fault, v.Outage) and type(fault) not in TOXICS:
+            return "the proxy relays TCP bytes and cannot speak HTTP"
+        if fault.times is not None:
+            return "a toxic acts on every connection while it is in place; it cannot count its firings (times=)"
+        if fault.seed is not None:
+            return "the proxy draws its toxicity from its own random stream; a seed cannot be set"
+        if isinstance(fault, v.Outage) and fault.probability < 1.0:
+            return "a disabled listener refuses every connection; it has no probability"
+        if isinstance(fault, v.Latency) and fault.distribution == "lognormal":
+            return "the latency toxic draws from latency +- jitter (uniform); it has no lognormal tail"
+        if isinstance(fault, v.Bandwidth) and fault.rate % KILOBYTE:
+            return f"the bandwidth toxic counts whole kilobytes (1000 bytes) per second; {fault.rate} is not a multiple"
+        return None
+
+    def inject(self, fault: v.Fault, target: Proxy, upstream: HttpStub | None) -> ToxicInjection | OutageInjection:
+        if isinstance(fault, v.Outage):
+            return OutageInjection(target)
+        return ToxicInjection(fault, target, upstream)
+
+
+LAYER = ProxyLayer()

@@ -1,0 +1,125 @@
+"""The respx layer: in-process faults for httpx clients, answered or raised without the network.
+
+Only httpx requests under the target's base URL are touched; everything else (and a request the
+fault lets through: `times` used up, a `probability` draw that missed) passes through to the real
+network, so the stub behind the URL still answers and journals the healthy calls. The client's own
+timeouts are *not* exercised here (respx raises `httpx.ReadTimeout` at once): use the stub or proxy
+layer to measure them. A client that does not use httpx (requests, aiohttp) never sees these
+faults, which the never-fired check reports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .. import vocabulary as v
+
+if TYPE_CHECKING:
+    from ...stub import HttpStub
+
+Effect = Callable[[httpx.Request], httpx.Response]
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """httpx requests whose URL starts with `url`, faulted in-process by respx."""
+
+    url: str
+
+
+def _raising(error: type[httpx.TransportError], message: str) -> Effect:
+    def effect(request: httpx.Request) -> httpx.Response:
+        raise error(f"{message} (injected by pytest-ipc)", request=request)
+
+    return effect
+
+
+def _status(fault: v.Status) -> Effect:
+    headers = {} if fault.retry_after is None else {"retry-after": str(fault.retry_after)}
+    return lambda request: httpx.Response(fault.code, headers=headers, text=fault.body)
+
+
+# Each entry reads the fields of its own fault type (hence Any: the key fixes the type).
+EFFECTS: dict[type[v.Fault], Callable[[Any], Effect]] = {
+    v.Outage: lambda fault: _raising(httpx.ConnectError, "[Errno 111] Connection refused"),
+    v.ConnectTimeout: lambda fault: _raising(httpx.ConnectTimeout, "timed out connecting"),
+    v.ReadTimeout: lambda fault: _raising(httpx.ReadTimeout, "timed out reading"),
+    v.Reset: lambda fault: _raising(httpx.ReadError, "[Errno 104] Connection reset by peer"),
+    v.MalformedResponse: lambda fault: _raising(httpx.RemoteProtocolError, "illegal chunk header"),
+    v.EmptyResponse: lambda fault: _raising(httpx.RemoteProtocolError, "Server disconnected without sending a response."),
+    v.CloseBeforeHeaders: lambda fault: _raising(httpx.RemoteProtocolError, "Server disconnected without sending a complete response."),
+    v.Status: _status,
+}
+
+
+class RespxInjection:
+    """A respx router in place for one fault; counts the requests it faulted."""
+
+    deferred = False
+
+    def __init__(self, fault: v.Fault, target: InProcess, upstream: HttpStub | None) -> None:
+        import respx  # here: respx patches httpx only while a fault is in place
+
+        self.fault = fault
+        self.target = target
+        self.upstream = upstream
+        self.started = time.monotonic()
+        self.trigger = v.Trigger(fault)
+        effect = EFFECTS[type(fault)](fault)
+
+        def side_effect(request: httpx.Request) -> httpx.Response | httpx.Request:
+            return effect(request) if self.trigger.fires() else request  # a request returned passes through
+
+        self.router = respx.mock(assert_all_called=False, assert_all_mocked=False)
+        self.router.route(url__startswith=target.url).mock(side_effect=side_effect)
+        self.router.route().pass_through()  # any other URL (a Toxiproxy API, say) stays real
+        self.router.start()
+        self._removed = False
+
+    def activations(self) -> int:
+        return self.trigger.fired
+
+    def never_fired(self) -> str:
+        if self.trigger.seen:
+            return f"{self.trigger.seen} httpx request(s) to {self.target.url} drew the fault and it never fired"
+        reached = None if self.upstream is None else [entry for entry in self.upstream.calls() if entry.started >= self.started]
+        if reached:
+            return (
+                f"respx only intercepts httpx; this call did not go through httpx (the stub saw {len(reached)} "
+                "request(s) during the block): use the stub or proxy layer"
+            )
+        if self.upstream is None:
+            return (
+                f"no httpx request to {self.target.url} was made during the block: the client called another URL, or "
+                "not through httpx (respx only intercepts httpx; pass upstream=http_stub to see what reached the stub)"
+            )
+        return f"no request to {self.target.url} was made during the block: did the client call ipc_target_url?"
+
+    def remove(self) -> None:
+        if not self._removed:
+            self._removed = True
+            self.router.stop()
+
+
+class RespxLayer:
+    name = "respx"
+    target_hint = "InProcess(base_url)"
+
+    def handles(self, target: object) -> bool:
+        return isinstance(target, InProcess)
+
+    def why_not(self, fault: v.Fault) -> str | None:
+        if type(fault) not in EFFECTS:
+            return "respx answers in-process at once: it cannot hold a real socket open or slow one down"
+        return None
+
+    def inject(self, fault: v.Fault, target: InProcess, upstream: HttpStub | None) -> RespxInjection:
+        return RespxInjection(fault, target, upstream)
+
+
+LAYER = RespxLayer()

@@ -1,0 +1,98 @@
+"""The async forms of the resilience assertions: the same names, awaited on the test's own loop.
+
+    from pytest_ipc.resilience import aio
+
+    async def test_timeout(http_stub):
+        async with httpx.AsyncClient(timeout=0.3) as client:
+            with faults.inject(faults.hang(), into=http_stub):
+                await aio.assert_timeout_honoured(lambda: client.get(http_stub.url_for("/price")), budget=0.3)
+
+The calls run as tasks on the running loop (pytest-asyncio or anyio), so a client created in the
+test works; calls still running when the assertion stops waiting are cancelled. The probes are the
+sync forms' own (`pytest_ipc.resilience.calls`), so both judge alike. `assert_retries` reads the
+journal only and has no async form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from .. import faults
+from .adapters import BreakerStates
+from .breaker import breaker_probe
+from .calls import AsyncCall, CallOutcome, drive_async
+from .cap import cap_probe
+from .fallback import Degraded, fallback_probe
+from .retries import jitter_probe
+from .timeouts import timeout_probe
+
+if TYPE_CHECKING:
+    from ..stub import HttpStub, Route
+
+__all__ = ["assert_breaker", "assert_fallback", "assert_request_cap", "assert_retry_jitter", "assert_timeout_honoured"]
+
+
+async def assert_timeout_honoured(call: AsyncCall, budget: float, *, slack: float = 0.3, stub: HttpStub | None = None) -> CallOutcome:
+    """Async form of `pytest_ipc.resilience.assert_timeout_honoured`."""
+    return await drive_async(call, timeout_probe(budget, slack, stub))
+
+
+async def assert_fallback(call: AsyncCall, expected: object, *, within: float = 5.0, degraded: Degraded | None = None) -> CallOutcome:
+    """Async form of `pytest_ipc.resilience.assert_fallback`."""
+    return await drive_async(call, fallback_probe(expected, within, degraded))
+
+
+async def assert_request_cap(
+    stub: HttpStub,
+    limit: int,
+    *,
+    call: AsyncCall,
+    concurrency: int | None = None,
+    fail_fast: float = 0.05,
+    hold: float = 0.3,
+    call_timeout: float = 5.0,
+) -> list[CallOutcome]:
+    """Async form of `pytest_ipc.resilience.assert_request_cap`."""
+    return await drive_async(call, cap_probe(stub, limit, concurrency, fail_fast, hold, call_timeout))
+
+
+async def assert_breaker(
+    call: AsyncCall,
+    stub: HttpStub,
+    *,
+    threshold: int,
+    cool_down: float,
+    failure: faults.Fault | None = None,
+    not_counted: Sequence[faults.Fault] = (),
+    route: Route | str | None = None,
+    fail_fast: float = 0.05,
+    calls_while_open: int = 3,
+    concurrent: int = 5,
+    hold: float = 0.2,
+    call_timeout: float = 5.0,
+    observer: BreakerStates | None = None,
+) -> list[str]:
+    """Async form of `pytest_ipc.resilience.assert_breaker`."""
+    return await drive_async(
+        call,
+        breaker_probe(
+            stub, threshold=threshold, cool_down=cool_down, failure=failure or faults.status(503), not_counted=not_counted,
+            route=route, fail_fast=fail_fast, calls_while_open=calls_while_open, concurrent=concurrent, hold=hold,
+            call_timeout=call_timeout, observer=observer,
+        ),
+    )  # fmt: skip
+
+
+async def assert_retry_jitter(
+    call: AsyncCall,
+    stub: HttpStub,
+    *,
+    clients: int = 10,
+    window: float = 0.01,
+    failure: faults.Fault | None = None,
+    most: int | None = None,
+    call_timeout: float = 5.0,
+) -> list[float]:
+    """Async form of `pytest_ipc.resilience.assert_retry_jitter`."""
+    return await drive_async(call, jitter_probe(stub, clients, window, failure or faults.status(503), most, call_timeout))
