@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 
 if TYPE_CHECKING:
@@ -120,7 +121,10 @@ class IsolatedBroker:
         """This view through a new fault proxy in front of the broker's main port (created now,
         deleted after the test); the proxy is `.proxy` of the returned handle."""
         if self._proxy_factory is None:
-            raise RuntimeError("this broker handle has no fault proxy available (no toxiproxy fixture)")
+            raise IpcUsageError(
+                "this broker handle has no fault proxy factory: proxied() works on the <kind>_broker fixtures, "
+                "which create proxies through the toxiproxy fixture"
+            )
         direct = self.server.endpoint
         proxy = self._proxy_factory(f"{direct.host}:{direct.port}")
         return IsolatedBroker(

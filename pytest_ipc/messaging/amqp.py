@@ -24,7 +24,7 @@ CONNECTION_LOST = (pika.exceptions.AMQPConnectionError, pika.exceptions.ChannelW
                    pika.exceptions.StreamLostError, pika.exceptions.ConnectionWrongStateError)
 PREFETCH = 100
 """Unacked messages a consumer may hold: enough for a reordering window to fill up."""
-RECONNECT_INTERVAL_S = 0.1
+RECONNECT_INTERVAL = 0.1
 
 
 class AmqpBus(Bus):
@@ -146,7 +146,7 @@ class AmqpSubscription(Subscription):
                     ready.set()
                     return
                 self.errors.append(error)
-                self._stopping.wait(RECONNECT_INTERVAL_S)
+                self._stopping.wait(RECONNECT_INTERVAL)
                 continue
             self._channel = channel
             ready.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerHandle
 from pytest_ipc.messaging.channel import Bus
 
@@ -24,10 +25,10 @@ def channels_for(handle: BrokerHandle, transport: Transport | None = None) -> Bu
     """
     choices = TRANSPORTS.get(handle.kind)
     if choices is None:
-        raise ValueError(f"unknown broker kind {handle.kind!r}; expected one of: {', '.join(TRANSPORTS)}")
+        raise IpcUsageError(f"unknown broker kind {handle.kind!r}; expected one of: {', '.join(TRANSPORTS)}")
     transport = transport or choices[0]
     if transport not in choices:
-        raise ValueError(f"{handle.kind} does not speak {transport!r}; choose one of: {', '.join(choices)}")
+        raise IpcUsageError(f"{handle.kind} does not speak {transport!r}; choose one of: {', '.join(choices)}")
     endpoint = handle.endpoint
     # Client libraries come with the "brokers" extra: import only the one this transport needs.
     if transport in ("amqp", "stomp"):

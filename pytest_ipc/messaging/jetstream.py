@@ -23,7 +23,7 @@ from pytest_ipc.messaging.channel import Destination, Subscription
 from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement
 from pytest_ipc.messaging.nats import GROUP, NatsBus, message_from, nats_headers
 
-FETCH_TIMEOUT_S = 0.2
+FETCH_TIMEOUT = 0.2
 """How long one pull waits for messages: bounds how quickly `stop()` returns."""
 
 
@@ -93,7 +93,7 @@ class JetStreamSubscription(Subscription):
         assert self._pull is not None
         while not self._stopping.is_set():
             try:
-                batch = self.bus.loop.run(self._pull.fetch(batch=10, timeout=FETCH_TIMEOUT_S))
+                batch = self.bus.loop.run(self._pull.fetch(batch=10, timeout=FETCH_TIMEOUT))
             except (nats.errors.TimeoutError, TimeoutError):  # nothing to fetch (nats-py raises either)
                 continue
             except nats.errors.Error as error:  # server restart: keep pulling until stopped

@@ -17,6 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.messaging._dispatch import Dispatcher
 from pytest_ipc.messaging.channel import (
     Bus,
@@ -28,9 +29,9 @@ from pytest_ipc.messaging.message import Delivery, Handler, Message, new_id
 
 GROUP = "workers"
 QOS = 1
-SESSION_EXPIRY_S = 300
+SESSION_EXPIRY = 300
 MESSAGE_ID = "message-id"
-TIMEOUT_S = 10.0
+TIMEOUT = 10.0
 
 
 def connected_client(
@@ -59,10 +60,10 @@ def connected_client(
     properties.SessionExpiryInterval = session_expiry
     client.connect(endpoint.host, endpoint.port, clean_start=clean_start, properties=properties)
     client.loop_start()
-    if not connected.wait(TIMEOUT_S) or outcome[0].is_failure:
+    if not connected.wait(TIMEOUT) or outcome[0].is_failure:
         client.loop_stop()
         client.disconnect()
-        raise ConnectionError(f"MQTT broker {endpoint.host}:{endpoint.port} refused {client_id}: {outcome or 'no CONNACK'}")
+        raise BrokerError(f"MQTT broker {endpoint.host}:{endpoint.port} refused {client_id}: {outcome or 'no CONNACK'}")
     return client
 
 
@@ -83,7 +84,7 @@ class MqttBus(Bus):
         if message.reply_to is not None:
             properties.ResponseTopic = message.reply_to
         info = self.client.publish(destination.address, message.body, qos=QOS, properties=properties)
-        info.wait_for_publish(TIMEOUT_S)  # the PUBACK: the broker has it
+        info.wait_for_publish(TIMEOUT)  # the PUBACK: the broker has it
 
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription:
         return MqttSubscription(self, destination, handler)
@@ -107,12 +108,12 @@ class MqttSubscription(Subscription):
     def _open(self) -> None:
         dispatcher: Dispatcher[mqtt.MQTTMessage] = Dispatcher(f"mqtt-consumer {self.destination.address}", self._handle)
         client = connected_client(self.bus.endpoint, self.client_id, clean_start=not self._resumed,
-                                  session_expiry=SESSION_EXPIRY_S, on_message=lambda client, userdata, msg: dispatcher.put(msg))
+                                  session_expiry=SESSION_EXPIRY, on_message=lambda client, userdata, msg: dispatcher.put(msg))
         subscribed = threading.Event()
         client.on_subscribe = lambda client, userdata, mid, reasons, properties: subscribed.set()
         client.subscribe(self.filter, qos=QOS)
-        if not subscribed.wait(TIMEOUT_S):
-            raise TimeoutError(f"no SUBACK for {self.filter} within {TIMEOUT_S} s")
+        if not subscribed.wait(TIMEOUT):
+            raise BrokerError(f"no SUBACK for {self.filter} within {TIMEOUT} s")
         self._client, self._dispatcher, self._resumed = client, dispatcher, True
 
     def _handle(self, msg: mqtt.MQTTMessage) -> None:

@@ -20,6 +20,7 @@ import redis.exceptions
 from redis.typing import EncodableT, FieldT
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.messaging.channel import (
     Bus,
     Destination,
@@ -31,8 +32,8 @@ from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement,
 GROUP = "workers"
 StreamBatches = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 """What XREADGROUP answers: per stream, its entries as (id, fields)."""
-BLOCK_MS = 100
-"""How long a stream read waits for news: bounds how quickly `stop()` returns."""
+READ_BLOCK = 0.1
+"""Seconds a stream read waits for news: bounds how quickly `stop()` returns."""
 
 
 def stream_fields(message: Message, redelivered: bool = False) -> dict[FieldT, EncodableT]:
@@ -131,7 +132,7 @@ class StreamSubscription(Subscription):
         client, stream = self.bus.client, self.destination.address
         while not self._stopping.is_set():
             try:
-                batches = cast(StreamBatches, client.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=10, block=BLOCK_MS))
+                batches = cast(StreamBatches, client.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=10, block=int(READ_BLOCK * 1000)))
             except redis.exceptions.ConnectionError as error:  # server restart: keep trying until stopped
                 self.errors.append(error)
                 self._stopping.wait(0.1)
@@ -178,7 +179,7 @@ class PubSubSubscription(Subscription):
         confirmation = pubsub.get_message(timeout=10)
         if not confirmation or confirmation["type"] != "subscribe":
             pubsub.close()
-            raise RuntimeError(f"redis did not confirm SUBSCRIBE {self.destination.address}: {confirmation!r}")
+            raise BrokerError(f"redis did not confirm SUBSCRIBE {self.destination.address}: {confirmation!r}")
         self._pubsub = pubsub
         self._thread = pubsub.run_in_thread(sleep_time=0.01, daemon=True)
 
