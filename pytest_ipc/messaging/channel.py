@@ -26,9 +26,9 @@ from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement
 log = logging.getLogger(__name__)
 
 Pattern = Literal["queue", "topic"]
-Feature = Literal["nack", "dead_letter", "buffering", "topic_buffering", "confirms"]
+Feature = Literal["nack", "dead_letter", "buffering", "topic_buffering", "confirms", "async"]
 """Optional behaviours: explicit nack with redelivery, dead-letter queues, messages kept for a queue
-consumer or a topic subscriber that is down, and publisher confirms."""
+consumer or a topic subscriber that is down, publisher confirms, and an asyncio client (`messaging.aio`)."""
 
 # Which transports offer each optional feature, so an "unsupported" error can name the alternatives.
 FEATURE_SUPPORT: dict[Feature, tuple[str, ...]] = {
@@ -37,6 +37,7 @@ FEATURE_SUPPORT: dict[Feature, tuple[str, ...]] = {
     "buffering": ("amqp", "stomp", "redis", "jetstream", "mqtt"),
     "topic_buffering": ("amqp", "mqtt"),
     "confirms": ("amqp", "stomp", "redis", "jetstream", "mqtt"),
+    "async": ("amqp", "redis", "nats", "jetstream", "mqtt"),
 }
 
 

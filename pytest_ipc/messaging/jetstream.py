@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
-from pytest_ipc.messaging.channel import Destination, Subscription
+from pytest_ipc.messaging.channel import Destination, Feature, Subscription
 from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement
 from pytest_ipc.messaging.nats import GROUP, NatsBus, message_from, nats_headers
 
@@ -32,9 +32,12 @@ def stream_name(subject: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", subject)
 
 
+FEATURES: frozenset[Feature] = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+
+
 class JetStreamBus(NatsBus):
     transport = "jetstream"
-    features = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+    features = FEATURES
 
     def __init__(self, endpoint: BrokerEndpoint, qualify: Callable[[str], str]) -> None:
         super().__init__(endpoint, qualify)

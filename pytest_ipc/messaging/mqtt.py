@@ -22,6 +22,7 @@ from pytest_ipc.messaging._dispatch import Dispatcher
 from pytest_ipc.messaging.channel import (
     Bus,
     Destination,
+    Feature,
     Subscription,
     unsupported_settle,
 )
@@ -56,9 +57,7 @@ def connected_client(
         connected.set()
 
     client.on_connect = on_connect
-    properties = Properties(PacketTypes.CONNECT)
-    properties.SessionExpiryInterval = session_expiry
-    client.connect(endpoint.host, endpoint.port, clean_start=clean_start, properties=properties)
+    client.connect(endpoint.host, endpoint.port, clean_start=clean_start, properties=connect_properties(session_expiry))
     client.loop_start()
     if not connected.wait(TIMEOUT) or outcome[0].is_failure:
         client.loop_stop()
@@ -67,9 +66,41 @@ def connected_client(
     return client
 
 
+FEATURES: frozenset[Feature] = frozenset({"buffering", "topic_buffering", "confirms"})
+
+
+def publish_properties(message: Message) -> Properties:
+    """A message's ids and headers as MQTT 5 PUBLISH properties."""
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.UserProperty = [*message.headers.items(), (MESSAGE_ID, message.message_id)]
+    if message.correlation_id is not None:
+        properties.CorrelationData = message.correlation_id.encode()
+    if message.reply_to is not None:
+        properties.ResponseTopic = message.reply_to
+    return properties
+
+
+def message_from_mqtt(payload: bytes | bytearray, properties: Properties | None) -> Message:
+    headers = dict(getattr(properties, "UserProperty", []))
+    correlation = getattr(properties, "CorrelationData", None)
+    return Message(
+        body=bytes(payload),
+        message_id=headers.pop(MESSAGE_ID, ""),
+        correlation_id=correlation.decode() if correlation is not None else None,
+        reply_to=getattr(properties, "ResponseTopic", None),
+        headers=headers,
+    )
+
+
+def connect_properties(session_expiry: int) -> Properties:
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = session_expiry
+    return properties
+
+
 class MqttBus(Bus):
     transport = "mqtt"
-    features = frozenset({"buffering", "topic_buffering", "confirms"})
+    features = FEATURES
 
     def __init__(self, endpoint: BrokerEndpoint, qualify: Callable[[str], str]) -> None:
         super().__init__(qualify)
@@ -77,13 +108,7 @@ class MqttBus(Bus):
         self.client = connected_client(endpoint, f"pub-{new_id()[:12]}", clean_start=True, session_expiry=0)
 
     def publish(self, destination: Destination, message: Message) -> None:
-        properties = Properties(PacketTypes.PUBLISH)
-        properties.UserProperty = [*message.headers.items(), (MESSAGE_ID, message.message_id)]
-        if message.correlation_id is not None:
-            properties.CorrelationData = message.correlation_id.encode()
-        if message.reply_to is not None:
-            properties.ResponseTopic = message.reply_to
-        info = self.client.publish(destination.address, message.body, qos=QOS, properties=properties)
+        info = self.client.publish(destination.address, message.body, qos=QOS, properties=publish_properties(message))
         info.wait_for_publish(TIMEOUT)  # the PUBACK: the broker has it
 
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription:
@@ -117,16 +142,7 @@ class MqttSubscription(Subscription):
         self._client, self._dispatcher, self._resumed = client, dispatcher, True
 
     def _handle(self, msg: mqtt.MQTTMessage) -> None:
-        properties = msg.properties
-        headers = dict(getattr(properties, "UserProperty", []))
-        correlation = getattr(properties, "CorrelationData", None)
-        message = Message(
-            body=bytes(msg.payload),
-            message_id=headers.pop(MESSAGE_ID, ""),
-            correlation_id=correlation.decode() if correlation is not None else None,
-            reply_to=getattr(properties, "ResponseTopic", None),
-            headers=headers,
-        )
+        message = message_from_mqtt(msg.payload, msg.properties)
         self.deliver(Delivery(message, bool(msg.dup), unsupported_settle("mqtt")))
 
     def _disconnect(self, session_expiry: int | None) -> None:

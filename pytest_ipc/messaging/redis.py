@@ -24,6 +24,7 @@ from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.messaging.channel import (
     Bus,
     Destination,
+    Feature,
     Subscription,
     unsupported_settle,
 )
@@ -47,6 +48,25 @@ def stream_fields(message: Message, redelivered: bool = False) -> dict[FieldT, E
     }
 
 
+def pubsub_envelope(message: Message) -> str:
+    """A message as one PUBLISH payload (JSON; the body in base64)."""
+    return json.dumps({
+        **{str(k): v for k, v in stream_fields(message).items() if k != "body"},
+        "body": base64.b64encode(message.body).decode(),
+    })
+
+
+def message_from_envelope(data: bytes) -> Message:
+    envelope = json.loads(data)
+    return Message(
+        body=base64.b64decode(envelope["body"]),
+        headers=json.loads(envelope["headers"]),
+        correlation_id=envelope["correlation_id"] or None,
+        reply_to=envelope["reply_to"] or None,
+        message_id=envelope["message_id"],
+    )
+
+
 def message_from_fields(fields: dict[bytes, bytes]) -> Message:
     text = {key.decode(): value for key, value in fields.items()}
     return Message(
@@ -58,9 +78,12 @@ def message_from_fields(fields: dict[bytes, bytes]) -> Message:
     )
 
 
+FEATURES: frozenset[Feature] = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+
+
 class RedisBus(Bus):
     transport = "redis"
-    features = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+    features = FEATURES
 
     def __init__(self, endpoint: BrokerEndpoint, qualify: Callable[[str], str]) -> None:
         super().__init__(qualify)
@@ -91,10 +114,7 @@ class RedisBus(Bus):
         if destination.pattern == "queue":
             self.client.xadd(destination.address, stream_fields(message))
         else:
-            self.client.publish(destination.address, json.dumps({
-                **{str(k): v for k, v in stream_fields(message).items() if k != "body"},
-                "body": base64.b64encode(message.body).decode(),
-            }))
+            self.client.publish(destination.address, pubsub_envelope(message))
 
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription:
         if destination.pattern == "queue":
@@ -184,15 +204,7 @@ class PubSubSubscription(Subscription):
         self._thread = pubsub.run_in_thread(sleep_time=0.01, daemon=True)
 
     def _on_message(self, raw: dict[str, bytes]) -> None:
-        envelope = json.loads(raw["data"])
-        message = Message(
-            body=base64.b64decode(envelope["body"]),
-            headers=json.loads(envelope["headers"]),
-            correlation_id=envelope["correlation_id"] or None,
-            reply_to=envelope["reply_to"] or None,
-            message_id=envelope["message_id"],
-        )
-        self.deliver(Delivery(message, False, unsupported_settle("redis pub/sub")))
+        self.deliver(Delivery(message_from_envelope(raw["data"]), False, unsupported_settle("redis pub/sub")))
 
     def _close(self) -> None:
         if self._thread is not None:
