@@ -1,5 +1,7 @@
 """The async messaging helpers (`pytest_ipc.messaging.aio`) over the asyncio client libraries, on
-every transport that has one; most tests under pytest-asyncio, some under anyio's plugin."""
+every transport that has one, under anyio's pytest plugin on its asyncio backend (the client
+libraries are asyncio's; `tests/brokers/test_async_controls.py` shows pytest-asyncio and a plain
+asyncio loop run the same coroutines)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,13 @@ from tests.messaging.conftest import BROKER_OF
 ASYNC_TRANSPORTS: tuple[Transport, ...] = ("amqp", "redis", "nats", "jetstream", "mqtt")
 ACKING: tuple[Transport, ...] = ("amqp", "redis", "jetstream")
 
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
 
 @pytest.fixture(params=ASYNC_TRANSPORTS)
 def transport(request: pytest.FixtureRequest) -> Transport:
@@ -36,7 +45,6 @@ def handle(transport: Transport, request: pytest.FixtureRequest) -> BrokerHandle
     return request.getfixturevalue(f"{BROKER_OF[transport]}_broker")  # type: ignore[no-any-return]
 
 
-@pytest.mark.asyncio
 async def test_a_message_keeps_its_body_headers_and_ids(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
         orders = await bus.queue("orders")
@@ -46,7 +54,6 @@ async def test_a_message_keeps_its_body_headers_and_ids(handle: BrokerHandle, tr
     assert received == sent
 
 
-@pytest.mark.asyncio
 async def test_point_to_point_shares_and_pub_sub_copies(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
         orders, prices = await bus.queue("orders"), await bus.topic("prices")
@@ -63,7 +70,6 @@ async def test_point_to_point_shares_and_pub_sub_copies(handle: BrokerHandle, tr
             assert [m.body for m in await subscriber.wait_for_count(5)] == [m.body for m in ticks]
 
 
-@pytest.mark.asyncio
 async def test_waiting_does_not_block_the_loop(redis_broker: BrokerHandle) -> None:
     """While a test awaits a capture, the loop runs: here a publisher task on the same loop."""
     async with aio.channels_for(redis_broker) as bus:
@@ -81,7 +87,6 @@ async def test_waiting_does_not_block_the_loop(redis_broker: BrokerHandle) -> No
             await capture.wait_for_count(2, timeout=0.2)
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("transport", ["amqp", "redis", "jetstream", "mqtt"], indirect=True)
 async def test_what_is_published_while_the_consumer_is_down_arrives_after(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
@@ -93,7 +98,6 @@ async def test_what_is_published_while_the_consumer_is_down_arrives_after(handle
         assert_nothing_lost(during, await capture.wait_for_ids(m.message_id for m in during))
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("transport", ["nats"], indirect=True)
 async def test_consumer_down_is_refused_where_nothing_buffers(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
@@ -103,7 +107,6 @@ async def test_consumer_down_is_refused_where_nothing_buffers(handle: BrokerHand
                 pass
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("transport", ACKING, indirect=True)
 async def test_redelivery_and_dead_lettering(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
@@ -127,7 +130,6 @@ async def test_redelivery_and_dead_lettering(handle: BrokerHandle, transport: Tr
         assert redeliver.redelivered_seen >= {m.message_id for m in good}
 
 
-@pytest.mark.asyncio
 @pytest.mark.parametrize("transport", ["nats", "mqtt"], indirect=True)
 async def test_nack_faults_name_the_transports_that_have_them(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
@@ -140,7 +142,6 @@ async def test_nack_faults_name_the_transports_that_have_them(handle: BrokerHand
             await jobs.consume(aio.Redeliver(ignore))
 
 
-@pytest.mark.asyncio
 async def test_duplicates_catch_a_consumer_that_is_not_idempotent(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
         naive_queue, careful_queue = await bus.queue("naive"), await bus.queue("careful")
@@ -164,7 +165,6 @@ async def test_duplicates_catch_a_consumer_that_is_not_idempotent(handle: Broker
         naive.assert_exactly_once(sent)
 
 
-@pytest.mark.asyncio
 async def test_request_reply_correlates_under_duplicates_and_reordering(handle: BrokerHandle, transport: Transport) -> None:
     async with aio.channels_for(handle, transport) as bus:
         requests = await bus.queue("rpc")
@@ -179,17 +179,13 @@ async def test_request_reply_correlates_under_duplicates_and_reordering(handle: 
                 assert_all_correlated(first_come, responder=responder)
 
 
-@pytest.mark.asyncio
 async def test_publisher_confirms_refuse_a_message_no_queue_takes(rabbitmq_broker: BrokerHandle) -> None:
     async with aio.channels_for(rabbitmq_broker) as bus:
         with pytest.raises(aio_pika.exceptions.PublishError):
             await bus.at("no-such-queue").publish(b"into the void")
 
 
-@pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_anyio_tests_use_the_same_helpers(nats_broker: BrokerHandle, anyio_backend: str) -> None:
-    """Under anyio's pytest plugin, on its asyncio backend: the client libraries are asyncio's."""
+async def test_a_bus_without_a_with_block(nats_broker: BrokerHandle) -> None:
     bus = await aio.channels_for(nats_broker)
     try:
         subjects = await bus.topic("events")
@@ -200,6 +196,6 @@ async def test_anyio_tests_use_the_same_helpers(nats_broker: BrokerHandle, anyio
         await bus.close()
 
 
-def test_stomp_has_no_async_form(rabbitmq_broker: BrokerHandle) -> None:
+async def test_stomp_has_no_async_form(rabbitmq_broker: BrokerHandle) -> None:
     with pytest.raises(UnsupportedFeature, match=r"async is not supported by stomp: no well-kept asyncio STOMP client"):
-        asyncio.run(aio.channels_for(rabbitmq_broker, "stomp").__aenter__())
+        await aio.channels_for(rabbitmq_broker, "stomp")
