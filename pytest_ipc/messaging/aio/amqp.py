@@ -139,7 +139,7 @@ class AmqpSubscription(Subscription):
             queue = await channel.declare_queue(self.queue, durable=True)
             await queue.bind(self.destination.address)
         else:
-            queue = await channel.get_queue(self.queue, ensure=False)
+            queue = await channel.get_queue(self.queue)  # declared (passively), so it is restored after a restart
         await queue.consume(self._on_message)
         self._channel = channel
 
