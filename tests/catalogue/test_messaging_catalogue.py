@@ -58,9 +58,12 @@ AIO_CONNECTION_LOST = (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.
 RETRY = 0.2  # seconds between a client's reconnection attempts
 # aio-pika schedules close() from __del__ of a connection whose handshake failed (the broker was down);
 # collected outside its loop, that coroutine never runs: aio-pika's noise, not the clients'.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Exception ignored in. <coroutine object Connection.close:pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:coroutine 'Connection.close' was never awaited:RuntimeWarning"),
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in. <coroutine object Connection.close:pytest.PytestUnraisableExceptionWarning"
+    ),
+]
 WAIT = 15.0  # seconds a test waits for what a correct client delivers
 
 
