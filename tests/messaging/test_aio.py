@@ -179,6 +179,20 @@ async def test_request_reply_correlates_under_duplicates_and_reordering(handle: 
                 assert_all_correlated(first_come, responder=responder)
 
 
+async def test_a_nats_client_correlating_by_inbox_is_judged_correct(nats_broker: BrokerHandle) -> None:
+    """A correct client that puts no correlation id on its requests (nats-py's `request()` gets each
+    reply on an inbox of its own) passes; it once failed as "request None paired 20 times"."""
+    async with aio.channels_for(nats_broker) as bus:
+        requests = await bus.queue("rpc")
+        async with await aio.Responder.serve(requests, duplicate_probability=0.5, seed=2) as responder:
+            bodies = [f"question {n}".encode() for n in range(20)]
+            replies = await asyncio.gather(*(bus.client.request(requests.address, body, timeout=10) for body in bodies))
+            round_trips = [RoundTrip(Message(body), Message(reply.data)) for body, reply in zip(bodies, replies)]
+            assert {request.correlation_id for request in responder.requests} == {None}
+            assert_all_correlated(round_trips, responder=responder)
+            assert_all_correlated(round_trips)
+
+
 async def test_publisher_confirms_refuse_a_message_no_queue_takes(rabbitmq_broker: BrokerHandle) -> None:
     async with aio.channels_for(rabbitmq_broker) as bus:
         with pytest.raises(aio_pika.exceptions.PublishError):
