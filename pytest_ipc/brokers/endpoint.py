@@ -48,8 +48,13 @@ class BrokerHandle(Protocol):
     the test's vhost (``.vhost``) that isolates, and `endpoint` carries the test's own login.
     """
 
-    kind: BrokerKind
-    endpoint: BrokerEndpoint
-    namespace: str
+    @property
+    def kind(self) -> BrokerKind: ...
+
+    @property
+    def endpoint(self) -> BrokerEndpoint: ...
+
+    @property
+    def namespace(self) -> str: ...
 
     def name(self, local_name: str) -> str: ...

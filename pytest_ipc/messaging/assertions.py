@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.messaging.faults import CrashMidProcessing
@@ -33,7 +34,7 @@ def _listing(ids: Iterable[str]) -> str:
     return ", ".join(ordered[:SHOWN]) + more
 
 
-def assert_nothing_lost(sent: Ids, received: Ids, *, crash: CrashMidProcessing[object] | None = None) -> None:
+def assert_nothing_lost(sent: Ids, received: Ids, *, crash: CrashMidProcessing[Any] | None = None) -> None:
     """Every sent message id was received at least once (duplicates are not loss); also flags ids that
     arrived but were never sent.
 

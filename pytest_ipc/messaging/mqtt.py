@@ -14,7 +14,9 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
@@ -45,14 +47,14 @@ def connected_client(
 ) -> mqtt.Client:
     """Connect, start the network thread and wait for a successful CONNACK. `on_message` is set
     first: a resumed session's queued messages arrive right after the CONNACK."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.on_message = on_message
     if endpoint.username is not None:
         client.username_pw_set(endpoint.username, endpoint.password)
     connected = threading.Event()
-    outcome: list[mqtt.ReasonCode] = []
+    outcome: list[ReasonCode] = []
 
-    def on_connect(client: mqtt.Client, userdata: object, flags: object, reason: mqtt.ReasonCode, properties: object) -> None:
+    def on_connect(client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object) -> None:
         outcome.append(reason)
         connected.set()
 
@@ -71,7 +73,7 @@ FEATURES: frozenset[Feature] = frozenset({"buffering", "topic_buffering", "confi
 
 def publish_properties(message: Message) -> Properties:
     """A message's ids and headers as MQTT 5 PUBLISH properties."""
-    properties = Properties(PacketTypes.PUBLISH)
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     properties.UserProperty = [*message.headers.items(), (MESSAGE_ID, message.message_id)]
     if message.correlation_id is not None:
         properties.CorrelationData = message.correlation_id.encode()
@@ -93,7 +95,7 @@ def message_from_mqtt(payload: bytes | bytearray, properties: Properties | None)
 
 
 def connect_properties(session_expiry: int) -> Properties:
-    properties = Properties(PacketTypes.CONNECT)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = session_expiry
     return properties
 
@@ -149,7 +151,7 @@ class MqttSubscription(Subscription):
         if self._client is not None:
             properties = None
             if session_expiry is not None:
-                properties = Properties(PacketTypes.DISCONNECT)
+                properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
                 properties.SessionExpiryInterval = session_expiry
             self._client.disconnect(properties=properties)
             self._client.loop_stop()

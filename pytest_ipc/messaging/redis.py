@@ -194,7 +194,7 @@ class PubSubSubscription(Subscription):
         self._thread: redis.client.PubSubWorkerThread | None = None
 
     def _open(self) -> None:
-        pubsub = self.bus.client.pubsub()
+        pubsub = self.bus.client.pubsub()  # type: ignore[no-untyped-call]
         pubsub.subscribe(**{self.destination.address: self._on_message})
         confirmation = pubsub.get_message(timeout=10)
         if not confirmation or confirmation["type"] != "subscribe":

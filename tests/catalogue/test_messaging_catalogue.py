@@ -71,7 +71,7 @@ WAIT = 15.0  # seconds a test waits for what a correct client delivers
 class Variant:
     """A client under test: how to make one, and the defect its verdict must name (None: correct)."""
 
-    make: Callable[[], Any]
+    make: Callable[..., Any]
     defect: str | None
 
 
@@ -85,7 +85,7 @@ def judged(variant: Variant, verdict: Callable[[], None]) -> None:
     assert variant.defect in str(failure.value), f"the verdict did not name the defect:\n{failure.value}"
 
 
-def params(**variants: Variant) -> Any:
+def params(**variants: Variant) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("variant", [pytest.param(v, id=name) for name, v in variants.items()])
 
 
@@ -295,7 +295,9 @@ def test_nothing_is_lost_when_the_consumer_crashes_mid_processing(
 ) -> None:
     jobs = bus.queue("jobs")
     processed = Recorder()
-    crash = CrashMidProcessing(lambda item: processed(*item), message_id=lambda item: item[0], at=2)
+    crash: CrashMidProcessing[tuple[str, bytes]] = CrashMidProcessing(
+        lambda item: processed(*item), message_id=lambda item: item[0], at=2
+    )
     sent = [jobs.publish(f"job {n}".encode()) for n in range(5)]
 
     first = variant.make()
@@ -663,7 +665,7 @@ class PikaRpcClient:
             if reply is None:
                 raise TimeoutError(f"no reply to {body!r}")
             if self.mine(reply_properties.correlation_id, correlation_id):
-                return reply
+                return bytes(reply)
         raise TimeoutError(f"no reply to {body!r}")
 
     def mine(self, reply_correlation_id: str | None, correlation_id: str) -> bool:
@@ -703,7 +705,7 @@ class AioRpcClient:
         while True:
             reply = await asyncio.wait_for(self._replies.get(), WAIT)
             if self.mine(reply.correlation_id, correlation_id):
-                return reply.body
+                return bytes(reply.body)
 
     def mine(self, reply_correlation_id: str | None, correlation_id: str) -> bool:
         return reply_correlation_id == correlation_id

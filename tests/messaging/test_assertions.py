@@ -36,7 +36,7 @@ def test_nothing_lost_lists_missing_and_never_sent_ids() -> None:
 def crash_run(ack_before_processing: bool) -> tuple[list[str], list[str], CrashMidProcessing[str]]:
     """A consumer over an in-memory queue that crashes while processing the 2nd message, then a
     fresh consumer; the broker hands back what was not acked, as a real one does."""
-    sent, processed = ["m1", "m2", "m3"], []
+    sent, processed = ["m1", "m2", "m3"], list[str]()
     crash = CrashMidProcessing(processed.append, message_id=lambda item: item, at=2)
     queue = list(sent)
     while queue:

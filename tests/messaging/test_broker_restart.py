@@ -21,7 +21,7 @@ BROKERS: dict[str, Transport] = {"rabbitmq": "amqp", "redis": "redis", "nats": "
 
 @pytest.fixture(params=list(BROKERS))
 def broker(request: pytest.FixtureRequest) -> IsolatedBroker:
-    return request.getfixturevalue(f"{request.param}_broker")
+    return request.getfixturevalue(f"{request.param}_broker")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
