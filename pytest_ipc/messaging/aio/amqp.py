@@ -11,6 +11,7 @@ unacknowledged messages back to the queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -144,12 +145,19 @@ class AmqpSubscription(Subscription):
         self._channel = channel
 
     async def _on_message(self, incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
-        async def settle(settlement: Settlement) -> None:
-            if settlement == "ack":
-                await incoming.ack()
-            else:
-                await incoming.nack(requeue=settlement == "requeue")
+        """aio-pika calls this in a task per message; those still waiting for their turn when the
+        subscription stops find its channel closed, and the broker has taken their messages back."""
 
+        async def settle(settlement: Settlement) -> None:
+            # A channel closed meanwhile (the subscription stopped) gave the message back to the broker.
+            with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
+                if settlement == "ack":
+                    await incoming.ack()
+                else:
+                    await incoming.nack(requeue=settlement == "requeue")
+
+        if self._channel is None or self._channel.is_closed:
+            return
         await self.deliver(Delivery(message_from_amqp(incoming), incoming.redelivered or False, settle))
 
     async def _close(self) -> None:

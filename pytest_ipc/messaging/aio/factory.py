@@ -22,7 +22,7 @@ async def open_bus(handle: BrokerHandle, transport: Transport | None = None) -> 
         return await AmqpBus.connect(endpoint, vhost_of(handle), handle.name)
     if transport == "stomp":
         raise UnsupportedFeature(
-            "stomp", "async", "no well-kept asyncio STOMP client exists; use the sync channels_for, or amqp"
+            "stomp", "async", "no well-kept asyncio STOMP client exists (the sync channels_for speaks STOMP)"
         )
     if transport == "redis":
         from pytest_ipc.messaging.aio.redis import RedisBus
