@@ -131,6 +131,7 @@ class AmqpSubscription(Subscription):
         super().__init__(bus, destination, handler)
         self.queue = subscription_queue(destination)
         self._channel: aio_pika.abc.AbstractChannel | None = None
+        self._consumer: tuple[aio_pika.abc.AbstractQueue, str] | None = None
 
     async def _open(self) -> None:
         channel = await self.bus.connection.channel()
@@ -141,29 +142,36 @@ class AmqpSubscription(Subscription):
             await queue.bind(self.destination.address)
         else:
             queue = await channel.get_queue(self.queue)  # declared (passively), so it is restored after a restart
-        await queue.consume(self._on_message)
         self._channel = channel
+        self._consumer = (queue, await queue.consume(self._on_message))
 
     async def _on_message(self, incoming: aio_pika.abc.AbstractIncomingMessage) -> None:
         """aio-pika calls this in a task per message; those still waiting for their turn when the
-        subscription stops find its channel closed, and the broker has taken their messages back."""
+        subscription stops are not handled: the broker took their messages back with the channel."""
 
         async def settle(settlement: Settlement) -> None:
-            # A channel closed meanwhile (the subscription stopped) gave the message back to the broker.
-            with contextlib.suppress(aiormq.exceptions.ChannelInvalidStateError):
-                if settlement == "ack":
-                    await incoming.ack()
-                else:
-                    await incoming.nack(requeue=settlement == "requeue")
+            if settlement == "ack":
+                await incoming.ack()
+            else:
+                await incoming.nack(requeue=settlement == "requeue")
 
-        if self._channel is None or self._channel.is_closed:
-            return
         await self.deliver(Delivery(message_from_amqp(incoming), incoming.redelivered or False, settle))
 
+    def _accepting(self) -> bool:
+        return self._channel is not None and not self._channel.is_closed
+
     async def _close(self) -> None:
-        if self._channel is not None and not self._channel.is_closed:
-            await self._channel.close()
-        self._channel = None
+        """No more deliveries, then close the channel between two handlers (so no ack crosses the
+        close); what it still held goes back to the queue."""
+        channel, self._channel = self._channel, None
+        if channel is None or channel.is_closed:
+            return
+        if self._consumer is not None:
+            queue, tag = self._consumer
+            with contextlib.suppress(*CONNECTION_LOST):
+                await queue.cancel(tag)
+        async with self._one_at_a_time:
+            await channel.close()
 
     async def close(self) -> None:
         await super().close()

@@ -94,6 +94,8 @@ class Subscription(ABC):
     async def deliver(self, delivery: Delivery) -> None:
         """Run the handler; ack what it left unsettled, reject what made it raise."""
         async with self._one_at_a_time:
+            if not self._accepting():
+                return
             error: Exception | None = None
             try:
                 await self.handler(delivery)
@@ -104,6 +106,11 @@ class Subscription(ABC):
                 await delivery.ack()
             elif settlement == "reject":
                 await delivery.nack(requeue=False)
+
+    def _accepting(self) -> bool:
+        """Whether a delivery that waited for its turn is still this subscription's to handle (an
+        adapter whose stop hands undelivered messages back to the broker says no once stopped)."""
+        return True
 
     @abstractmethod
     async def _open(self) -> None: ...
