@@ -9,10 +9,12 @@ import asyncio
 from typing import cast
 
 import aio_pika.exceptions
+import anyio
 import pytest
 
 from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.brokers.endpoint import BrokerHandle
+from pytest_ipc.brokers.server import BrokerServer
 from pytest_ipc.messaging import (
     IdempotencyProbe,
     Message,
@@ -194,6 +196,22 @@ async def test_a_nats_client_correlating_by_inbox_is_judged_correct(nats_broker:
             assert {request.correlation_id for request in responder.requests} == {None}
             assert_all_correlated(round_trips, responder=responder)
             assert_all_correlated(round_trips)
+
+
+async def test_a_redis_topic_subscriber_resubscribes_after_a_restart(
+    redis_broker: BrokerHandle, redis_server: BrokerServer
+) -> None:
+    """redis.asyncio subscribes again by itself once the server is back; pub/sub keeps nothing
+    meanwhile, so the test publishes until it is heard."""
+    async with aio.channels_for(redis_broker) as bus:
+        prices = await bus.topic("prices")
+        subscriber = await prices.capture()
+        async with redis_server.aio.stopped():
+            await anyio.sleep(0.5)  # long enough for the subscriber's reads to fail
+        with anyio.fail_after(10):
+            while not subscriber.messages:
+                await prices.publish(b"tick")
+                await anyio.sleep(0.05)
 
 
 async def test_publisher_confirms_refuse_a_message_no_queue_takes(rabbitmq_broker: BrokerHandle) -> None:
