@@ -97,6 +97,7 @@ class IsolatedBroker:
 
     @property
     def endpoint(self) -> BrokerEndpoint:
+        """Where this test's clients connect (through the proxy for a proxied view)."""
         endpoint = self._isolation.endpoint_for(self.server.endpoint, self.namespace)
         if self.proxy is None:
             return endpoint
@@ -104,10 +105,12 @@ class IsolatedBroker:
 
     @property
     def url(self) -> str:
+        """A client URL that lands in this test's namespace, with its login."""
         return self._isolation.url(self.endpoint, self.namespace)
 
     @property
     def vhost(self) -> str | None:
+        """The RabbitMQ vhost of this test (None for other kinds)."""
         return self._isolation.vhost(self.namespace)
 
     def name(self, local_name: str) -> str:
@@ -137,10 +140,12 @@ class IsolatedBroker:
         )
 
     def open(self) -> IsolatedBroker:
+        """Make the namespace usable on the broker (lease a vhost, ...)."""
         self._isolation.open(self.namespace)
         return self
 
     def close(self) -> None:
+        """Remove the namespace and everything the test left in it."""
         self._isolation.close(self.namespace, list(self._names))
 
     def __repr__(self) -> str:

@@ -68,10 +68,12 @@ class BrokerServer:
 
     @property
     def endpoint(self) -> BrokerEndpoint:
+        """Where the broker listens, with the session's admin login."""
         return self.runtime.endpoint
 
     @property
     def url(self) -> str:
+        """The main protocol's URL of the whole broker (tests use their handle's `url`)."""
         return self.endpoint.url
 
     def isolate(self, proxy_factory: ProxyFactory | None = None) -> IsolatedBroker:
@@ -154,19 +156,24 @@ class AsyncBrokerControls:
         self._server = server
 
     async def stop(self) -> None:
+        """`BrokerServer.stop`, awaited."""
         await anyio.to_thread.run_sync(self._server.stop)
 
     async def kill(self) -> None:
+        """`BrokerServer.kill`, awaited."""
         await anyio.to_thread.run_sync(self._server.kill)
 
     async def start(self) -> float:
+        """`BrokerServer.start`, awaited; the seconds until it served again."""
         return await anyio.to_thread.run_sync(self._server.start)
 
     async def restart(self) -> float:
+        """`BrokerServer.restart`, awaited; the seconds until it served again."""
         return await anyio.to_thread.run_sync(self._server.restart)
 
     @asynccontextmanager
     async def stopped(self) -> AsyncIterator[BrokerServer]:
+        """`BrokerServer.stopped` as an async context manager."""
         await self.stop()
         try:
             yield self._server
@@ -176,6 +183,7 @@ class AsyncBrokerControls:
 
     @asynccontextmanager
     async def killed(self) -> AsyncIterator[BrokerServer]:
+        """`BrokerServer.killed` as an async context manager."""
         await self.kill()
         try:
             yield self._server

@@ -178,15 +178,18 @@ class IdempotencyProbe:
         self._lock = threading.Lock()
 
     def record(self, message_id: str) -> None:
+        """Record one side effect of the message `message_id`."""
         with self._lock:
             self._effects.append(message_id)
 
     @property
     def effects(self) -> list[str]:
+        """The message id of every side effect recorded, in order."""
         with self._lock:
             return list(self._effects)
 
     def assert_exactly_once(self, message_ids: Ids) -> None:
+        """`assert_exactly_once_effect` over the recorded effects."""
         assert_exactly_once_effect(self.effects, message_ids)
 
 

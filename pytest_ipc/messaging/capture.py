@@ -29,6 +29,7 @@ class CaptureRecord:
         self._listeners: list[Callable[[], None]] = []
 
     def add(self, message: Message) -> None:
+        """Record a message (from any thread) and wake whoever waits."""
         with self._changed:
             self._messages.append(message)
             self._changed.notify_all()
@@ -44,6 +45,7 @@ class CaptureRecord:
 
     @property
     def bodies(self) -> list[bytes]:
+        """The bodies of `messages`, in arrival order."""
         return [message.body for message in self.messages]
 
     def __len__(self) -> int:

@@ -73,17 +73,20 @@ class Subscription(ABC):
         self.running = False
 
     def start(self) -> Self:
+        """Subscribe (again, after `stop()`); returns once subscribed."""
         if not self.running:
             self._open()
             self.running = True
         return self
 
     def stop(self) -> None:
+        """Pause: the broker keeps what arrives meanwhile, where it can."""
         if self.running:
             self.running = False
             self._close()
 
     def close(self) -> None:
+        """End for good and remove the subscription's broker-side state."""
         self.stop()
 
     def deliver(self, delivery: Delivery) -> None:
@@ -156,10 +159,12 @@ class Destinations:
         return Destination(self._qualify(local_name), "topic")
 
     def require(self, feature: Feature, detail: str = "") -> None:
+        """Raise `UnsupportedFeature` unless this transport has `feature`."""
         if feature not in self.features:
             raise UnsupportedFeature(self.transport, feature, detail)
 
     def dead_letter_address(self, address: str) -> str:
+        """Where a queue's rejected messages go."""
         return f"{address}.dlq"
 
 
@@ -236,6 +241,7 @@ class Bus(Destinations, ABC):
         self.close()
 
     def subscribe(self, destination: Destination, handler: Handler) -> Subscription:
+        """Start a consumer of `destination` (channels do this through `consume`)."""
         subscription = self._subscription(destination, handler)
         with self._lock:
             self._subscriptions.append(subscription)
@@ -246,7 +252,8 @@ class Bus(Destinations, ABC):
         """Create broker-side objects the destination needs before anything is published (default: none)."""
 
     @abstractmethod
-    def publish(self, destination: Destination, message: Message) -> None: ...
+    def publish(self, destination: Destination, message: Message) -> None:
+        """Send `message` to `destination` (channels do this through `publish`)."""
 
     @abstractmethod
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription: ...
@@ -264,6 +271,7 @@ class Channel:
 
     @property
     def address(self) -> str:
+        """The destination's full name on the broker."""
         return self.destination.address
 
     def publish(self, message: Message | bytes) -> Message:
@@ -300,12 +308,15 @@ class CaptureSubscription(Capture):
     subscription: Subscription
 
     def stop(self) -> None:
+        """Pause the capture's consumer."""
         self.subscription.stop()
 
     def start(self) -> None:
+        """Resume the capture's consumer."""
         self.subscription.start()
 
     def close(self) -> None:
+        """End the capture's consumer."""
         self.subscription.close()
 
 

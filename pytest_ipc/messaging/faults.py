@@ -59,6 +59,7 @@ class Duplicate(DuplicateDecisions, Generic[T]):
 
 
 def duplicate(target: Callable[[T], object], probability: float = 1.0, *, seed: int = 0) -> Duplicate[T]:
+    """Wrap `target` so a `probability` share of items goes out twice."""
     return Duplicate(target, probability, seed=seed)
 
 
@@ -113,6 +114,7 @@ class Reorder(ReorderBuffer[T]):
                 self._timer.start()
 
     def flush(self) -> None:
+        """Send what is buffered now, shuffled."""
         with self._send_lock:  # batches leave in the order they filled up
             with self._lock:
                 if self._timer is not None:
@@ -122,10 +124,12 @@ class Reorder(ReorderBuffer[T]):
                 self.target(item)
 
     def close(self) -> None:
+        """Flush what is left."""
         self.flush()
 
 
 def reorder(target: Callable[[T], object], window: int, *, seed: int = 0, max_delay: float = 0.2) -> Reorder[T]:
+    """Wrap `target` so items go out in shuffled windows of `window`."""
     return Reorder(target, window, seed=seed, max_delay=max_delay)
 
 
@@ -231,6 +235,7 @@ class CrashMidProcessing(Generic[T]):
 
     @property
     def fired(self) -> bool:
+        """Whether the crash happened."""
         return self.crashed_on is not None
 
     def __call__(self, item: T) -> None:

@@ -39,6 +39,7 @@ class Settled:
 
     @property
     def settled(self) -> bool:
+        """Whether the delivery was acked or nacked."""
         return self.settlement is not None
 
     def _check_unsettled(self) -> None:
@@ -63,9 +64,11 @@ class Delivery(Settled):
         self._settle = settle
 
     def ack(self) -> None:
+        """The message is handled: the broker may forget it."""
         self._finish("ack")
 
     def nack(self, requeue: bool = True) -> None:
+        """Not handled: deliver it again (`requeue`), or reject it (to the dead-letter queue, if any)."""
         self._finish("requeue" if requeue else "reject")
 
     def _finish(self, settlement: Settlement) -> None:

@@ -153,6 +153,7 @@ class Responder(ResponderRecord):
         self.bus.at(address).publish(message)
 
     def close(self) -> None:
+        """Stop serving; flush replies a reordering window still holds."""
         self.subscription.close()
         if self._reorder is not None:
             self._reorder.close()
@@ -191,9 +192,11 @@ class RequestReply(RequestPairing):
         return self.round_trips()
 
     def round_trips(self) -> list[RoundTrip]:
+        """Each request with the first reply carrying its correlation id (or None)."""
         return self._pair(self.replies.messages)
 
     def request_all(self, bodies: Sequence[bytes], timeout: float = 10.0, concurrency: int = 8) -> list[RoundTrip]:
+        """`send_all`, then `wait_for_replies`."""
         self.send_all(bodies, concurrency)
         return self.wait_for_replies(timeout)
 
@@ -203,6 +206,7 @@ class RequestReply(RequestPairing):
         return self._duplicates(self.replies.messages)
 
     def close(self) -> None:
+        """Stop listening for replies."""
         self.replies.close()
 
     def __enter__(self) -> Self:

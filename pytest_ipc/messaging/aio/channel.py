@@ -40,9 +40,11 @@ class Delivery(Settled):
         self._settle = settle
 
     async def ack(self) -> None:
+        """The message is handled: the broker may forget it."""
         await self._finish("ack")
 
     async def nack(self, requeue: bool = True) -> None:
+        """Not handled: deliver it again (`requeue`), or reject it (to the dead-letter queue, if any)."""
         await self._finish("requeue" if requeue else "reject")
 
     async def _finish(self, settlement: Settlement) -> None:
@@ -78,17 +80,20 @@ class Subscription(ABC):
         self._one_at_a_time = asyncio.Lock()
 
     async def start(self) -> Self:
+        """Subscribe (again, after `stop()`); returns once subscribed."""
         if not self.running:
             await self._open()
             self.running = True
         return self
 
     async def stop(self) -> None:
+        """Pause: the broker keeps what arrives meanwhile, where it can."""
         if self.running:
             self.running = False
             await self._close()
 
     async def close(self) -> None:
+        """End for good and remove the subscription's broker-side state."""
         await self.stop()
 
     async def deliver(self, delivery: Delivery) -> None:
@@ -154,6 +159,7 @@ class Bus(Destinations, ABC):
         return await self.queue(local_name)
 
     async def subscribe(self, destination: Destination, handler: Handler) -> Subscription:
+        """Start a consumer of `destination` (channels do this through `consume`)."""
         subscription = self._subscription(destination, handler)
         self._subscriptions.append(subscription)
         return await subscription.start()
@@ -183,7 +189,8 @@ class Bus(Destinations, ABC):
         """Create broker-side objects the destination needs before anything is published (default: none)."""
 
     @abstractmethod
-    async def publish(self, destination: Destination, message: Message) -> None: ...
+    async def publish(self, destination: Destination, message: Message) -> None:
+        """Send `message` to `destination` (channels do this through `publish`)."""
 
     @abstractmethod
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription: ...
@@ -201,6 +208,7 @@ class Channel:
 
     @property
     def address(self) -> str:
+        """The destination's full name on the broker."""
         return self.destination.address
 
     async def publish(self, message: Message | bytes) -> Message:
@@ -288,10 +296,13 @@ class CaptureSubscription(Capture):
     subscription: Subscription
 
     async def stop(self) -> None:
+        """Pause the capture's consumer."""
         await self.subscription.stop()
 
     async def start(self) -> None:
+        """Resume the capture's consumer."""
         await self.subscription.start()
 
     async def close(self) -> None:
+        """End the capture's consumer."""
         await self.subscription.close()

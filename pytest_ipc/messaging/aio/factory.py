@@ -13,6 +13,7 @@ from pytest_ipc.messaging.factory import Transport, choose_transport, vhost_of
 
 
 async def open_bus(handle: BrokerHandle, transport: Transport | None = None) -> Bus:
+    """The connected async bus for `handle` (what `channels_for` awaits)."""
     transport = choose_transport(handle, transport)
     endpoint = handle.endpoint
     # Client libraries come with the "brokers" extra: import only the one this transport needs.

@@ -34,6 +34,7 @@ class Duplicate(DuplicateDecisions, Generic[T]):
 
 
 def duplicate(target: Callable[[T], Awaitable[object]], probability: float = 1.0, *, seed: int = 0) -> Duplicate[T]:
+    """Wrap the async `target` so a `probability` share of items goes out twice."""
     return Duplicate(target, probability, seed=seed)
 
 
@@ -59,6 +60,7 @@ class Reorder(ReorderBuffer[T]):
         await self.flush()
 
     async def flush(self) -> None:
+        """Send what is buffered now, shuffled."""
         async with self._send_lock:  # batches leave in the order they filled up
             if self._timer is not None and self._timer is not asyncio.current_task():
                 self._timer.cancel()
@@ -67,10 +69,12 @@ class Reorder(ReorderBuffer[T]):
                 await self.target(item)
 
     async def close(self) -> None:
+        """Flush what is left."""
         await self.flush()
 
 
 def reorder(target: Callable[[T], Awaitable[object]], window: int, *, seed: int = 0, max_delay: float = 0.2) -> Reorder[T]:
+    """Wrap the async `target` so items go out in shuffled windows of `window`."""
     return Reorder(target, window, seed=seed, max_delay=max_delay)
 
 

@@ -63,6 +63,7 @@ class Responder(ResponderRecord):
         await self.channel.bus.at(address).publish(message)
 
     async def close(self) -> None:
+        """Stop serving; flush replies a reordering window still holds."""
         if self.subscription is not None:
             await self.subscription.close()
         if self._reorder is not None:
@@ -87,6 +88,7 @@ class RequestReply(RequestPairing):
 
     @classmethod
     async def open(cls, request_channel: Channel, reply_channel: Channel | None = None) -> RequestReply:
+        """A client listening on its reply channel (a new private one unless given)."""
         reply_channel = reply_channel or await request_channel.bus.reply_channel(f"replies-{new_id()[:8]}")
         return cls(request_channel, reply_channel, await reply_channel.capture())
 
@@ -106,9 +108,11 @@ class RequestReply(RequestPairing):
         return self.round_trips()
 
     def round_trips(self) -> list[RoundTrip]:
+        """Each request with the first reply carrying its correlation id (or None)."""
         return self._pair(self.replies.messages)
 
     async def request_all(self, bodies: Sequence[bytes], timeout: float = 10.0) -> list[RoundTrip]:
+        """`send_all`, then `wait_for_replies`."""
         await self.send_all(bodies)
         return await self.wait_for_replies(timeout)
 
@@ -118,6 +122,7 @@ class RequestReply(RequestPairing):
         return self._duplicates(self.replies.messages)
 
     async def close(self) -> None:
+        """Stop listening for replies."""
         await self.replies.close()
 
     async def __aenter__(self) -> Self:
