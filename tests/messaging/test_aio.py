@@ -20,9 +20,9 @@ from pytest_ipc.messaging import (
     Message,
     RoundTrip,
     UnsupportedFeature,
+    aio,
     assert_all_correlated,
     assert_nothing_lost,
-    aio,
 )
 from pytest_ipc.messaging.aio.nats import NatsBus
 from pytest_ipc.messaging.factory import Transport
@@ -178,7 +178,7 @@ async def test_request_reply_correlates_under_duplicates_and_reordering(handle: 
             assert_all_correlated(round_trips, responder=responder)
             assert client.duplicate_replies > 0
 
-            first_come = [RoundTrip(request, reply) for request, reply in zip(client.requests, client.replies.messages)]
+            first_come = [RoundTrip(request, reply) for request, reply in zip(client.requests, client.replies.messages, strict=False)]
             with pytest.raises(IpcAssertionError, match="the client ignores correlation ids"):
                 assert_all_correlated(first_come, responder=responder)
 
@@ -192,7 +192,7 @@ async def test_a_nats_client_correlating_by_inbox_is_judged_correct(nats_broker:
             bodies = [f"question {n}".encode() for n in range(20)]
             client = cast(NatsBus, bus).client  # the application's own nats-py client
             replies = await asyncio.gather(*(client.request(requests.address, body, timeout=10) for body in bodies))
-            round_trips = [RoundTrip(Message(body), Message(reply.data)) for body, reply in zip(bodies, replies)]
+            round_trips = [RoundTrip(Message(body), Message(reply.data)) for body, reply in zip(bodies, replies, strict=True)]
             assert {request.correlation_id for request in responder.requests} == {None}
             assert_all_correlated(round_trips, responder=responder)
             assert_all_correlated(round_trips)

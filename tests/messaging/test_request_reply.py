@@ -44,7 +44,7 @@ def test_requests_carry_reply_to_and_a_unique_correlation_id(bus: Bus) -> None:
 def naive_round_trips(client: RequestReply, timeout: float = 10.0) -> list[RoundTrip]:
     """The bug under test: pairing replies with requests by arrival order."""
     replies = client.replies.wait_for_count(len(client.requests), timeout)
-    return [RoundTrip(request, reply) for request, reply in zip(client.requests, replies)]
+    return [RoundTrip(request, reply) for request, reply in zip(client.requests, replies, strict=False)]
 
 
 @pytest.mark.parametrize("bus", ["amqp", "redis", "nats", "mqtt"], indirect=True)
