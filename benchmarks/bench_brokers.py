@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pytest_ipc.brokers import rabbitmq
 from pytest_ipc.brokers.container import ContainerBroker
 from pytest_ipc.brokers.endpoint import BROKER_KINDS, BrokerKind
-from pytest_ipc.brokers.external import BrokerControlError
+from pytest_ipc.brokers.errors import BrokerControlError
 from pytest_ipc.brokers.kinds import KINDS, BrokerBackend, broker_backends
 from pytest_ipc.brokers.server import BrokerServer
 

@@ -31,6 +31,7 @@ class BrokerEndpoint:
 
     @property
     def url(self) -> str:
+        """The main protocol's client URL, with the credentials."""
         credentials = ""
         if self.username is not None:
             credentials = quote(self.username, safe="")
@@ -48,8 +49,17 @@ class BrokerHandle(Protocol):
     the test's vhost (``.vhost``) that isolates, and `endpoint` carries the test's own login.
     """
 
-    kind: BrokerKind
-    endpoint: BrokerEndpoint
-    namespace: str
+    @property
+    def kind(self) -> BrokerKind:
+        """Which broker this is."""
 
-    def name(self, local_name: str) -> str: ...
+    @property
+    def endpoint(self) -> BrokerEndpoint:
+        """Where the test's clients connect, with the test's login."""
+
+    @property
+    def namespace(self) -> str:
+        """What keeps this test apart from the others on the broker."""
+
+    def name(self, local_name: str) -> str:
+        """`local_name` qualified with the test's namespace."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
+from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
 from pytest_ipc.brokers.handles import Isolation
 from pytest_ipc.brokers.local import accepts_connections
 
@@ -32,24 +34,20 @@ IsolationFactory = Callable[[BrokerEndpoint, str], Isolation]
 """Builds a kind's isolation for a broker we do not own, from its endpoint and its URL's path."""
 
 
-class BrokerControlError(RuntimeError):
-    """The broker cannot be stopped, killed or restarted by us."""
-
-
 def parse_broker_url(kind: BrokerKind, url: str) -> tuple[BrokerEndpoint, str]:
     """The endpoint a URL names, and its path without the leading slash (AMQP vhost, Redis db).
 
-    Raises ValueError naming the problem and the expected form.
+    Raises `IpcUsageError` naming the problem and the expected form.
     """
     parts = urlsplit(url)
     expected = f"{SCHEMES[kind][0]}://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?LISTENER=PORT]"
     if parts.scheme not in SCHEMES[kind] or not parts.hostname:
-        raise ValueError(f"{url!r} is not a {kind} URL; expected {expected}")
+        raise IpcUsageError(f"{url!r} is not a {kind} URL; expected {expected}")
     try:
         port = parts.port or DEFAULT_PORTS[kind]
         extra_ports = {name: int(value) for name, value in parse_qsl(parts.query)}
     except ValueError as error:
-        raise ValueError(f"{url!r}: {error}; expected {expected}") from None
+        raise IpcUsageError(f"{url!r}: {error}; expected {expected}") from None
     endpoint = BrokerEndpoint(
         kind,
         parts.hostname,
@@ -77,7 +75,7 @@ class ExternalBroker:
 
     def _parsed(self) -> tuple[BrokerEndpoint, str]:
         if not self.url:
-            raise RuntimeError(f"external {self.kind}: {self.unavailable_reason()}")
+            raise IpcUsageError(f"external {self.kind}: {self.unavailable_reason()}")
         return parse_broker_url(self.kind, self.url)
 
     @property
@@ -87,9 +85,9 @@ class ExternalBroker:
     def start(self) -> ExternalBroker:
         endpoint = self.endpoint
         if not accepts_connections(endpoint.host, endpoint.port):
-            raise ConnectionError(
+            raise BrokerError(
                 f"external {self.kind} at {endpoint.host}:{endpoint.port} (from {self._where}) "
-                "does not accept connections"
+                "does not accept connections; start it, or correct the URL"
             )
         return self
 

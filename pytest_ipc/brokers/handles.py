@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Protocol
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ class IsolatedBroker:
 
     @property
     def endpoint(self) -> BrokerEndpoint:
+        """Where this test's clients connect (through the proxy for a proxied view)."""
         endpoint = self._isolation.endpoint_for(self.server.endpoint, self.namespace)
         if self.proxy is None:
             return endpoint
@@ -103,10 +105,12 @@ class IsolatedBroker:
 
     @property
     def url(self) -> str:
+        """A client URL that lands in this test's namespace, with its login."""
         return self._isolation.url(self.endpoint, self.namespace)
 
     @property
     def vhost(self) -> str | None:
+        """The RabbitMQ vhost of this test (None for other kinds)."""
         return self._isolation.vhost(self.namespace)
 
     def name(self, local_name: str) -> str:
@@ -120,7 +124,10 @@ class IsolatedBroker:
         """This view through a new fault proxy in front of the broker's main port (created now,
         deleted after the test); the proxy is `.proxy` of the returned handle."""
         if self._proxy_factory is None:
-            raise RuntimeError("this broker handle has no fault proxy available (no toxiproxy fixture)")
+            raise IpcUsageError(
+                "this broker handle has no fault proxy factory: proxied() works on the <kind>_broker fixtures, "
+                "which create proxies through the toxiproxy fixture"
+            )
         direct = self.server.endpoint
         proxy = self._proxy_factory(f"{direct.host}:{direct.port}")
         return IsolatedBroker(
@@ -133,10 +140,12 @@ class IsolatedBroker:
         )
 
     def open(self) -> IsolatedBroker:
+        """Make the namespace usable on the broker (lease a vhost, ...)."""
         self._isolation.open(self.namespace)
         return self
 
     def close(self) -> None:
+        """Remove the namespace and everything the test left in it."""
         self._isolation.close(self.namespace, list(self._names))
 
     def __repr__(self) -> str:

@@ -24,6 +24,7 @@ from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.container import ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
 from pytest_ipc.brokers.local import LocalBroker, accepts_connections
 
@@ -98,7 +99,7 @@ def clear_retained(endpoint: BrokerEndpoint, root: str) -> list[str]:
     try:
         _loop_until(client, lambda: done.is_set() or bool(refused), f"end of retained messages under {root}")
         if refused:
-            raise ConnectionError(f"the MQTT broker refused the cleaner: {refused[0]}")
+            raise BrokerError(f"the MQTT broker refused the cleaner: {refused[0]}")
         pending = [client.publish(topic, b"", qos=1, retain=True) for topic in retained]
         _loop_until(client, lambda: all(info.is_published() for info in pending), "retained messages cleared")
     finally:
@@ -110,7 +111,7 @@ def _loop_until(client: mqtt.Client, condition: Callable[[], bool], what: str) -
     deadline = time.monotonic() + CLEANUP_TIMEOUT
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"MQTT cleanup: no {what} within {CLEANUP_TIMEOUT} s")
+            raise BrokerError(f"MQTT cleanup: no {what} within {CLEANUP_TIMEOUT} s")
         client.loop(timeout=0.01)
 
 
@@ -174,7 +175,7 @@ def external_isolation(endpoint: BrokerEndpoint, path: str) -> TopicRoots:
 
 def container_recipe(image: str) -> ContainerRecipe:
     """Anonymous (loopback only). The official image listens on its own loopback unless given its
-    bundled no-auth config; our local image's config listens on every interface."""
+    bundled no-auth config; any other image must bring a config that listens on every interface."""
     official = image.startswith("eclipse-mosquitto")
 
     def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:

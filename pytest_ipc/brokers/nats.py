@@ -22,6 +22,7 @@ from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.container import ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
 from pytest_ipc.brokers.local import LocalBroker
 
@@ -59,7 +60,7 @@ class NatsRequester:
         self._send(f"CONNECT {json.dumps(options)}\r\nPING\r\n".encode())
         while (line := self._readline()) != b"PONG":
             if line.startswith(b"-ERR"):
-                raise ConnectionError(f"NATS refused the connection: {line.decode(errors='replace')}")
+                raise BrokerError(f"NATS refused the connection: {line.decode(errors='replace')}")
 
     def _send(self, data: bytes) -> None:
         self._sock.sendall(data)
@@ -67,7 +68,7 @@ class NatsRequester:
     def _readline(self) -> bytes:
         line = self._reader.readline()
         if not line:
-            raise ConnectionError("NATS closed the connection")
+            raise BrokerError("NATS closed the connection")
         return line.rstrip(b"\r\n")
 
     def request(self, subject: str, payload: dict[str, object] | None = None) -> dict[str, Any] | None:
@@ -81,7 +82,7 @@ class NatsRequester:
             if line == b"PING":
                 self._send(b"PONG\r\n")
             elif line.startswith(b"-ERR"):
-                raise ConnectionError(f"NATS error: {line.decode(errors='replace')}")
+                raise BrokerError(f"NATS error: {line.decode(errors='replace')}")
             elif line.startswith((b"MSG ", b"HMSG ")):
                 fields = line.split()
                 data = self._reader.read(int(fields[-1]) + 2)[:-2]
@@ -179,7 +180,7 @@ def external_isolation(endpoint: BrokerEndpoint, path: str) -> SubjectPrefixes:
 
 def container_recipe(image: str) -> ContainerRecipe:
     """No auth (loopback only). The official image's entrypoint is nats-server itself and needs
-    JetStream and monitoring switched on; our local image's command has both."""
+    JetStream and monitoring switched on; any other image's own command must switch on both."""
     official = image.startswith("nats:")
 
     def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:

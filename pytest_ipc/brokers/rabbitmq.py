@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
@@ -108,7 +109,7 @@ class PooledVhosts:
         try:
             return self._leases[namespace]
         except KeyError:
-            raise RuntimeError(f"{namespace} has no vhost before open()") from None
+            raise IpcUsageError(f"{namespace} has no vhost: open() the handle first") from None
 
 
 class PrefixedNames(NamePrefixes):
@@ -258,7 +259,7 @@ class LocalRabbitMQ(LocalBroker):
     @property
     def shell(self) -> ErlangShell:
         if self._shell is None:
-            raise RuntimeError("local rabbitmq is not started")
+            raise IpcUsageError("local rabbitmq is not started: start() it first")
         return self._shell
 
     def isolation(self) -> PooledVhosts:
@@ -288,7 +289,7 @@ def external_isolation(endpoint: BrokerEndpoint, vhost: str) -> Isolation:
 
 
 def container_recipe(image: str, management: bool | None = None) -> ContainerRecipe:
-    """The image's own user (guest, allowed from outside by both the official and our local images);
+    """The image's own user (guest, which the official images allow from outside the container);
     the STOMP plugin enabled by RABBITMQ_ENABLED_PLUGINS, and the management plugin (a vhost per test
     instead of prefixed names, but 5 s more for every graceful stop) when `management` says so, by
     default on "-management" images."""

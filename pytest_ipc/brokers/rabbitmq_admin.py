@@ -21,7 +21,9 @@ from urllib.parse import quote
 
 import httpx
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.backends.local import LocalProcess
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.vhost_pool import Login, PoolVhost
 
 ACTING_USER = "pytest-ipc"
@@ -70,14 +72,14 @@ class ErlangShell:
     def evaluate(self, expression: str) -> str:
         """Evaluate one line of Erlang on the broker's node; its value as ``~w`` prints it."""
         if "\n" in expression:
-            raise ValueError("one line of Erlang at a time")
+            raise IpcUsageError("one line of Erlang at a time")
         with self._lock:
             stdin, stdout = self.process.stdio
             stdin.write(expression.encode() + b"\n")
             stdin.flush()
             answer = self._read_line(stdout.fileno())
         if not answer.startswith("{ok,"):
-            raise RuntimeError(f"the RabbitMQ node refused {expression!r}: {answer}")
+            raise BrokerError(f"the RabbitMQ node refused {expression!r}: {answer}")
         return answer[len("{ok,") : -1]
 
     def _read_line(self, fd: int) -> str:
@@ -85,10 +87,10 @@ class ErlangShell:
         while b"\n" not in self._buffer:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError(f"the Erlang control node did not answer within {self.timeout} s")
+                raise BrokerError(f"the Erlang control node did not answer within {self.timeout} s")
             chunk = os.read(fd, 65536)
             if not chunk:
-                raise ConnectionError(f"the Erlang control node exited (see {self.process.log_path})")
+                raise BrokerError(f"the Erlang control node exited (see {self.process.log_path})")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode(errors="replace")
@@ -96,7 +98,7 @@ class ErlangShell:
 
 def erlang_binary(text: str) -> str:
     if not _ERLANG_SAFE.match(text):
-        raise ValueError(f"{text!r} cannot be passed to Erlang as is")
+        raise IpcUsageError(f"{text!r} cannot be passed to Erlang as is")
     return f'<<"{text}">>'
 
 
@@ -232,7 +234,7 @@ class ShellVhosts:
     def _all_at_once(self, each: str, items: list[str], what: str) -> None:
         results = self._evaluate({"Items": f"[{', '.join(items)}]"}, each + _ALL_AT_ONCE)
         if set(results.strip("[]").split(",")) != {"ok"}:
-            raise RuntimeError(f"the RabbitMQ node failed to {what} vhosts: {results}")
+            raise BrokerError(f"the RabbitMQ node failed to {what} vhosts: {results}")
 
     def _evaluate(self, bindings: dict[str, str], body: str) -> str:
         bindings = {"Actor": erlang_binary(ACTING_USER), **bindings}

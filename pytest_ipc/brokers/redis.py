@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Collection
 from pathlib import Path
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
@@ -108,7 +109,7 @@ class LocalRedis(LocalBroker):
 
 def external_isolation(endpoint: BrokerEndpoint, db: str) -> KeyPrefixes:
     if db and not db.isdigit():
-        raise ValueError(f"the path of a redis URL is a database number, got {db!r}")
+        raise IpcUsageError(f"the path of a redis URL is a database number (like /0), got {db!r}")
     return KeyPrefixes(endpoint, int(db or 0))
 
 

@@ -5,6 +5,8 @@
         capture = orders.capture()
         sent = orders.publish(b"order 1")
         assert_nothing_lost([sent], capture.wait_for_count(1))
+
+The async forms, over the asyncio client libraries, are in `pytest_ipc.messaging.aio` (same names).
 """
 
 from pytest_ipc.messaging.assertions import (
@@ -12,6 +14,8 @@ from pytest_ipc.messaging.assertions import (
     IdempotentConsumer,
     assert_exactly_once_effect,
     assert_nothing_lost,
+    assert_nothing_lost_across_restart,
+    assert_poison_dead_lettered,
 )
 from pytest_ipc.messaging.capture import Capture
 from pytest_ipc.messaging.channel import (
@@ -24,6 +28,8 @@ from pytest_ipc.messaging.channel import (
 )
 from pytest_ipc.messaging.factory import channels_for
 from pytest_ipc.messaging.faults import (
+    ConsumerCrash,
+    CrashMidProcessing,
     DeadLetterAfter,
     Duplicate,
     Redeliver,
@@ -46,6 +52,8 @@ __all__ = [
     "Capture",
     "CaptureSubscription",
     "Channel",
+    "ConsumerCrash",
+    "CrashMidProcessing",
     "DeadLetterAfter",
     "Delivery",
     "Destination",
@@ -64,6 +72,8 @@ __all__ = [
     "assert_all_correlated",
     "assert_exactly_once_effect",
     "assert_nothing_lost",
+    "assert_nothing_lost_across_restart",
+    "assert_poison_dead_lettered",
     "channels_for",
     "consumer_down",
     "duplicate",

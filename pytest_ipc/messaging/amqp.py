@@ -17,19 +17,37 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
-from pytest_ipc.messaging.channel import Bus, Destination, Subscription
+from pytest_ipc.messaging.channel import Bus, Destination, Feature, Subscription
 from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement, new_id
 
 CONNECTION_LOST = (pika.exceptions.AMQPConnectionError, pika.exceptions.ChannelWrongStateError,
                    pika.exceptions.StreamLostError, pika.exceptions.ConnectionWrongStateError)
 PREFETCH = 100
 """Unacked messages a consumer may hold: enough for a reordering window to fill up."""
-RECONNECT_INTERVAL_S = 0.1
+RECONNECT_INTERVAL = 0.1
+
+
+FEATURES: frozenset[Feature] = frozenset({"nack", "dead_letter", "buffering", "topic_buffering", "confirms"})
+
+
+def queue_arguments(destination: Destination) -> dict[str, Any]:
+    """The arguments a queue is declared with: where its rejected messages go."""
+    if destination.dead_letter_address is None:
+        return {}
+    return {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": destination.dead_letter_address}
+
+
+def subscription_queue(destination: Destination) -> str:
+    """The queue a subscription consumes: the queue itself, or a topic subscriber's own durable queue
+    bound to the topic's fanout exchange (so it keeps buffering while stopped)."""
+    if destination.pattern == "queue":
+        return destination.address
+    return f"{destination.address}.sub.{new_id()[:8]}"
 
 
 class AmqpBus(Bus):
     transport = "amqp"
-    features = frozenset({"nack", "dead_letter", "buffering", "topic_buffering", "confirms"})
+    features = FEATURES
 
     def __init__(self, endpoint: BrokerEndpoint, vhost: str, qualify: Callable[[str], str], *, confirms: bool = True) -> None:
         super().__init__(qualify)
@@ -67,11 +85,9 @@ class AmqpBus(Bus):
             self._on_channel(lambda ch: ch.exchange_declare(destination.address, "fanout", durable=True))
             self._exchanges.add(destination.address)
             return
-        arguments: dict[str, Any] = {}
         if destination.dead_letter_address is not None:
             self.declare_queue(destination.dead_letter_address)
-            arguments = {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": destination.dead_letter_address}
-        self.declare_queue(destination.address, arguments)
+        self.declare_queue(destination.address, queue_arguments(destination))
 
     def declare_queue(self, name: str, arguments: dict[str, Any] | None = None) -> None:
         self._on_channel(lambda ch: ch.queue_declare(name, durable=True, arguments=arguments))
@@ -118,7 +134,7 @@ class AmqpSubscription(Subscription):
 
     def __init__(self, bus: AmqpBus, destination: Destination, handler: Handler) -> None:
         super().__init__(bus, destination, handler)
-        self.queue = destination.address if destination.pattern == "queue" else f"{destination.address}.sub.{new_id()[:8]}"
+        self.queue = subscription_queue(destination)
         self._thread: threading.Thread | None = None
         self._channel: BlockingChannel | None = None
         self._failure: BaseException | None = None
@@ -146,7 +162,7 @@ class AmqpSubscription(Subscription):
                     ready.set()
                     return
                 self.errors.append(error)
-                self._stopping.wait(RECONNECT_INTERVAL_S)
+                self._stopping.wait(RECONNECT_INTERVAL)
                 continue
             self._channel = channel
             ready.set()

@@ -4,6 +4,9 @@ A `Bus` is one test's connection to one broker through one protocol. `bus.queue(
 point-to-point channel (competing consumers, each message handled once), `bus.topic("prices")` a
 pub/sub one (every subscriber gets every message). Names are qualified with the handle's namespace,
 so tests sharing a broker never see each other's traffic.
+
+What does no I/O is written once here and shared with the async side (`messaging.aio`): the
+`Destinations` a bus builds, the feature checks, and what a consumer's outcome settles (`after_handler`).
 """
 
 from __future__ import annotations
@@ -16,15 +19,16 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Self
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.messaging.capture import Capture
 from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement
 
 log = logging.getLogger(__name__)
 
 Pattern = Literal["queue", "topic"]
-Feature = Literal["nack", "dead_letter", "buffering", "topic_buffering", "confirms"]
+Feature = Literal["nack", "dead_letter", "buffering", "topic_buffering", "confirms", "async"]
 """Optional behaviours: explicit nack with redelivery, dead-letter queues, messages kept for a queue
-consumer or a topic subscriber that is down, and publisher confirms."""
+consumer or a topic subscriber that is down, publisher confirms, and an asyncio client (`messaging.aio`)."""
 
 # Which transports offer each optional feature, so an "unsupported" error can name the alternatives.
 FEATURE_SUPPORT: dict[Feature, tuple[str, ...]] = {
@@ -33,10 +37,11 @@ FEATURE_SUPPORT: dict[Feature, tuple[str, ...]] = {
     "buffering": ("amqp", "stomp", "redis", "jetstream", "mqtt"),
     "topic_buffering": ("amqp", "mqtt"),
     "confirms": ("amqp", "stomp", "redis", "jetstream", "mqtt"),
+    "async": ("amqp", "redis", "nats", "jetstream", "mqtt"),
 }
 
 
-class UnsupportedFeature(NotImplementedError):
+class UnsupportedFeature(IpcUsageError):
     """A transport lacks a behaviour a test asked for; the message names the ones that have it."""
 
     def __init__(self, transport: str, feature: Feature, detail: str = "") -> None:
@@ -68,38 +73,34 @@ class Subscription(ABC):
         self.running = False
 
     def start(self) -> Self:
+        """Subscribe (again, after `stop()`); returns once subscribed."""
         if not self.running:
             self._open()
             self.running = True
         return self
 
     def stop(self) -> None:
+        """Pause: the broker keeps what arrives meanwhile, where it can."""
         if self.running:
             self.running = False
             self._close()
 
     def close(self) -> None:
+        """End for good and remove the subscription's broker-side state."""
         self.stop()
 
     def deliver(self, delivery: Delivery) -> None:
         """Run the handler; ack what it left unsettled, reject what made it raise."""
+        error: Exception | None = None
         try:
             self.handler(delivery)
-        except Exception as error:  # noqa: BLE001 - a consumer bug must not kill the consumer thread
-            log.warning("handler for %s raised: %r", self.destination.address, error)
-            self.errors.append(error)
-            if not delivery.settled:
-                self._reject(delivery)
-            return
-        if not delivery.settled:
+        except Exception as raised:  # noqa: BLE001 - a consumer bug must not kill the consumer thread
+            error = raised
+        settlement = after_handler(self.destination, self.errors, self.bus.features, delivery.settled, error)
+        if settlement == "ack":
             delivery.ack()
-
-    def _reject(self, delivery: Delivery) -> None:
-        """Reject where the transport can (dead-lettering it if so configured), otherwise drop it."""
-        if "nack" in self.bus.features:
+        elif settlement == "reject":
             delivery.nack(requeue=False)
-        else:
-            delivery.ack()
 
     @abstractmethod
     def _open(self) -> None: ...
@@ -114,14 +115,84 @@ class Subscription(ABC):
         self.close()
 
 
-class Bus(ABC):
-    """One connection to a broker through one protocol (`transport`)."""
+def after_handler(
+    destination: Destination,
+    errors: list[BaseException],
+    features: frozenset[Feature],
+    settled: bool,
+    error: Exception | None,
+) -> Settlement | None:
+    """How to settle a delivery once its handler returned (`error` None) or raised: ack what it left
+    unsettled; reject what made it raise where the transport can (dead-lettering it if so configured),
+    otherwise drop it (ack). None: the handler settled it itself. Records the error."""
+    if error is not None:
+        log.warning("handler for %s raised: %r", destination.address, error)
+        errors.append(error)
+    if settled:
+        return None
+    if error is not None and "nack" in features:
+        return "reject"
+    return "ack"
+
+
+def handler_requirements(handler: object) -> tuple[Feature, ...]:
+    """The optional features a fault wrapper needs (its `requires`), checked before it consumes."""
+    return tuple(getattr(handler, "requires", ()))
+
+
+class Destinations:
+    """Names and features of a bus, shared by `Bus` and `aio.Bus`: what needs no I/O."""
 
     transport: str
     features: frozenset[Feature] = frozenset()
 
     def __init__(self, qualify: Callable[[str], str]) -> None:
         self._qualify = qualify
+
+    def queue_destination(self, local_name: str, dead_letter: bool) -> Destination:
+        address = self._qualify(local_name)
+        if dead_letter:
+            self.require("dead_letter")
+        return Destination(address, "queue", self.dead_letter_address(address) if dead_letter else None)
+
+    def topic_destination(self, local_name: str) -> Destination:
+        return Destination(self._qualify(local_name), "topic")
+
+    def require(self, feature: Feature, detail: str = "") -> None:
+        """Raise `UnsupportedFeature` unless this transport has `feature`."""
+        if feature not in self.features:
+            raise UnsupportedFeature(self.transport, feature, detail)
+
+    def dead_letter_address(self, address: str) -> str:
+        """Where a queue's rejected messages go."""
+        return f"{address}.dlq"
+
+
+def dead_letter_destination(destination: Destination) -> Destination:
+    if destination.dead_letter_address is None:
+        raise IpcUsageError(
+            f"{destination.address} has no dead-letter queue: create it with queue(..., dead_letter=True)"
+        )
+    return Destination(destination.dead_letter_address, "queue")
+
+
+def buffering_feature(destination: Destination) -> tuple[Feature, str]:
+    """What `consumer_down` needs of the transport for a subscription to `destination`."""
+    if destination.pattern == "queue":
+        return "buffering", "it keeps nothing for a consumer that is down"
+    return "topic_buffering", "it keeps nothing for a topic subscriber that is down"
+
+
+def as_message(message: Message | bytes) -> Message:
+    """Bytes become a message with fresh ids."""
+    return Message(message) if isinstance(message, bytes) else message
+
+
+class Bus(Destinations, ABC):
+    """One connection to a broker through one protocol (`transport`)."""
+
+    def __init__(self, qualify: Callable[[str], str]) -> None:
+        super().__init__(qualify)
         self._subscriptions: list[Subscription] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -129,16 +200,13 @@ class Bus(ABC):
     # -- what tests use -----------------------------------------------------------------------------
     def queue(self, local_name: str, *, dead_letter: bool = False) -> Channel:
         """A point-to-point channel; `dead_letter=True` routes rejected messages to `.dead_letters`."""
-        address = self._qualify(local_name)
-        if dead_letter:
-            self.require("dead_letter")
-        destination = Destination(address, "queue", self.dead_letter_address(address) if dead_letter else None)
+        destination = self.queue_destination(local_name, dead_letter)
         self._declare(destination)
         return Channel(self, destination)
 
     def topic(self, local_name: str) -> Channel:
         """A pub/sub channel: every subscription gets its own copy of each message."""
-        destination = Destination(self._qualify(local_name), "topic")
+        destination = self.topic_destination(local_name)
         self._declare(destination)
         return Channel(self, destination)
 
@@ -149,13 +217,6 @@ class Bus(ABC):
     def reply_channel(self, local_name: str) -> Channel:
         """A private channel for replies to requests (the NATS adapter uses an inbox instead)."""
         return self.queue(local_name)
-
-    def require(self, feature: Feature, detail: str = "") -> None:
-        if feature not in self.features:
-            raise UnsupportedFeature(self.transport, feature, detail)
-
-    def dead_letter_address(self, address: str) -> str:
-        return f"{address}.dlq"
 
     def close(self) -> None:
         """Close every subscription, remove the broker-side objects this bus created, disconnect."""
@@ -180,6 +241,7 @@ class Bus(ABC):
         self.close()
 
     def subscribe(self, destination: Destination, handler: Handler) -> Subscription:
+        """Start a consumer of `destination` (channels do this through `consume`)."""
         subscription = self._subscription(destination, handler)
         with self._lock:
             self._subscriptions.append(subscription)
@@ -190,7 +252,8 @@ class Bus(ABC):
         """Create broker-side objects the destination needs before anything is published (default: none)."""
 
     @abstractmethod
-    def publish(self, destination: Destination, message: Message) -> None: ...
+    def publish(self, destination: Destination, message: Message) -> None:
+        """Send `message` to `destination` (channels do this through `publish`)."""
 
     @abstractmethod
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription: ...
@@ -208,19 +271,19 @@ class Channel:
 
     @property
     def address(self) -> str:
+        """The destination's full name on the broker."""
         return self.destination.address
 
     def publish(self, message: Message | bytes) -> Message:
         """Send one message (bytes get fresh ids); returns what was sent, for later assertions."""
-        if isinstance(message, bytes):
-            message = Message(message)
+        message = as_message(message)
         self.bus.publish(self.destination, message)
         return message
 
     def consume(self, handler: Handler) -> Subscription:
         """Start a consumer; it is ready (subscribed) when this returns. A fault wrapper that needs an
         optional feature (its `requires`) fails here, naming the transports that have it."""
-        for feature in getattr(handler, "requires", ()):
+        for feature in handler_requirements(handler):
             self.bus.require(feature)
         return self.bus.subscribe(self.destination, handler)
 
@@ -232,9 +295,8 @@ class Channel:
 
     @property
     def dead_letters(self) -> Channel:
-        if self.destination.dead_letter_address is None:
-            raise ValueError(f"{self.address} has no dead-letter queue: create it with queue(..., dead_letter=True)")
-        return self.bus.at(self.destination.dead_letter_address)
+        """The dead-letter queue of a channel made with `queue(..., dead_letter=True)`."""
+        return Channel(self.bus, dead_letter_destination(self.destination))
 
     def __repr__(self) -> str:
         return f"<{self.bus.transport} {self.destination.pattern} {self.address}>"
@@ -246,12 +308,15 @@ class CaptureSubscription(Capture):
     subscription: Subscription
 
     def stop(self) -> None:
+        """Pause the capture's consumer."""
         self.subscription.stop()
 
     def start(self) -> None:
+        """Resume the capture's consumer."""
         self.subscription.start()
 
     def close(self) -> None:
+        """End the capture's consumer."""
         self.subscription.close()
 
 

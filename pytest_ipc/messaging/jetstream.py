@@ -19,11 +19,11 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
-from pytest_ipc.messaging.channel import Destination, Subscription
+from pytest_ipc.messaging.channel import Destination, Feature, Subscription
 from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement
 from pytest_ipc.messaging.nats import GROUP, NatsBus, message_from, nats_headers
 
-FETCH_TIMEOUT_S = 0.2
+FETCH_TIMEOUT = 0.2
 """How long one pull waits for messages: bounds how quickly `stop()` returns."""
 
 
@@ -32,9 +32,12 @@ def stream_name(subject: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", subject)
 
 
+FEATURES: frozenset[Feature] = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+
+
 class JetStreamBus(NatsBus):
     transport = "jetstream"
-    features = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+    features = FEATURES
 
     def __init__(self, endpoint: BrokerEndpoint, qualify: Callable[[str], str]) -> None:
         super().__init__(endpoint, qualify)
@@ -93,7 +96,7 @@ class JetStreamSubscription(Subscription):
         assert self._pull is not None
         while not self._stopping.is_set():
             try:
-                batch = self.bus.loop.run(self._pull.fetch(batch=10, timeout=FETCH_TIMEOUT_S))
+                batch = self.bus.loop.run(self._pull.fetch(batch=10, timeout=FETCH_TIMEOUT))
             except (nats.errors.TimeoutError, TimeoutError):  # nothing to fetch (nats-py raises either)
                 continue
             except nats.errors.Error as error:  # server restart: keep pulling until stopped

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pytest_ipc._errors import IpcUsageError
+
 Settlement = Literal["ack", "requeue", "reject"]
 
 
@@ -27,7 +29,30 @@ class Message:
     message_id: str = field(default_factory=new_id)
 
 
-class Delivery:
+class Settled:
+    """One delivery's bookkeeping, shared by the sync `Delivery` and `aio.Delivery`: settled at most once."""
+
+    def __init__(self, message: Message, redelivered: bool) -> None:
+        self.message = message
+        self.redelivered = redelivered
+        self.settlement: Settlement | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Whether the delivery was acked or nacked."""
+        return self.settlement is not None
+
+    def _check_unsettled(self) -> None:
+        if self.settlement is not None:
+            raise IpcUsageError(
+                f"message {self.message.message_id} is already settled ({self.settlement}); settle each delivery once"
+            )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, redelivered={self.redelivered}, settlement={self.settlement})"
+
+
+class Delivery(Settled):
     """One delivery of a message to a consumer, settled at most once.
 
     `nack(requeue=True)` asks the broker to deliver it again; `nack(requeue=False)` rejects it (to the
@@ -35,29 +60,21 @@ class Delivery:
     """
 
     def __init__(self, message: Message, redelivered: bool, settle: Callable[[Settlement], None]) -> None:
-        self.message = message
-        self.redelivered = redelivered
+        super().__init__(message, redelivered)
         self._settle = settle
-        self.settlement: Settlement | None = None
 
     def ack(self) -> None:
+        """The message is handled: the broker may forget it."""
         self._finish("ack")
 
     def nack(self, requeue: bool = True) -> None:
+        """Not handled: deliver it again (`requeue`), or reject it (to the dead-letter queue, if any)."""
         self._finish("requeue" if requeue else "reject")
 
-    @property
-    def settled(self) -> bool:
-        return self.settlement is not None
-
     def _finish(self, settlement: Settlement) -> None:
-        if self.settlement is not None:
-            raise RuntimeError(f"message {self.message.message_id} already settled ({self.settlement})")
+        self._check_unsettled()
         self._settle(settlement)
         self.settlement = settlement
-
-    def __repr__(self) -> str:
-        return f"Delivery({self.message!r}, redelivered={self.redelivered}, settlement={self.settlement})"
 
 
 Handler = Callable[[Delivery], None]

@@ -13,14 +13,18 @@ import threading
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.messaging._dispatch import Dispatcher
 from pytest_ipc.messaging.channel import (
     Bus,
     Destination,
+    Feature,
     Subscription,
     unsupported_settle,
 )
@@ -28,9 +32,9 @@ from pytest_ipc.messaging.message import Delivery, Handler, Message, new_id
 
 GROUP = "workers"
 QOS = 1
-SESSION_EXPIRY_S = 300
+SESSION_EXPIRY = 300
 MESSAGE_ID = "message-id"
-TIMEOUT_S = 10.0
+TIMEOUT = 10.0
 
 
 def connected_client(
@@ -43,32 +47,62 @@ def connected_client(
 ) -> mqtt.Client:
     """Connect, start the network thread and wait for a successful CONNACK. `on_message` is set
     first: a resumed session's queued messages arrive right after the CONNACK."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.on_message = on_message
     if endpoint.username is not None:
         client.username_pw_set(endpoint.username, endpoint.password)
     connected = threading.Event()
-    outcome: list[mqtt.ReasonCode] = []
+    outcome: list[ReasonCode] = []
 
-    def on_connect(client: mqtt.Client, userdata: object, flags: object, reason: mqtt.ReasonCode, properties: object) -> None:
+    def on_connect(client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object) -> None:
         outcome.append(reason)
         connected.set()
 
     client.on_connect = on_connect
-    properties = Properties(PacketTypes.CONNECT)
-    properties.SessionExpiryInterval = session_expiry
-    client.connect(endpoint.host, endpoint.port, clean_start=clean_start, properties=properties)
+    client.connect(endpoint.host, endpoint.port, clean_start=clean_start, properties=connect_properties(session_expiry))
     client.loop_start()
-    if not connected.wait(TIMEOUT_S) or outcome[0].is_failure:
+    if not connected.wait(TIMEOUT) or outcome[0].is_failure:
         client.loop_stop()
         client.disconnect()
-        raise ConnectionError(f"MQTT broker {endpoint.host}:{endpoint.port} refused {client_id}: {outcome or 'no CONNACK'}")
+        raise BrokerError(f"MQTT broker {endpoint.host}:{endpoint.port} refused {client_id}: {outcome or 'no CONNACK'}")
     return client
+
+
+FEATURES: frozenset[Feature] = frozenset({"buffering", "topic_buffering", "confirms"})
+
+
+def publish_properties(message: Message) -> Properties:
+    """A message's ids and headers as MQTT 5 PUBLISH properties."""
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.UserProperty = [*message.headers.items(), (MESSAGE_ID, message.message_id)]
+    if message.correlation_id is not None:
+        properties.CorrelationData = message.correlation_id.encode()
+    if message.reply_to is not None:
+        properties.ResponseTopic = message.reply_to
+    return properties
+
+
+def message_from_mqtt(payload: bytes | bytearray, properties: Properties | None) -> Message:
+    headers = dict(getattr(properties, "UserProperty", []))
+    correlation = getattr(properties, "CorrelationData", None)
+    return Message(
+        body=bytes(payload),
+        message_id=headers.pop(MESSAGE_ID, ""),
+        correlation_id=correlation.decode() if correlation is not None else None,
+        reply_to=getattr(properties, "ResponseTopic", None),
+        headers=headers,
+    )
+
+
+def connect_properties(session_expiry: int) -> Properties:
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = session_expiry
+    return properties
 
 
 class MqttBus(Bus):
     transport = "mqtt"
-    features = frozenset({"buffering", "topic_buffering", "confirms"})
+    features = FEATURES
 
     def __init__(self, endpoint: BrokerEndpoint, qualify: Callable[[str], str]) -> None:
         super().__init__(qualify)
@@ -76,14 +110,8 @@ class MqttBus(Bus):
         self.client = connected_client(endpoint, f"pub-{new_id()[:12]}", clean_start=True, session_expiry=0)
 
     def publish(self, destination: Destination, message: Message) -> None:
-        properties = Properties(PacketTypes.PUBLISH)
-        properties.UserProperty = [*message.headers.items(), (MESSAGE_ID, message.message_id)]
-        if message.correlation_id is not None:
-            properties.CorrelationData = message.correlation_id.encode()
-        if message.reply_to is not None:
-            properties.ResponseTopic = message.reply_to
-        info = self.client.publish(destination.address, message.body, qos=QOS, properties=properties)
-        info.wait_for_publish(TIMEOUT_S)  # the PUBACK: the broker has it
+        info = self.client.publish(destination.address, message.body, qos=QOS, properties=publish_properties(message))
+        info.wait_for_publish(TIMEOUT)  # the PUBACK: the broker has it
 
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription:
         return MqttSubscription(self, destination, handler)
@@ -107,32 +135,23 @@ class MqttSubscription(Subscription):
     def _open(self) -> None:
         dispatcher: Dispatcher[mqtt.MQTTMessage] = Dispatcher(f"mqtt-consumer {self.destination.address}", self._handle)
         client = connected_client(self.bus.endpoint, self.client_id, clean_start=not self._resumed,
-                                  session_expiry=SESSION_EXPIRY_S, on_message=lambda client, userdata, msg: dispatcher.put(msg))
+                                  session_expiry=SESSION_EXPIRY, on_message=lambda client, userdata, msg: dispatcher.put(msg))
         subscribed = threading.Event()
         client.on_subscribe = lambda client, userdata, mid, reasons, properties: subscribed.set()
         client.subscribe(self.filter, qos=QOS)
-        if not subscribed.wait(TIMEOUT_S):
-            raise TimeoutError(f"no SUBACK for {self.filter} within {TIMEOUT_S} s")
+        if not subscribed.wait(TIMEOUT):
+            raise BrokerError(f"no SUBACK for {self.filter} within {TIMEOUT} s")
         self._client, self._dispatcher, self._resumed = client, dispatcher, True
 
     def _handle(self, msg: mqtt.MQTTMessage) -> None:
-        properties = msg.properties
-        headers = dict(getattr(properties, "UserProperty", []))
-        correlation = getattr(properties, "CorrelationData", None)
-        message = Message(
-            body=bytes(msg.payload),
-            message_id=headers.pop(MESSAGE_ID, ""),
-            correlation_id=correlation.decode() if correlation is not None else None,
-            reply_to=getattr(properties, "ResponseTopic", None),
-            headers=headers,
-        )
+        message = message_from_mqtt(msg.payload, msg.properties)
         self.deliver(Delivery(message, bool(msg.dup), unsupported_settle("mqtt")))
 
     def _disconnect(self, session_expiry: int | None) -> None:
         if self._client is not None:
             properties = None
             if session_expiry is not None:
-                properties = Properties(PacketTypes.DISCONNECT)
+                properties = Properties(PacketTypes.DISCONNECT)  # type: ignore[no-untyped-call]
                 properties.SessionExpiryInterval = session_expiry
             self._client.disconnect(properties=properties)
             self._client.loop_stop()

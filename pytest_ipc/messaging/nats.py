@@ -8,6 +8,7 @@ that is not subscribed. Those features raise `UnsupportedFeature` naming the tra
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -57,6 +58,13 @@ def message_from(msg: Msg, *, native_reply: bool = True) -> Message:
     )
 
 
+def nats_url(endpoint: BrokerEndpoint) -> str:
+    return f"nats://{endpoint.host}:{endpoint.port}"
+
+
+CONNECT_OPTIONS: dict[str, Any] = {"connect_timeout": 5, "reconnect_time_wait": 0.1, "name": "pytest-ipc"}
+
+
 class NatsBus(Bus):
     transport = "nats"
     features = frozenset()
@@ -66,8 +74,7 @@ class NatsBus(Bus):
         self.loop = LoopThread("nats-bus").start()
         try:
             self.client: Client = self.loop.run(nats.connect(
-                f"nats://{endpoint.host}:{endpoint.port}", user=endpoint.username, password=endpoint.password,
-                connect_timeout=5, reconnect_time_wait=0.1, name="pytest-ipc"))
+                nats_url(endpoint), user=endpoint.username, password=endpoint.password, **CONNECT_OPTIONS))
         except BaseException:
             self.loop.stop()
             raise

@@ -20,9 +20,11 @@ import redis.exceptions
 from redis.typing import EncodableT, FieldT
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.messaging.channel import (
     Bus,
     Destination,
+    Feature,
     Subscription,
     unsupported_settle,
 )
@@ -31,8 +33,8 @@ from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement,
 GROUP = "workers"
 StreamBatches = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None
 """What XREADGROUP answers: per stream, its entries as (id, fields)."""
-BLOCK_MS = 100
-"""How long a stream read waits for news: bounds how quickly `stop()` returns."""
+READ_BLOCK = 0.1
+"""Seconds a stream read waits for news: bounds how quickly `stop()` returns."""
 
 
 def stream_fields(message: Message, redelivered: bool = False) -> dict[FieldT, EncodableT]:
@@ -46,6 +48,25 @@ def stream_fields(message: Message, redelivered: bool = False) -> dict[FieldT, E
     }
 
 
+def pubsub_envelope(message: Message) -> str:
+    """A message as one PUBLISH payload (JSON; the body in base64)."""
+    return json.dumps({
+        **{str(k): v for k, v in stream_fields(message).items() if k != "body"},
+        "body": base64.b64encode(message.body).decode(),
+    })
+
+
+def message_from_envelope(data: bytes) -> Message:
+    envelope = json.loads(data)
+    return Message(
+        body=base64.b64decode(envelope["body"]),
+        headers=json.loads(envelope["headers"]),
+        correlation_id=envelope["correlation_id"] or None,
+        reply_to=envelope["reply_to"] or None,
+        message_id=envelope["message_id"],
+    )
+
+
 def message_from_fields(fields: dict[bytes, bytes]) -> Message:
     text = {key.decode(): value for key, value in fields.items()}
     return Message(
@@ -57,9 +78,12 @@ def message_from_fields(fields: dict[bytes, bytes]) -> Message:
     )
 
 
+FEATURES: frozenset[Feature] = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+
+
 class RedisBus(Bus):
     transport = "redis"
-    features = frozenset({"nack", "dead_letter", "buffering", "confirms"})
+    features = FEATURES
 
     def __init__(self, endpoint: BrokerEndpoint, qualify: Callable[[str], str]) -> None:
         super().__init__(qualify)
@@ -90,10 +114,7 @@ class RedisBus(Bus):
         if destination.pattern == "queue":
             self.client.xadd(destination.address, stream_fields(message))
         else:
-            self.client.publish(destination.address, json.dumps({
-                **{str(k): v for k, v in stream_fields(message).items() if k != "body"},
-                "body": base64.b64encode(message.body).decode(),
-            }))
+            self.client.publish(destination.address, pubsub_envelope(message))
 
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription:
         if destination.pattern == "queue":
@@ -131,7 +152,7 @@ class StreamSubscription(Subscription):
         client, stream = self.bus.client, self.destination.address
         while not self._stopping.is_set():
             try:
-                batches = cast(StreamBatches, client.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=10, block=BLOCK_MS))
+                batches = cast(StreamBatches, client.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=10, block=int(READ_BLOCK * 1000)))
             except redis.exceptions.ConnectionError as error:  # server restart: keep trying until stopped
                 self.errors.append(error)
                 self._stopping.wait(0.1)
@@ -173,25 +194,17 @@ class PubSubSubscription(Subscription):
         self._thread: redis.client.PubSubWorkerThread | None = None
 
     def _open(self) -> None:
-        pubsub = self.bus.client.pubsub()
+        pubsub = self.bus.client.pubsub()  # type: ignore[no-untyped-call]
         pubsub.subscribe(**{self.destination.address: self._on_message})
         confirmation = pubsub.get_message(timeout=10)
         if not confirmation or confirmation["type"] != "subscribe":
             pubsub.close()
-            raise RuntimeError(f"redis did not confirm SUBSCRIBE {self.destination.address}: {confirmation!r}")
+            raise BrokerError(f"redis did not confirm SUBSCRIBE {self.destination.address}: {confirmation!r}")
         self._pubsub = pubsub
         self._thread = pubsub.run_in_thread(sleep_time=0.01, daemon=True)
 
     def _on_message(self, raw: dict[str, bytes]) -> None:
-        envelope = json.loads(raw["data"])
-        message = Message(
-            body=base64.b64decode(envelope["body"]),
-            headers=json.loads(envelope["headers"]),
-            correlation_id=envelope["correlation_id"] or None,
-            reply_to=envelope["reply_to"] or None,
-            message_id=envelope["message_id"],
-        )
-        self.deliver(Delivery(message, False, unsupported_settle("redis pub/sub")))
+        self.deliver(Delivery(message_from_envelope(raw["data"]), False, unsupported_settle("redis pub/sub")))
 
     def _close(self) -> None:
         if self._thread is not None:

@@ -16,11 +16,13 @@ from collections.abc import Callable
 import stomp
 import stomp.utils
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.messaging.channel import Bus, Destination, Subscription
 from pytest_ipc.messaging.message import Delivery, Handler, Message, Settlement, new_id
 
-TIMEOUT_S = 10.0
+TIMEOUT = 10.0
 QUEUE_PREFIX = "/queue/"
 MESSAGE_ID = "amqp-message-id"
 # Headers RabbitMQ adds or that carry our own fields: not part of a received message's headers.
@@ -29,7 +31,7 @@ RESERVED = {"destination", "message-id", "subscription", "ack", "redelivered", "
             "x-dead-letter-exchange", "x-dead-letter-routing-key", "receipt", "durable", "auto-delete"}
 
 
-class _Receipts(stomp.ConnectionListener):
+class _Receipts(stomp.ConnectionListener):  # type: ignore[misc]
     """Lets a sender wait for the broker's RECEIPT (or ERROR) for a frame."""
 
     def __init__(self) -> None:
@@ -55,7 +57,7 @@ class _Receipts(stomp.ConnectionListener):
 def _connect(endpoint: BrokerEndpoint, vhost: str, listener: stomp.ConnectionListener) -> stomp.Connection12:
     port = endpoint.extra_ports.get("stomp")
     if port is None:
-        raise ValueError(f"RabbitMQ endpoint {endpoint.host}:{endpoint.port} has no 'stomp' port in extra_ports: "
+        raise IpcUsageError(f"RabbitMQ endpoint {endpoint.host}:{endpoint.port} has no 'stomp' port in extra_ports: "
                          "the STOMP plugin is not enabled on it")
     connection = stomp.Connection12([(endpoint.host, port)], vhost=vhost, auto_decode=False, heartbeats=(0, 0))
     connection.set_listener("pytest-ipc", listener)
@@ -66,10 +68,10 @@ def _connect(endpoint: BrokerEndpoint, vhost: str, listener: stomp.ConnectionLis
 def _wait(receipts: _Receipts, what: str, send: Callable[[str], None]) -> None:
     receipt, arrived = receipts.expect()
     send(receipt)
-    if not arrived.wait(TIMEOUT_S):
-        raise TimeoutError(f"STOMP: no receipt for {what} within {TIMEOUT_S} s")
+    if not arrived.wait(TIMEOUT):
+        raise BrokerError(f"STOMP: no receipt for {what} within {TIMEOUT} s")
     if receipts.errors:
-        raise RuntimeError(f"STOMP broker refused {what}: {receipts.errors.pop()}")
+        raise BrokerError(f"STOMP broker refused {what}: {receipts.errors.pop()}")
 
 
 class StompBus(Bus):
@@ -114,7 +116,7 @@ class StompBus(Bus):
         self._connection.disconnect()
 
 
-class StompSubscription(Subscription, stomp.ConnectionListener):
+class StompSubscription(Subscription, stomp.ConnectionListener):  # type: ignore[misc]
     """A SUBSCRIBE on its own connection; stopping disconnects, which returns unacked messages."""
 
     bus: StompBus

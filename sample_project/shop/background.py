@@ -11,8 +11,8 @@ from typing import Self
 
 import redis
 
-RECONNECT_PAUSE_S = 0.05
-JOIN_TIMEOUT_S = 5.0
+RECONNECT_PAUSE = 0.05  # seconds
+JOIN_TIMEOUT = 5.0  # seconds
 
 
 class BackgroundLoop:
@@ -38,7 +38,7 @@ class BackgroundLoop:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(JOIN_TIMEOUT_S)
+        self._thread.join(JOIN_TIMEOUT)
 
     def __enter__(self) -> Self:
         return self.start()
@@ -53,4 +53,4 @@ class BackgroundLoop:
             except (redis.ConnectionError, redis.TimeoutError):
                 self.reconnects += 1
                 self.disconnected()
-                self._stopping.wait(RECONNECT_PAUSE_S)
+                self._stopping.wait(RECONNECT_PAUSE)

@@ -59,11 +59,11 @@ class OrderEventSubscriber(BackgroundLoop):
         self.handler = handler
         self.subscribed = threading.Event()
 
-    def start(self, timeout_s: float = 5.0) -> Self:
+    def start(self, timeout: float = 5.0) -> Self:
         super().start()
-        if not self.subscribed.wait(timeout_s):
+        if not self.subscribed.wait(timeout):
             self.stop()
-            raise TimeoutError(f"could not subscribe to {self.channel} within {timeout_s} s")
+            raise TimeoutError(f"could not subscribe to {self.channel} within {timeout} s")
         return self
 
     def disconnected(self) -> None:

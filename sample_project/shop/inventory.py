@@ -20,8 +20,8 @@ import redis
 
 from .background import BackgroundLoop
 
-POLL_S = 0.05
-REPLY_QUEUE_TTL_S = 60
+POLL = 0.05  # seconds a listener blocks for news, so stop() is noticed
+REPLY_QUEUE_TTL = 60  # seconds a reply queue outlives its last reply
 
 
 class ReservationTimeout(TimeoutError):
@@ -42,12 +42,12 @@ class Reservation:
 
 
 class InventoryClient(BackgroundLoop):
-    def __init__(self, client: redis.Redis, requests_queue: str, timeout_s: float = 1.0) -> None:
+    def __init__(self, client: redis.Redis, requests_queue: str, timeout: float = 1.0) -> None:
         super().__init__("inventory-replies")
         self.client = client
         self.requests_queue = requests_queue
         self.reply_to = f"{requests_queue}:replies:{uuid.uuid4().hex}"
-        self.timeout_s = timeout_s
+        self.timeout = timeout
         self.discarded = 0
         self._waiting: dict[str, Future[Reservation]] = {}
         self._lock = threading.Lock()
@@ -60,17 +60,17 @@ class InventoryClient(BackgroundLoop):
         request = {"correlation_id": correlation_id, "reply_to": self.reply_to, "sku": sku, "quantity": quantity}
         try:
             self.client.lpush(self.requests_queue, json.dumps(request))
-            return waiting.result(self.timeout_s)
+            return waiting.result(self.timeout)
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise InventoryUnavailable(f"cannot reach the inventory broker: {error}") from error
         except FutureTimeout:
-            raise ReservationTimeout(f"no reservation reply for {sku} x{quantity} within {self.timeout_s} s") from None
+            raise ReservationTimeout(f"no reservation reply for {sku} x{quantity} within {self.timeout} s") from None
         finally:
             with self._lock:
                 self._waiting.pop(correlation_id, None)
 
     def step(self) -> None:
-        popped = self.client.brpop([self.reply_to], timeout=POLL_S)
+        popped = self.client.brpop([self.reply_to], timeout=POLL)
         if popped is not None:
             self._dispatch(json.loads(popped[1]))
 
@@ -106,11 +106,11 @@ class InventoryResponder(BackgroundLoop):
         reply_to, body = reply
         with self.client.pipeline() as pipe:
             pipe.lpush(reply_to, json.dumps(body))
-            pipe.expire(reply_to, REPLY_QUEUE_TTL_S)
+            pipe.expire(reply_to, REPLY_QUEUE_TTL)
             pipe.execute()
 
     def step(self) -> None:
-        popped = self.client.brpop([self.requests_queue], timeout=POLL_S)
+        popped = self.client.brpop([self.requests_queue], timeout=POLL)
         if popped is not None:
             request = json.loads(popped[1])
             self.deliver((request["reply_to"], self._reserve(request)))

@@ -42,9 +42,9 @@ class WorkQueue:
     def enqueue(self, job: Job) -> None:
         self.client.lpush(self.pending, job.to_json())
 
-    def take(self, timeout_s: float) -> tuple[Job, bytes] | None:
+    def take(self, timeout: float) -> tuple[Job, bytes] | None:
         # BLMOVE takes a decimal timeout (Redis >= 6); redis-py's stubs say int
-        raw = cast(bytes | None, self.client.blmove(self.pending, self.processing, timeout_s, "RIGHT", "LEFT"))  # type: ignore[arg-type]
+        raw = cast(bytes | None, self.client.blmove(self.pending, self.processing, timeout, "RIGHT", "LEFT"))  # type: ignore[arg-type]
         return None if raw is None else (Job.from_json(raw), raw)
 
     def ack(self, raw: bytes) -> None:
@@ -74,7 +74,7 @@ class Worker(BackgroundLoop):
         self.handled = 0
 
     def step(self) -> None:
-        taken = self.queue.take(timeout_s=0.05)
+        taken = self.queue.take(timeout=0.05)
         if taken is not None:
             job, raw = taken
             self.handler(job)

@@ -132,7 +132,7 @@ def test_reservations_correlate_under_duplicated_and_reordered_replies(
     responder = InventoryResponder(connect(), requests_queue, {sku: 10 for sku in skus})
     reordered = reorder(responder.send_reply, window=3, seed=2, max_delay=0.05)
     responder.deliver = duplicated = duplicate(reordered, 0.5, seed=2)
-    with responder, InventoryClient(connect(), requests_queue, timeout_s=2.0) as inventory:
+    with responder, InventoryClient(connect(), requests_queue, timeout=2.0) as inventory:
         with ThreadPoolExecutor(len(skus)) as pool, ipc_report.measure("inventory (redis)", "duplicated, reordered replies") as attempt:
             reservations = list(pool.map(lambda pair: inventory.reserve(*pair), [(sku, n % 5 + 1) for n, sku in enumerate(skus)]))
             attempt.outcome = Outcome.RECOVERED
@@ -147,7 +147,7 @@ def test_reservations_correlate_under_duplicated_and_reordered_replies(
 def test_reservation_without_a_responder_times_out_within_budget(
     redis_broker: IsolatedBroker, connect: Connect, ipc_report: ReportHandle
 ) -> None:
-    inventory = InventoryClient(connect(), redis_broker.name("inventory"), timeout_s=0.3)
+    inventory = InventoryClient(connect(), redis_broker.name("inventory"), timeout=0.3)
     with inventory, pytest.raises(ReservationTimeout), ipc_report.measure("inventory (redis)", "responder down") as attempt:
         attempt.outcome = Outcome.TIMED_OUT
         inventory.reserve("SKU-1", 1)
@@ -156,7 +156,7 @@ def test_reservation_without_a_responder_times_out_within_budget(
 
 def test_late_reply_is_never_given_to_the_next_caller(redis_broker: IsolatedBroker, connect: Connect) -> None:
     requests_queue = redis_broker.name("inventory")
-    with InventoryClient(connect(), requests_queue, timeout_s=0.2) as inventory:
+    with InventoryClient(connect(), requests_queue, timeout=0.2) as inventory:
         with pytest.raises(ReservationTimeout):
             inventory.reserve("SKU-1", 1)  # nobody serves yet: the request waits in the queue
         with InventoryResponder(connect(), requests_queue, {"SKU-1": 5, "SKU-2": 5}):
@@ -172,7 +172,7 @@ def test_reservations_through_a_slow_network_to_the_broker(
     slow = redis_broker.proxied()
     assert slow.proxy is not None
     with InventoryResponder(connect(), requests_queue, {"SKU-1": 5}), \
-            InventoryClient(connect(via=slow), requests_queue, timeout_s=2.0) as inventory:
+            InventoryClient(connect(via=slow), requests_queue, timeout=2.0) as inventory:
         inventory.reserve("SKU-1", 1)  # connected before the network slows down
         with slow.proxy.latency(0.1), ipc_report.measure("inventory (redis)", "latency-100ms") as attempt:
             reservation = inventory.reserve("SKU-1", 2)
@@ -188,7 +188,7 @@ def test_reservation_during_a_broker_outage_fails_fast_then_recovers(
     cut = redis_broker.proxied()
     assert cut.proxy is not None
     with InventoryResponder(connect(), requests_queue, {"SKU-1": 5}), \
-            InventoryClient(connect(via=cut), requests_queue, timeout_s=1.0) as inventory:
+            InventoryClient(connect(via=cut), requests_queue, timeout=1.0) as inventory:
         with cut.proxy.down(), pytest.raises(InventoryUnavailable), \
                 ipc_report.measure("inventory (redis)", "outage") as attempt:
             attempt.outcome = Outcome.FAILED_FAST

@@ -24,7 +24,7 @@ import pika.exceptions
 import pytest
 import redis
 
-from pytest_ipc.brokers.external import BrokerControlError
+from pytest_ipc.brokers import BrokerControlError
 
 CREATED = {}
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from pytest_ipc.backends.local import OWNER_TOKEN, marked_processes
-from pytest_ipc.brokers.server import BrokerServer
 from pytest_ipc.brokers.endpoint import BROKER_KINDS
+from pytest_ipc.brokers.server import BrokerServer
 
 INNER_SESSION = """
 import json, os, signal

@@ -13,6 +13,7 @@ import pika.exceptions
 import pytest
 import stomp
 
+from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import IsolatedBroker
 from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ
 from pytest_ipc.brokers.server import BrokerServer
@@ -98,7 +99,7 @@ def test_the_control_node_reports_erlang_errors(rabbitmq_server: BrokerServer) -
         pytest.skip("only a local node has a control node")
     shell = rabbitmq_server.runtime.shell
     assert shell.evaluate('rabbit_vhost:exists(<<"/">>).') == "true"
-    with pytest.raises(RuntimeError, match="no_such_vhost"):
+    with pytest.raises(BrokerError, match="no_such_vhost"):
         shell.evaluate('ok = rabbit_vhost:delete(<<"no-such-vhost">>, <<"test">>).')
 
 
@@ -121,7 +122,7 @@ def test_persistent_message_in_durable_queue_survives_a_kill(
     channel.basic_publish("", queue, b"keep-me", pika.BasicProperties(delivery_mode=2))
     with rabbitmq_server.killed(), pytest.raises(pika.exceptions.AMQPError):
         connection.channel().queue_declare(queue, passive=True)
-    assert rabbitmq_server.last_recovery_seconds is not None
+    assert rabbitmq_server.last_recovery is not None
     connection = connect(rabbitmq_broker)
     try:
         _, _, body = connection.channel().basic_get(queue, auto_ack=True)

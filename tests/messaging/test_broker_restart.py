@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from pytest_ipc.brokers.handles import IsolatedBroker
-from pytest_ipc.messaging import Bus, channels_for
+from pytest_ipc.messaging import Bus, aio, assert_nothing_lost_across_restart, channels_for
 from pytest_ipc.messaging.assertions import assert_nothing_lost
 from pytest_ipc.messaging.factory import Transport
 
@@ -21,7 +21,7 @@ BROKERS: dict[str, Transport] = {"rabbitmq": "amqp", "redis": "redis", "nats": "
 
 @pytest.fixture(params=list(BROKERS))
 def broker(request: pytest.FixtureRequest) -> IsolatedBroker:
-    return request.getfixturevalue(f"{request.param}_broker")
+    return request.getfixturevalue(f"{request.param}_broker")  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -46,3 +46,21 @@ def test_a_restart_mid_flight_loses_nothing_the_broker_confirmed(broker: Isolate
     assert_nothing_lost(sent, consumer.wait_for_ids({m.message_id for m in sent}, timeout=20))
     assert_nothing_lost(waiting, backlog.capture().wait_for_count(10))
     assert 0 < recovery_seconds < 30
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_the_async_bus_rides_out_a_restart(broker: IsolatedBroker, anyio_backend: str) -> None:
+    """The same through `messaging.aio`: its consumer reconnects (aio-pika's robust connection,
+    redis.asyncio and nats-py retrying) while `server.aio.restart()` leaves the event loop running."""
+    async with aio.channels_for(broker, BROKERS[broker.kind]) as bus:
+        orders = await bus.queue("orders")
+        consumer = await orders.capture()
+        before = [await orders.publish(f"before {n}".encode()) for n in range(3)]
+        await consumer.wait_for_count(3)
+
+        await broker.server.aio.restart()
+        after = [await orders.publish(f"after {n}".encode()) for n in range(3)]
+
+        received = await consumer.wait_for_ids({m.message_id for m in after}, timeout=20)
+    assert_nothing_lost_across_restart(before, after, received)

@@ -13,6 +13,7 @@ from pytest_ipc.messaging.assertions import (
     IdempotencyProbe,
     IdempotentConsumer,
     assert_nothing_lost,
+    assert_poison_dead_lettered,
 )
 from pytest_ipc.messaging.faults import (
     DeadLetterAfter,
@@ -51,7 +52,7 @@ def test_duplicate_delivery_catches_a_consumer_that_is_not_idempotent(bus: Bus) 
         publish_twice(message)
     deliveries.wait_for_count(10)
 
-    with pytest.raises(AssertionError, match=r"duplicated: (\w+ x2, ){4}\w+ x2"):
+    with pytest.raises(AssertionError, match=r"the consumer is not idempotent under duplicate delivery.*\n  duplicated: (\w+ x2, ){4}\w+ x2"):
         probe.assert_exactly_once(sent)
 
 
@@ -110,6 +111,27 @@ def test_a_nacked_message_is_redelivered_marked_as_such(bus: Bus) -> None:
 
 
 @pytest.mark.parametrize("bus", ACKING, indirect=True)
+def test_a_consumer_that_skips_redelivered_messages_is_caught(bus: Bus) -> None:
+    """The defect: taking "redelivered" for "already handled". Under `Redeliver` every message comes
+    back marked so, and the skipped ones are lost; a consumer that handles them loses nothing."""
+    skipping, handling = bus.queue("skipping"), bus.queue("handling")
+    skipped_side, handled_side = Capture("skipping"), Capture("handling")
+
+    def skip_redelivered(delivery: Delivery) -> None:
+        if not delivery.redelivered:
+            skipped_side.add(delivery.message)
+
+    skipping.consume(Redeliver(skip_redelivered))
+    handling.consume(Redeliver(lambda delivery: handled_side.add(delivery.message)))
+    sent_skipping = [skipping.publish(f"job {n}".encode()) for n in range(3)]
+    sent_handling = [handling.publish(f"job {n}".encode()) for n in range(3)]
+
+    assert_nothing_lost(sent_handling, handled_side.wait_for_count(3))
+    with pytest.raises(AssertionError, match=r"3 sent message\(s\) to arrive; 3 lost"):
+        assert_nothing_lost(sent_skipping, skipped_side.messages)
+
+
+@pytest.mark.parametrize("bus", ACKING, indirect=True)
 def test_rejecting_without_requeue_or_dead_letter_queue_loses_messages(bus: Bus) -> None:
     """What assert_nothing_lost is for: a consumer that drops what it fails to handle."""
     jobs = bus.queue("jobs")
@@ -125,7 +147,7 @@ def test_rejecting_without_requeue_or_dead_letter_queue_loses_messages(bus: Bus)
     attempts.wait_for_count(4)
     handled = [m for m in attempts.messages if int(m.body) % 2 == 0]
 
-    with pytest.raises(AssertionError, match=r"2 of 4 sent message\(s\) lost\n  missing: "):
+    with pytest.raises(AssertionError, match=r"4 sent message\(s\) to arrive; 2 lost\n  missing: "):
         assert_nothing_lost(sent, handled)
 
 
@@ -160,6 +182,29 @@ def test_a_poison_message_ends_in_the_dead_letter_queue_after_its_retries(bus: B
     assert consumer.failures == {poison.message_id: 3}
     processed.wait_for_ids({m.message_id for m in good + more})
     assert_nothing_lost(good + more + [poison], processed.messages)
+    attempts = [m.message_id for m in processed.messages]
+    assert_poison_dead_lettered(poison, attempts=attempts, dead_lettered=dead_letters.messages, others=good + more,
+                                processed=[m for m in processed.messages if m.body != b"poison"], max_attempts=3)
+
+
+@pytest.mark.parametrize("bus", ["amqp", "redis"], indirect=True)
+def test_a_consumer_that_requeues_a_poison_message_forever_is_named(bus: Bus) -> None:
+    orders = bus.queue("orders", dead_letter=True)
+    attempts = Capture("attempts")
+
+    def requeue_what_fails(delivery: Delivery) -> None:  # the defect: no limit, no dead-lettering
+        attempts.add(delivery.message)
+        if delivery.message.body == b"poison":
+            delivery.nack(requeue=True)
+
+    orders.consume(requeue_what_fails)
+    poison = orders.publish(b"poison")
+    good = [orders.publish(f"order {n}".encode()) for n in range(2)]
+    attempts.wait_for(lambda seen: sum(m.message_id == poison.message_id for m in seen) > 10)
+
+    with pytest.raises(AssertionError, match="redelivered forever, a poison message without dead-lettering"):
+        assert_poison_dead_lettered(poison, attempts=[m.message_id for m in attempts.messages], dead_lettered=[],
+                                    others=good, processed=attempts.messages, max_attempts=3)
 
 
 @pytest.mark.parametrize("bus", NOT_ACKING, indirect=True)
@@ -211,7 +256,7 @@ def test_fire_and_forget_pub_sub_loss_while_down_is_caught(bus: Bus) -> None:
     subscriber.start()
     delivered = prices.publish(b"tick after")
     subscriber.wait_for_ids({delivered.message_id})
-    with pytest.raises(AssertionError, match=rf"1 of 2 sent message\(s\) lost\n  missing: {missed.message_id}"):
+    with pytest.raises(AssertionError, match=rf"2 sent message\(s\) to arrive; 1 lost\n  missing: {missed.message_id}"):
         assert_nothing_lost([missed, delivered], subscriber.messages)
 
 
