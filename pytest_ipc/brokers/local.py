@@ -1,8 +1,14 @@
 """The local backend for brokers: a private broker from the binary on PATH.
 
-Each broker gets its own 0700 directory (config, data, logs), ports picked on loopback once per
-session (a restart comes back on the same ones, with the same data), and random credentials.
+Each broker gets its own 0700 directory (config, data, logs), ports on loopback reserved for the
+whole session (a restart comes back on the same ones, with the same data), and random credentials.
 Subclasses say only what is specific to their broker: the binary, the config files, the probes.
+
+Ports: a broker binary must be told its ports, so choosing a port and the broker binding it are
+seconds apart (RabbitMQ). Each port is reserved (`reserve_port`) from before the broker is configured
+until it is stopped, so no other worker can take it meanwhile or while the broker restarts. A start
+that still loses a port (to a program that binds fixed ports with SO_REUSEADDR) is retried on fresh
+ports: the broker said "address in use", or someone listens on one of its ports once it is gone.
 """
 
 from __future__ import annotations
@@ -12,10 +18,31 @@ import socket
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from pytest_ipc._net import free_port
-from pytest_ipc.backends.local import LocalProcess, make_private_dir, remove_private_dir
+from pytest_ipc._errors import IpcUsageError
+from pytest_ipc.backends.local import (
+    LocalProcess,
+    ProcessStartError,
+    make_private_dir,
+    remove_private_dir,
+    reserve_port,
+)
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import Isolation
+
+#: Starts on fresh ports before a lost port race becomes the error.
+PORT_ATTEMPTS = 3
+TCP_LISTEN = "0A"
+
+
+def listening_ports() -> set[int]:
+    """Every TCP port something on this machine listens on (from /proc/net/tcp and tcp6)."""
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == TCP_LISTEN:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 class LocalBroker(ABC):
@@ -29,6 +56,7 @@ class LocalBroker(ABC):
         self.username = f"ipc-{secrets.token_hex(4)}"
         self.password = secrets.token_hex(16)
         self.ports: dict[str, int] = {}
+        self._reservations: list[socket.socket] = []
         self._base: Path | None = None
         self._helpers: list[LocalProcess] = []
         self._server: LocalProcess | None = None
@@ -66,40 +94,56 @@ class LocalBroker(ABC):
     @property
     def base(self) -> Path:
         if self._base is None:
-            raise RuntimeError(f"local {self.kind} is not started")
+            raise IpcUsageError(f"local {self.kind} is not started")
         return self._base
 
     def start(self) -> LocalBroker:
+        """Start the broker (and its helpers) on fresh reserved ports; retried when a port was lost."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                self._start_once()
+            except ProcessStartError as error:
+                lost = set(self.ports.values())
+                self.stop()
+                if attempt == PORT_ATTEMPTS or not (error.address_in_use or listening_ports() & lost):
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+            else:
+                return self
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _start_once(self) -> None:
         self._base = make_private_dir(self.kind)
-        self.ports = {name: free_port() for name in self.port_names}
-        try:
-            self.configure(self._base)
-            self._helpers = self.helper_processes(self._base)
-            for helper in self._helpers:
-                helper.start()
-            self._server = self.server_process(self._base)
-            self._server.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        self._reservations = [reserve_port() for _ in self.port_names]
+        self.ports = {name: port.getsockname()[1] for name, port in zip(self.port_names, self._reservations)}
+        self.configure(self._base)
+        self._helpers = self.helper_processes(self._base)
+        for helper in self._helpers:
+            helper.start()
+        self._server = self.server_process(self._base)
+        self._server.start()
 
     def stop(self) -> None:
-        """Kill everything and remove the directory: the data goes with it, no graceful stop needed."""
+        """Kill everything, remove the directory (the data goes with it, no graceful stop needed) and
+        give the ports back."""
         if self._server is not None:
             self._server.kill()
         for helper in reversed(self._helpers):
             helper.kill()
         if self._base is not None:
             remove_private_dir(self._base)
-        self._server, self._helpers, self._base = None, [], None
+        for reservation in self._reservations:
+            reservation.close()
+        self._server, self._helpers, self._base, self._reservations = None, [], None, []
 
     # -- the runtime -------------------------------------------------------------------------------
 
     @property
     def process(self) -> LocalProcess:
         if self._server is None:
-            raise RuntimeError(f"local {self.kind} is not started")
+            raise IpcUsageError(f"local {self.kind} is not started")
         return self._server
 
     def stop_broker(self) -> None:

@@ -18,7 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._owner import OWNER_TOKEN, owner_alive
+from .._owner import owner_alive, owner_token
 from . import pactfile
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def fragments_path() -> Path:
     memory = Path("/dev/shm")
     base = memory if memory.is_dir() and os.access(memory, os.W_OK) else Path(tempfile.gettempdir())
     _remove_orphaned_fragments(base)
-    return base / f"{FRAGMENTS_PREFIX}{OWNER_TOKEN}-{secrets.token_hex(8)}"
+    return base / f"{FRAGMENTS_PREFIX}{owner_token()}-{secrets.token_hex(8)}"
 
 
 def _remove_orphaned_fragments(base: Path) -> None:
