@@ -42,6 +42,7 @@ POLL_INTERVAL = 0.02
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     """Unwind like Ctrl-C: pytest tears every fixture down and the session ends as interrupted."""
+    __tracebackhide__ = True  # pytest reports where the session was, not this line
     raise KeyboardInterrupt(f"{signal.Signals(signum).name} received; torn down as after Ctrl-C")
 
 
