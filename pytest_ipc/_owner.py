@@ -30,7 +30,7 @@ from typing import Any
 from pytest_ipc._errors import IpcError
 
 #: The environment variable that marks a private process (and its children) with its owner's token.
-OWNER_VARIABLE = "PYTEST_IPC_OWNER"
+OWNER_VARIABLE = "PYTEST_IPC_OWNER_TOKEN"
 #: Private directories are named ``<DIR_PREFIX><token>-<label>-<random>``.
 DIR_PREFIX = "pytest-ipc-local-"
 #: The Docker label that ties a container or network to its owner.

@@ -2,7 +2,7 @@
 
 Every process runs in its own process group (stopping it stops its children: a broker's VM, its
 helpers), works in a private 0700 directory named after its owner (where its log goes too), and
-carries its owner's token in ``PYTEST_IPC_OWNER`` (see `pytest_ipc._owner`). The fixture stops what
+carries its owner's token in ``PYTEST_IPC_OWNER_TOKEN`` (see `pytest_ipc._owner`). The fixture stops what
 it started; when the owner dies first, however it dies, its watchdog (`pytest_ipc._lifecycle`)
 ends the process groups and removes the directories.
 """
@@ -106,16 +106,23 @@ class LocalProcess:
             raise
 
     def _wait_until_ready(self) -> None:
+        """Poll `ready`; a probe that raises counts as "not yet" (the last error is reported)."""
         if self.ready is None:
             return
         deadline = time.monotonic() + self.ready_timeout
+        last_problem = "the probe returned False"
         while True:
             if not self.running:
                 raise ProcessStartError(f"{self.name} exited with status {self._returncode()}{self._log_tail()}")
-            if self.ready():
-                return
+            try:
+                if self.ready():
+                    return
+            except Exception as error:
+                last_problem = f"the probe raised {type(error).__name__}: {error}"
             if time.monotonic() > deadline:
-                raise ProcessStartError(f"{self.name} not ready within {self.ready_timeout} s{self._log_tail()}")
+                raise ProcessStartError(
+                    f"{self.name} not ready within {self.ready_timeout} s ({last_problem}){self._log_tail()}"
+                )
             time.sleep(READY_POLL_INTERVAL)
 
     def _returncode(self) -> int | None:

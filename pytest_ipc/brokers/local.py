@@ -8,14 +8,18 @@ Ports: a broker binary must be told its ports, so choosing a port and the broker
 seconds apart (RabbitMQ). Each port is reserved (`reserve_port`) from before the broker is configured
 until it is stopped, so no other worker can take it meanwhile or while the broker restarts. A start
 that still loses a port (to a program that binds fixed ports with SO_REUSEADDR) is retried on fresh
-ports: the broker said "address in use", or someone listens on one of its ports once it is gone.
+ports: someone else listens on one of them before the start or once the broker is ready (probes that
+only connect would take it for our broker), or the broker said "address in use", or someone listens
+on one of its ports once it is gone (epmd exits silently).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from pathlib import Path
 
 from pytest_ipc._errors import IpcUsageError
@@ -34,15 +38,40 @@ PORT_ATTEMPTS = 3
 TCP_LISTEN = "0A"
 
 
-def listening_ports() -> set[int]:
-    """Every TCP port something on this machine listens on (from /proc/net/tcp and tcp6)."""
-    ports = set()
+def listeners(ports: Collection[int]) -> dict[str, int]:
+    """The listening TCP sockets on `ports`, anyone's: socket inode -> port (/proc/net/tcp, tcp6)."""
+    found = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[3] == TCP_LISTEN:
-                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
-    return ports
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if fields[3] == TCP_LISTEN and port in ports:
+                found[fields[9]] = port
+    return found
+
+
+def sockets_of_groups(groups: Collection[int]) -> set[str]:
+    """Inodes of the sockets that the members of process groups `groups` hold."""
+    inodes = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2]) not in groups:
+                continue
+            targets = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        inodes.update(target[8:-1] for target in targets if target.startswith("socket:["))
+    return inodes
+
+
+class PortTaken(ProcessStartError):
+    """Another program listens on a port we chose: start again on fresh ports."""
+
+    @property
+    def address_in_use(self) -> bool:
+        return True
 
 
 class LocalBroker(ABC):
@@ -103,9 +132,9 @@ class LocalBroker(ABC):
             try:
                 self._start_once()
             except ProcessStartError as error:
-                lost = set(self.ports.values())
-                self.stop()
-                if attempt == PORT_ATTEMPTS or not (error.address_in_use or listening_ports() & lost):
+                ports = set(self.ports.values())
+                self.stop()  # after which nothing of ours listens: any listener left took a port
+                if attempt == PORT_ATTEMPTS or not (error.address_in_use or listeners(ports)):
                     raise
             except BaseException:
                 self.stop()
@@ -118,12 +147,26 @@ class LocalBroker(ABC):
         self._base = make_private_dir(self.kind)
         self._reservations = [reserve_port() for _ in self.port_names]
         self.ports = {name: port.getsockname()[1] for name, port in zip(self.port_names, self._reservations)}
+        self._check_ports()
         self.configure(self._base)
         self._helpers = self.helper_processes(self._base)
         for helper in self._helpers:
             helper.start()
         self._server = self.server_process(self._base)
         self._server.start()
+        self._check_ports()
+
+    def _check_ports(self) -> None:
+        """Raise PortTaken when something other than our processes listens on one of our ports:
+        a probe that only connects (or a broker that answers anyone's health check) would take
+        that program for our broker, which itself fails to bind."""
+        processes = [*self._helpers, self._server]
+        groups = {pid for process in processes if process is not None and (pid := process.pid) is not None}
+        found = listeners(self.ports.values())
+        ours = sockets_of_groups(groups) if found and groups else set()
+        taken = sorted({port for inode, port in found.items() if inode not in ours})
+        if taken:
+            raise PortTaken(f"local {self.kind}: another program listens on port {', '.join(map(str, taken))}")
 
     def stop(self) -> None:
         """Kill everything, remove the directory (the data goes with it, no graceful stop needed) and

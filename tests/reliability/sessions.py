@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +80,17 @@ class Session:
 
     def _start(self, args: Sequence[str]) -> subprocess.Popen[str]:
         command = [*self.prefix, sys.executable, "-m", "pytest", *UNNEEDED_PLUGINS, f"--basetemp={self.path / 'base'}", *args]
-        return subprocess.Popen(
-            command, cwd=self.path, env=self.environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        process = subprocess.Popen(
+            command,
+            cwd=self.path,
+            env=self.environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # a group of its own, with its xdist workers: `kill_unfinished` ends them all
         )
+        UNFINISHED.append(process)
+        return process
 
     def run_next_session(self, *args: str) -> pytest.RunResult:
         """Another session in the same place, after this one ended (or was killed)."""
@@ -119,6 +128,21 @@ class Session:
     def assert_no_temp_dirs(self) -> None:
         left = sorted(path.name for path in self.tmpdir.iterdir())
         assert left == [], f"temp dirs left in TMPDIR: {left}"
+
+
+UNFINISHED: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def kill_unfinished() -> Iterator[None]:
+    """A test that fails before its session ended must not leave it running: SIGKILL its group
+    (the session and its workers; their watchdogs then reap what they held)."""
+    yield
+    while UNFINISHED:
+        process = UNFINISHED.pop()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
 
 
 def leftovers(owner: Mapping[str, Any], docker_client: Any = None) -> dict[str, list[Any]]:
