@@ -4,7 +4,8 @@ reaps whatever that process leaves when it dies any other way (SIGKILL, a crash,
 Three nets, from the common case to the worst:
 
 1. fixtures stop what they start; on Ctrl-C, SIGTERM (``timeout``, a cancelled CI job,
-   ``docker stop``) and SIGHUP pytest unwinds them (`install_signal_handlers`);
+   ``docker stop``) and SIGHUP pytest unwinds them (`install_signal_handlers`); at a clean exit a
+   process reaps whatever private thing of its own is still there, then removes its owner record;
 2. the first private process, dir, container or network a process starts also starts its watchdog
    (`watch`): a small process in a session of its own (Ctrl-C to the terminal's process group does
    not reach it), blocked on the lock of its owner's record (`pytest_ipc._owner`). The lock is freed
@@ -14,10 +15,15 @@ Three nets, from the common case to the worst:
    forked exits, grandchildren (RabbitMQ's VM) do not inherit it, and it cannot remove containers;
 3. every session starts with `sweep`, which reaps the records nobody holds (an owner and its
    watchdog both killed); with nothing to reap it costs a directory listing.
+
+A process that is pid 1 of its PID namespace (pytest as a container's entrypoint) takes its watchdog
+with it when it is killed: its processes die with the namespace, and what it has outside (containers
+on the engine) waits for the next session that shares its records directory.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -27,10 +33,18 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from pytest_ipc import docker_engine
-from pytest_ipc._owner import DIR_PREFIX, DeadOwner, OwnerRecord, dead_owners, marked_processes, owner, same_place
-from pytest_ipc._owner import wait_for_death
+from pytest_ipc._owner import (
+    DIR_PREFIX,
+    OwnerRecord,
+    dead_owners,
+    marked_processes,
+    owner,
+    same_place,
+    wait_for_death,
+)
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 #: How long the watchdog lets an orphan handle SIGTERM before SIGKILL (RabbitMQ stops in about 1 s).
@@ -126,38 +140,46 @@ def sweep() -> list[str]:
     for dead in dead_owners():
         done = False
         try:
-            done = reap(dead, grace=0.0)
+            done = reap(dead.token, dead.fields, grace=0.0)
         finally:
             dead.release(done)
         reaped.append(dead.token)
     return reaped
 
 
-def reap(dead: DeadOwner, grace: float) -> bool:
-    """End what the dead owner of a record left: its processes (SIGTERM, then SIGKILL after `grace`
-    seconds; at once when 0), its private dirs, its containers and networks.
+def reap(token: str, fields: dict[str, Any], grace: float) -> bool:
+    """End what the owner of `token` left, as its record's `fields` describe: its processes (SIGTERM,
+    then SIGKILL after `grace` seconds; at once when 0), private dirs, containers and networks.
 
-    True when nothing of it can remain. False leaves the record (its fields rewritten to what is
-    left) for a later session: Docker engines that did not answer, or private dirs in a temp dir
-    that this process sees as another directory (a different mount namespace).
+    True when nothing of it can remain. Otherwise `fields` is left saying what is still to do, for a
+    later session: Docker engines that did not answer, or private dirs in a temp dir that this
+    process sees as another directory (a different mount namespace).
     """
-    fields = dead.fields
     tmp = fields.get("tmp")
     if isinstance(tmp, str):
         if Path(tmp).exists() and not same_place(Path(tmp), str(fields.get("tmp_place"))):
             return False
-        end_processes(marked_processes({dead.token}), grace)
-        _remove_dirs(Path(tmp), dead.token)
+        end_processes(marked_processes({token}), grace)
+        _remove_dirs(Path(tmp), token)
         for done in ("tmp", "tmp_place"):
             fields.pop(done, None)
     unreached = []
     for engine in fields.get("engines", []):
         try:
-            docker_engine.remove_owned(engine, dead.token)
-        except docker_engine.EngineUnreachable:
+            docker_engine.remove_owned(engine, token)
+        except docker_engine.DockerEngineError:
             unreached.append(engine)
     fields["engines"] = unreached
     return not unreached
+
+
+@atexit.register  # after `pytest_ipc._owner` registered its sign-off: this runs first
+def _reap_ourselves() -> None:
+    """At a clean exit, reap what fixtures did not stop, so the record can go at once: a watchdog
+    cannot always do it after us (as pid 1 of a PID namespace, the watchdog dies with us)."""
+    record = owner() if _watchdog_pid is not None else None
+    if record is not None and record.pid == os.getpid() and reap(record.token, record.fields, grace=0.0):
+        record.holds_resources = False
 
 
 def end_processes(processes: Mapping[int, str], grace: float) -> None:
@@ -219,7 +241,7 @@ def main(record: str) -> None:
         return
     done = False
     try:
-        done = reap(dead, WATCHDOG_GRACE)
+        done = reap(dead.token, dead.fields, WATCHDOG_GRACE)
     finally:
         dead.release(done)
 

@@ -106,16 +106,19 @@ class OwnerRecord:
             self._engines.append(docker_host)
             self._write()
 
+    @property
+    def fields(self) -> dict[str, Any]:
+        """What a reaper reads in the record: where this owner's dirs are, which engines it used."""
+        return {"pid": self.pid, "tmp": self._tmp, "tmp_place": _place(self.tmp), "engines": list(self._engines)}
+
     def _write(self) -> None:
-        tmp = Path(self._tmp)
-        fields = {"pid": self.pid, "tmp": self._tmp, "tmp_place": _place(tmp), "engines": self._engines}
-        content = json.dumps(fields).encode() + b"\n"
+        content = json.dumps(self.fields).encode() + b"\n"
         os.pwrite(self._fd, content, 0)
         os.ftruncate(self._fd, len(content))
 
     def sign_off(self) -> None:
-        """At a clean exit: remove the record when nothing private was ever started (else the
-        watchdog reaps and removes it once this process is gone)."""
+        """At a clean exit: remove the record, unless something private may be left (then the
+        watchdog, or a later session, reaps and removes it)."""
         if not self.holds_resources and self.pid == os.getpid():
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
@@ -151,7 +154,7 @@ def _forget_after_fork() -> None:
 os.register_at_fork(after_in_child=_forget_after_fork)
 
 
-@atexit.register  # registered before any module that starts processes imports this one: it runs last
+@atexit.register  # before any module that imports this one registers its own: it runs after them
 def _sign_off() -> None:
     if _record is not None:
         _record.sign_off()

@@ -48,6 +48,40 @@ def block_until_released():
         time.sleep(0.02)
 """
 
+HOLDING_CONFTEST = (
+    RECORDING_CONFTEST
+    + """
+from pytest_ipc import _lifecycle, _owner
+
+def record_owner(servers):
+    ports = [getattr(server.runtime, "ports", None) or {"main": server.endpoint.port, **server.endpoint.extra_ports}
+             for server in servers]
+    record(
+        "owner",
+        token=_owner.owner_token(),
+        record=str(_owner.owner().path),
+        watchdog=_lifecycle.watchdog_pid(),
+        pids=sorted(_owner.marked_processes({_owner.owner_token()})),
+        dirs=[str(server.runtime.base) for server in servers if hasattr(server.runtime, "base")],
+        ports=[port for server_ports in ports for port in server_ports.values()],
+    )
+"""
+)
+
+HOLDING_TESTS = """
+import os, pytest
+from conftest import block_until_released, record_owner
+
+@pytest.mark.parametrize("n", range(4))
+def test_holds_brokers(request, n):
+    servers = [request.getfixturevalue(name) for name in os.environ["IPC_BROKERS"].split(",")]
+    record_owner(servers)
+    block_until_released()
+
+def test_nothing():
+    pass
+"""
+
 
 class Session:
     """A pytest subprocess over `tests` (module source) with `conftest`, its records and its TMPDIR."""
@@ -60,14 +94,16 @@ class Session:
         *args: str,
         env: Mapping[str, str] | None = None,
         prefix: Sequence[str] = (),
+        name: str = "",
     ) -> None:
-        self.records = pytester.path / "records"
-        self.tmpdir = pytester.path / "tmp"
+        """`name`: a directory of its own under the pytester dir, for several sessions in one test."""
+        self.path = pytester.mkdir(name) if name else pytester.path
+        self.records = self.path / "records"
+        self.tmpdir = self.path / "tmp"
         self.records.mkdir()
         self.tmpdir.mkdir()
-        pytester.makeconftest(conftest)
-        pytester.makepyfile(test_inner=tests)
-        self.path = pytester.path
+        (self.path / "conftest.py").write_text(conftest)
+        (self.path / "test_inner.py").write_text(tests)
         self.prefix = list(prefix)  # e.g. `unshare --pid --fork --mount-proc`
         self.environment = {
             **os.environ,
@@ -185,3 +221,19 @@ def wait_until_clean(
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.05)
+
+
+def holding_session(pytester: pytest.Pytester, brokers: Sequence[str], *args: str, **options: Any) -> Session:
+    """A session whose tests hold the session fixtures `brokers` until released (`owners_holding`)."""
+    environment = {"IPC_BROKERS": ",".join(brokers), **options.pop("env", {})}
+    return Session(pytester, HOLDING_CONFTEST, HOLDING_TESTS, *args, env=environment, **options)
+
+
+def owners_holding(session: Session, count: int = 1) -> list[dict[str, Any]]:
+    """The owner records of the first `count` processes to hold brokers, once they do."""
+    session.wait_for("running", count)
+    owners = {record["pid"]: record for record in session.records_of("owner")}
+    assert len(owners) >= count, owners
+    for owner in owners.values():
+        assert owner["ports"] and owner["watchdog"], owner
+    return list(owners.values())

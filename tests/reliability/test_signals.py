@@ -13,64 +13,31 @@ from typing import Any
 import pytest
 
 from pytest_ipc._lifecycle import HANDLED_SIGNALS
-from tests.reliability.sessions import RECORDING_CONFTEST, Session, wait_until_clean
+from tests.reliability.sessions import Session, holding_session, owners_holding, wait_until_clean
 
 FAST_BROKERS = ("redis_server", "nats_server", "mqtt_server")
 #: What a session's teardown removes (its process, watchdog and owner record go when it exits).
 TORN_DOWN = ("processes", "dirs", "listeners")
 LOCAL = tuple(f"--ipc-{kind}-backend=local" for kind in ("rabbitmq", "redis", "nats", "mqtt"))
 
-HOLDING_CONFTEST = (
-    RECORDING_CONFTEST
-    + """
-from pytest_ipc import _lifecycle, _owner
 
-def record_owner(servers):
-    record(
-        "owner",
-        token=_owner.owner_token(),
-        record=str(_owner.owner().path),
-        watchdog=_lifecycle.watchdog_pid(),
-        pids=sorted(_owner.marked_processes({_owner.owner_token()})),
-        dirs=[str(server.runtime.base) for server in servers],
-        ports=[port for server in servers for port in server.runtime.ports.values()],
-    )
-"""
-)
-
-HOLDING_TESTS = """
-import os, pytest
-from conftest import block_until_released, record_owner
-
-@pytest.mark.parametrize("n", range(4))
-def test_holds_brokers(request, n):
-    servers = [request.getfixturevalue(name) for name in os.environ["IPC_BROKERS"].split(",")]
-    record_owner(servers)
-    block_until_released()
-
-def test_nothing():
-    pass
-"""
+def local_session(pytester: pytest.Pytester, brokers: tuple[str, ...], *args: str) -> Session:
+    """Brokers from the local backend; each owner really runs them (processes, dirs)."""
+    return holding_session(pytester, brokers, *LOCAL, *args)
 
 
-def holding_session(pytester: pytest.Pytester, brokers: tuple[str, ...], *args: str) -> Session:
-    return Session(pytester, HOLDING_CONFTEST, HOLDING_TESTS, *LOCAL, *args, env={"IPC_BROKERS": ",".join(brokers)})
-
-
-def owners_holding(session: Session, count: int = 1) -> list[dict[str, Any]]:
-    """The owner records of the first `count` processes to hold brokers; they really run them."""
-    session.wait_for("running", count)
-    owners = {record["pid"]: record for record in session.records_of("owner")}
-    assert len(owners) >= count, owners
-    for owner in owners.values():
-        assert owner["pids"] and owner["dirs"] and owner["ports"] and owner["watchdog"], owner
-    return list(owners.values())
+def local_owners(session: Session, count: int = 1) -> list[dict[str, Any]]:
+    """The owners holding brokers; they really run them (processes in private dirs)."""
+    owners = owners_holding(session, count)
+    for owner in owners:
+        assert owner["pids"] and owner["dirs"], owner
+    return owners
 
 
 @pytest.mark.parametrize("signum", HANDLED_SIGNALS, ids=lambda signum: signum.name)
 def test_a_signalled_session_tears_down_like_ctrl_c(pytester: pytest.Pytester, signum: signal.Signals) -> None:
-    session = holding_session(pytester, FAST_BROKERS, "-k", "holds_brokers and 0")
-    [owner] = owners_holding(session)
+    session = local_session(pytester, FAST_BROKERS, "-k", "holds_brokers and 0")
+    [owner] = local_owners(session)
     session.process.send_signal(signum)
     result = session.finish()
 
@@ -82,8 +49,8 @@ def test_a_signalled_session_tears_down_like_ctrl_c(pytester: pytest.Pytester, s
 
 
 def test_a_sigkilled_sessions_watchdog_reaps_at_once(pytester: pytest.Pytester) -> None:
-    session = holding_session(pytester, FAST_BROKERS, "-k", "holds_brokers and 0")
-    [owner] = owners_holding(session)
+    session = local_session(pytester, FAST_BROKERS, "-k", "holds_brokers and 0")
+    [owner] = local_owners(session)
     session.process.send_signal(signal.SIGKILL)
     session.finish()
     assert wait_until_clean([owner]) == {}
@@ -95,8 +62,8 @@ def test_a_sigkilled_sessions_watchdog_reaps_at_once(pytester: pytest.Pytester) 
 def test_rabbitmq_and_its_vm_go_with_their_session(pytester: pytest.Pytester, signum: signal.Signals) -> None:
     """RabbitMQ's wrapper forks the Erlang VM, which starts helpers of its own; a private epmd and
     the control node run next to it. SIGKILL leaves all of it to the watchdog (SIGTERM, then SIGKILL)."""
-    session = holding_session(pytester, ("rabbitmq_server", *FAST_BROKERS), "-k", "holds_brokers and 0")
-    [owner] = owners_holding(session)
+    session = local_session(pytester, ("rabbitmq_server", *FAST_BROKERS), "-k", "holds_brokers and 0")
+    [owner] = local_owners(session)
     assert len(owner["pids"]) >= 6, owner  # epmd, control node, the node (wrapper, VM), 3 fast brokers
     session.process.send_signal(signum)
     session.finish()
@@ -107,8 +74,8 @@ def test_rabbitmq_and_its_vm_go_with_their_session(pytester: pytest.Pytester, si
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [*HANDLED_SIGNALS, signal.SIGKILL], ids=lambda signum: signum.name)
 def test_one_signalled_xdist_worker_leaves_nothing(pytester: pytest.Pytester, signum: signal.Signals) -> None:
-    session = holding_session(pytester, FAST_BROKERS, "-n", "2", "-k", "holds_brokers")
-    owners = owners_holding(session, count=2)
+    session = local_session(pytester, FAST_BROKERS, "-n", "2", "-k", "holds_brokers")
+    owners = local_owners(session, count=2)
     victim = owners[0]
     os.kill(victim["pid"], signum)
     if signum != signal.SIGKILL:  # the worker process itself lives until the controller lets it go
@@ -129,8 +96,8 @@ def test_one_signalled_xdist_worker_leaves_nothing(pytester: pytest.Pytester, si
 def test_sigterm_to_the_xdist_controller_alone_stops_the_workers_cleanly(pytester: pytest.Pytester) -> None:
     """Only the controller is signalled (as by `docker stop` of a container running pytest): it
     unwinds, and xdist's own shutdown of the workers tears theirs down."""
-    session = holding_session(pytester, FAST_BROKERS, "-n", "2", "-k", "holds_brokers")
-    owners = owners_holding(session, count=2)
+    session = local_session(pytester, FAST_BROKERS, "-n", "2", "-k", "holds_brokers")
+    owners = local_owners(session, count=2)
     session.process.send_signal(signal.SIGTERM)
     result = session.finish()
     assert result.ret == pytest.ExitCode.INTERRUPTED, result.stdout.str()
@@ -139,8 +106,8 @@ def test_sigterm_to_the_xdist_controller_alone_stops_the_workers_cleanly(pyteste
 
 
 def test_when_the_watchdog_dies_too_the_next_session_of_any_kind_reaps(pytester: pytest.Pytester) -> None:
-    session = holding_session(pytester, FAST_BROKERS, "-k", "holds_brokers and 0")
-    [owner] = owners_holding(session)
+    session = local_session(pytester, FAST_BROKERS, "-k", "holds_brokers and 0")
+    [owner] = local_owners(session)
     os.kill(owner["watchdog"], signal.SIGKILL)
     session.process.send_signal(signal.SIGKILL)
     session.finish()
