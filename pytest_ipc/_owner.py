@@ -46,7 +46,9 @@ class OwnershipError(IpcError):
 def records_dir(create: bool = True) -> Path | None:
     """The per-user directory of owner records: in /dev/shm (shared by every PID namespace that
     shares the mount), else in the temp dir. None when it does not exist and `create` is False."""
-    base = SHARED_MEMORY if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK) else Path(tempfile.gettempdir())
+    base = (
+        SHARED_MEMORY if SHARED_MEMORY.is_dir() and os.access(SHARED_MEMORY, os.W_OK) else Path(tempfile.gettempdir())
+    )
     path = base / f"pytest-ipc-{os.getuid()}"
     if create:
         path.mkdir(mode=0o700, exist_ok=True)
@@ -266,7 +268,11 @@ def marked_processes(tokens: Collection[str] | None = None) -> dict[int, str]:
         except OSError:
             continue
         token = next(
-            (entry[len(marker) :].decode(errors="replace") for entry in environ.split(b"\0") if entry.startswith(marker)),
+            (
+                entry[len(marker) :].decode(errors="replace")
+                for entry in environ.split(b"\0")
+                if entry.startswith(marker)
+            ),
             None,
         ) or token_of_dir(Path(workdir))
         if token is not None and (tokens is None or token in tokens):

@@ -8,6 +8,7 @@ what to do about it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -183,10 +184,10 @@ def remove_owned(host: str, token: str) -> list[str]:
     api = client.api  # plain listings: the models' list() inspects each entry, racing other removals
     try:
         for container in api.containers(all=True, filters=label):
-            _ignore_lost_race(lambda: api.remove_container(container["Id"], force=True, v=True))
+            _ignore_lost_race(functools.partial(api.remove_container, container["Id"], force=True, v=True))
             removed.append(container["Names"][0].lstrip("/"))
         for network in api.networks(filters=label):
-            _ignore_lost_race(lambda: api.remove_network(network["Id"]))
+            _ignore_lost_race(functools.partial(api.remove_network, network["Id"]))
             removed.append(network["Name"])
     except (docker.errors.DockerException, requests.RequestException) as error:
         raise DockerEngineError(f"the Docker engine at {host} failed a removal: {_first_line(error)}") from error

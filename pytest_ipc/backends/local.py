@@ -117,7 +117,7 @@ class LocalProcess:
             try:
                 if self.ready():
                     return
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001  (whatever a probe raises means "not yet")
                 last_problem = f"the probe raised {type(error).__name__}: {error}"
             if time.monotonic() > deadline:
                 raise ProcessStartError(

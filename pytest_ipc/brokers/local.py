@@ -52,7 +52,7 @@ def listeners(ports: Collection[int]) -> dict[str, int]:
 
 def sockets_of_groups(groups: Collection[int]) -> set[str]:
     """Inodes of the sockets that the members of process groups `groups` hold."""
-    inodes = set()
+    inodes: set[str] = set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue

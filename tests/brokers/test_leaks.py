@@ -18,6 +18,7 @@ from pytest_ipc.brokers.endpoint import BROKER_KINDS
 
 INNER_SESSION = """
 import json, os, signal
+from pytest_ipc._lifecycle import watchdog_pid
 from pytest_ipc._owner import marked_processes, owner_token
 
 def test_uses_brokers({fixtures}):
@@ -87,9 +88,10 @@ def test_ctrl_c_leaves_nothing_behind(pytester: pytest.Pytester, monkeypatch: py
 def test_next_session_reaps_what_a_sigkilled_one_left(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result, record = run_inner_session(pytester, monkeypatch, "os.kill(os.getpid(), signal.SIGKILL)")
+    ending = "os.kill(watchdog_pid(), signal.SIGKILL); os.kill(os.getpid(), signal.SIGKILL)"
+    result, record = run_inner_session(pytester, monkeypatch, ending)
     assert result.ret == -9
-    assert processes_of(record["owner"]) != []  # orphans, as after any SIGKILL
+    assert processes_of(record["owner"]) != []  # orphans, once the watchdog is killed too
     reaper = "from pytest_ipc._lifecycle import sweep; sweep()"
     subprocess.run([sys.executable, "-c", reaper], check=True, timeout=60)
     assert_nothing_left(record)

@@ -214,7 +214,9 @@ def test_sessions_in_separate_pid_namespaces_never_remove_each_others_containers
     [a], [b] = first.records_of("owner"), second.records_of("owner")
     assert a["namespace_pid"] == b["namespace_pid"] == 1 and a["hostname"] == b["hostname"]
 
-    sweeper = Session(pytester, RECORDING_CONFTEST, NAMESPACED_TESTS, "-k", "nothing", prefix=OWN_PID_NAMESPACE, name="third")
+    sweeper = Session(
+        pytester, RECORDING_CONFTEST, NAMESPACED_TESTS, "-k", "nothing", prefix=OWN_PID_NAMESPACE, name="third"
+    )
     sweeper.finish().assert_outcomes(passed=1, deselected=1)
     assert container_exists(docker_client, a["container"]) and container_exists(docker_client, b["container"])
 
@@ -222,7 +224,9 @@ def test_sessions_in_separate_pid_namespaces_never_remove_each_others_containers
     first.finish()
     assert container_exists(docker_client, a["container"]), "nobody left to remove it"
 
-    sweeper = Session(pytester, RECORDING_CONFTEST, NAMESPACED_TESTS, "-k", "nothing", prefix=OWN_PID_NAMESPACE, name="fourth")
+    sweeper = Session(
+        pytester, RECORDING_CONFTEST, NAMESPACED_TESTS, "-k", "nothing", prefix=OWN_PID_NAMESPACE, name="fourth"
+    )
     sweeper.finish().assert_outcomes(passed=1, deselected=1)
     assert not container_exists(docker_client, a["container"])
     assert container_exists(docker_client, b["container"])

@@ -29,20 +29,20 @@ def users_testcontainers_settings() -> Iterator[None]:
     testcontainers_config.ryuk_disabled = saved
 
 
-def testcontainers_environment() -> dict[str, str]:
+def settings_in_environment() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name.startswith("TESTCONTAINERS_")}
 
 
 @pytest.mark.usefixtures("users_testcontainers_settings")
 def test_ryuk_is_off_only_while_our_containers_start() -> None:
-    environment = testcontainers_environment()
+    environment = settings_in_environment()
     with docker_engine.ryuk_disabled():
         assert testcontainers_config.ryuk_disabled is True
         with docker_engine.ryuk_disabled():  # another of our starts, at the same time
             assert testcontainers_config.ryuk_disabled is True
         assert testcontainers_config.ryuk_disabled is True, "the outer start still runs"
     assert testcontainers_config.ryuk_disabled is False
-    assert testcontainers_environment() == environment
+    assert settings_in_environment() == environment
 
 
 @pytest.mark.docker

@@ -30,7 +30,16 @@ EXIT_TIMEOUT = 120.0
 #: How long leftovers may take to go once a session is gone (its watchdog's SIGTERM grace and more).
 REAP_TIMEOUT = 30.0
 #: Third-party plugins the inner session does not use; importing them costs seconds on a busy box.
-UNNEEDED_PLUGINS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:pytest_httpserver", "-p", "no:Faker")
+UNNEEDED_PLUGINS = (
+    "-p",
+    "no:cacheprovider",
+    "-p",
+    "no:hypothesispytest",
+    "-p",
+    "no:pytest_httpserver",
+    "-p",
+    "no:Faker",
+)
 
 RECORDING_CONFTEST = """
 import json, os, pathlib, time
@@ -115,7 +124,15 @@ class Session:
         self.process = self._start(args)
 
     def _start(self, args: Sequence[str]) -> subprocess.Popen[str]:
-        command = [*self.prefix, sys.executable, "-m", "pytest", *UNNEEDED_PLUGINS, f"--basetemp={self.path / 'base'}", *args]
+        command = [
+            *self.prefix,
+            sys.executable,
+            "-m",
+            "pytest",
+            *UNNEEDED_PLUGINS,
+            f"--basetemp={self.path / 'base'}",
+            *args,
+        ]
         process = subprocess.Popen(
             command,
             cwd=self.path,

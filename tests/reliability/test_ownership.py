@@ -152,7 +152,8 @@ def test_a_forked_child_has_a_record_of_its_own_and_keeps_no_lock_of_its_parent(
 def _unshare_works() -> bool:
     if shutil.which("unshare") is None:
         return False
-    return subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode == 0
+    probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], check=False, capture_output=True)
+    return probe.returncode == 0
 
 
 needs_pid_namespaces = pytest.mark.skipif(not _unshare_works(), reason="unshare --pid needs root (or user namespaces)")

@@ -8,6 +8,7 @@ import errno
 import json
 import socket
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -66,13 +67,13 @@ def foreign_listener() -> Iterator[socket.socket]:
         yield listener
 
 
-BROKERS: list[tuple[Callable[[], LocalBroker], str]] = [
+BROKERS: list[Any] = [
     (LocalRedis, "main"),
     (LocalNats, "main"),
     (LocalNats, "monitor"),
     (LocalMosquitto, "main"),
-    pytest.param(LocalRabbitMQ, "amqp", marks=pytest.mark.slow),  # type: ignore[list-item]
-    pytest.param(LocalRabbitMQ, "epmd", marks=pytest.mark.slow),  # type: ignore[list-item]  (epmd exits 0, silently)
+    pytest.param(LocalRabbitMQ, "amqp", marks=pytest.mark.slow),
+    pytest.param(LocalRabbitMQ, "epmd", marks=pytest.mark.slow),  # epmd exits 0, and says nothing
 ]
 
 
@@ -97,14 +98,14 @@ def test_a_broker_whose_port_is_taken_starts_again_on_fresh_ports(
     def reserve() -> socket.socket | TakenPort:
         reservation: socket.socket | TakenPort = reserve_port()
         if len(handed_out) == first_attempt[port_name]:
-            reservation.close()  # type: ignore[union-attr]
+            reservation.close()
             reservation = TakenPort(taken)
         handed_out.append(reservation.getsockname()[1])
         return reservation
 
     monkeypatch.setattr(broker_local, "reserve_port", reserve)
     if when == "during":
-        real_listeners, checks = broker_local.listeners, iter([{}])
+        real_listeners, checks = broker_local.listeners, iter([dict[str, int]()])
         monkeypatch.setattr(broker_local, "listeners", lambda ports: next(checks, None) or real_listeners(ports))
     try:
         broker.start()
@@ -142,8 +143,14 @@ def test_four_workers_starting_brokers_at_once_get_distinct_ports(pytester: pyte
     ("log", "in_use"),
     [
         ("# Could not create server TCP listening socket 127.0.0.1:60457: bind: Address already in use", True),
-        ('[FTL] Error listening on port: 127.0.0.1:6039, "listen tcp 127.0.0.1:6039: bind: address already in use"', True),
-        ("[FTL] Can't start monitoring: can't listen to the monitor port: listen tcp 127.0.0.1:5323: bind: address already in use", True),
+        (
+            '[FTL] Error listening on port: 127.0.0.1:6039, "listen tcp 127.0.0.1:6039: bind: address already in use"',
+            True,
+        ),
+        (
+            "[FTL] Can't start monitoring: can't listen to the monitor port: listen tcp 127.0.0.1:5323: bind: address already in use",
+            True,
+        ),
         ("1796292602: Error: Address already in use", True),
         ('{could_not_start_listener,"127.0.0.1",41333,eaddrinuse}', True),
         ("Fatal error, can't open config file '/nonexistent.conf'", False),
