@@ -1,4 +1,5 @@
-"""Which Docker engine pytest-ipc talks to, whether it answers, and how testcontainers must reach it.
+"""Which Docker engine pytest-ipc talks to, whether it answers, how testcontainers runs our containers,
+and how what a dead owner left on an engine is removed (`remove_owned`, for `pytest_ipc._lifecycle`).
 
 Everything here is cheap enough to call while collecting tests: the engine ping has a short timeout
 so that a machine without Docker skips container tests in milliseconds, with a reason that says
