@@ -89,6 +89,7 @@ class OwnerRecord:
         self.pid = os.getpid()
         self.holds_resources = False  # set by the watchdog's start: then only a reaper may remove the record
         self._tmp = tempfile.gettempdir()
+        self._tmp_place = _place(Path(self._tmp))  # the directory it was then, should the path change
         self._engines: list[str] = []
         # Created under another name and renamed once locked: a sweeper never sees it unlocked.
         staging = directory / f".{owner_id}.new"
@@ -111,7 +112,7 @@ class OwnerRecord:
     @property
     def fields(self) -> dict[str, Any]:
         """What a reaper reads in the record: where this owner's dirs are, which engines it used."""
-        return {"pid": self.pid, "tmp": self._tmp, "tmp_place": _place(self.tmp), "engines": list(self._engines)}
+        return {"pid": self.pid, "tmp": self._tmp, "tmp_place": self._tmp_place, "engines": list(self._engines)}
 
     def _write(self) -> None:
         content = json.dumps(self.fields).encode() + b"\n"
@@ -121,9 +122,10 @@ class OwnerRecord:
     def sign_off(self) -> None:
         """At a clean exit: remove the record, unless something private may be left (then the
         watchdog, or a later session, reaps and removes it)."""
-        if not self.holds_resources and self.pid == os.getpid():
+        if not self.holds_resources and self.pid == os.getpid() and self._fd >= 0:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
+            self._fd = -1
 
 
 _record: OwnerRecord | None = None
@@ -148,9 +150,9 @@ def _forget_after_fork() -> None:
     """A forked child must not keep its parent's lock alive, nor pass off as its parent."""
     global _record, _record_lock
     _record_lock = threading.Lock()  # another thread may have held it at the fork
-    if _record is not None:
+    if _record is not None and _record._fd >= 0:
         os.close(_record._fd)
-        _record = None
+    _record = None
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
