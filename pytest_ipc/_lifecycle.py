@@ -27,6 +27,7 @@ import atexit
 import os
 import shutil
 import signal
+import stat
 import sys
 import threading
 import time
@@ -228,8 +229,11 @@ def _wait_until_gone(pids: Mapping[int, str], timeout: float) -> None:
 def _remove_dirs(tmp: Path, token: str) -> None:
     uid = os.getuid()
     for path in tmp.glob(f"{DIR_PREFIX}{token}-*"):
-        info = path.lstat()
-        if path.is_dir() and not path.is_symlink() and info.st_uid == uid:
+        try:
+            info = path.lstat()
+        except FileNotFoundError:  # another reaper was faster
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == uid:
             shutil.rmtree(path, ignore_errors=True)
 
 

@@ -172,9 +172,12 @@ def remove_owned(host: str, token: str) -> list[str]:
     Returns their names. Raises DockerEngineError when the engine does not answer or refuses (the
     caller keeps the owner's record to try again later). Losing a race with another remover is fine.
     """
-    import docker
-    import docker.errors
-    import requests
+    try:
+        import docker
+        import docker.errors
+        import requests
+    except ImportError as error:  # another environment than the owner's: leave it to one that has it
+        raise DockerEngineError(f"cannot reach {host}: the {error.name} package is not installed") from error
 
     label = {"label": f"{OWNER_LABEL}={token}"}
     removed: list[str] = []

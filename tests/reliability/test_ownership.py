@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -112,14 +112,55 @@ def test_a_token_from_another_records_directory_is_never_judged_dead() -> None:
     assert owner_alive(f"{secrets.token_hex(8)}-ffff.1")
 
 
-def test_a_reused_pid_does_not_keep_an_orphan_alive() -> None:
+@pytest.fixture
+def dead_record() -> Iterator[Callable[[dict[str, Any]], tuple[str, Path]]]:
+    """Writes the record of a dead owner (nobody holds its lock) with given fields: (token, path)."""
+    made: list[Path] = []
+
+    def write(fields: dict[str, Any]) -> tuple[str, Path]:
+        directory = records_dir()
+        assert directory is not None
+        owner_id = secrets.token_hex(8)
+        made.append(directory / f"{owner_id}{RECORD_SUFFIX}")
+        made[-1].write_text(json.dumps(fields) + "\n")
+        return f"{owner_id}-{owner_token().partition('-')[2]}", made[-1]
+
+    yield write
+    for path in made:
+        path.unlink(missing_ok=True)
+
+
+def test_a_record_whose_engine_does_not_answer_is_kept_with_only_that_left_to_do(
+    dead_record: Callable[[dict[str, Any]], tuple[str, Path]], tmp_path: Path
+) -> None:
+    engine = f"unix://{tmp_path}/absent.sock"
+    token, record = dead_record({"pid": 1, "tmp": str(tmp_path), "tmp_place": place_of(tmp_path), "engines": [engine]})
+    _lifecycle.sweep()
+    assert json.loads(record.read_text()) == {"pid": 1, "engines": [engine]}, "processes and dirs are done"
+    record.write_text(json.dumps({"pid": 1, "engines": []}) + "\n")  # as if the engine had answered
+    assert token in _lifecycle.sweep()
+    assert not record.exists()
+
+
+def test_an_owner_whose_temp_dir_is_another_directory_here_is_left_alone(
+    dead_record: Callable[[dict[str, Any]], tuple[str, Path]], tmp_path: Path
+) -> None:
+    """Its temp dir's path leads elsewhere for us (another mount namespace): we cannot tell what is
+    its, so nothing of it is touched, not even its processes, and the record stays for a process
+    that sees what the owner saw."""
+    token, record = dead_record({"pid": 1, "tmp": str(tmp_path), "tmp_place": "0.0", "engines": []})
+    orphan = subprocess.Popen(["sleep", "300"], env={**os.environ, OWNER_VARIABLE: token}, start_new_session=True)
+    try:
+        _lifecycle.sweep()
+        assert orphan.poll() is None and record.exists()
+    finally:
+        orphan.kill()
+        orphan.wait()
+
+
+def test_a_reused_pid_does_not_keep_an_orphan_alive(dead_record: Callable[[dict[str, Any]], tuple[str, Path]]) -> None:
     """The record of a dead owner names a pid that runs again (ours): its orphan is still reaped."""
-    directory = records_dir()
-    assert directory is not None
-    owner_id = secrets.token_hex(8)
-    token = f"{owner_id}-{owner_token().partition('-')[2]}"
-    record = directory / f"{owner_id}{RECORD_SUFFIX}"
-    record.write_text(json.dumps({"pid": os.getpid(), "tmp": "/nonexistent", "tmp_place": "0.0", "engines": []}) + "\n")
+    token, record = dead_record({"pid": os.getpid(), "tmp": "/nonexistent", "tmp_place": "0.0", "engines": []})
     orphan = subprocess.Popen(["sleep", "300"], env={**os.environ, OWNER_VARIABLE: token}, start_new_session=True)
     try:
         assert not owner_alive(token)
@@ -129,7 +170,11 @@ def test_a_reused_pid_does_not_keep_an_orphan_alive() -> None:
     finally:
         orphan.kill()
         orphan.wait()
-        record.unlink(missing_ok=True)
+
+
+def place_of(path: Path) -> str:
+    info = path.stat()
+    return f"{info.st_dev:x}.{info.st_ino:x}"
 
 
 def _child_view(parent_token: str, answer: Connection) -> None:
