@@ -23,6 +23,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from pytest_ipc._errors import IpcUsageError
+from pytest_ipc._net import LOOPBACK
 from pytest_ipc.backends.local import (
     LocalProcess,
     ProcessStartError,
@@ -64,6 +65,11 @@ def sockets_of_groups(groups: Collection[int]) -> set[str]:
             continue  # gone meanwhile
         inodes.update(target[8:-1] for target in targets if target.startswith("socket:["))
     return inodes
+
+
+def answering(ports: Collection[int]) -> list[int]:
+    """The ports on which something accepts connections (on loopback a connect is answered at once)."""
+    return [port for port in ports if accepts_connections(LOOPBACK, port)]
 
 
 class PortTaken(ProcessStartError):
@@ -132,9 +138,9 @@ class LocalBroker(ABC):
             try:
                 self._start_once()
             except ProcessStartError as error:
-                ports = set(self.ports.values())
-                self.stop()  # after which nothing of ours listens: any listener left took a port
-                if attempt == PORT_ATTEMPTS or not (error.address_in_use or listeners(ports)):
+                ports = self.ports.values()
+                self.stop()  # after which nothing of ours listens: anyone who answers took a port
+                if attempt == PORT_ATTEMPTS or not (error.address_in_use or answering(ports)):
                     raise
             except BaseException:
                 self.stop()
@@ -147,23 +153,24 @@ class LocalBroker(ABC):
         self._base = make_private_dir(self.kind)
         self._reservations = [reserve_port() for _ in self.port_names]
         self.ports = {name: port.getsockname()[1] for name, port in zip(self.port_names, self._reservations)}
-        self._check_ports()
+        if taken := answering(self.ports.values()):  # nothing of ours runs yet: that is someone else
+            raise PortTaken(f"local {self.kind}: another program listens on port {', '.join(map(str, taken))}")
         self.configure(self._base)
         self._helpers = self.helper_processes(self._base)
         for helper in self._helpers:
             helper.start()
         self._server = self.server_process(self._base)
         self._server.start()
-        self._check_ports()
+        self._check_listeners_are_ours()
 
-    def _check_ports(self) -> None:
-        """Raise PortTaken when something other than our processes listens on one of our ports:
-        a probe that only connects (or a broker that answers anyone's health check) would take
-        that program for our broker, which itself fails to bind."""
+    def _check_listeners_are_ours(self) -> None:
+        """Raise PortTaken when something other than our processes listens on one of our ports: a
+        probe that only connects (or a broker that answers anyone's health check) would have taken
+        that program for our broker, which itself failed to bind."""
         processes = [*self._helpers, self._server]
         groups = {pid for process in processes if process is not None and (pid := process.pid) is not None}
         found = listeners(self.ports.values())
-        ours = sockets_of_groups(groups) if found and groups else set()
+        ours = sockets_of_groups(groups) if found else set()
         taken = sorted({port for inode, port in found.items() if inode not in ours})
         if taken:
             raise PortTaken(f"local {self.kind}: another program listens on port {', '.join(map(str, taken))}")

@@ -104,9 +104,9 @@ def test_a_broker_whose_port_is_taken_starts_again_on_fresh_ports(
         return reservation
 
     monkeypatch.setattr(broker_local, "reserve_port", reserve)
-    if when == "during":
-        real_listeners, checks = broker_local.listeners, iter([dict[str, int]()])
-        monkeypatch.setattr(broker_local, "listeners", lambda ports: next(checks, None) or real_listeners(ports))
+    if when == "during":  # the check before the start sees nothing
+        real_answering, checks = broker_local.answering, iter([list[int]()])
+        monkeypatch.setattr(broker_local, "answering", lambda ports: next(checks, None) or real_answering(ports))
     try:
         broker.start()
         assert handed_out[first_attempt[port_name]] == taken
