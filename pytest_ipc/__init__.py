@@ -103,7 +103,6 @@ _EXPORTS: dict[str, str] = {
     "ContainerSpec": "pytest_ipc.backends.container",
     "ContainerEndpoint": "pytest_ipc.backends.container",
     "ContainerBackend": "pytest_ipc.backends.container",
-    "sweep_orphans": "pytest_ipc.backends.container",
     "private_network": "pytest_ipc.backends.container",
     "docker_unavailable_reason": "pytest_ipc.docker_engine",
     "ServiceNetwork": "pytest_ipc.network",
@@ -139,7 +138,6 @@ if TYPE_CHECKING:
         ContainerEndpoint,
         ContainerSpec,
         private_network,
-        sweep_orphans,
     )
     from pytest_ipc.brokers import (
         BROKER_KINDS,

@@ -1,4 +1,5 @@
-"""Which Docker engine pytest-ipc talks to, whether it answers, and how testcontainers must reach it.
+"""Which Docker engine pytest-ipc talks to, whether it answers, how testcontainers runs our containers,
+and how what a dead owner left on an engine is removed (`remove_owned`, for `pytest_ipc._lifecycle`).
 
 Everything here is cheap enough to call while collecting tests: the engine ping has a short timeout
 so that a machine without Docker skips container tests in milliseconds, with a reason that says
@@ -7,25 +8,32 @@ what to do about it.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import threading
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
+from ._errors import IpcError
 from ._net import LOOPBACK
+from ._owner import OWNER_LABEL
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 PING_TIMEOUT = 2.0
+#: Removing a running container kills it first: on a busy machine that takes longer than a ping.
+REMOVE_TIMEOUT = 30.0
 # Images under this prefix come from images/build, never from a registry.
 LOCAL_IMAGE_PREFIX = "local/"
 BUILD_HINT = "build it with images/build"
 
-TESTCONTAINERS_DEFAULTS = {
-    # Ryuk, testcontainers' reaper, is itself an image to pull; we remove our containers ourselves
-    # and sweep the ones a killed session left behind (backends.container.sweep_orphans).
-    "TESTCONTAINERS_RYUK_DISABLED": "true",
-    # Inside a container (/.dockerenv) testcontainers would dial the bridge gateway; our ports are
-    # published on the engine's host, which for a local engine is this machine's loopback.
-    "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
-}
+
+class DockerEngineError(IpcError):
+    """The engine did not answer, or refused what was asked; the message says which engine."""
+
+
+class ImageUnavailable(IpcError):
+    """An image is neither present nor pullable; the message says how to get it."""
 
 
 def docker_host() -> str:
@@ -65,7 +73,7 @@ def docker_unavailable_reason(timeout: float = PING_TIMEOUT) -> str | None:
         return f"no Docker engine answers at {host}: {_first_line(error)}; {hint}"
     try:
         client.ping()
-    except Exception as error:  # the SDK raises requests' and docker's errors alike
+    except Exception as error:  # noqa: BLE001  (the SDK raises requests' and docker's errors alike)
         return f"no Docker engine answers at {host}: {_first_line(error)}; {hint}"
     finally:
         client.close()
@@ -107,10 +115,10 @@ def missing_image_reason(image: str, pull: bool = False) -> str | None:
 
 
 def ensure_image(image: str, pull: bool = False) -> None:
-    """Make sure the engine has `image`, pulling it when `pull` allows; raise RuntimeError saying how."""
+    """Make sure the engine has `image`, pulling it when `pull` allows; raise ImageUnavailable saying how."""
     reason = missing_image_reason(image, pull)
     if reason is not None:
-        raise RuntimeError(reason)
+        raise ImageUnavailable(reason)
     if image_present(image):
         return
     import docker
@@ -120,7 +128,7 @@ def ensure_image(image: str, pull: bool = False) -> None:
     try:
         client.images.pull(image)
     except docker.errors.DockerException as error:
-        raise RuntimeError(
+        raise ImageUnavailable(
             f"image {image} is not present locally and pulling it failed ({_first_line(error)}); "
             f"without a registry, use a {LOCAL_IMAGE_PREFIX}<name>:debian image that images/build makes"
         ) from error
@@ -128,18 +136,81 @@ def ensure_image(image: str, pull: bool = False) -> None:
         client.close()
 
 
-def configure_testcontainers() -> None:
-    """Apply TESTCONTAINERS_DEFAULTS unless the user set them, also to an already-loaded config.
+_ryuk_lock = threading.Lock()
+_ryuk_users = 0
+_ryuk_saved = False
 
-    testcontainers reads its environment once, when `testcontainers.core.config` is imported, so
-    setting the variables is not enough if something imported it first.
+
+@contextlib.contextmanager
+def ryuk_disabled() -> Iterator[None]:
+    """testcontainers without Ryuk, its reaper (an image to pull), for the calls inside the block.
+
+    Set on testcontainers' own configuration object, never through the environment, and put back
+    when the last concurrent block ends: the user's own testcontainers use keeps its settings. We
+    remove our containers ourselves, and the owner's watchdog removes what a killed process left.
     """
-    for name, value in TESTCONTAINERS_DEFAULTS.items():
-        os.environ.setdefault(name, value)
-    from testcontainers.core.config import ConnectionMode, testcontainers_config
+    global _ryuk_users, _ryuk_saved
+    from testcontainers.core.config import testcontainers_config
 
-    testcontainers_config.ryuk_disabled = os.environ["TESTCONTAINERS_RYUK_DISABLED"].lower() == "true"
-    testcontainers_config.connection_mode_override = ConnectionMode(os.environ["TESTCONTAINERS_CONNECTION_MODE"])
+    with _ryuk_lock:
+        if _ryuk_users == 0:
+            _ryuk_saved = testcontainers_config.ryuk_disabled
+            testcontainers_config.ryuk_disabled = True
+        _ryuk_users += 1
+    try:
+        yield
+    finally:
+        with _ryuk_lock:
+            _ryuk_users -= 1
+            if _ryuk_users == 0:
+                testcontainers_config.ryuk_disabled = _ryuk_saved
+
+
+def remove_owned(host: str, token: str) -> list[str]:
+    """Remove the containers, then the networks, that carry owner `token` on the engine at `host`.
+
+    Returns their names. Raises DockerEngineError when the engine does not answer or refuses (the
+    caller keeps the owner's record to try again later). Losing a race with another remover is fine.
+    """
+    try:
+        import docker
+        import docker.errors
+        import requests
+    except ImportError as error:  # another environment than the owner's: leave it to one that has it
+        raise DockerEngineError(f"cannot reach {host}: the {error.name} package is not installed") from error
+
+    label = {"label": f"{OWNER_LABEL}={token}"}
+    removed: list[str] = []
+    try:
+        client = docker.from_env(environment={**os.environ, "DOCKER_HOST": host}, timeout=REMOVE_TIMEOUT)
+    except docker.errors.DockerException as error:
+        raise DockerEngineError(f"no Docker engine answers at {host}: {_first_line(error)}") from error
+    api = client.api  # plain listings: the models' list() inspects each entry, racing other removals
+    try:
+        for container in api.containers(all=True, filters=label):
+            _ignore_lost_race(functools.partial(api.remove_container, container["Id"], force=True, v=True))
+            removed.append(container["Names"][0].lstrip("/"))
+        for network in api.networks(filters=label):
+            _ignore_lost_race(functools.partial(api.remove_network, network["Id"]))
+            removed.append(network["Name"])
+    except (docker.errors.DockerException, requests.RequestException) as error:
+        raise DockerEngineError(f"the Docker engine at {host} failed a removal: {_first_line(error)}") from error
+    finally:
+        client.close()
+    return removed
+
+
+def _ignore_lost_race(remove: Callable[[], object]) -> None:
+    """Another process (an xdist worker's sweep, a watchdog) removed it first, or is removing it."""
+    import docker.errors
+
+    try:
+        remove()
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:
+        if error.status_code != 409:  # "removal already in progress"
+            raise
 
 
 def _first_line(error: BaseException) -> str:
@@ -150,7 +221,8 @@ def _first_line(error: BaseException) -> str:
 __all__ = [
     "DEFAULT_DOCKER_HOST",
     "LOCAL_IMAGE_PREFIX",
-    "configure_testcontainers",
+    "DockerEngineError",
+    "ImageUnavailable",
     "docker_host",
     "docker_unavailable_reason",
     "engine_is_local",
@@ -158,4 +230,6 @@ __all__ = [
     "image_present",
     "missing_image_reason",
     "published_host",
+    "remove_owned",
+    "ryuk_disabled",
 ]

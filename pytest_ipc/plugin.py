@@ -7,6 +7,7 @@ the area's own package, so this file stays a table of contents.
 from __future__ import annotations
 
 pytest_plugins = [
+    "pytest_ipc.fixtures.lifecycle",
     "pytest_ipc.fixtures.event_loop",
     "pytest_ipc.fixtures.toxiproxy",
     "pytest_ipc.fixtures.stub",

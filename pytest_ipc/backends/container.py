@@ -23,17 +23,16 @@ name). Broker fixtures describe their broker once as a spec::
     finally:
         backend.stop()             # removes the container
 
-Every container (and network) carries the labels of `session_labels()`, so that
-`sweep_orphans()` can remove what a SIGKILLed session left behind; the first start in a process
-sweeps once.
+Every container and network carries its owner's token (`owner_labels()`), and the owner's record
+names the engine, so that the owner's watchdog removes them if the owner dies without tearing down
+(`pytest_ipc._lifecycle`). Host ports are reserved on loopback for the container's life: a restart
+gets them back, and no other worker takes them meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,19 +40,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import docker_engine
-from .._net import LOOPBACK, free_port
-from .._owner import pid_alive
+from .._errors import IpcError, IpcUsageError
+from .._lifecycle import watch
+from .._net import LOOPBACK
+from .._owner import OWNER_LABEL
+from .local import reserve_port
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
     from testcontainers.core.container import DockerContainer
 
-LABEL_SESSION = "pytest-ipc.session"
-LABEL_PID = "pytest-ipc.pid"
-LABEL_HOST = "pytest-ipc.host"
-SESSION_ID = str(uuid.uuid4())
 POLL_INTERVAL = 0.1
 PORT_ATTEMPTS = 3
+
+
+class ContainerStartError(IpcError):
+    """A container exited, published no port or never became ready; the message carries its output."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,12 @@ class ContainerSpec:
     pull: bool = False
 
 
-def session_labels() -> dict[str, str]:
-    """Labels that tie a container or network to this process, for `sweep_orphans`."""
-    return {LABEL_SESSION: SESSION_ID, LABEL_PID: str(os.getpid()), LABEL_HOST: socket.gethostname()}
+def owner_labels() -> dict[str, str]:
+    """Labels that tie a container or network to this process; the engine goes into the owner's
+    record first, so that whoever reaps after us knows where to look."""
+    record = watch()
+    record.note_engine(docker_engine.docker_host())
+    return {OWNER_LABEL: record.token}
 
 
 class ContainerBackend:
@@ -108,6 +113,7 @@ class ContainerBackend:
         self.spec = spec
         self._container: DockerContainer | None = None
         self._endpoint: ContainerEndpoint | None = None
+        self._reservations: list[socket.socket] = []
 
     def unavailable_reason(self) -> str | None:
         engine_reason = docker_engine.docker_unavailable_reason()
@@ -116,14 +122,13 @@ class ContainerBackend:
     def start(self) -> ContainerEndpoint:
         """Create and start the container, wait until it is ready; nothing is left on failure."""
         if self._container is not None:
-            raise RuntimeError(f"container for {self.spec.image} already started; stop() it first")
+            raise IpcUsageError(f"container for {self.spec.image} already started; stop() it first")
         docker_engine.ensure_image(self.spec.image, self.spec.pull)
-        docker_engine.configure_testcontainers()
-        _sweep_once()
         for attempt in range(1, PORT_ATTEMPTS + 1):
-            self._container = self._create()
             try:
-                self._container.start()
+                self._container = self._create()
+                with docker_engine.ryuk_disabled():
+                    self._container.start()
                 self._endpoint = self._read_endpoint(self._container)
                 return self._wait_until_ready()
             except Exception as error:
@@ -136,23 +141,28 @@ class ContainerBackend:
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def stop(self) -> None:
-        """Remove the container (forcefully: test brokers need no graceful shutdown). Idempotent."""
+        """Remove the container (forcefully: test brokers need no graceful shutdown) and give its
+        ports back. Idempotent."""
         container, self._container = self._container, None
         self._endpoint = None
-        if container is None:
-            return
-        import docker.errors
-
         try:
-            container.stop(force=True, delete_volume=True)
-        except docker.errors.NotFound:  # already gone (removed by hand or by a sweep)
-            container.get_docker_client().client.close()
+            if container is not None:
+                import docker.errors
+
+                try:
+                    container.stop(force=True, delete_volume=True)
+                except docker.errors.NotFound:  # already gone (removed by hand or by a reaper)
+                    container.get_docker_client().client.close()
+        finally:
+            for reservation in self._reservations:
+                reservation.close()
+            self._reservations = []
 
     @property
     def endpoint(self) -> ContainerEndpoint:
         """The running container's endpoint; it keeps its ports across the controls below."""
         if self._endpoint is None:
-            raise RuntimeError(f"container for {self.spec.image} is not started")
+            raise IpcUsageError(f"container for {self.spec.image} is not started")
         return self._endpoint
 
     def stop_container(self, timeout: float = 10.0) -> None:
@@ -186,13 +196,21 @@ class ContainerBackend:
         # Host ports are chosen here, not by the engine, which would pick new ones on every restart.
         # testcontainers types them as int; docker-py also takes (host_ip, port), and we need the IP.
         for port in self.spec.ports.values():
-            container.ports[f"{port}/tcp"] = _host_binding()  # type: ignore[assignment]
-        container.with_kwargs(labels=session_labels(), **_network_kwargs(self.spec))
+            container.ports[f"{port}/tcp"] = self._host_binding()  # type: ignore[assignment]
+        container.with_kwargs(labels=owner_labels(), **_network_kwargs(self.spec))
         return container
+
+    def _host_binding(self) -> tuple[str, int | None]:
+        """A reserved loopback port for a local engine; for a remote one, its pick on all its interfaces."""
+        if not docker_engine.engine_is_local():
+            return ("0.0.0.0", None)
+        reservation = reserve_port()
+        self._reservations.append(reservation)
+        return (LOOPBACK, reservation.getsockname()[1])
 
     def _running_container(self) -> Container:
         if self._container is None:
-            raise RuntimeError(f"container for {self.spec.image} is not started")
+            raise IpcUsageError(f"container for {self.spec.image} is not started")
         return self._container.get_wrapped_container()
 
     def _read_endpoint(self, container: DockerContainer) -> ContainerEndpoint:
@@ -207,7 +225,9 @@ class ContainerBackend:
             bindings = bindings or published.get(f"{port}/tcp") or []
             if not bindings:
                 status = wrapped.status
-                raise RuntimeError(f"container {self.spec.image} ({status}) published no port {port}:\n{self.logs()}")
+                raise ContainerStartError(
+                    f"container {self.spec.image} ({status}) published no port {port}:\n{self.logs()}"
+                )
             ports[name] = int(bindings[0]["HostPort"])
         return ContainerEndpoint(docker_engine.published_host(), ports, container.get_container_id())
 
@@ -218,7 +238,9 @@ class ContainerBackend:
         while True:
             container.reload()
             if container.status in ("exited", "dead"):
-                raise RuntimeError(f"container {self.spec.image} {container.status} while starting:\n{self.logs()}")
+                raise ContainerStartError(
+                    f"container {self.spec.image} {container.status} while starting:\n{self.logs()}"
+                )
             if container.status == "running":
                 if self.spec.ready is None:
                     return endpoint
@@ -226,76 +248,40 @@ class ContainerBackend:
                     if self.spec.ready(endpoint):
                         return endpoint
                     last_problem = "the probe returned False"
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001  (whatever a probe raises means "not yet")
                     last_problem = f"{type(error).__name__}: {error}"
             if time.monotonic() > deadline:
-                raise TimeoutError(
+                raise ContainerStartError(
                     f"container {self.spec.image} not ready within {self.spec.ready_timeout} s "
                     f"({last_problem}); its output:\n{self.logs()}"
                 )
             time.sleep(POLL_INTERVAL)
 
 
-def sweep_orphans() -> list[str]:
-    """Remove containers and networks labelled by a pytest-ipc process on this host that is gone.
-
-    Returns the removed containers' and networks' names. Processes of other hosts sharing the
-    engine are left alone: their pids mean nothing here.
-    """
-    import docker
-
-    client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)
-    api = client.api  # plain listings: the models' list() inspects each entry, racing other removals
-    removed: list[str] = []
-    try:
-        for container in api.containers(all=True, filters={"label": LABEL_PID}):
-            if _is_orphan(container["Labels"] or {}):
-                _ignore_not_found(lambda: api.remove_container(container["Id"], force=True, v=True))
-                removed.append(container["Names"][0].lstrip("/"))
-        for network in api.networks(filters={"label": LABEL_PID}):
-            if _is_orphan(network["Labels"] or {}):
-                _ignore_not_found(lambda: api.remove_network(network["Id"]))
-                removed.append(network["Name"])
-    finally:
-        client.close()
-    return removed
-
-
 @contextlib.contextmanager
 def private_network() -> Iterator[str]:
-    """A bridge network for containers that talk to each other, labelled so sweeps cover it.
+    """A bridge network for containers that talk to each other, labelled with its owner like them.
 
     Yields its name (give it to `ContainerSpec.network`); removes it on exit.
     """
     import docker
+    import docker.errors
 
+    labels = owner_labels()
     client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)
-    network = client.networks.create(f"pytest-ipc-{uuid.uuid4().hex[:12]}", driver="bridge", labels=session_labels())
+    network = client.networks.create(f"pytest-ipc-{uuid.uuid4().hex[:12]}", driver="bridge", labels=labels)
     try:
         yield str(network.name)
     finally:
-        _ignore_not_found(network.remove)
+        with contextlib.suppress(docker.errors.NotFound):  # removed by hand already
+            network.remove()
         client.close()
 
 
-def _host_binding() -> tuple[str, int | None]:
-    """Loopback and a free port for a local engine; for a remote one, its pick on all its interfaces."""
-    if docker_engine.engine_is_local():
-        return (LOOPBACK, free_port())
-    return ("0.0.0.0", None)
-
-
 def _lost_port_race(error: Exception) -> bool:
-    """True when another process took a port between `free_port()` and the engine binding it."""
+    """True when the engine could not bind a host port: taken by a program that binds fixed ports."""
     text = str(error)
     return "address already in use" in text or "port is already allocated" in text
-
-
-def _is_orphan(labels: Mapping[str, str]) -> bool:
-    if labels.get(LABEL_HOST) != socket.gethostname():
-        return False
-    pid = labels.get(LABEL_PID, "")
-    return pid.isdigit() and not pid_alive(int(pid))
 
 
 def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
@@ -309,37 +295,12 @@ def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
     return {"network": spec.network, "networking_config": {spec.network: endpoint}}
 
 
-def _ignore_not_found(remove: Callable[[], None]) -> None:
-    """Removal races with other sweeping processes (xdist workers); losing the race is fine."""
-    import docker.errors
-
-    try:
-        remove()
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:
-        if error.status_code != 409:  # "removal already in progress"
-            raise
-
-
-_sweep_lock = threading.Lock()
-_swept = False
-
-
-def _sweep_once() -> None:
-    global _swept
-    with _sweep_lock:
-        if not _swept:
-            sweep_orphans()
-            _swept = True
-
-
 __all__ = [
     "ContainerBackend",
     "ContainerEndpoint",
     "ContainerSpec",
+    "ContainerStartError",
     "ReadinessProbe",
+    "owner_labels",
     "private_network",
-    "session_labels",
-    "sweep_orphans",
 ]

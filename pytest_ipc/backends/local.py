@@ -2,40 +2,43 @@
 
 Every process runs in its own process group (stopping it stops its children: a broker's VM, its
 helpers), works in a private 0700 directory named after its owner (where its log goes too), and
-carries ``PYTEST_IPC_OWNER=<pid>-<start time>`` of the interpreter that started it. Three nets catch
-leaks:
-
-1. the fixture stops what it started (also after a failing test or Ctrl-C: pytest tears down);
-2. an ``atexit`` hook kills whatever is still registered when the interpreter exits;
-3. `reap_orphans()`, run once per interpreter before the first start, kills processes and removes
-   directories whose owner is gone (a session that was SIGKILLed), found by that marker or by their
-   working directory. No state file: nothing to corrupt or race on under xdist.
+carries its owner's token in ``PYTEST_IPC_OWNER_TOKEN`` (see `pytest_ipc._owner`). The fixture stops what
+it started; when the owner dies first, however it dies, its watchdog (`pytest_ipc._lifecycle`)
+ends the process groups and removes the directories.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
-from pytest_ipc._owner import OWNER_TOKEN, owner_alive
+from pytest_ipc._errors import IpcError, IpcUsageError
+from pytest_ipc._lifecycle import watch
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc._owner import DIR_PREFIX, OWNER_VARIABLE
 
-OWNER_VARIABLE = "PYTEST_IPC_OWNER"
-DIR_PREFIX = "pytest-ipc-local-"
 READY_POLL_INTERVAL = 0.02
 GROUP_EXIT_TIMEOUT = 2.0
+#: How servers say that a port they were given is taken (Redis, NATS, Mosquitto; Erlang's atom).
+ADDRESS_IN_USE = re.compile(r"address already in use|eaddrinuse", re.IGNORECASE)
 
 
-class ProcessStartError(RuntimeError):
+class ProcessStartError(IpcError):
     """A local process exited or never became ready; the message carries the tail of its log."""
+
+    @property
+    def address_in_use(self) -> bool:
+        """True when the process said a port it was given is taken (start again on other ports)."""
+        return ADDRESS_IN_USE.search(str(self)) is not None
 
 
 class LocalProcess:
@@ -56,7 +59,7 @@ class LocalProcess:
         self.name = name
         self.argv = list(argv)
         self.workdir = workdir
-        self.env = {**os.environ, **(env or {}), OWNER_VARIABLE: OWNER_TOKEN}
+        self.env = {**os.environ, **(env or {})}
         self.ready = ready
         self.ready_timeout = ready_timeout
         self.stop_timeout = stop_timeout
@@ -66,34 +69,36 @@ class LocalProcess:
 
     @property
     def pid(self) -> int | None:
+        """The process's pid, which is also its process group's id."""
         return self._popen.pid if self._popen is not None else None
 
     @property
     def stdio(self) -> tuple[IO[bytes], IO[bytes]]:
         """(stdin, stdout) of a process started with ``pipes=True``."""
         if self._popen is None or self._popen.stdin is None or self._popen.stdout is None:
-            raise RuntimeError(f"{self.name} is not running with pipes")
+            raise IpcUsageError(f"{self.name} is not running with pipes (pipes=True)")
         return self._popen.stdin, self._popen.stdout
 
     @property
     def running(self) -> bool:
+        """True until the process has exited."""
         return self._popen is not None and self._popen.poll() is None
 
     def start(self) -> None:
+        """Start the process and wait until `ready` says so; nothing is left running on failure."""
         if self.running:
-            raise RuntimeError(f"{self.name} is already running (pid {self.pid})")
-        reap_orphans()
+            raise IpcUsageError(f"{self.name} is already running (pid {self.pid}); stop() it first")
+        token = watch().token
         with open(self.log_path, "ab") as log:
             self._popen = subprocess.Popen(
                 self.argv,
-                env=self.env,
+                env={**self.env, OWNER_VARIABLE: token},
                 cwd=self.workdir,
                 stdin=subprocess.PIPE if self.pipes else subprocess.DEVNULL,
                 stdout=subprocess.PIPE if self.pipes else log,
                 stderr=log if self.pipes else subprocess.STDOUT,
                 start_new_session=True,  # its own process group: killpg reaches its children
             )
-        _LIVE.add(self)
         try:
             self._wait_until_ready()
         except BaseException:
@@ -101,16 +106,23 @@ class LocalProcess:
             raise
 
     def _wait_until_ready(self) -> None:
+        """Poll `ready`; a probe that raises counts as "not yet" (the last error is reported)."""
         if self.ready is None:
             return
         deadline = time.monotonic() + self.ready_timeout
+        last_problem = "the probe returned False"
         while True:
             if not self.running:
                 raise ProcessStartError(f"{self.name} exited with status {self._returncode()}{self._log_tail()}")
-            if self.ready():
-                return
+            try:
+                if self.ready():
+                    return
+            except Exception as error:  # noqa: BLE001  (whatever a probe raises means "not yet")
+                last_problem = f"the probe raised {type(error).__name__}: {error}"
             if time.monotonic() > deadline:
-                raise ProcessStartError(f"{self.name} not ready within {self.ready_timeout} s{self._log_tail()}")
+                raise ProcessStartError(
+                    f"{self.name} not ready within {self.ready_timeout} s ({last_problem}){self._log_tail()}"
+                )
             time.sleep(READY_POLL_INTERVAL)
 
     def _returncode(self) -> int | None:
@@ -146,7 +158,6 @@ class LocalProcess:
         for pipe in (popen.stdin, popen.stdout):
             if pipe is not None:
                 pipe.close()
-        _LIVE.discard(self)
 
     def __repr__(self) -> str:
         return f"LocalProcess({self.name!r}, pid={self.pid}, running={self.running})"
@@ -170,103 +181,36 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
         pass
 
 
+def reserve_port() -> socket.socket:
+    """A loopback port that only a server told to use it can bind, until the socket is closed.
+
+    The socket is bound with SO_REUSEADDR and never listens: the kernel gives its port to no other
+    ``bind(port 0)`` (another xdist worker's choice of a free port) and to no bind without
+    SO_REUSEADDR, while the server it is meant for binds and listens next to it (Redis, NATS,
+    Mosquitto, epmd, Erlang and docker-proxy all set SO_REUSEADDR). Keep it for the server's life:
+    the port stays ours while the server restarts.
+    """
+    reservation = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reservation.bind((LOOPBACK, 0))
+    return reservation
+
+
 def make_private_dir(label: str) -> Path:
-    """A fresh 0700 directory, named after its owner so a later session can remove it if we die."""
-    path = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{OWNER_TOKEN}-{label}-"))
-    _DIRS.add(path)
-    return path
+    """A fresh 0700 directory, named after its owner so that a reaper can find it if we die."""
+    record = watch()
+    return Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{record.token}-{label}-", dir=record.tmp))
 
 
 def remove_private_dir(path: Path) -> None:
+    """Remove a directory of `make_private_dir` and everything in it."""
     shutil.rmtree(path, ignore_errors=True)
-    _DIRS.discard(path)
-
-
-_LIVE: set[LocalProcess] = set()
-_DIRS: set[Path] = set()
-_reaped = threading.Event()
-
-
-@atexit.register
-def _release_everything() -> None:
-    for process in list(_LIVE):
-        process.kill()
-    for path in list(_DIRS):
-        remove_private_dir(path)
-
-
-def marked_processes() -> dict[int, str]:
-    """Running processes started by pytest-ipc sessions (any of them), with their owner's token.
-
-    A process is ours when its environment carries the marker or its working directory is one of
-    our private directories (Redis overwrites its environment block with its process title).
-    Zombies have neither and are not counted.
-    """
-    marker = f"{OWNER_VARIABLE}=".encode()
-    found: dict[int, str] = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            environ = (proc / "environ").read_bytes()
-            workdir = os.readlink(proc / "cwd")
-        except OSError:
-            continue
-        owner = next(
-            (
-                entry[len(marker) :].decode(errors="replace")
-                for entry in environ.split(b"\0")
-                if entry.startswith(marker)
-            ),
-            None,
-        )
-        if owner is None:
-            owner = _owner_of_dir(Path(workdir))
-        if owner is not None:
-            found[int(proc.name)] = owner
-    return found
-
-
-def _owner_of_dir(path: Path) -> str | None:
-    """The owner token in one of our private directories' names (or of a directory inside one)."""
-    for part in path.parts:
-        if part.startswith(DIR_PREFIX):
-            pid, _, rest = part[len(DIR_PREFIX) :].partition("-")
-            started = rest.partition("-")[0]
-            if pid.isdigit() and started.isdigit():
-                return f"{pid}-{started}"
-    return None
-
-
-def reap_orphans() -> None:
-    """Kill processes and remove directories left by dead pytest-ipc sessions (once per interpreter)."""
-    if _reaped.is_set():
-        return
-    _reaped.set()
-    for pid, owner in marked_processes().items():
-        if not owner_alive(owner):
-            _kill(pid)
-    uid = os.getuid()
-    for path in Path(tempfile.gettempdir()).glob(f"{DIR_PREFIX}*"):
-        dir_owner = _owner_of_dir(path)
-        if dir_owner is not None and path.is_dir() and path.stat().st_uid == uid and not owner_alive(dir_owner):
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 __all__ = [
-    "OWNER_TOKEN",
-    "OWNER_VARIABLE",
     "LocalProcess",
     "ProcessStartError",
     "make_private_dir",
-    "marked_processes",
-    "reap_orphans",
     "remove_private_dir",
+    "reserve_port",
 ]

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import IpcError
-from .._owner import OWNER_TOKEN, owner_alive
+from .._owner import owner_alive, owner_token
 from . import pactfile
 from .merge import MergeResult, SessionFacts, Written, merge_pair
 
@@ -286,7 +286,7 @@ def fragments_path() -> Path:
     memory = Path("/dev/shm")
     base = memory if memory.is_dir() and os.access(memory, os.W_OK) else Path(tempfile.gettempdir())
     _remove_orphaned_fragments(base)
-    return base / f"{FRAGMENTS_PREFIX}{OWNER_TOKEN}-{secrets.token_hex(8)}"
+    return base / f"{FRAGMENTS_PREFIX}{owner_token()}-{secrets.token_hex(8)}"
 
 
 def _remove_orphaned_fragments(base: Path) -> None:

@@ -12,20 +12,21 @@ from typing import Any
 
 import pytest
 
-from pytest_ipc.backends.local import OWNER_TOKEN, marked_processes
+from pytest_ipc._owner import marked_processes, owner_token
 from pytest_ipc.brokers.endpoint import BROKER_KINDS
 from pytest_ipc.brokers.server import BrokerServer
 
 INNER_SESSION = """
 import json, os, signal
-from pytest_ipc.backends.local import OWNER_TOKEN, marked_processes
+from pytest_ipc._lifecycle import watchdog_pid
+from pytest_ipc._owner import marked_processes, owner_token
 
 def test_uses_brokers({fixtures}):
     servers = [{servers}]
     with open(os.environ["RECORD_FILE"], "w") as record:
         json.dump({{
-            "owner": OWNER_TOKEN,
-            "pids": [pid for pid, owner in marked_processes().items() if owner == OWNER_TOKEN],
+            "owner": owner_token(),
+            "pids": list(marked_processes({{owner_token()}})),
             "dirs": [str(server.runtime.base) for server in servers],
         }}, record)
     {ending}
@@ -87,10 +88,11 @@ def test_ctrl_c_leaves_nothing_behind(pytester: pytest.Pytester, monkeypatch: py
 def test_next_session_reaps_what_a_sigkilled_one_left(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result, record = run_inner_session(pytester, monkeypatch, "os.kill(os.getpid(), signal.SIGKILL)")
+    ending = "os.kill(watchdog_pid(), signal.SIGKILL); os.kill(os.getpid(), signal.SIGKILL)"
+    result, record = run_inner_session(pytester, monkeypatch, ending)
     assert result.ret == -9
-    assert processes_of(record["owner"]) != []  # orphans, as after any SIGKILL
-    reaper = "from pytest_ipc.backends.local import reap_orphans; reap_orphans()"
+    assert processes_of(record["owner"]) != []  # orphans, once the watchdog is killed too
+    reaper = "from pytest_ipc._lifecycle import sweep; sweep()"
     subprocess.run([sys.executable, "-c", reaper], check=True, timeout=60)
     assert_nothing_left(record)
 
@@ -114,7 +116,7 @@ def test_every_listener_of_our_brokers_is_on_loopback(
 ) -> None:
     listeners = _listening_inodes()
     ours = []
-    for pid in processes_of(OWNER_TOKEN):
+    for pid in processes_of(owner_token()):
         for fd in Path(f"/proc/{pid}/fd").iterdir():
             try:
                 target = fd.readlink().name

@@ -1,4 +1,5 @@
-"""Shared by the container tests: skip without an engine, a Docker client, and backend cleanup."""
+"""Shared by the container tests: a Docker client, backend cleanup, and sessions a failing test left
+running killed (`kill_unfinished`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_ipc.backends.container import ContainerBackend
+from tests.reliability.sessions import kill_unfinished  # noqa: F401  (autouse)
 
 
 @pytest.fixture

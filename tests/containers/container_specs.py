@@ -15,7 +15,8 @@ import pika
 import redis
 from paho.mqtt.enums import CallbackAPIVersion
 
-from pytest_ipc.backends.container import LABEL_PID, ContainerEndpoint, ContainerSpec
+from pytest_ipc._owner import OWNER_LABEL
+from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 
 
 def amqp_handshake(endpoint: ContainerEndpoint) -> bool:
@@ -54,9 +55,9 @@ NATS = ContainerSpec("local/nats:debian", {"nats": 4222, "monitor": 8222}, ready
 MOSQUITTO = ContainerSpec("local/mosquitto:debian", {"mqtt": 1883}, ready=mqtt_connack)
 
 
-def container_ids_of(client: Any, pid: int) -> set[str]:
-    """Ids of the containers (running or not) that process `pid` labelled as its own."""
-    return {container["Id"] for container in client.api.containers(all=True, filters={"label": f"{LABEL_PID}={pid}"})}
+def container_ids_of(client: Any, token: str) -> set[str]:
+    """Ids of the containers (running or not) that carry owner `token`."""
+    return {container["Id"] for container in client.api.containers(all=True, filters={"label": f"{OWNER_LABEL}={token}"})}
 
 
 def container_exists(client: Any, container_id: str) -> bool:

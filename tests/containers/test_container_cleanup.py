@@ -1,14 +1,15 @@
-"""Nothing outlives its session: failed runs clean up, and a SIGKILLed session's leftovers are swept."""
+"""Nothing outlives its owner: failed runs and signalled sessions clean up, a SIGKILLed owner's watchdog
+removes its containers and networks, and a session removes only what is provably orphaned, even
+next to live sessions in other PID namespaces with the same hostname."""
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
-import textwrap
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,86 +17,109 @@ from typing import Any
 import docker.errors
 import pytest
 
-from pytest_ipc.backends.container import LABEL_HOST, LABEL_PID, LABEL_SESSION, sweep_orphans
+from pytest_ipc import _lifecycle
+from pytest_ipc._owner import OWNER_LABEL, owner_token
+from tests.reliability.sessions import (
+    RECORDING_CONFTEST,
+    ROOT,
+    Session,
+    holding_session,
+    owners_holding,
+    wait_until_clean,
+)
+from tests.reliability.test_ownership import needs_pid_namespaces
 
 from .container_specs import container_exists
 
 pytestmark = pytest.mark.docker
 
+OWNER_SCRIPT = """
+import json, sys
+from pytest_ipc import _lifecycle, _owner
+from pytest_ipc.backends.container import ContainerBackend, ContainerSpec, private_network
+
+network = private_network()
+name = network.__enter__()
+endpoint = ContainerBackend(ContainerSpec("local/redis:debian", {"redis": 6379}, network=name)).start()
+print(json.dumps({"token": _owner.owner_token(), "record": str(_owner.owner().path),
+                  "watchdog": _lifecycle.watchdog_pid(), "container": endpoint.container_id}), flush=True)
+sys.stdin.read()  # until killed
+"""
+
 
 @pytest.fixture
-def dead_pid() -> int:
-    process = subprocess.Popen(["true"])
+def container_owner() -> Iterator[Callable[[], tuple[subprocess.Popen[str], dict[str, Any]]]]:
+    """Starts processes that each own a container on a private network; ends those left running."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start() -> tuple[subprocess.Popen[str], dict[str, Any]]:
+        process = subprocess.Popen(
+            [sys.executable, "-c", OWNER_SCRIPT],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        started.append(process)
+        assert process.stdout is not None
+        return process, json.loads(process.stdout.readline())
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def test_a_sigkilled_owners_watchdog_removes_its_container_and_network(
+    container_owner: Callable[[], tuple[subprocess.Popen[str], dict[str, Any]]], docker_client: Any
+) -> None:
+    process, owner = container_owner()
+    assert container_exists(docker_client, owner["container"])
+    process.send_signal(signal.SIGKILL)
     process.wait()
-    return process.pid
+    assert wait_until_clean([owner], docker_client=docker_client) == {}
+
+
+def test_when_the_watchdog_dies_too_the_next_sweep_removes_them(
+    container_owner: Callable[[], tuple[subprocess.Popen[str], dict[str, Any]]], docker_client: Any
+) -> None:
+    process, owner = container_owner()
+    os.kill(owner["watchdog"], signal.SIGKILL)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert container_exists(docker_client, owner["container"]), "no one reaped it yet"
+    assert owner["token"] in _lifecycle.sweep()  # (under xdist another worker's sweep may be first)
+    assert wait_until_clean([owner], timeout=0, docker_client=docker_client) == {}
 
 
 @pytest.fixture
-def labelled(docker_client: Any) -> Iterator[Callable[..., Any]]:
-    """Makes containers and networks with given owner labels; removes whatever the test left."""
-    removals: list[Callable[[], None]] = []
+def labelled(docker_client: Any) -> Iterator[Callable[[str], Any]]:
+    """Makes containers labelled with a given owner token; removes whatever the test left."""
+    made: list[Any] = []
 
-    def make(kind: str, pid: int, host: str = os.uname().nodename) -> Any:
-        labels = {LABEL_SESSION: str(uuid.uuid4()), LABEL_PID: str(pid), LABEL_HOST: host}
-        if kind == "network":
-            network = docker_client.networks.create(f"pytest-ipc-test-{uuid.uuid4().hex[:8]}", labels=labels)
-            removals.append(network.remove)
-            return network
-        container = docker_client.containers.create("local/redis:debian", labels=labels)
-        removals.append(lambda: container.remove(force=True))
-        return container
+    def make(token: str) -> Any:
+        made.append(docker_client.containers.create("local/redis:debian", labels={OWNER_LABEL: token}))
+        return made[-1]
 
     yield make
-    for remove in removals:
-        with contextlib.suppress(docker.errors.NotFound):  # most are gone: that is what tests check
-            remove()
+    for container in made:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
 
 
-def test_sweep_removes_only_what_dead_processes_of_this_host_left(
-    labelled: Callable[..., Any],
-    dead_pid: int,
-    docker_client: Any,
+def test_a_sweep_leaves_live_owners_and_owners_it_cannot_judge_alone(
+    labelled: Callable[[str], Any], docker_client: Any
 ) -> None:
-    orphan = labelled("container", dead_pid)
-    orphan_network = labelled("network", dead_pid)
-    ours = labelled("container", os.getpid())
-    elsewhere = labelled("container", dead_pid, host="another-machine")
-
-    sweep_orphans()  # (under xdist another worker's sweep may get there first: check the state)
-
-    assert not container_exists(docker_client, orphan.id)
-    assert container_exists(docker_client, ours.id)
-    assert container_exists(docker_client, elsewhere.id)
-    assert not docker_client.networks.list(names=[orphan_network.name])
-
-
-def test_a_sigkilled_session_leaves_a_container_the_next_sweep_removes(docker_client: Any) -> None:
-    script = textwrap.dedent(
-        """
-        import sys
-        from pytest_ipc.backends.container import ContainerBackend, ContainerSpec
-        endpoint = ContainerBackend(ContainerSpec("local/redis:debian", {"redis": 6379})).start()
-        print(endpoint.container_id, flush=True)
-        sys.stdin.read()  # until killed
-        """
-    )
-    session = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert session.stdout is not None
-        container_id = session.stdout.readline().strip()
-        assert docker_client.containers.get(container_id).status == "running"
-    finally:
-        session.send_signal(signal.SIGKILL)
-        session.wait()
-        assert session.stdin is not None and session.stdout is not None
-        session.stdin.close()
-        session.stdout.close()
-
-    # SIGKILL ran no teardown; only a sweep (ours, or under xdist another worker's) removes it.
-    sweep_orphans()
-    assert not container_exists(docker_client, container_id)
+    ours = labelled(owner_token())  # a live owner: we hold our record's lock
+    place = owner_token().partition("-")[2]
+    elsewhere = labelled(f"{secrets.token_hex(8)}-ffff.1")  # another records directory (another /dev/shm)
+    unrecorded = labelled(f"{secrets.token_hex(8)}-{place}")  # no record here: never an orphan of ours
+    _lifecycle.sweep()
+    for container in (ours, elsewhere, unrecorded):
+        assert container_exists(docker_client, container.id)
 
 
 def test_a_failing_pytest_run_leaves_no_container_or_network(pytester: pytest.Pytester, docker_client: Any) -> None:
@@ -135,3 +159,80 @@ def test_a_failing_pytest_run_leaves_no_container_or_network(pytester: pytest.Py
     assert not container_exists(docker_client, container_id)
     assert not docker_client.networks.list(names=[network])
     assert not docker_client.networks.list(names=[second_network])
+
+
+CONTAINER_BROKER = ("--ipc-redis-backend=container", "--ipc-redis-image=local/redis:debian")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=lambda signum: signum.name)
+def test_a_signalled_session_leaves_no_container(
+    pytester: pytest.Pytester, docker_client: Any, signum: signal.Signals
+) -> None:
+    session = holding_session(pytester, ["redis_server"], *CONTAINER_BROKER, "-k", "holds_brokers and 0")
+    [owner] = owners_holding(session)
+    assert wait_until_clean([owner], timeout=0, docker_client=docker_client, kinds=["containers"]) != {}
+    session.process.send_signal(signum)
+    session.finish()
+    assert wait_until_clean([owner], docker_client=docker_client) == {}
+
+
+NAMESPACED_TESTS = """
+import os
+from conftest import block_until_released, record
+from pytest_ipc import _lifecycle, _owner
+from pytest_ipc.backends.container import ContainerBackend, ContainerSpec
+
+def test_holds_a_container():
+    backend = ContainerBackend(ContainerSpec("local/redis:debian", {"redis": 6379}))
+    endpoint = backend.start()
+    try:
+        record("owner", token=_owner.owner_token(), record=str(_owner.owner().path), watchdog=_lifecycle.watchdog_pid(),
+               container=endpoint.container_id, namespace_pid=os.getpid(), hostname=os.uname().nodename)
+        block_until_released()
+    finally:
+        backend.stop()
+
+def test_nothing():
+    pass
+"""
+OWN_PID_NAMESPACE = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
+
+
+@needs_pid_namespaces
+def test_sessions_in_separate_pid_namespaces_never_remove_each_others_containers(
+    pytester: pytest.Pytester, docker_client: Any
+) -> None:
+    """Two sessions, each pid 1 of its own PID namespace, same hostname, same engine: neither (nor a
+    third) removes the other's container. Once a namespace dies with its session and its watchdog,
+    the next session removes that container, and only that one."""
+    first, second = (
+        Session(pytester, RECORDING_CONFTEST, NAMESPACED_TESTS, "-k", "holds", prefix=OWN_PID_NAMESPACE, name=name)
+        for name in ("first", "second")
+    )
+    first.wait_for("running")
+    second.wait_for("running")
+    [a], [b] = first.records_of("owner"), second.records_of("owner")
+    assert a["namespace_pid"] == b["namespace_pid"] == 1 and a["hostname"] == b["hostname"]
+
+    sweeper = Session(
+        pytester, RECORDING_CONFTEST, NAMESPACED_TESTS, "-k", "nothing", prefix=OWN_PID_NAMESPACE, name="third"
+    )
+    sweeper.finish().assert_outcomes(passed=1, deselected=1)
+    assert container_exists(docker_client, a["container"]) and container_exists(docker_client, b["container"])
+
+    os.killpg(first.process.pid, signal.SIGKILL)  # the namespace, its session and its watchdog die at once
+    first.finish()
+    assert container_exists(docker_client, a["container"]), "nobody left to remove it"
+
+    sweeper = Session(
+        pytester, RECORDING_CONFTEST, NAMESPACED_TESTS, "-k", "nothing", prefix=OWN_PID_NAMESPACE, name="fourth"
+    )
+    sweeper.finish().assert_outcomes(passed=1, deselected=1)
+    assert not container_exists(docker_client, a["container"])
+    assert container_exists(docker_client, b["container"])
+
+    second.release()
+    second.finish().assert_outcomes(passed=1, deselected=1)
+    for owner in (a, b):
+        owner["watchdog"] = None  # a pid of its namespace, meaningless here
+    assert wait_until_clean([a, b], docker_client=docker_client) == {}

@@ -1,45 +1,70 @@
-"""Engine detection is fast and says what to do; testcontainers gets settings that work here."""
+"""Engine detection is fast and says what to do; testcontainers runs our containers without Ryuk, set
+per call on its own configuration, never in the environment."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from testcontainers.core.config import ConnectionMode, testcontainers_config
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
 
 from pytest_ipc import docker_engine
 from pytest_ipc._net import free_port
+from pytest_ipc.backends.container import ContainerBackend
+
+from .container_specs import REDIS
 
 
 @pytest.fixture
-def pristine_testcontainers_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in docker_engine.TESTCONTAINERS_DEFAULTS:
-        monkeypatch.setenv(name, "")  # so that monkeypatch restores it, whatever the test sets
-        monkeypatch.delenv(name)
-    saved = testcontainers_config.ryuk_disabled, testcontainers_config.connection_mode_override
-    yield
-    testcontainers_config.ryuk_disabled, testcontainers_config.connection_mode_override = saved
-
-
-@pytest.mark.usefixtures("pristine_testcontainers_config")
-def test_testcontainers_gets_our_defaults_even_after_it_read_its_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def users_testcontainers_settings() -> Iterator[None]:
+    """Ryuk on, as a user's own testcontainers use may want it; put back whatever was there."""
+    saved = testcontainers_config.ryuk_disabled
     testcontainers_config.ryuk_disabled = False
-    testcontainers_config.connection_mode_override = None
-    docker_engine.configure_testcontainers()
-    assert testcontainers_config.ryuk_disabled is True
-    assert testcontainers_config.connection_mode_override is ConnectionMode.docker_host
+    yield
+    testcontainers_config.ryuk_disabled = saved
 
 
-@pytest.mark.usefixtures("pristine_testcontainers_config")
-def test_the_users_testcontainers_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "false")
-    monkeypatch.setenv("TESTCONTAINERS_CONNECTION_MODE", "bridge_ip")
-    docker_engine.configure_testcontainers()
+def settings_in_environment() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith("TESTCONTAINERS_")}
+
+
+@pytest.mark.usefixtures("users_testcontainers_settings")
+def test_ryuk_is_off_only_while_our_containers_start() -> None:
+    environment = settings_in_environment()
+    with docker_engine.ryuk_disabled():
+        assert testcontainers_config.ryuk_disabled is True
+        with docker_engine.ryuk_disabled():  # another of our starts, at the same time
+            assert testcontainers_config.ryuk_disabled is True
+        assert testcontainers_config.ryuk_disabled is True, "the outer start still runs"
     assert testcontainers_config.ryuk_disabled is False
-    assert testcontainers_config.connection_mode_override is ConnectionMode.bridge_ip
+    assert settings_in_environment() == environment
+
+
+@pytest.mark.docker
+@pytest.mark.usefixtures("users_testcontainers_settings")
+def test_a_container_start_leaves_the_users_testcontainers_settings_and_environment_alone(
+    backends: list[ContainerBackend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen_during_start: list[bool] = []
+    start = DockerContainer.start
+
+    def recording_start(container: DockerContainer) -> DockerContainer:
+        seen_during_start.append(testcontainers_config.ryuk_disabled)
+        return start(container)
+
+    monkeypatch.setattr(DockerContainer, "start", recording_start)
+    environment = dict(os.environ)
+    backend = ContainerBackend(REDIS)
+    backends.append(backend)
+    backend.start()
+    assert seen_during_start == [True]
+    assert testcontainers_config.ryuk_disabled is False
+    assert dict(os.environ) == environment
 
 
 def test_an_engine_that_refuses_connections_is_reported_quickly(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""A load process (echo upstream plus clients, outside this process) and a fault proxy in front of it."""
+"""A load process (echo upstream plus clients, outside this process) and a fault proxy in front of it;
+sessions a failing test leaves running are killed (`kill_unfinished`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from pytest_ipc.client.client import ToxiproxyClient
 from pytest_ipc.toxiproxy import EmbeddedToxiproxy
 from tests.reliability.load import LoadProcess, ProxiedEcho
+from tests.reliability.sessions import kill_unfinished  # noqa: F401  (autouse)
 
 
 @pytest.fixture(scope="module")
@@ -21,3 +23,4 @@ def load_process() -> Iterator[LoadProcess]:
 def proxied_echo(load_process: LoadProcess) -> Iterator[ProxiedEcho]:
     with EmbeddedToxiproxy() as server, ToxiproxyClient(server.url, timeout=30.0) as client:
         yield ProxiedEcho(server, client, client.create_proxy("echo", load_process.upstream))
+

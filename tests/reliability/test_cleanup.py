@@ -8,24 +8,16 @@ test ran proves the inspection sees them. Temp dirs are caught by pointing TMPDI
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.reliability.machine import child_processes, listening_anywhere, process_alive
-
-ROOT = Path(__file__).resolve().parents[2]
-EXIT_TIMEOUT = 60.0
-#: Third-party plugins the inner session does not use; importing them costs seconds on a busy box.
-UNNEEDED_PLUGINS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:pytest_httpserver", "-p", "no:Faker")
+from tests.reliability.sessions import Session
 
 INNER_CONFTEST = """
 import json, os, pathlib, time
@@ -37,6 +29,10 @@ def record(kind, **extra):
 
 def pytest_runtest_logfinish(nodeid):
     record("after", test=nodeid)
+
+def pytest_sessionstart(session):
+    from pytest_ipc._owner import owner_token
+    record("start", token=owner_token())
 
 def pytest_unconfigure(config):
     record("end")
@@ -94,61 +90,11 @@ def test_blocks(toxiproxy, http_stub, n):
 """
 
 
-class InnerSession:
-    """A pytest subprocess over the inner tests, with its records and its own empty TMPDIR."""
+class InnerSession(Session):
+    """A session over the inner tests above."""
 
     def __init__(self, pytester: pytest.Pytester, *args: str) -> None:
-        self.records = pytester.path / "records"
-        self.tmpdir = pytester.path / "tmp"
-        self.records.mkdir()
-        self.tmpdir.mkdir()
-        pytester.makeconftest(INNER_CONFTEST)
-        pytester.makepyfile(test_inner=INNER_TESTS)
-        self.path = pytester.path
-        self.environment = {
-            **os.environ,
-            "IPC_RECORDS": str(self.records),
-            "TMPDIR": str(self.tmpdir),
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-        }
-        self.process = self._start(args)
-
-    def _start(self, args: tuple[str, ...]) -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "pytest", *UNNEEDED_PLUGINS, f"--basetemp={self.path / 'base'}", *args]
-        return subprocess.Popen(
-            command, cwd=self.path, env=self.environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-
-    def run_next_session(self, *args: str) -> pytest.RunResult:
-        """Another session in the same place, after this one ended (or was killed)."""
-        self.process = self._start(args)
-        return self.finish()
-
-    def wait_for(self, prefix: str, count: int = 1) -> list[Path]:
-        deadline = time.monotonic() + EXIT_TIMEOUT
-        while len(found := sorted(self.records.glob(f"{prefix}*"))) < count:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                output = "\n".join(self.finish().outlines)
-                raise AssertionError(f"no {count} {prefix!r} records; session output:\n{output}")
-            time.sleep(0.02)
-        return found
-
-    def release(self) -> None:
-        (self.records / "release").touch()
-
-    def finish(self) -> pytest.RunResult:
-        started = time.monotonic()
-        try:
-            output, _ = self.process.communicate(timeout=EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            output, _ = self.process.communicate()
-            raise AssertionError(f"the inner session did not exit within {EXIT_TIMEOUT} s:\n{output}") from None
-        return pytest.RunResult(self.process.returncode, output.splitlines(), [], time.monotonic() - started)
-
-    def records_of(self, kind: str) -> list[dict[str, Any]]:
-        """The `kind` records ("during", "after", "end"), oldest first per process."""
-        return [json.loads(path.read_text()) for path in sorted(self.records.glob(f"{kind}-*.json"))]
+        super().__init__(pytester, INNER_CONFTEST, INNER_TESTS, *args)
 
     def assert_plugin_was_active(self) -> None:
         """The during-test records saw listeners and threads, so an empty end record means something."""
@@ -179,10 +125,6 @@ class InnerSession:
             assert not still, f"ports of pid {record['pid']} still listening after it died: {still}"
             assert [pid for pid in record["children"] if process_alive(pid)] == [], record
         self.assert_no_temp_dirs()
-
-    def assert_no_temp_dirs(self) -> None:
-        left = sorted(path.name for path in self.tmpdir.iterdir())
-        assert left == [], f"temp dirs left in TMPDIR: {left}"
 
 
 def assert_nothing_held(record: dict[str, Any]) -> None:
@@ -244,8 +186,8 @@ def test_sigkill_of_an_xdist_worker_leaves_nothing_of_it(pytester: pytest.Pytest
 def test_the_next_session_removes_what_a_sigkilled_one_left(pytester: pytest.Pytester) -> None:
     session = InnerSession(pytester, "-k", "records_a_pact or (blocks and 0)")
     session.wait_for("running")
-    killed = session.process.pid
-    left_behind = sorted(Path("/dev/shm").glob(f"pytest-ipc-pacts-{killed}-*"))
+    token = session.records_of("start")[0]["token"]
+    left_behind = sorted(Path("/dev/shm").glob(f"pytest-ipc-pacts-{token}-*"))
     session.process.send_signal(signal.SIGKILL)
     session.finish()
     try:
