@@ -36,7 +36,7 @@ def test_bad_sequences_are_refused(http_stub: HttpStub) -> None:
         route.respond_sequence([{"jsn": {}}])
     with pytest.raises(ValueError, match="at least one reply"):
         route.respond_sequence([])
-    with pytest.raises(ValueError, match="times >= 1"):
+    with pytest.raises(ValueError, match="times must be an int >= 1, got 0"):
         route.fail_first(0)
     with pytest.raises(ValueError, match="200 to 599"):
         route.fail_first(2, status=700)
