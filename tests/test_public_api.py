@@ -1,13 +1,57 @@
-"""The public API is what `pytest_ipc/__init__.py` lists: every name must import, lazily."""
+"""The public surface follows ../shared/conventions.md: names, units, attributes, one base exception.
+
+`pytest_ipc.__all__` (and each public submodule's `__all__`) is walked, as are the options, ini keys,
+environment variables, fixtures and markers the plugin adds to a session; any name or unit that
+breaks the conventions fails here with the rule it breaks.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import inspect
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 import pytest_ipc
+from pytest_ipc._errors import IpcError
+from pytest_ipc.fixtures._settings import SETTINGS
+
+PACKAGE = Path(pytest_ipc.__file__).parent
+PUBLIC_MODULES = (
+    "pytest_ipc",
+    "pytest_ipc.aio",
+    "pytest_ipc.faults",
+    "pytest_ipc.resilience",
+    "pytest_ipc.resilience.aio",
+    "pytest_ipc.stub",
+    "pytest_ipc.client",
+    "pytest_ipc.brokers",
+    "pytest_ipc.messaging",
+    "pytest_ipc.messaging.aio",
+    "pytest_ipc.contracts",
+    "pytest_ipc.report",
+    "pytest_ipc.network",
+)
+# A unit in a name is allowed only where the unit is not the convention (seconds, bytes, bytes/s).
+UNIT_SUFFIX = re.compile(r"(^|_)(ms|millis|milliseconds|us|micros|s|secs|seconds|kb|kb_s|kbs|mb|rate_kb)$")
+# Generic names a user's own suite could already use (conventions: prefix them with ipc_ or keep them private).
+GENERIC = {"slow", "docker", "target_url", "fault_case", "injected_fault", "pact", "make_pact", "network", "report", "stub", "proxy", "broker"}
+# Environment variables the package sets on its own child processes (markers, not settings).
+CHILD_MARKERS = {"PYTEST_IPC_OWNER_TOKEN", "PYTEST_IPC_RABBITMQ_NODE"}
+
+
+def public_objects() -> Iterator[tuple[str, object]]:
+    for module_name in PUBLIC_MODULES:
+        module = importlib.import_module(module_name)
+        for name in module.__all__:
+            yield f"{module_name}.{name}", getattr(module, name)
 
 
 @pytest.mark.parametrize("name", pytest_ipc.__all__)
@@ -15,12 +59,147 @@ def test_public_name_resolves(name: str) -> None:
     assert getattr(pytest_ipc, name) is not None
 
 
+def test_the_public_api_is_small_and_each_name_has_a_docstring() -> None:
+    assert len(pytest_ipc.__all__) <= 80, f"{len(pytest_ipc.__all__)} top-level names: keep plumbing in submodules"
+    documented_kinds = (inspect.isclass, inspect.isfunction, inspect.ismodule)
+    undocumented = [name for name, value in public_objects() if any(kind(value) for kind in documented_kinds) and not inspect.getdoc(value)]
+    assert not undocumented, f"public names without a docstring: {undocumented}"
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         pytest_ipc.Nope  # noqa: B018
 
 
-def test_import_does_not_load_optional_extras() -> None:
-    code = "import sys, pytest_ipc; print(sorted(m for m in ('pika', 'pact', 'testcontainers', 'redis') if m in sys.modules))"
+def test_import_loads_nothing_behind_the_names() -> None:
+    code = "import sys, pytest_ipc.plugin; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pika', 'pact', 'testcontainers', 'redis', 'faker', 'httpx', 'h11')))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
+
+
+def test_one_base_exception() -> None:
+    exceptions = [(name, value) for name, value in public_objects() if isinstance(value, type) and issubclass(value, BaseException)]
+    assert exceptions
+    strays = [name for name, value in exceptions if not issubclass(value, IpcError) and not issubclass(value, Warning)]
+    assert not strays, f"public exceptions that are not an IpcError: {strays}"
+
+
+def _parameters(value: object) -> list[str]:
+    try:
+        return list(inspect.signature(value).parameters)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return []
+
+
+def test_no_unit_in_public_parameter_and_field_names() -> None:
+    offenders: list[str] = []
+    for qualified, value in public_objects():
+        names = [f"{qualified}({name})" for name in _parameters(value)] if callable(value) else []
+        if isinstance(value, type):
+            members = inspect.getmembers(value, lambda member: inspect.isfunction(member) or isinstance(member, property))
+            for member_name, member in members:
+                if member_name.startswith("_"):
+                    continue
+                names.append(f"{qualified}.{member_name}")
+                if inspect.isfunction(member):
+                    names += [f"{qualified}.{member_name}({name})" for name in _parameters(member)]
+            if dataclasses.is_dataclass(value):
+                names += [f"{qualified}.{field.name}" for field in dataclasses.fields(value)]
+        offenders += [name for name in names if UNIT_SUFFIX.search(re.split(r"[.(]", name.rstrip(")"))[-1])]
+    assert not offenders, f"names that carry a conventional unit (seconds, bytes, bytes/s need none): {sorted(set(offenders))}"
+
+
+def test_a_url_is_a_property_never_a_method() -> None:
+    methods = [
+        qualified
+        for qualified, value in public_objects()
+        if isinstance(value, type) and inspect.isfunction(getattr(value, "url", None))
+    ]
+    assert not methods, f"classes whose url is a method: {methods}"
+
+
+def test_async_forms_carry_the_names_of_the_blocking_ones() -> None:
+    from pytest_ipc import aio
+
+    for name in aio.__all__:
+        assert hasattr(pytest_ipc, name), f"pytest_ipc.aio.{name} has no blocking twin pytest_ipc.{name}"
+
+
+def test_every_setting_has_the_three_conventional_spellings() -> None:
+    import pytest_ipc.plugin  # noqa: F401  (declares every setting)
+
+    assert SETTINGS
+    for spec in SETTINGS.values():
+        stem = f"{spec.area}_{spec.name}".replace("-", "_")
+        assert spec.option == f"--ipc-{stem.replace('_', '-')}"
+        assert spec.ini == f"ipc_{stem}"
+        assert spec.env == f"PYTEST_IPC_{stem.upper()}"
+
+
+def test_the_package_reads_no_environment_variable_but_its_settings() -> None:
+    envs = {spec.env for spec in SETTINGS.values()} | CHILD_MARKERS
+    read = {
+        match
+        for path in PACKAGE.rglob("*.py")
+        for match in re.findall(r"\bPYTEST_IPC_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8"))
+    }
+    assert read <= envs, f"environment variables outside the declared settings: {sorted(read - envs)}"
+
+
+# The one scoped exception: the Pact core reads its telemetry switch from the environment only, so
+# `verify()` sets PACT_DO_NOT_TRACK for the verifier's own call and restores it (contracts/verification.py).
+ENVIRONMENT_WRITES_ALLOWED = {"contracts/verification.py"}
+
+
+def test_the_package_never_writes_the_process_environment() -> None:
+    writes = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        if str(path.relative_to(PACKAGE)) not in ENVIRONMENT_WRITES_ALLOWED
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"os\.environ\[[^]]+\]\s*=(?!=)|os\.environ\.(setdefault|update|pop)\(|os\.putenv\(", line)
+    ]
+    assert not writes, f"the plugin changes os.environ (a global side effect): {writes}"
+
+
+@pytest.fixture(scope="module")
+def session_surface(pytester_module: Path) -> dict[str, set[str]]:
+    """Options, ini keys, fixtures and markers a session gains from the plugin (with minus without)."""
+
+    def run(*args: str) -> str:
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
+        return subprocess.run(command, cwd=pytester_module, capture_output=True, text=True, check=False).stdout
+
+    def surface(*plugin: str) -> dict[str, set[str]]:
+        help_text = run(*plugin, "--help")
+        ini_part = help_text.split("[pytest] ", 1)[1]
+        return {
+            "options": set(re.findall(r"^\s+(--[a-z][a-z0-9-]+)", help_text, re.M)),
+            "ini": set(re.findall(r"^\s+([a-z][a-z0-9_]+) \(", ini_part, re.M)),
+            "fixtures": set(re.findall(r"^([a-z_][a-z0-9_]*)(?: \[\w+ scope\])? -- ", run(*plugin, "--fixtures"), re.M)),
+            "markers": set(re.findall(r"^@pytest\.mark\.([a-z_]+)", run(*plugin, "--markers"), re.M)),
+        }
+
+    with_plugin, without = surface(), surface("-p", "no:ipc")
+    return {kind: with_plugin[kind] - without[kind] for kind in with_plugin}
+
+
+@pytest.fixture(scope="module")
+def pytester_module(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("surface")
+    (directory / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    return directory
+
+
+def test_options_and_ini_keys_follow_the_naming_rule(session_surface: dict[str, set[str]]) -> None:
+    assert session_surface["options"], "the plugin added no option: did it load?"
+    assert {option for option in session_surface["options"] if not option.startswith("--ipc-")} == set()
+    assert {key for key in session_surface["ini"] if not key.startswith("ipc_")} == set()
+    assert session_surface["options"] == {spec.option for spec in SETTINGS.values()}
+
+
+def test_fixtures_and_markers_carry_no_generic_name(session_surface: dict[str, set[str]]) -> None:
+    assert "http_stub" in session_surface["fixtures"]
+    assert session_surface["fixtures"] & GENERIC == set()
+    assert session_surface["markers"] & GENERIC == set()
+    assert {"fault_matrix", "ipc_pact", "pact_provider"} <= session_surface["markers"]

@@ -39,10 +39,10 @@ Backoff = Sequence[float] | Callable[[int], float]
 EARLY_SLACK = 0.02  # seconds: clock and transport granularity
 
 
-def constant(seconds: float) -> Callable[[int], float]:
-    """The same pause before every retry."""
-    positive("seconds", seconds)
-    return lambda retry: seconds
+def constant(pause: float) -> Callable[[int], float]:
+    """The same pause (seconds) before every retry."""
+    positive("pause", pause)
+    return lambda retry: pause
 
 
 def exponential(initial: float, multiplier: float = 2.0, maximum: float = math.inf) -> Callable[[int], float]:

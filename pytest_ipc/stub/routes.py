@@ -22,6 +22,8 @@ ReplyCallback = Callable[[StubRequest], Reply | Mapping[str, object]]
 
 
 class Route:
+    """One expectation of the stub: which requests it takes, what it answers, and its own rules."""
+
     def __init__(self, matcher: RequestMatcher, name: str) -> None:
         self.matcher = matcher
         self.name = name

@@ -1,0 +1,50 @@
+"""The async forms of pytest-ipc's blocking public names, under the same names, for async tests.
+
+    from pytest_ipc import aio
+
+    async def test_price_times_out(http_stub):
+        async with httpx.AsyncClient(timeout=0.3) as client:
+            with faults.inject(faults.hang(), into=http_stub):
+                await aio.assert_timeout_honoured(lambda: client.get(http_stub.url_for("/price")), budget=0.3)
+
+Methods follow the same rule on their objects (`await rabbitmq_server.aio.restart()`). Names that
+do no I/O (the fault vocabulary, the messaging verdicts) have one form only, in `pytest_ipc`.
+"""
+
+from pytest_ipc.messaging.aio import (
+    Capture,
+    DeadLetterAfter,
+    IdempotentConsumer,
+    Redeliver,
+    RequestReply,
+    Responder,
+    channels_for,
+    consumer_down,
+    duplicate,
+    reorder,
+)
+from pytest_ipc.resilience.aio import (
+    assert_breaker,
+    assert_fallback,
+    assert_request_cap,
+    assert_retry_jitter,
+    assert_timeout_honoured,
+)
+
+__all__ = [
+    "Capture",
+    "DeadLetterAfter",
+    "IdempotentConsumer",
+    "Redeliver",
+    "RequestReply",
+    "Responder",
+    "assert_breaker",
+    "assert_fallback",
+    "assert_request_cap",
+    "assert_retry_jitter",
+    "assert_timeout_honoured",
+    "channels_for",
+    "consumer_down",
+    "duplicate",
+    "reorder",
+]
