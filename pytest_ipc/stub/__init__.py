@@ -11,8 +11,11 @@
 
 Pieces: `matchers` (what a route takes), `responses` and `fake` (what it answers), `routes` (the
 fluent route), `auth`, `scenarios`, `faults` (HTTP-level misbehaviour), `journal` (what was seen),
-`server` (`HttpStub`, which ties them to the shared h11 core). Fixtures: `pytest_ipc.fixtures.stub`.
+`server` (`HttpStub`, which ties them to the shared h11 core, whose bounds are `Limits`). Fixtures:
+`pytest_ipc.fixtures.stub`.
 """
+
+from .._http import Limits
 
 from .faults import (
     FAULT_TYPES,
@@ -48,6 +51,7 @@ __all__ = [
     "HttpStub",
     "Journal",
     "JournalEntry",
+    "Limits",
     "MalformedChunk",
     "RandomDataThenClose",
     "Reply",

@@ -189,7 +189,7 @@ versions = st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1x", "",
 header_lines = st.lists(
     st.sampled_from(
         [
-            "host: a", "content-length: 5", "content-length: -1", "content-length: 1, 2", "transfer-encoding: chunked",
+            "host: localhost", "host: rebound.example", "content-length: 5", "content-length: -1", "content-length: 1, 2", "transfer-encoding: chunked",
             "transfer-encoding: gzip", "expect: 100-continue", "no colon", " folded", "x: \x00", "connection: close",
         ]
     )
@@ -232,9 +232,9 @@ def test_raw_garbage_to_the_stub_gets_an_answer_or_a_close(stub: HttpStub, data:
     stub.expect("GET", "/ping").respond(text="pong")
     status = answered_status(raw_exchange(stub.host, stub.port, data))
     event(f"status {status}")
-    assert status in (None, 200, 400, 404, 413, 414, 431, 501, 505)
+    assert status in (None, 200, 400, 403, 404, 413, 414, 431, 501, 505)
     stub.allow_unmatched()
-    assert raw_exchange(stub.host, stub.port, b"GET /ping HTTP/1.1\r\nhost: a\r\n\r\n").endswith(b"pong")
+    assert raw_exchange(stub.host, stub.port, b"GET /ping HTTP/1.1\r\nhost: localhost\r\n\r\n").endswith(b"pong")
 
 
 @FUZZ
@@ -244,7 +244,7 @@ def test_raw_garbage_to_the_admin_api_gets_an_answer_or_a_close(admin: httpx.Cli
     assert url.port is not None
     status = answered_status(raw_exchange(url.host, url.port, data))
     event(f"status {status}")
-    assert status is None or status in ADMIN_STATUSES | {414, 431, 501, 505}
+    assert status is None or status in ADMIN_STATUSES | {403, 414, 431, 501, 505}
     assert admin.get("/version").status_code == 200
     restore(admin)
 
@@ -260,7 +260,7 @@ class Slowloris:
         self._thread = threading.Thread(target=self._dribble, name="slowloris", daemon=True)
 
     def _dribble(self) -> None:
-        head = b"POST /proxies HTTP/1.1\r\nhost: a\r\nx-slow: " + b"a" * 100_000
+        head = b"POST /proxies HTTP/1.1\r\nhost: localhost\r\nx-slow: " + b"a" * 100_000
         for position in range(len(head)):
             for sock in self.sockets:
                 try:
@@ -287,7 +287,7 @@ def timed_requests(host: str, port: int, path: str, count: int) -> list[float]:
     durations = []
     for _ in range(count):
         started = time.perf_counter()
-        answer = raw_exchange(host, port, f"GET {path} HTTP/1.1\r\nhost: a\r\n\r\n".encode())
+        answer = raw_exchange(host, port, f"GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n".encode())
         assert answered_status(answer) == 200, answer
         durations.append(time.perf_counter() - started)
         time.sleep(0.05)
