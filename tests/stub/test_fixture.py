@@ -7,7 +7,11 @@ hook imports Hypothesis afresh in every in-process run (seconds each), pytest-be
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+import pytest_ipc
 
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
 
@@ -73,7 +77,8 @@ def test_host_from_env_and_a_bad_host_is_a_usage_error(pytester: pytest.Pytester
 
 
 @pytest.mark.slow
-def test_listen_address_fixture_override_and_xdist(pytester: pytest.Pytester) -> None:
+def test_listen_address_fixture_override_and_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(pytest_ipc.__file__).parents[1]))  # the pytest_ipc under test
     pytester.makeconftest(
         """
         import pytest
