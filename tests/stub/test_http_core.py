@@ -19,7 +19,15 @@ from typing import Any
 
 import pytest
 
-from pytest_ipc._http import Exchange, Handler, HandlerResult, HttpServer, Limits, Request, Response
+from pytest_ipc._http import (
+    Exchange,
+    Handler,
+    HandlerResult,
+    HttpServer,
+    Limits,
+    Request,
+    Response,
+)
 from pytest_ipc._loop import EVENT_LOOP_ENV, LoopThread
 
 Serve = Callable[..., "Running"]
@@ -346,3 +354,40 @@ def test_connections_over_the_cap_are_answered_503_and_closed_while_others_are_s
     finally:
         first.close()
         second.close()
+
+
+def test_a_pipeline_is_answered_one_request_per_turn_so_another_connection_gets_in_between(serve: Serve) -> None:
+    """A greedy connection has 1,000 requests buffered behind one whose handler waits; a polite one has
+    one request behind another such handler, released just after. Answered all in one callback (as
+    before), the polite request would come after the whole pipeline; taken one per turn, it comes
+    within the first few."""
+    order: list[str] = []
+    gates = {"/gate-greedy": asyncio.Event(), "/gate-polite": asyncio.Event()}
+    waiting = threading.Semaphore(0)
+
+    async def wait_at(gate: str) -> Response:
+        waiting.release()
+        await gates[gate].wait()
+        if gate == "/gate-greedy":
+            gates["/gate-polite"].set()  # the polite handler ends on the loop's next turn, after this one
+        return HELLO
+
+    def handler(request: Request, _exchange: Exchange) -> HandlerResult:
+        if request.path in gates:
+            return wait_at(request.path)
+        order.append(request.path)
+        return HELLO
+
+    running = serve(handler)
+    count = 1000
+    with socket.create_connection(running.address, timeout=5) as greedy, socket.create_connection(running.address, timeout=5) as polite:
+        greedy.sendall(get("/gate-greedy") + get("/greedy") * count)
+        polite.sendall(get("/gate-polite") + get("/polite"))
+        assert waiting.acquire(timeout=5) and waiting.acquire(timeout=5)
+        running.loop.loop.call_soon_threadsafe(gates["/gate-greedy"].set)
+        answers = [b""] * 2
+        for index, (sock, wanted) in enumerate([(polite, 2), (greedy, count + 1)]):
+            while answers[index].count(b"HTTP/1.1 200 ") < wanted:
+                answers[index] += sock.recv(65536)
+    assert order.count("/greedy") == count
+    assert order.index("/polite") < 5, f"the polite request came after {order.index('/polite')} pipelined ones"

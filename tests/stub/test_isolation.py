@@ -2,20 +2,18 @@
 close when it ends, and what its clients send afterwards is refused and reported as its own.
 
 The stub-level tests drive `begin_test`/`end_test` as the fixture does; the session-level ones run
-whole pytest sessions (in-process, as in test_fixture.py; the xdist one in a subprocess).
+whole pytest sessions in-process, as in test_fixture.py (which also checks the summary under xdist).
 """
 
 from __future__ import annotations
 
 import socket
 import threading
-from pathlib import Path
 
 import httpx
 import pytest
 import requests
 
-import pytest_ipc
 from pytest_ipc import faults
 from pytest_ipc.stub import HttpStub
 from pytest_ipc.stub.server import ENDED_PORTS_KEPT
@@ -106,7 +104,6 @@ import time
 import pytest
 import requests
 
-import pytest_ipc
 from pytest_ipc import faults
 from pytest_ipc.resilience import assert_timeout_honoured
 
@@ -191,27 +188,6 @@ def test_a_session_without_late_requests_prints_nothing_about_them(pytester: pyt
     result = pytester.runpytest_inprocess(*QUIET)
     result.assert_outcomes(passed=2)
     assert "late requests" not in result.stdout.str()
-
-
-@pytest.mark.slow
-def test_late_requests_of_xdist_workers_reach_the_controllers_summary(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PYTHONPATH", str(Path(pytest_ipc.__file__).parents[1]))  # the pytest_ipc under test
-    pytester.makepyfile(
-        test_late="""
-        import httpx
-
-        URL = {}
-
-        def test_one(http_stub):
-            URL["one"] = http_stub.url_for("/late")
-
-        def test_two(http_stub):
-            assert httpx.get(URL["one"]).status_code == 503
-        """
-    )
-    result = pytester.runpytest_subprocess(*QUIET, "-n", "2", "--dist", "loadfile")
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*1 request(s) arrived after their test ended*", "  test_late.py::test_one GET /late"])
 
 
 def test_requests_sessions_reconnect_transparently_after_a_test_ends() -> None:
