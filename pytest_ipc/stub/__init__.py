@@ -16,7 +16,6 @@ fluent route), `auth`, `scenarios`, `faults` (HTTP-level misbehaviour), `journal
 """
 
 from .._http import Limits
-from .fake import FakeJson, fake_json
 from .faults import (
     FAULT_TYPES,
     CloseBeforeHeaders,
@@ -31,6 +30,7 @@ from .faults import (
     Status,
     make_fault,
 )
+from .fake import FakeJson, fake_json
 from .journal import Journal, JournalEntry
 from .request import StubRequest
 from .responses import Reply

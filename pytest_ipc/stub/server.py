@@ -22,29 +22,13 @@ from collections.abc import Awaitable, Iterable, Mapping
 from functools import partial
 from types import TracebackType
 
-from .._http import (
-    DEFAULT_LIMITS,
-    Exchange,
-    HttpServer,
-    Limits,
-    Listener,
-    Request,
-    Response,
-    plain_error,
-)
+from .._http import DEFAULT_LIMITS, Exchange, HttpServer, Limits, Listener, Request, Response, plain_error
 from .._loop import LoopThread
 from .._net import LOOPBACK
 from .auth import Auth, BasicAuth, BearerAuth
 from .faults import ArmedFault, Fault, arm
 from .journal import Journal, JournalEntry
-from .matchers import (
-    NOT_GIVEN,
-    Expected,
-    Miss,
-    PathTemplate,
-    QueryExpected,
-    RequestMatcher,
-)
+from .matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
 from .request import StubRequest
 from .responses import JsonTransform
 from .routes import Route

@@ -19,15 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_ipc._http import (
-    Exchange,
-    Handler,
-    HandlerResult,
-    HttpServer,
-    Limits,
-    Request,
-    Response,
-)
+from pytest_ipc._http import Exchange, Handler, HandlerResult, HttpServer, Limits, Request, Response
 from pytest_ipc._loop import EVENT_LOOP_ENV, LoopThread
 
 Serve = Callable[..., "Running"]
