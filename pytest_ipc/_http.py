@@ -10,10 +10,10 @@ admin API's locks, the test's thread), or `None` when it took the raw connection
 wire-level faults: resets, garbage, dribbled bodies), in which case the connection is closed after.
 
 Whatever clients do, a server stays fair and bounded (`Limits`): one request per turn of the loop
-when a client pipelines, a cap on connections, a deadline for each request from its first byte, a
-budget for the bodies being received on all connections together, 400 and close for a request with
-both Content-Length and Transfer-Encoding (RFC 9112 §6.1), and 403 for a Host header that names
-neither loopback nor an allowed host (DNS rebinding). Refusals are answered, then the connection
+when a client pipelines, a cap on connections, a deadline for each request's head from its first
+byte, a budget for the bodies being received on all connections together, 400 and close for a
+request with both Content-Length and Transfer-Encoding (RFC 9112 §6.1), and 403 for a Host header
+that names neither loopback nor an allowed host (DNS rebinding). Refusals are answered, then the connection
 *lingers*: it sends its FIN and drops what the client still sends for a moment, so the client reads
 the answer instead of a reset.
 
@@ -65,19 +65,20 @@ class Limits:
     is read); `body_budget` bounds the bodies being received on all connections together (a request
     that would exceed it gets 503 and the connection closes); `max_connections` bounds the open
     connections (more are answered 503 and closed; at most half the process's descriptor limit, so
-    the listener never stalls on EMFILE); `idle_timeout` bounds the wait for the first byte of the
-    next request; `request_timeout` counts from a request's first byte until its head and body are
-    in, and is never restarted by more bytes (a client dribbling a head is answered 408 and cut).
+    the listener never stalls on EMFILE); `head_timeout` counts from a request's first byte until its
+    head is in, and is never restarted by more bytes (a client dribbling a head is answered 408 and
+    cut); `idle_timeout` bounds each wait for the client while nothing else is due: for the first byte
+    of the next request, or for more of a body (a slow upload through a bandwidth fault goes on).
     """
 
     max_body: int = 1 << 20
     body_budget: int = 32 << 20
     max_connections: int = 512
+    head_timeout: float = 10.0
     idle_timeout: float = 30.0
-    request_timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        for name in ("max_body", "max_connections", "idle_timeout", "request_timeout"):
+        for name in ("max_body", "max_connections", "head_timeout", "idle_timeout"):
             if not getattr(self, name) > 0:
                 raise LimitsError(f"Limits({name}={getattr(self, name)!r}): expected a number above 0")
         if self.body_budget < self.max_body:
@@ -368,7 +369,7 @@ class _Connection(asyncio.Protocol):
         self._unparsed = 0  # bytes received while parsing waits
         self._writing_paused = False
         self._drained: asyncio.Future[None] | None = None
-        self._receiving = False  # some bytes of the current request have arrived
+        self._receiving = False  # some bytes of the current request's head have arrived
         self._deadline = 0.0  # loop time by which the client must have sent what we wait for
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
@@ -404,9 +405,11 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return  # refused or closing: what the client still sends is dropped
-        if not self._receiving:
+        if self._head is not None:  # more of a body: the client is making progress
+            self._deadline = self._loop.time() + self.server.limits.idle_timeout
+        elif not self._receiving:
             self._receiving = True
-            self._watch(self._loop.time() + self.server.limits.request_timeout)
+            self._watch(self._loop.time() + self.server.limits.head_timeout)
         self.h11.receive_data(data)
         if self.handling is not None or self._writing_paused or self._yielded:
             self._unparsed += len(data)
@@ -472,6 +475,7 @@ class _Connection(asyncio.Protocol):
                 self._head = event  # type: ignore[assignment]
                 if not self._admit(self._head):  # type: ignore[arg-type]
                     return
+                self._deadline = self._loop.time() + self.server.limits.idle_timeout  # for the body, if any
             elif kind is h11.EndOfMessage:
                 if not self._dispatch():
                     return  # the handler is awaited, or the connection is closing
@@ -641,7 +645,7 @@ class _Connection(asyncio.Protocol):
     def _next_cycle(self) -> bool:
         """A fresh h11 connection for the next request, fed what the client already sent; True if anything.
 
-        The deadline starts again: the request timeout for bytes already here, else the idle timeout.
+        The deadline starts again: the head timeout for bytes already here, else the idle timeout.
         """
         unparsed = self.h11.trailing_data[0]
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=READ_CHUNK)
@@ -649,7 +653,7 @@ class _Connection(asyncio.Protocol):
         self._receiving = bool(unparsed)
         if unparsed:
             self.h11.receive_data(unparsed)
-        self._watch(self._loop.time() + (limits.request_timeout if unparsed else limits.idle_timeout))
+        self._watch(self._loop.time() + (limits.head_timeout if unparsed else limits.idle_timeout))
         return bool(unparsed)
 
     def _resume(self) -> None:
@@ -705,8 +709,9 @@ class _Connection(asyncio.Protocol):
             self._timer_at = deadline
 
     def _check_deadline(self) -> None:
-        """Cut a client that missed its deadline while we waited for it: 408 mid-request, a plain close
-        between requests; waiting on a handler, a full write buffer or a turn does not count."""
+        """Cut a client that missed its deadline while we waited for it: 408 mid-request (a head not in
+        within head_timeout, a body stalled for idle_timeout), a plain close between requests; waiting
+        on a handler, a full write buffer or a turn does not count."""
         now = self._loop.time()
         if self._lingering:
             self.transport.close()
@@ -714,11 +719,14 @@ class _Connection(asyncio.Protocol):
         if self._closing:
             return
         busy = self.handling is not None or self._writing_paused or self._yielded
+        limits = self.server.limits
         if busy:
-            self._deadline = max(self._deadline, now + self.server.limits.request_timeout)
+            self._deadline = max(self._deadline, now + limits.idle_timeout)
         elif now >= self._deadline:
-            if self._receiving:
-                self._refuse(408, f"request not received within {self.server.limits.request_timeout} s of its first byte")
+            if self._head is not None:
+                self._refuse(408, f"request body stalled: nothing more for {limits.idle_timeout} s")
+            elif self._receiving:
+                self._refuse(408, f"request head not received within {limits.head_timeout} s of its first byte")
             else:
                 self.close()
             return

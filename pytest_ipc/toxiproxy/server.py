@@ -22,7 +22,7 @@ from pytest_ipc.toxiproxy.collection import ProxyCollection
 
 #: Upstream reads a request within 15 s and keeps idle keep-alive connections for 60 s; it reads
 #: bodies of any size, 1 MiB holds a /populate of some 15,000 proxies.
-LIMITS = Limits(max_body=1 << 20, idle_timeout=60.0, request_timeout=15.0)
+LIMITS = Limits(max_body=1 << 20, head_timeout=15.0, idle_timeout=60.0)
 
 
 class ConfigError(ValueError):

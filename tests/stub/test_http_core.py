@@ -120,10 +120,10 @@ def test_an_idle_client_is_closed_after_the_idle_timeout(serve: Serve) -> None:
         assert answer == b"" or answer.endswith(b"/now")
 
 
-def test_a_client_dribbling_a_head_is_cut_at_the_request_deadline(serve: Serve) -> None:
+def test_a_client_dribbling_a_head_is_cut_at_the_head_deadline(serve: Serve) -> None:
     """Every byte arrives well within the idle timeout, but the head never completes: 408, then close,
-    once request_timeout has passed since its first byte (bytes do not restart the clock)."""
-    server = serve(by_path, limits=Limits(idle_timeout=5, request_timeout=0.5))
+    once head_timeout has passed since its first byte (bytes do not restart the clock)."""
+    server = serve(by_path, limits=Limits(head_timeout=0.5, idle_timeout=5))
     head = get("/slow", "x-slow: " + "a" * 200)[:-2]  # never the final CRLF: dribbled, it would take 4 s
     with socket.create_connection(server.address, timeout=5) as sock:
         began = time.monotonic()
@@ -135,7 +135,22 @@ def test_a_client_dribbling_a_head_is_cut_at_the_request_deadline(serve: Serve) 
                 time.sleep(0.02)
         answer = read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408 "), answer
-    assert 0.5 <= time.monotonic() - began < 3, "cut at the request deadline, not at the idle timeout"
+    assert 0.5 <= time.monotonic() - began < 3, "cut at the head's deadline, not at the idle timeout"
+
+
+def test_a_slow_body_goes_on_while_it_progresses_and_is_cut_once_it_stalls(serve: Serve) -> None:
+    """An upload through a bandwidth fault may take longer than any head: each piece restarts the
+    idle timer. A body that stops coming is answered 408 after the idle timeout."""
+    server = serve(lambda request, _exchange: Response(200, request.body), limits=Limits(head_timeout=0.3, idle_timeout=0.3))
+    with socket.create_connection(server.address, timeout=5) as sock:
+        sock.sendall(get("/upload", "content-length: 8", method="POST"))
+        began = time.monotonic()
+        for piece in (b"ab", b"cd", b"ef", b"gh"):
+            time.sleep(0.15)  # the client's pace: well within the idle timeout, longer than the head's deadline in all
+            sock.sendall(piece)
+        assert sock.recv(4096).endswith(b"abcdefgh") and time.monotonic() - began > 0.5
+        sock.sendall(get("/upload", "content-length: 8", method="POST") + b"abc")
+        assert read_all(sock).startswith(b"HTTP/1.1 408 ")
 
 
 def read_all(sock: socket.socket) -> bytes:
@@ -152,7 +167,7 @@ def test_a_handler_slower_than_the_deadlines_still_answers(serve: Serve) -> None
         await asyncio.sleep(0.4)
         return HELLO
 
-    server = serve(lambda request, _exchange: slow(request), limits=Limits(idle_timeout=0.1, request_timeout=0.1))
+    server = serve(lambda request, _exchange: slow(request), limits=Limits(head_timeout=0.1, idle_timeout=0.1))
     assert talk(server, get("/slow", "connection: close")).endswith(b"hello")
 
 
