@@ -70,8 +70,6 @@ class HttpStub:
         self._handling: set[asyncio.Task[object]] = set()
         self._moves_port = port == 0
         self._listener: Listener | None = None  # the current test's port
-        self._spare: Listener | None = None  # the next test's port, opened while a test runs
-        self._preparing: asyncio.Future[None] | None = None
         self._ended_ports: deque[Listener] = deque()
         self.test: str | None = None  # the node id of the test being served, between begin_test and end_test
         self.journal = Journal()
@@ -109,16 +107,11 @@ class HttpStub:
         if loop is None:
             return
         try:
-            loop.run(self._stop())
+            loop.run(self._server.stop())
         finally:
             loop.stop()
-            self._listener = self._spare = self._preparing = None
+            self._listener = None
             self._ended_ports.clear()
-
-    async def _stop(self) -> None:
-        if self._preparing is not None:
-            await self._preparing
-        await self._server.stop()
 
     def __enter__(self) -> HttpStub:
         return self.start()
@@ -134,7 +127,8 @@ class HttpStub:
         pending = list(self._handling)
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         self._clear()
 
     def begin_test(self, test: str) -> None:
@@ -152,32 +146,19 @@ class HttpStub:
     def end_test(self) -> None:
         """End the current test: close its connections, cancel its requests still waiting, leave its port
         answering 503 (`late_requests`), move to the next test's port and forget the configuration."""
-        loop = self._running_loop()
-        loop.run(self._end_test())
-        if self._moves_port:  # asked for once we have the answer, so the loop opens it while we go on
-            loop.loop.call_soon_threadsafe(self._prepare_next_port)
+        self._running_loop().run(self._end_test())
 
     async def _end_test(self) -> None:
         test, self.test = self.test, None
         ended = self._current()
-        if self._moves_port:
-            if self._preparing is not None:
-                await self._preparing  # long done, unless tests end back to back
-            self._listener = self._spare or await self._server.listen()
-            self._spare = None
+        if self._moves_port:  # the next test's port opens in this same trip to the loop
+            self._listener = await self._server.listen()
             ended.handler = partial(self._late, test)
             self._ended_ports.append(ended)
             while len(self._ended_ports) > ENDED_PORTS_KEPT:
                 self._ended_ports.popleft().stop_listening()
         await ended.close_connections()
         await self._reset()
-
-    def _prepare_next_port(self) -> None:
-        """Off the tests' path: open the port the next test will get."""
-        self._preparing = asyncio.ensure_future(self._open_spare())
-
-    async def _open_spare(self) -> None:
-        self._spare = await self._server.listen()
 
     def _is_clean(self) -> bool:
         return not (
