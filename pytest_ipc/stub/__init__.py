@@ -13,10 +13,12 @@
 
 Pieces: `matchers` (what a route takes), `responses` and `fake` (what it answers), `routes` (the
 fluent route), `auth`, `scenarios`, `journal` (what was seen), `server` (`HttpStub`, which ties
-them to the shared h11 core). Faults are the vocabulary of `pytest_ipc.faults`; how the stub performs
-them lives in `pytest_ipc.faults.layers.stub`. Fixtures: `pytest_ipc.fixtures.stub`.
+them to the shared h11 core, whose bounds are `Limits`). Faults are the vocabulary of
+`pytest_ipc.faults`; how the stub performs them lives in `pytest_ipc.faults.layers.stub`. Fixtures:
+`pytest_ipc.fixtures.stub`.
 """
 
+from .._http import Limits
 from .fake import FakeJson, fake_json
 from .journal import Journal, JournalEntry
 from .request import StubRequest
@@ -30,6 +32,7 @@ __all__ = [
     "HttpStub",
     "Journal",
     "JournalEntry",
+    "Limits",
     "Reply",
     "Route",
     "Scenario",

@@ -1,4 +1,4 @@
-"""What the stub saw: every request with its timing, route and outcome, and the peak concurrency.
+"""What the stub saw: every request with its timing, route, outcome and test, and the peak concurrency.
 
 Entries are written on the stub's loop thread and read from the test's thread; appends are atomic and
 readers take a snapshot, so a test can look at the journal while clients are still calling.
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 @dataclass
 class JournalEntry:
     """One request: `started`/`ended` are `time.monotonic()` seconds; `status` is None when a fault
-    took the connection over (then `fault` names it) or the request was cancelled at reset."""
+    took the connection over (then `fault` names it) or the request was cancelled at reset; `test` is
+    the node id of the test whose port it reached (None outside the `http_stub` fixture)."""
 
     request: StubRequest
     started: float
@@ -29,6 +30,7 @@ class JournalEntry:
     unmatched: bool = False
     closest_misses: list[str] = field(default_factory=list)  # why the nearest routes did not match
     error: str | None = None
+    test: str | None = None
 
     @property
     def method(self) -> str:
@@ -70,13 +72,15 @@ class JournalEntry:
 
 
 class Journal:
+    """Every request one test's stub saw, in arrival order, and the peak of them in flight."""
+
     def __init__(self) -> None:
         self.entries: list[JournalEntry] = []
         self.in_flight = 0
         self.max_in_flight = 0
 
-    def begin(self, request: StubRequest) -> JournalEntry:
-        entry = JournalEntry(request, started=request.received_at)
+    def begin(self, request: StubRequest, test: str | None) -> JournalEntry:
+        entry = JournalEntry(request, started=request.received_at, test=test)
         self.entries.append(entry)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)

@@ -1,8 +1,11 @@
 """`HttpStub`: a real HTTP/1.1 server on loopback whose routes, faults and journal a test sets up.
 
-The server (h11 over asyncio, on its own `LoopThread`) starts once; `reset()` drops everything a test
-configured, cancels requests still in flight (hangs, delays) and clears the journal, in about a
-hundred microseconds, so one stub serves a whole session.
+The server (h11 over asyncio, on its own `LoopThread`) starts once and serves a whole session. Each
+test gets a port of its own (`begin_test`/`end_test`, which the `http_stub` fixture calls): when a
+test ends, every connection it opened is closed, its requests still waiting are cancelled, and its
+port stays open a while to answer what its clients still send with 503, recorded in
+`late_requests` under that test's name, never in a later test's journal. `reset()` drops what a test
+configured without changing the port.
 
 Routes are tried in the order they were added; the first that matches answers. A request no route
 takes gets 404 and is kept as *unmatched*, with why its closest routes said no.
@@ -14,10 +17,12 @@ import asyncio
 import re
 import time
 import traceback
+from collections import deque
 from collections.abc import Awaitable, Iterable, Mapping
+from functools import partial
 from types import TracebackType
 
-from .._http import DEFAULT_MAX_BODY, Exchange, HttpServer, Request, Response, plain_error
+from .._http import DEFAULT_LIMITS, Exchange, HttpServer, Limits, Listener, Request, Response, plain_error
 from .._loop import LoopThread
 from .._net import LOOPBACK
 from .auth import Auth, BasicAuth, BearerAuth
@@ -31,6 +36,8 @@ from .routes import Route
 from .scenarios import Scenario
 
 CLOSEST_MISSES_SHOWN = 3
+#: Ports of ended tests kept open to answer late requests (one descriptor each; older ones close).
+ENDED_PORTS_KEPT = 8
 
 
 class HttpStub:
@@ -39,6 +46,12 @@ class HttpStub:
     What a test configures lives in the attributes below, all cleared by `reset()`. `json_transform`
     is applied to every JSON response body before it is sent (e.g. to add fields a tolerant reader
     must ignore); None sends bodies as configured.
+
+    `limits` bounds what clients may make it hold (see `Limits`); `allowed_hosts` are the names,
+    besides IP literals and localhost, that a Host header may give (a container reaching the stub
+    by an alias needs that alias here). A fixed `port` cannot move between tests: then one port
+    serves every test, connections still close at each test's end, but a late request cannot be
+    told from the next test's.
     """
 
     routes: list[Route]
@@ -48,12 +61,21 @@ class HttpStub:
     json_transform: JsonTransform | None
     unmatched_allowed: bool
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0, *, max_body: int = DEFAULT_MAX_BODY) -> None:
-        self._server = HttpServer(self._handle, host=host, port=port, max_body=max_body, on_error=self._bad_request)
+    def __init__(
+        self, host: str = LOOPBACK, port: int = 0, *, limits: Limits = DEFAULT_LIMITS, allowed_hosts: Iterable[str] = ()
+    ) -> None:
+        self._server = HttpServer(
+            self._handle, host=host, port=port, limits=limits, allowed_hosts=allowed_hosts, on_error=self._bad_request
+        )
         self._loop: LoopThread | None = None
         self._handling: set[asyncio.Task[object]] = set()
+        self._moves_port = port == 0
+        self._listener: Listener | None = None  # the current test's port
+        self._ended_ports: deque[Listener] = deque()
+        self.test: str | None = None  # the node id of the test being served, between begin_test and end_test
         self.journal = Journal()
-        self.bad_requests: list[str] = []  # requests the HTTP layer refused (garbage, oversize)
+        self.late_requests: list[JournalEntry] = []  # arrived at an ended test's port; kept for the session
+        self.bad_requests: list[str] = []  # requests the HTTP layer refused (garbage, oversize, foreign Host)
         self._clear()
 
     def _clear(self) -> None:
@@ -76,6 +98,7 @@ class HttpStub:
         except BaseException:
             loop.stop()
             raise
+        self._listener = self._server.listener
         self._loop = loop
         return self
 
@@ -88,6 +111,8 @@ class HttpStub:
             loop.run(self._server.stop())
         finally:
             loop.stop()
+            self._listener = None
+            self._ended_ports.clear()
 
     def __enter__(self) -> HttpStub:
         return self.start()
@@ -103,8 +128,49 @@ class HttpStub:
         pending = list(self._handling)
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         self._clear()
+
+    def begin_test(self, test: str) -> None:
+        """Serve `test` (a node id) from here on, clean, on a port no earlier test used.
+
+        `end_test` already opened that port and cleared the stub, so this costs no trip to the loop
+        unless the stub was used since (or the last test was not ended).
+        """
+        if self.test is not None:
+            self.end_test()
+        elif not self._is_clean():
+            self.reset()
+        self.test = test
+
+    def end_test(self) -> None:
+        """End the current test: close its connections, cancel its requests still waiting, leave its port
+        answering 503 (`late_requests`), move to the next test's port and forget the configuration."""
+        self._running_loop().run(self._end_test())
+
+    async def _end_test(self) -> None:
+        test, self.test = self.test, None
+        ended = self._current()
+        if self._moves_port:  # the next test's port opens in this same trip to the loop
+            self._listener = await self._server.listen()
+            ended.handler = partial(self._late, test)
+            self._ended_ports.append(ended)
+            while len(self._ended_ports) > ENDED_PORTS_KEPT:
+                self._ended_ports.popleft().stop_listening()
+        await ended.close_connections()
+        await self._reset()
+
+    def _is_clean(self) -> bool:
+        return not (
+            self.routes or self.faults or self.auth or self.scenarios or self.json_transform or self.unmatched_allowed
+            or self.journal.entries or self.bad_requests or self._handling
+        )
+
+    def _current(self) -> Listener:
+        if self._listener is None:
+            raise RuntimeError("the stub is not running; call start() or use it as a context manager")
+        return self._listener
 
     def _running_loop(self) -> LoopThread:
         if self._loop is None:
@@ -114,11 +180,12 @@ class HttpStub:
     # -- addresses -------------------------------------------------------------------------------
     @property
     def host(self) -> str:
-        return self._server.address[0]
+        return self._current().address[0]
 
     @property
     def port(self) -> int:
-        return self._server.address[1]
+        """The current test's port (a new one for each test: see `begin_test`)."""
+        return self._current().address[1]
 
     @property
     def url(self) -> str:
@@ -229,7 +296,7 @@ class HttpStub:
     def _handle(self, request: Request, exchange: Exchange) -> Response | Awaitable[Response | None]:
         """Answer at once unless a fault is attached; faults may wait or take the connection over."""
         stub_request = StubRequest.from_core(request)
-        entry = self.journal.begin(stub_request)
+        entry = self.journal.begin(stub_request, self.test)
         response = self._answer(stub_request, entry)
         route_faults = entry.route.faults if entry.route is not None else []
         if not (self.faults or route_faults):
@@ -286,6 +353,19 @@ class HttpStub:
         except Exception:  # a user callback or transform failed: answer 500, fail the test at teardown
             entry.error = traceback.format_exc()
             return plain_error(500, f"stub route {route.name} raised; see the test's teardown report")
+
+    def _late(self, test: str | None, request: Request, _exchange: Exchange) -> Response:
+        """Answer a request that reached the port of a test that has ended, and keep it as that test's."""
+        entry = JournalEntry(StubRequest.from_core(request), request.received_at, time.monotonic(), status=503, test=test)
+        self.late_requests.append(entry)
+        owner = test or "no test (the stub was used outside the http_stub fixture)"
+        text = (
+            f"pytest-ipc http stub: this port served {owner}, which has ended; a request arriving after its test "
+            f"is refused and reported as that test's late request"
+        )
+        response = plain_error(503, text)
+        response.headers.append(("connection", "close"))
+        return response
 
     def _bad_request(self, status: int, message: str) -> Response:
         self.bad_requests.append(message)

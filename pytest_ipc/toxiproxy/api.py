@@ -29,7 +29,9 @@ Beyond Toxiproxy, on paths it answers with 404 (so nothing a client relies on ch
 
 A request body over `max_body` bytes is refused with 413
 `{"error":"bad request body: http: request body too large","status":413}`; malformed HTTP gets
-Go's plain `400 Bad Request`. Either way only that connection is closed.
+Go's plain `400 Bad Request`. Either way only that connection is closed. Unlike upstream, a Host
+header that is neither an IP literal, localhost nor an allowed host is refused with 403, so a web
+page whose name was rebound to 127.0.0.1 cannot create proxies.
 """
 
 from __future__ import annotations
@@ -98,9 +100,12 @@ def plain_response(status: int, text: str) -> Response:
 
 
 def protocol_error(status: int, message: str) -> Response:
-    """For HttpServer: what Go's net/http answers to broken HTTP, or a Toxiproxy-style 413."""
+    """For HttpServer: what Go's net/http answers to broken HTTP, a Toxiproxy-style 413, or the
+    refusal of a foreign Host header (a DNS-rebinding defence real Toxiproxy lacks) saying why."""
     if status == 413:
         response = error_response(ApiError("bad request body: http: request body too large", 413))
+    elif status == 403:
+        response = plain_response(403, message)
     else:
         line = f"{status} {HTTPStatus(status).phrase}"
         response = Response(status, line.encode(), [("Content-Type", PLAIN)])

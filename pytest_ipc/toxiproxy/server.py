@@ -9,21 +9,21 @@ milliseconds, so every xdist worker (or every test, if it likes) can have a priv
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from pytest_ipc._errors import IpcUsageError
-from pytest_ipc._http import HttpServer
+from pytest_ipc._http import HttpServer, Limits
 from pytest_ipc._loop import LoopThread
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.toxiproxy.api import ToxiproxyApi, protocol_error
 from pytest_ipc.toxiproxy.collection import ProxyCollection
 
-#: Upstream reads a request within 15 s and keeps idle keep-alive connections for 60 s.
-IDLE_TIMEOUT = 60.0
-#: Upstream reads bodies of any size; 1 MiB holds a /populate of some 15,000 proxies.
-MAX_REQUEST_BODY = 1 << 20
+#: Upstream reads a request within 15 s and keeps idle keep-alive connections for 60 s; it reads
+#: bodies of any size, 1 MiB holds a /populate of some 15,000 proxies.
+LIMITS = Limits(max_body=1 << 20, head_timeout=15.0, idle_timeout=60.0)
 
 
 class ConfigError(IpcUsageError):
@@ -35,6 +35,8 @@ class EmbeddedToxiproxy:
 
     `config` is a JSON file in /populate's format (the real server's `-config`); `seed` makes
     toxicity draws repeatable; the metrics flags switch on `GET /metrics` as the real server's do.
+    `allowed_hosts` are the names, besides IP literals and localhost, a Host header may give: the
+    API refuses others with 403, so a web page whose name was rebound to loopback cannot drive it.
     """
 
     def __init__(
@@ -46,8 +48,10 @@ class EmbeddedToxiproxy:
         seed: int | None = None,
         proxy_metrics: bool = False,
         runtime_metrics: bool = False,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self._requested = (host, port)
+        self.allowed_hosts = tuple(allowed_hosts)
         self.config = Path(config) if config is not None else None
         self.seed = seed
         self.proxy_metrics = proxy_metrics
@@ -76,12 +80,7 @@ class EmbeddedToxiproxy:
         api = ToxiproxyApi(self._collection, proxy_metrics=self.proxy_metrics, runtime_metrics=self.runtime_metrics)
         host, port = self._requested
         self._http = HttpServer(
-            api.handle,
-            host=host,
-            port=port,
-            max_body=MAX_REQUEST_BODY,
-            idle_timeout=IDLE_TIMEOUT,
-            on_error=protocol_error,
+            api.handle, host=host, port=port, limits=LIMITS, allowed_hosts=self.allowed_hosts, on_error=protocol_error
         )
         await self._http.start()
 

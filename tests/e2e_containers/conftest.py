@@ -20,6 +20,7 @@ import pytest
 from pytest_ipc.backends.toxiproxy_container import DEFAULT_IMAGE
 from pytest_ipc.docker_engine import missing_image_reason
 from pytest_ipc.network import NetworkProxy, NetworkService, ServiceNetwork, http_ready
+from pytest_ipc.network.services import TOXIPROXY_ALIAS
 from pytest_ipc.network.wiremock import WireMockAdmin, missing_jar_reason, wiremock_image, wiremock_run_arguments
 from pytest_ipc.stub import HttpStub
 
@@ -49,7 +50,7 @@ class Topology:
 
 @pytest.fixture(scope="session")
 def session_stub(ipc_session_network: ServiceNetwork) -> Iterator[HttpStub]:
-    with HttpStub(host=ipc_session_network.gateway) as stub:
+    with HttpStub(host=ipc_session_network.gateway, allowed_hosts=[TOXIPROXY_ALIAS]) as stub:  # reached as toxiproxy:port
         yield stub
 
 

@@ -55,7 +55,7 @@ def test_close_before_headers_sends_the_status_line_only(http_stub: HttpStub) ->
 
     http_stub.expect("GET", "/orders").respond(json=BODY).inject(faults.close_before_headers())
     with socket.create_connection((http_stub.host, http_stub.port), timeout=5) as sock:
-        sock.sendall(b"GET /orders HTTP/1.1\r\nhost: x\r\n\r\n")
+        sock.sendall(b"GET /orders HTTP/1.1\r\nhost: localhost\r\n\r\n")
         received = b""
         while chunk := sock.recv(4096):
             received += chunk

@@ -7,7 +7,11 @@ hook imports Hypothesis afresh in every in-process run (seconds each), pytest-be
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+import pytest_ipc
 
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
 
@@ -73,7 +77,10 @@ def test_host_from_env_and_a_bad_host_is_a_usage_error(pytester: pytest.Pytester
 
 
 @pytest.mark.slow
-def test_listen_address_fixture_override_and_xdist(pytester: pytest.Pytester) -> None:
+def test_listen_address_override_and_late_requests_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One xdist session (seconds to start): the overridden address on every worker, and a worker's
+    late requests in the controller's summary."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(pytest_ipc.__file__).parents[1]))  # the pytest_ipc under test
     pytester.makeconftest(
         """
         import pytest
@@ -84,7 +91,7 @@ def test_listen_address_fixture_override_and_xdist(pytester: pytest.Pytester) ->
         """
     )
     pytester.makepyfile(
-        """
+        test_address="""
         import httpx, pytest
 
         @pytest.mark.parametrize("n", range(8))
@@ -92,6 +99,19 @@ def test_listen_address_fixture_override_and_xdist(pytester: pytest.Pytester) ->
             assert http_stub.host == "127.0.0.3"
             http_stub.expect("GET", "/n").respond(json={"n": n})
             assert httpx.get(http_stub.url_for("/n")).json() == {"n": n}
-        """
+        """,
+        test_late="""
+        import httpx
+
+        URL = {}
+
+        def test_one(http_stub):
+            URL["one"] = http_stub.url_for("/late")
+
+        def test_two(http_stub):
+            assert httpx.get(URL["one"]).status_code == 503
+        """,
     )
-    pytester.runpytest_subprocess(*QUIET, "-n", "2").assert_outcomes(passed=8)
+    result = pytester.runpytest_subprocess(*QUIET, "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=10)
+    result.stdout.fnmatch_lines(["*1 request(s) arrived after their test ended*", "  test_late.py::test_one GET /late"])

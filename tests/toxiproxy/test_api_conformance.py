@@ -157,7 +157,7 @@ def raw_exchange(server: EmbeddedToxiproxy, data: bytes) -> bytes:
 
 
 def test_unclean_paths_are_redirected_like_gorilla_mux(server: EmbeddedToxiproxy) -> None:
-    reply = raw_exchange(server, b"GET //proxies/../version?x=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+    reply = raw_exchange(server, b"GET //proxies/../version?x=1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 301 Moved Permanently\r\n")
     assert b"\r\nLocation: /version?x=1\r\n" in reply
 
@@ -182,7 +182,7 @@ def test_a_connection_dropped_mid_request_does_not_hurt_the_server(
     server: EmbeddedToxiproxy, api: httpx.Client
 ) -> None:
     with socket.create_connection((server.host, server.port), timeout=5) as client:
-        client.sendall(b'POST /proxies HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{"na')
+        client.sendall(b'POST /proxies HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{"na')
     assert api.get("/proxies").json() == {}
 
 
@@ -195,7 +195,7 @@ def test_an_oversized_body_is_refused_and_the_server_keeps_serving(api: httpx.Cl
 
 def test_expect_100_continue_is_answered_before_the_body_is_sent(server: EmbeddedToxiproxy) -> None:
     body = b'[{"name":"p","upstream":"127.0.0.1:9","enabled":false}]'
-    head = b"POST /populate HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /populate HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
     with socket.create_connection((server.host, server.port), timeout=5) as client:
         client.sendall(head)
         assert client.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n")
@@ -204,7 +204,7 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(server: Embedde
 
 
 def test_keep_alive_serves_many_requests_on_one_connection(server: EmbeddedToxiproxy) -> None:
-    request = b"GET /version HTTP/1.1\r\nHost: t\r\n\r\n"
+    request = b"GET /version HTTP/1.1\r\nHost: localhost\r\n\r\n"
     reply = raw_exchange(server, request * 3)
     assert reply.count(b'{"version": "2.12.0"}\n') == 3
 
