@@ -23,7 +23,7 @@ def test_uses_session_resources(toxiproxy_server, toxiproxy, http_stub, n):
     proxy.latency(0.001)
     assert httpx.get(proxy.url + "/n").text == str(n)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    record = {"worker": worker, "api": toxiproxy_server.url, "stub": http_stub.url, "proxy": proxy.name}
+    record = {"worker": worker, "api": toxiproxy_server.url, "stub": f"{os.getpid()}:{id(http_stub)}", "stub_url": http_stub.url, "proxy": proxy.name}
     pathlib.Path(os.environ["IPC_RECORDS"], f"{worker}-{n}.json").write_text(json.dumps(record))
 """
 
@@ -53,6 +53,7 @@ def test_embedded_servers_are_per_worker(pytester: pytest.Pytester, monkeypatch:
     assert all(len(urls) == 1 for urls in [*apis.values(), *stubs.values()]), "one server per worker for the session"
     assert len({url for urls in apis.values() for url in urls}) == len(apis), "no two workers share a fault proxy"
     assert len({url for urls in stubs.values() for url in urls}) == len(stubs), "no two workers share a stub"
+    assert len({record["stub_url"] for record in records}) == len(records), "each test has a stub port of its own"
 
 
 @pytest.mark.slow

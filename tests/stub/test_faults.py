@@ -236,7 +236,7 @@ def _arrivals(stub: HttpStub, path: str) -> tuple[list[float], bytes]:
     received = b""
     with socket.create_connection((stub.host, stub.port), timeout=5) as sock:
         started = time.monotonic()
-        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".encode())
+        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n".encode())
         while chunk := sock.recv(65536):
             arrivals.append(time.monotonic() - started)
             received += chunk
