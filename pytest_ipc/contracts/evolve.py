@@ -10,8 +10,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from faker import Faker
-
+from .._optional import require
 from .errors import ContractError
 
 
@@ -48,7 +47,7 @@ class ResponseEvolver:
         self.reorder = reorder
         self.changes: list[str] = []
         self._random = random.Random(seed)
-        self._faker = Faker()
+        self._faker = require("faker", extra="fake", feature="the tolerant_reader marker").Faker()
         self._faker.seed_instance(seed)
 
     def __call__(self, value: object) -> object:

@@ -11,6 +11,8 @@ import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .._optional import require
+
 if TYPE_CHECKING:
     from faker import Faker
 
@@ -19,11 +21,10 @@ class FakeJson:
     """A template plus its own seeded Faker; `generate()` gives the next body."""
 
     def __init__(self, template: object, *, seed: int | None = None, locale: str | None = None) -> None:
-        from faker import Faker
-
+        faker = require("faker", extra="fake", feature="fake_json")
         self.template = template
         self.seed = seed
-        self._faker = Faker(locale)
+        self._faker = faker.Faker(locale)
         if seed is not None:
             self._faker.seed_instance(seed)
         _check_providers(self._faker, template)
