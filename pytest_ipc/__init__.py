@@ -4,9 +4,10 @@ The public API is what a test writes: the types of the fixtures (for annotations
 vocabulary (`faults`), the assertions and the helpers, each imported from here. Async forms of the
 blocking ones live in `pytest_ipc.aio` under the same names. Everything else may change.
 
-The import block below is the one list of public names. It is read by type checkers as it stands,
-and at run time each name is imported on first use (`__getattr__`), so that `import pytest_ipc`, which
-every pytest session with the plugin does, loads none of the modules behind the names.
+`__all__` lists the public names; the import block says where each comes from. Type checkers and
+documentation tools read both as they stand; at run time a name is imported on first use
+(`__getattr__`, which reads the import block), so that `import pytest_ipc`, which every pytest
+session with the plugin does, loads none of the modules behind the names.
 """
 
 from __future__ import annotations
@@ -96,6 +97,84 @@ if TYPE_CHECKING:
     from pytest_ipc.toxiproxy import EmbeddedToxiproxy as EmbeddedToxiproxy
 
 
+__all__ = [
+    "BreakerStates",
+    "BrokerControlError",
+    "BrokerError",
+    "BrokerServer",
+    "Capture",
+    "ContractError",
+    "CrashMidProcessing",
+    "DeadLetterAfter",
+    "EmbeddedToxiproxy",
+    "FaultNeverFired",
+    "FaultNotSupported",
+    "HttpStub",
+    "IdempotencyProbe",
+    "IdempotentConsumer",
+    "InProcess",
+    "InjectedFault",
+    "IpcAssertionError",
+    "IpcError",
+    "IpcUsageError",
+    "IsolatedBroker",
+    "JournalEntry",
+    "ManagedPact",
+    "Message",
+    "NetworkProxy",
+    "NetworkService",
+    "Outcome",
+    "PactCase",
+    "ProviderStates",
+    "Proxy",
+    "ProxyCounters",
+    "PublishedMessage",
+    "Redeliver",
+    "Reply",
+    "ReportHandle",
+    "RequestReply",
+    "Responder",
+    "Route",
+    "Scenario",
+    "ScopedToxiproxy",
+    "ServiceNetwork",
+    "StubRequest",
+    "Toxic",
+    "ToxiproxyClient",
+    "ToxiproxyError",
+    "ToxiproxyServer",
+    "aio",
+    "assert_all_correlated",
+    "assert_breaker",
+    "assert_exactly_once_effect",
+    "assert_fallback",
+    "assert_message_matches_pact",
+    "assert_nothing_lost",
+    "assert_nothing_lost_across_restart",
+    "assert_pacts_compatible",
+    "assert_poison_dead_lettered",
+    "assert_request_cap",
+    "assert_retries",
+    "assert_retry_jitter",
+    "assert_timeout_honoured",
+    "breaking_changes",
+    "channels_for",
+    "check_avro_compatibility",
+    "constant",
+    "consumer_down",
+    "duplicate",
+    "exponential",
+    "fake_json",
+    "faults",
+    "provider_state",
+    "reorder",
+    "states_for",
+    "watch_circuitbreaker",
+    "watch_purgatory",
+    "watch_pybreaker",
+]
+
+
 @cache
 def _public() -> dict[str, tuple[str, str]]:
     """Public name -> (module, attribute), read from the import block above."""
@@ -110,8 +189,6 @@ def _public() -> dict[str, tuple[str, str]]:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "__all__":
-        return sorted(_public())
     if name not in _public():
         raise AttributeError(f"module 'pytest_ipc' has no attribute {name!r}")
     module, attribute = _public()[name]

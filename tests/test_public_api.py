@@ -66,6 +66,11 @@ def test_the_public_api_is_small_and_each_name_has_a_docstring() -> None:
     assert not undocumented, f"public names without a docstring: {undocumented}"
 
 
+def test_all_lists_exactly_the_names_the_import_block_provides() -> None:
+    assert sorted(pytest_ipc.__all__) == pytest_ipc.__all__, "keep __all__ sorted"
+    assert set(pytest_ipc.__all__) == set(pytest_ipc._public())
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         pytest_ipc.Nope  # noqa: B018
