@@ -34,6 +34,7 @@ from .request import StubRequest
 from .responses import JsonTransform
 from .routes import Route
 from .scenarios import Scenario
+from .wiremock import WireMockServer
 
 CLOSEST_MISSES_SHOWN = 3
 
@@ -108,8 +109,6 @@ class HttpStub:
         What WireMock cannot express (hangs, probabilities, callbacks, auth...) raises
         `WireMockUnsupported` when a test asks for it. One port serves every test.
         """
-        from .wiremock import WireMockServer  # WireMock's client only where it is used
-
         stub = cls.__new__(cls)
         stub._serve_with(WireMockServer(url, timeout=timeout), "external")
         return stub
@@ -236,7 +235,11 @@ class HttpStub:
         """Faults (from `pytest_ipc.faults`, or their names) for every request, before the route's own."""
         kept = len(self.faults)
         self.faults.extend(arm(fault) for fault in faults)
-        self._publish(undo=lambda: self.faults.__delitem__(slice(kept, None)))
+
+        def undo() -> None:
+            del self.faults[kept:]
+
+        self._publish(undo)
 
     @property
     def json_transform(self) -> JsonTransform | None:
