@@ -366,9 +366,7 @@ class WireMockServer:
         try:
             reply = self._client.request(method, path, json=body)
         except httpx.HTTPError as error:
-            raise WireMockError(
-                f"WireMock at {self.url} did not answer {method} {path}: {error}; is it running at that URL?"
-            ) from error
+            raise WireMockError(f"WireMock at {self.url} did not answer {method} {path}: {error}") from error
         if reply.status_code >= 300:
             raise WireMockError(
                 f"WireMock at {self.url} answered {method} {path} with {reply.status_code}, expected 2xx: {reply.text[:500]}"
