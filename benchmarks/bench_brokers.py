@@ -16,12 +16,16 @@ import statistics
 import time
 from collections.abc import Callable
 
+from pytest_ipc.backends import Backend
+from pytest_ipc.backends.broker_container import ContainerBroker
+from pytest_ipc.backends.services import BROKERS, Wanted
 from pytest_ipc.brokers import rabbitmq
-from pytest_ipc.brokers.container import ContainerBroker
 from pytest_ipc.brokers.endpoint import BROKER_KINDS, BrokerKind
 from pytest_ipc.brokers.errors import BrokerControlError
-from pytest_ipc.brokers.kinds import KINDS, BrokerBackend, broker_backends
-from pytest_ipc.brokers.server import BrokerServer
+from pytest_ipc.brokers.kinds import KINDS
+from pytest_ipc.brokers.server import BrokerRuntime, BrokerServer
+
+BrokerBackend = Backend[BrokerRuntime]
 
 SYSTEM_URLS: dict[BrokerKind, str] = {
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",
@@ -34,9 +38,8 @@ SYSTEM_URLS: dict[BrokerKind, str] = {
 def benchmarked_backends(kind: BrokerKind, url: str | None, image: str | None) -> list[tuple[str, BrokerBackend]]:
     """The fixtures' backends; for a RabbitMQ image without management in its name also that image
     with the management plugin on ("container+mgmt": a vhost per test instead of prefixed names)."""
-    backends: list[tuple[str, BrokerBackend]] = [
-        (backend.name, backend) for backend in broker_backends(kind, url, image, "benchmark")
-    ]
+    wanted = Wanted(url, "benchmark", image or KINDS[kind].default_image)
+    backends: list[tuple[str, BrokerBackend]] = [(backend.name, backend) for backend in BROKERS[kind].backends(wanted)]
     if kind == "rabbitmq" and image and "management" not in image:
         recipe = rabbitmq.container_recipe(image, management=True)
         backends.append(("container+mgmt", ContainerBroker(kind, recipe, rabbitmq.external_isolation)))
@@ -76,19 +79,21 @@ def median_and_p95(costs: list[float]) -> str:
 
 def measure(kind: BrokerKind, label: str, backend: BrokerBackend, rounds: int, test_body: float) -> dict[str, str]:
     row = {"broker": kind, "backend": label}
-    start = timed(backend.start)
+    started = time.perf_counter()
+    runtime = backend.start()
+    start = time.perf_counter() - started
     closing = 0.0
     try:
-        server = BrokerServer(backend, backend.name, "bench")
+        server = BrokerServer(runtime, backend.name, "bench")
         try:
             row["start s"] = f"{start:.2f}" if backend.name != "external" else "-"
             row["isolation ms: in tests"] = median_and_p95(isolation_costs(server, rounds, test_body))
             row["back to back"] = median_and_p95(isolation_costs(server, rounds, 0))
             try:
-                row["stop s"] = f"{timed(backend.stop_broker):.2f}"
-                row["recover after stop s"] = f"{timed(backend.start_broker):.2f}"
-                backend.kill_broker()
-                row["recover after kill s"] = f"{timed(backend.start_broker):.2f}"
+                row["stop s"] = f"{timed(runtime.stop_broker):.2f}"
+                row["recover after stop s"] = f"{timed(runtime.start_broker):.2f}"
+                runtime.kill_broker()
+                row["recover after kill s"] = f"{timed(runtime.start_broker):.2f}"
             except BrokerControlError:
                 row |= {"stop s": "-", "recover after stop s": "-", "recover after kill s": "-"}
         finally:

@@ -19,6 +19,15 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(sock.getsockname()[1])
 
 
+def accepts_connections(host: str, port: int) -> bool:
+    """One TCP connect attempt: the cheapest readiness probe, for servers ready once they listen."""
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+    except OSError:
+        return False
+    return True
+
+
 def wait_for_port(host: str, port: int, timeout: float = 10.0, interval: float = 0.01) -> None:
     """Block until a TCP connect to host:port succeeds; raise TimeoutError naming it otherwise."""
     deadline = time.monotonic() + timeout

@@ -23,9 +23,6 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 PING_TIMEOUT = 2.0
 #: Removing a running container kills it first: on a busy machine that takes longer than a ping.
 REMOVE_TIMEOUT = 30.0
-# Images under this prefix come from images/build, never from a registry.
-LOCAL_IMAGE_PREFIX = "local/"
-BUILD_HINT = "build it with images/build"
 
 
 class DockerEngineError(IpcError):
@@ -102,16 +99,9 @@ def missing_image_reason(image: str, pull: bool = False) -> str | None:
     pull that fails half-way through a fixture is worse than a backend that says up front it
     cannot run, so that automatic selection moves on to the next one.
     """
-    if image_present(image):
+    if pull or image_present(image):
         return None
-    if image.startswith(LOCAL_IMAGE_PREFIX):
-        return f"image {image} not present locally; {BUILD_HINT}"
-    if pull:
-        return None
-    return (
-        f"image {image} not present locally; pull it (docker pull {image}) "
-        f"or use a {LOCAL_IMAGE_PREFIX}<name>:debian image that images/build makes"
-    )
+    return f"image {image} not present locally; pull it (docker pull {image}) or name an image the engine has"
 
 
 def ensure_image(image: str, pull: bool = False) -> None:
@@ -129,8 +119,8 @@ def ensure_image(image: str, pull: bool = False) -> None:
         client.images.pull(image)
     except docker.errors.DockerException as error:
         raise ImageUnavailable(
-            f"image {image} is not present locally and pulling it failed ({_first_line(error)}); "
-            f"without a registry, use a {LOCAL_IMAGE_PREFIX}<name>:debian image that images/build makes"
+            f"image {image} is not present locally and pulling it failed ({_first_line(error)}); pull it where "
+            f"a registry is reachable (docker pull {image}), or name an image the engine has"
         ) from error
     finally:
         client.close()
@@ -220,7 +210,6 @@ def _first_line(error: BaseException) -> str:
 
 __all__ = [
     "DEFAULT_DOCKER_HOST",
-    "LOCAL_IMAGE_PREFIX",
     "DockerEngineError",
     "ImageUnavailable",
     "docker_host",

@@ -9,6 +9,7 @@ from __future__ import annotations
 pytest_plugins = [
     "pytest_ipc.fixtures.lifecycle",
     "pytest_ipc.fixtures.event_loop",
+    "pytest_ipc.fixtures.backends",
     "pytest_ipc.fixtures.toxiproxy",
     "pytest_ipc.fixtures.stub",
     "pytest_ipc.fixtures.contracts",

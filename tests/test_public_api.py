@@ -151,6 +151,18 @@ def test_the_package_reads_no_environment_variable_but_its_settings() -> None:
     assert read <= envs, f"environment variables outside the declared settings: {sorted(read - envs)}"
 
 
+def test_the_package_names_no_image_or_script_of_this_repository() -> None:
+    """Defaults and hints are the public images; `local/*:debian`, images/* and source mounts are CI's."""
+    ci_only = re.compile(r"local/[a-z0-9-]+:debian|images/(build|fetch-wiremock-jar|start-dockerd)|/src\b")
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}: {match.group()}"
+        for path in PACKAGE.rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if (match := ci_only.search(line))
+    ]
+    assert not found, f"the package names the repository's own images or scripts: {found}"
+
+
 # The one scoped exception: the Pact core reads its telemetry switch from the environment only, so
 # `verify()` sets PACT_DO_NOT_TRACK for the verifier's own call and restores it (contracts/verification.py).
 ENVIRONMENT_WRITES_ALLOWED = {"contracts/verification.py"}

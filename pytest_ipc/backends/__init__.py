@@ -1,15 +1,20 @@
-"""Where a service comes from: one small protocol, four interchangeable strategies.
+"""Where a service comes from: one small protocol, up to four interchangeable strategies.
 
-Every service pytest-ipc offers (the fault proxy, HTTP stubs, each broker) can come from up to four
-backends, tried in a fixed automatic order unless the user names one:
+Every service pytest-ipc provides (the fault proxy ``toxiproxy``, the HTTP stub ``stub``, each
+broker) comes from one of these backends:
 
-- ``external``: a URL the user gives (a CI service container, a shared server);
-- ``container``: a container started through testcontainers on a reachable Docker engine;
-- ``local``: a private process from a binary on PATH, on ephemeral loopback ports;
-- ``embedded``: a server running inside the test process (ours, in Python).
+- ``external``: a server the user already runs, given as a URL (a CI service container, a shared one);
+- ``embedded``: a server inside the test process (ours, in Python);
+- ``local``: a private process from a binary on PATH, on reserved loopback ports;
+- ``container``: a container on a reachable Docker engine.
 
-A backend says up front whether it can run here (`unavailable_reason`), so a fixture can skip with
-every backend's reason instead of failing half-way through a start.
+One rule picks for ``auto`` (`resolve` and `choose_backend`): a URL given means ``external``;
+otherwise the first that can run in `AUTO_ORDER`, the cheapest first. A backend says up front
+whether it can run here (`unavailable_reason`), so that a fixture skips with every backend's reason
+instead of failing half-way through a start.
+
+One module per strategy and service lives next to this one (``toxiproxy_*``, ``stub_*``,
+``broker_*``, over the machinery of `container` and `local`); `services` registers them all.
 """
 
 from __future__ import annotations
@@ -17,7 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-BACKEND_NAMES = ("external", "container", "local", "embedded")
+from .._errors import IpcError, IpcUsageError
+
+#: `auto`'s order once no URL is given: in-process, then a local process, then a container. A
+#: container costs seconds and an engine, and a suite should behave the same with or without one.
+AUTO_ORDER = ("external", "embedded", "local", "container")
 
 ServiceT = TypeVar("ServiceT", covariant=True)
 
@@ -38,21 +47,27 @@ class Backend(Protocol[ServiceT]):
 B = TypeVar("B", bound=Backend[object])
 
 
-class NoBackendAvailable(Exception):
-    """Raised when no backend can run; the message lists each backend's reason, for a skip."""
+class NoBackendAvailable(IpcError):
+    """No backend can run here; the message lists each backend's reason (fixtures skip with it)."""
+
+
+def resolve(wanted: str, url: str | None) -> str:
+    """The backend `wanted` names, with `auto` resolved as far as settings go: a URL means external."""
+    return "external" if wanted == "auto" and url else wanted
 
 
 def choose_backend(candidates: Sequence[B], wanted: str = "auto") -> B:
-    """Pick the backend named `wanted`, or the first available one in `candidates` order for "auto".
+    """The backend named `wanted`, or for "auto" the first of `candidates` in `AUTO_ORDER` that can run.
 
-    Raises ValueError for a name that is not a backend (the caller turns it into a usage error) and
-    NoBackendAvailable when nothing can run, with every reason.
+    Raises `IpcUsageError` for a name that is not among `candidates`, and `NoBackendAvailable` with
+    every reason when nothing can run.
     """
     names = [backend.name for backend in candidates]
     if wanted != "auto" and wanted not in names:
-        raise ValueError(f"unknown backend {wanted!r}; choose one of: auto, {', '.join(names)}")
+        raise IpcUsageError(f"unknown backend {wanted!r}; choose one of: auto, {', '.join(names)}")
+    ordered = sorted(candidates, key=lambda backend: AUTO_ORDER.index(backend.name))
     reasons = []
-    for backend in candidates:
+    for backend in ordered:
         if wanted not in ("auto", backend.name):
             continue
         reason = backend.unavailable_reason()
@@ -62,4 +77,4 @@ def choose_backend(candidates: Sequence[B], wanted: str = "auto") -> B:
     raise NoBackendAvailable("; ".join(reasons))
 
 
-__all__ = ["BACKEND_NAMES", "Backend", "NoBackendAvailable", "choose_backend"]
+__all__ = ["AUTO_ORDER", "Backend", "NoBackendAvailable", "choose_backend", "resolve"]

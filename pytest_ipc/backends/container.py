@@ -11,7 +11,7 @@ name). Broker fixtures describe their broker once as a spec::
         return True
 
     backend = ContainerBackend(
-        ContainerSpec("local/rabbitmq:debian", {"amqp": 5672, "stomp": 61613}, ready=amqp_ready)
+        ContainerSpec("rabbitmq:3.13", {"amqp": 5672, "stomp": 61613}, ready=amqp_ready)
     )
     if (reason := backend.unavailable_reason()) is not None:
         pytest.skip(reason)
@@ -44,7 +44,7 @@ from .._errors import IpcError, IpcUsageError
 from .._lifecycle import watch
 from .._net import LOOPBACK
 from .._owner import OWNER_LABEL
-from .local import reserve_port
+from .local import ADDRESS_IN_USE, reserve_port
 
 if TYPE_CHECKING:
     from docker.models.containers import Container
@@ -133,7 +133,8 @@ class ContainerBackend:
                 return self._wait_until_ready()
             except Exception as error:
                 self.stop()
-                if attempt == PORT_ATTEMPTS or not _lost_port_race(error):
+                # Without published ports, no port of ours can change: another attempt would lose again.
+                if attempt == PORT_ATTEMPTS or not self.spec.ports or not lost_port_race(error):
                     raise
             except BaseException:
                 self.stop()
@@ -278,10 +279,11 @@ def private_network() -> Iterator[str]:
         client.close()
 
 
-def _lost_port_race(error: Exception) -> bool:
-    """True when the engine could not bind a host port: taken by a program that binds fixed ports."""
+def lost_port_race(error: Exception) -> bool:
+    """True when a host port could not be bound (by the engine, or by the container's own server on
+    the host's network): a program that binds fixed ports took it. Start again on other ports."""
     text = str(error)
-    return "address already in use" in text or "port is already allocated" in text
+    return ADDRESS_IN_USE.search(text) is not None or "port is already allocated" in text
 
 
 def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
@@ -301,6 +303,7 @@ __all__ = [
     "ContainerSpec",
     "ContainerStartError",
     "ReadinessProbe",
+    "lost_port_race",
     "owner_labels",
     "private_network",
 ]

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from pytest_ipc._errors import IpcUsageError
 
 BrokerKind = Literal["rabbitmq", "redis", "nats", "mqtt"]
 BROKER_KINDS: tuple[BrokerKind, ...] = ("rabbitmq", "redis", "nats", "mqtt")
 
-_SCHEMES: dict[BrokerKind, str] = {
-    "rabbitmq": "amqp",
-    "redis": "redis",
-    "nats": "nats",
-    "mqtt": "mqtt",
+#: The URL schemes of each kind; the first is the one `BrokerEndpoint.url` writes.
+SCHEMES: dict[BrokerKind, tuple[str, ...]] = {
+    "rabbitmq": ("amqp",),
+    "redis": ("redis",),
+    "nats": ("nats",),
+    "mqtt": ("mqtt", "tcp"),
+}
+DEFAULT_PORTS: dict[BrokerKind, int] = {
+    "rabbitmq": 5672,
+    "redis": 6379,
+    "nats": 4222,
+    "mqtt": 1883,
 }
 
 
@@ -38,7 +47,34 @@ class BrokerEndpoint:
             if self.password is not None:
                 credentials += ":" + quote(self.password, safe="")
             credentials += "@"
-        return f"{_SCHEMES[self.kind]}://{credentials}{self.host}:{self.port}"
+        return f"{SCHEMES[self.kind][0]}://{credentials}{self.host}:{self.port}"
+
+
+def parse_broker_url(kind: BrokerKind, url: str) -> tuple[BrokerEndpoint, str]:
+    """The endpoint a URL names, and its path without the leading slash (AMQP vhost, Redis db).
+
+    Extra listeners go in the query string, named as in `BrokerEndpoint.extra_ports`, e.g.
+    ``amqp://guest:guest@127.0.0.1:5672/?stomp=61613&management=15672``. Raises `IpcUsageError`
+    naming the problem and the expected form.
+    """
+    parts = urlsplit(url)
+    expected = f"{SCHEMES[kind][0]}://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?LISTENER=PORT]"
+    if parts.scheme not in SCHEMES[kind] or not parts.hostname:
+        raise IpcUsageError(f"{url!r} is not a {kind} URL; expected {expected}")
+    try:
+        port = parts.port or DEFAULT_PORTS[kind]
+        extra_ports = {name: int(value) for name, value in parse_qsl(parts.query)}
+    except ValueError as error:
+        raise IpcUsageError(f"{url!r}: {error}; expected {expected}") from None
+    endpoint = BrokerEndpoint(
+        kind,
+        parts.hostname,
+        port,
+        unquote(parts.username) if parts.username is not None else None,
+        unquote(parts.password) if parts.password is not None else None,
+        extra_ports,
+    )
+    return endpoint, unquote(parts.path[1:])
 
 
 class BrokerHandle(Protocol):

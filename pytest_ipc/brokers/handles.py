@@ -42,6 +42,10 @@ class Isolation(Protocol):
         """The RabbitMQ vhost the namespace lives in (None for other kinds)."""
 
 
+IsolationFactory = Callable[[BrokerEndpoint, str], Isolation]
+"""Builds a kind's isolation for a broker we do not own, from its endpoint and its URL's path."""
+
+
 class NamePrefixes:
     """The common strategy: names are ``<namespace><separator><name>`` on a broker everyone shares;
     nothing to create up front. Subclasses say how to remove a namespace's leftovers."""

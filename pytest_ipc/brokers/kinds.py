@@ -1,22 +1,22 @@
 """The table of broker kinds: for each, its local broker, default image and container recipe, and
-how tests are isolated on a broker we do not own; and the backends to choose from, in auto order."""
+how tests are isolated on a broker we do not own (`pytest_ipc.backends.services` makes backends of them)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.brokers import mqtt, nats, rabbitmq, redis
-from pytest_ipc.brokers.container import ContainerBroker, ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerKind
-from pytest_ipc.brokers.external import ExternalBroker, IsolationFactory
-from pytest_ipc.brokers.local import LocalBroker
-
-BrokerBackend = ExternalBroker | ContainerBroker | LocalBroker
+from pytest_ipc.brokers.handles import IsolationFactory
 
 
 @dataclass(frozen=True)
 class BrokerKindSpec:
+    """One kind's parts, for its backends."""
+
     kind: BrokerKind
     local: Callable[[], LocalBroker]
     default_image: str
@@ -58,12 +58,3 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
     )
 }
 
-
-def broker_backends(kind: BrokerKind, url: str | None, image: str | None, url_source: str) -> list[BrokerBackend]:
-    """External, container, local: the automatic order (a given URL wins, then Docker, then PATH)."""
-    spec = KINDS[kind]
-    return [
-        ExternalBroker(kind, url, spec.external_isolation, url_source),
-        ContainerBroker(kind, spec.container(image or spec.default_image), spec.external_isolation),
-        spec.local(),
-    ]

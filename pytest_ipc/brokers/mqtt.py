@@ -19,14 +19,14 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_ipc._net import LOOPBACK
+from pytest_ipc._net import LOOPBACK, accepts_connections
+from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
-from pytest_ipc.brokers.container import ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
-from pytest_ipc.brokers.local import LocalBroker, accepts_connections
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt

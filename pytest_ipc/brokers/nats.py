@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 
 from pytest_ipc._net import LOOPBACK
+from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
-from pytest_ipc.brokers.container import ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
-from pytest_ipc.brokers.local import LocalBroker
 
 DEFAULT_IMAGE = "nats:2.10"
 INSTALL_HINT = "apt-get install nats-server"

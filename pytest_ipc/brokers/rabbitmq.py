@@ -22,13 +22,13 @@ from urllib.parse import quote
 import httpx
 
 from pytest_ipc._errors import IpcUsageError
-from pytest_ipc._net import LOOPBACK
+from pytest_ipc._net import LOOPBACK, accepts_connections
+from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
-from pytest_ipc.brokers.container import ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import Isolation, NamePrefixes
-from pytest_ipc.brokers.local import LocalBroker, accepts_connections
 from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, ManagementVhosts, ShellVhosts
 from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
 

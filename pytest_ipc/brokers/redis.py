@@ -8,12 +8,12 @@ from pathlib import Path
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK
+from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
-from pytest_ipc.brokers.container import ContainerRecipe
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import NamePrefixes
-from pytest_ipc.brokers.local import LocalBroker
 
 DEFAULT_IMAGE = "redis:7"
 INSTALL_HINT = "apt-get install redis-server"

@@ -8,12 +8,15 @@ a SIGKILLed session is swept by the next one). Each service has an alias, so con
 
     redis = network.run_broker("redis")                   # the broker fixtures' image and probe
     to_redis = network.proxy(redis.address("main"))       # toxiproxy:<port>, inside the network
+    prices = network.run_stub("prices")                   # WireMock, driven as an HttpStub
+    prices.stub.expect("GET", "/price").respond(json={"price": 42})
     app = network.run("my/app:1", "app", ports={"http": 8080}, env={"REDIS": to_redis.address})
     with to_redis.proxy.latency(0.5):
         ...  # the app's own calls to Redis are now slow
 
-Servers the test runs itself (an embedded `HttpStub`, say) join by binding to `network.gateway`,
-the host's address on the network, which only this host and its containers reach.
+Images are the services' (`images`, from the ``--ipc-<service>-image`` settings, default the pinned
+public ones). Servers the test runs itself (an embedded `HttpStub`, say) join by binding to
+`network.gateway`, the host's address on the network, which only this host and its containers reach.
 """
 
 from __future__ import annotations
@@ -28,17 +31,23 @@ from dataclasses import dataclass
 from typing import Self
 
 from pytest_ipc import docker_engine
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.backends.container import (
     ContainerBackend,
     ContainerEndpoint,
     ContainerSpec,
+    ContainerStartError,
     ReadinessProbe,
     private_network,
 )
+from pytest_ipc.backends.stub_container import DEFAULT_IMAGE as WIREMOCK_IMAGE
+from pytest_ipc.backends.stub_container import wiremock_spec, wiremock_url
+from pytest_ipc.backends.toxiproxy_container import DEFAULT_IMAGE as TOXIPROXY_IMAGE
 from pytest_ipc.backends.toxiproxy_container import ToxiproxyContainerBackend
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.client.client import ToxiproxyServer
 from pytest_ipc.client.proxy import Proxy
+from pytest_ipc.stub.server import HttpStub
 
 ALIAS_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 TOXIPROXY_ALIAS = "toxiproxy"
@@ -49,15 +58,17 @@ class NetworkService:
     """One container on the network: its alias, its ports inside and outside, and its controls.
 
     For a broker (`ServiceNetwork.run_broker`), `broker` is its host-side endpoint for the test's
-    own clients (``broker.url``).
+    own clients (``broker.url``); for WireMock (`ServiceNetwork.run_stub`), `stub` is the `HttpStub`
+    it serves. `startup_duration` is the seconds it took to be ready.
     """
 
     alias: str
     ports: Mapping[str, int]
     endpoint: ContainerEndpoint
     backend: ContainerBackend
-    startup_seconds: float
+    startup_duration: float
     broker: BrokerEndpoint | None = None
+    stub: HttpStub | None = None
 
     def address(self, port: str) -> str:
         """``alias:port`` as other containers on the network reach it."""
@@ -93,9 +104,8 @@ class NetworkProxy:
 class ServiceNetwork:
     """One Docker network and the services started on it; use as a context manager or `close()`."""
 
-    def __init__(self, *, toxiproxy_image: str | None = None, broker_images: Mapping[str, str] | None = None) -> None:
-        self.toxiproxy_image = toxiproxy_image
-        self.broker_images = dict(broker_images or {})
+    def __init__(self, *, images: Mapping[str, str] | None = None) -> None:
+        self.images = dict(images or {})  # service name -> image; a service not in it runs its default
         self._exit_stack = contextlib.ExitStack()
         self.name = self._exit_stack.enter_context(private_network())
         try:
@@ -108,7 +118,7 @@ class ServiceNetwork:
         self._toxiproxy_server: ToxiproxyServer | None = None
         self._proxies: list[NetworkProxy] = []
         self._proxy_numbers = itertools.count(1)
-        self.toxiproxy_startup_seconds: float | None = None
+        self.toxiproxy_startup_duration: float | None = None  # seconds, once started
 
     def __enter__(self) -> Self:
         return self
@@ -145,26 +155,42 @@ class ServiceNetwork:
         """Start a broker as the broker fixtures' container backend does (image, ports, readiness).
 
         Its main port is named "main" (RabbitMQ's STOMP "stomp", NATS's monitoring "monitor");
-        `alias` defaults to the kind, `image` to ``broker_images[kind]``, then the kind's default.
+        `alias` defaults to the kind, `image` to ``images[kind]``, then the kind's default.
         """
         from pytest_ipc.brokers.kinds import KINDS
 
         if kind not in KINDS:
-            raise ValueError(f"unknown broker kind {kind!r}; choose one of: {', '.join(KINDS)}")
-        recipe = KINDS[kind].container(image or self.broker_images.get(kind) or KINDS[kind].default_image)
+            raise IpcUsageError(f"unknown broker kind {kind!r}; choose one of: {', '.join(KINDS)}")
+        recipe = KINDS[kind].container(image or self.images.get(kind) or KINDS[kind].default_image)
         service, endpoint = self._start(recipe.spec, alias or kind)
         service = dataclasses.replace(service, broker=recipe.endpoint(endpoint))
         self.services[service.alias] = service
         return service
 
+    def run_stub(self, alias: str = "wiremock", image: str | None = None) -> NetworkService:
+        """Start WireMock as `alias` (port "http"), as the stub's container backend does; its `stub`
+        is an `HttpStub` it serves, reset now and removed with the network.
+
+        `image` defaults to ``images["stub"]``, then the pinned public WireMock image.
+        """
+        spec = wiremock_spec(image or self.images.get("stub") or WIREMOCK_IMAGE)
+        service, endpoint = self._start(spec, alias)
+        stub = HttpStub.on_wiremock(wiremock_url(endpoint)).start()
+        stub.backend = "container"
+        self._exit_stack.callback(stub.stop)
+        service = dataclasses.replace(service, stub=stub)
+        self.services[service.alias] = service
+        return service
+
     def _start(self, spec: ContainerSpec, alias: str) -> tuple[NetworkService, ContainerEndpoint]:
         if not ALIAS_PATTERN.match(alias):
-            raise ValueError(f"alias {alias!r} is not a DNS label: use a-z, 0-9 and inner '-', up to 63 characters")
+            raise IpcUsageError(f"alias {alias!r} is not a DNS label: use a-z, 0-9 and inner '-', up to 63 characters")
         if alias in self.services or alias == TOXIPROXY_ALIAS:
-            raise ValueError(f"alias {alias!r} is already taken on network {self.name}")
+            taken = ", ".join([TOXIPROXY_ALIAS, *self.services])
+            raise IpcUsageError(f"alias {alias!r} is already taken on network {self.name} (taken: {taken})")
         backend = ContainerBackend(dataclasses.replace(spec, network=self.name, network_aliases=[alias]))
         if (reason := backend.unavailable_reason()) is not None:
-            raise RuntimeError(f"cannot start {alias}: {reason}")
+            raise ContainerStartError(f"cannot start {alias}: {reason}")
         started = time.monotonic()
         endpoint = backend.start()
         service = NetworkService(alias, spec.ports, endpoint, backend, time.monotonic() - started)
@@ -175,13 +201,14 @@ class ServiceNetwork:
     def toxiproxy(self) -> ToxiproxyServer:
         """The network's Toxiproxy (alias ``toxiproxy``), started on first use, API on host loopback."""
         if self._toxiproxy_server is None:
-            backend = ToxiproxyContainerBackend(self.toxiproxy_image, network=self.name, alias=TOXIPROXY_ALIAS)
+            image = self.images.get("toxiproxy") or TOXIPROXY_IMAGE
+            backend = ToxiproxyContainerBackend(image, network=self.name, alias=TOXIPROXY_ALIAS)
             if (reason := backend.unavailable_reason()) is not None:
-                raise RuntimeError(f"cannot start the network's Toxiproxy: {reason}")
+                raise ContainerStartError(f"cannot start the network's Toxiproxy: {reason}")
             self._toxiproxy = backend
             started = time.monotonic()
             self._toxiproxy_server = backend.start()
-            self.toxiproxy_startup_seconds = time.monotonic() - started
+            self.toxiproxy_startup_duration = time.monotonic() - started
         return self._toxiproxy_server
 
     def proxy(self, upstream: str, name: str | None = None) -> NetworkProxy:

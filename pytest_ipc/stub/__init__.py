@@ -12,8 +12,9 @@
         http_stub.assert_called(orders, times=3)
 
 Pieces: `matchers` (what a route takes), `responses` and `fake` (what it answers), `routes` (the
-fluent route), `auth`, `scenarios`, `journal` (what was seen), `server` (`HttpStub`, which ties
-them to the shared h11 core, whose bounds are `Limits`). Faults are the vocabulary of
+fluent route), `auth`, `scenarios`, `journal` (what was seen), `server` (`HttpStub`, the API), and
+the two servers behind it: `embedded` (the shared h11 core, whose bounds are `Limits`) and
+`wiremock` (`HttpStub.on_wiremock(url)`; what WireMock cannot express raises `WireMockUnsupported`). Faults are the vocabulary of
 `pytest_ipc.faults`; how the stub performs them lives in `pytest_ipc.faults.layers.stub`. Fixtures:
 `pytest_ipc.fixtures.stub`.
 """
@@ -26,6 +27,7 @@ from .responses import Reply
 from .routes import Route
 from .scenarios import Scenario
 from .server import HttpStub
+from .wiremock import WireMockError, WireMockUnsupported
 
 __all__ = [
     "FakeJson",
@@ -37,5 +39,7 @@ __all__ = [
     "Route",
     "Scenario",
     "StubRequest",
+    "WireMockError",
+    "WireMockUnsupported",
     "fake_json",
 ]

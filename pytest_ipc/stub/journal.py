@@ -95,6 +95,19 @@ class Journal:
         self.in_flight = 0
         self.max_in_flight = 0
 
+    def load(self, entries: list[JournalEntry], now: float) -> None:
+        """Replace the entries with those read back from a server that keeps its own journal
+        (WireMock); the peak concurrency comes from their intervals (an open one lasts until `now`)."""
+        self.entries = entries
+        self.in_flight = sum(entry.ended is None for entry in entries)
+        steps = [(entry.started, 1) for entry in entries]
+        steps += [(now if entry.ended is None else entry.ended, -1) for entry in entries]
+        running = peak = 0
+        for _at, step in sorted(steps):  # at the same instant an end comes first: touching is not overlapping
+            running += step
+            peak = max(peak, running)
+        self.max_in_flight = peak
+
     def snapshot(self) -> list[JournalEntry]:
         return list(self.entries)
 

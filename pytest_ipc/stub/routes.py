@@ -7,7 +7,9 @@ failures in front. Every method returns the route, so a whole route reads as one
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
+from typing import Concatenate, ParamSpec
 
 from .._http import Response
 from .auth import Auth, BasicAuth, BearerAuth
@@ -19,14 +21,34 @@ from .responses import Headers, JsonTransform, Reply
 from .scenarios import Scenario
 
 ReplyCallback = Callable[[StubRequest], Reply | Mapping[str, object]]
+P = ParamSpec("P")
+
+
+def _changes(method: Callable[Concatenate[Route, P], Route]) -> Callable[Concatenate[Route, P], Route]:
+    """A method that changes what the route answers: the stub publishes the change (WireMock), and
+    when its server refuses it the route is put back as it was."""
+
+    def changed(route: Route, /, *args: P.args, **kwargs: P.kwargs) -> Route:
+        before = {name: list(value) if isinstance(value, list) else value for name, value in vars(route).items()}
+        result = method(route, *args, **kwargs)
+        try:
+            route.on_change()
+        except BaseException:
+            vars(route).update(before)
+            raise
+        return result
+
+    functools.update_wrapper(changed, method)
+    return changed
 
 
 class Route:
     """One expectation of the stub: which requests it takes, what it answers, and its own rules."""
 
-    def __init__(self, matcher: RequestMatcher, name: str) -> None:
+    def __init__(self, matcher: RequestMatcher, name: str, on_change: Callable[[], None]) -> None:
         self.matcher = matcher
         self.name = name
+        self.on_change = on_change  # the stub's `publish`
         self.replies: list[Reply | ReplyCallback] = []
         self.served = 0
         self.auth: Auth | None = None
@@ -39,6 +61,7 @@ class Route:
         return f"Route({self.name!r})"
 
     # -- what it answers -------------------------------------------------------------------------
+    @_changes
     def respond(
         self,
         *,
@@ -55,6 +78,7 @@ class Route:
 
     then_respond = respond
 
+    @_changes
     def respond_sequence(self, replies: Iterable[Reply | Mapping[str, object]]) -> Route:
         """Answer these in turn (each a Reply or a dict of `respond` arguments); the last one repeats."""
         built = [Reply.build(reply) for reply in replies]
@@ -63,6 +87,7 @@ class Route:
         self.replies.extend(built)
         return self
 
+    @_changes
     def fail_first(self, times: int, *, status: int = 503, retry_after: int | None = None) -> Route:
         """The next `times` calls get `status` (with Retry-After); follow with `then_respond(...)`.
 
@@ -73,6 +98,7 @@ class Route:
         self.replies.extend([Reply(built.status, body=built.body, headers=tuple(built.headers))] * times)
         return self
 
+    @_changes
     def respond_with(self, callback: ReplyCallback) -> Route:
         """Compute the reply from the request (`request.params` holds the path parameters)."""
         if not callable(callback):
@@ -81,19 +107,23 @@ class Route:
         return self
 
     # -- its rules -------------------------------------------------------------------------------
+    @_changes
     def require_bearer(self, token: str) -> Route:
         self.auth = BearerAuth(token)
         return self
 
+    @_changes
     def require_basic(self, user: str, password: str) -> Route:
         self.auth = BasicAuth(user, password)
         return self
 
+    @_changes
     def inject(self, *faults: Fault | str) -> Route:
         """Faults for this route's requests (from `pytest_ipc.faults`, or their names), in the order given."""
         self.faults.extend(arm(fault) for fault in faults)
         return self
 
+    @_changes
     def in_state(self, scenario: Scenario, state: str, *, then: str | None = None) -> Route:
         """Match only while `scenario` is in `state`; after answering, move it to `then`."""
         self.scenario = scenario

@@ -1,11 +1,14 @@
-"""`HttpStub`: a real HTTP/1.1 server on loopback whose routes, faults and journal a test sets up.
+"""`HttpStub`: the HTTP stub a test sets up (routes, faults, journal), whichever server serves it.
 
-The server (h11 over asyncio, on its own `LoopThread`) starts once and serves a whole session. Each
-test gets a port of its own (`begin_test`/`end_test`, which the `http_stub` fixture calls): when a
-test ends, every connection it opened is closed, its requests still waiting are cancelled, and its
-port stays open a while to answer what its clients still send with 503, recorded in
-`late_requests` under that test's name, never in a later test's journal. `reset()` drops what a test
-configured without changing the port.
+The stub owns the definitions and the journal; a `StubServer` makes clients see them. By default
+that is `EmbeddedServer` (`stub.embedded`): a real HTTP/1.1 server on loopback in this process,
+which starts once and serves a whole session. Each test gets a port of its own
+(`begin_test`/`end_test`, which the `http_stub` fixture calls): when a test ends, every connection it
+opened is closed, its requests still waiting are cancelled, and its port stays open a while to
+answer what its clients still send with 503, recorded in `late_requests` under that test's name,
+never in a later test's journal. `HttpStub.on_wiremock(url)` gives the same API served by WireMock
+(`stub.wiremock`): each change is published as mappings, the journal is read back from WireMock's.
+`reset()` drops what a test configured without changing the port.
 
 Routes are tried in the order they were added; the first that matches answers. A request no route
 takes gets 404 and is kept as *unmatched*, with why its closest routes said no.
@@ -13,106 +16,132 @@ takes gets 404 and is kept as *unmatched*, with why its closest routes said no.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 import traceback
-from collections import deque
-from collections.abc import Awaitable, Iterable, Mapping
-from functools import partial
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
+from typing import Protocol
 
-from .._http import DEFAULT_LIMITS, Exchange, HttpServer, Limits, Listener, Request, Response, plain_error
-from .._loop import LoopThread
+from .._http import DEFAULT_LIMITS, Limits, Response, plain_error
 from .._net import LOOPBACK
-from .auth import Auth, BasicAuth, BearerAuth
 from ..faults.layers.stub import ArmedFault, arm
 from ..faults.vocabulary import Fault
+from .auth import Auth, BasicAuth, BearerAuth
+from .embedded import EmbeddedServer
 from .journal import Journal, JournalEntry
 from .matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
 from .request import StubRequest
 from .responses import JsonTransform
 from .routes import Route
 from .scenarios import Scenario
+from .wiremock import WireMockServer
 
 CLOSEST_MISSES_SHOWN = 3
-#: Ports of ended tests kept open to answer late requests (one descriptor each; older ones close).
-ENDED_PORTS_KEPT = 8
+
+
+class StubServer(Protocol):
+    """What serves an `HttpStub`'s definitions and fills its journal: in this process, or WireMock.
+
+    `forget` (the stub's reset of its definitions and journal) is called where no request of the
+    ending test can still be half-recorded.
+    """
+
+    name: str
+
+    def attach(self, stub: HttpStub) -> None:
+        """Serve `stub` (once, before `start`)."""
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """(host, port) the current test's clients call."""
+
+    @property
+    def idle(self) -> bool:
+        """True when no request is being answered."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def reset(self, forget: Callable[[], None]) -> None:
+        """Drop requests in flight, then `forget`."""
+
+    def end_test(self, forget: Callable[[], None]) -> None:
+        """End the stub's current test (`stub.test`, set to None here), then `forget`."""
+
+    def publish(self) -> None:
+        """The definitions changed: serve the new ones (raise if this server cannot express them)."""
+
+    def refresh(self) -> None:
+        """Bring the stub's journal and fault counts up to date with what the server saw."""
 
 
 class HttpStub:
-    """An embedded HTTP stub server; use as a context manager or `start()`/`stop()`.
+    """An HTTP stub; use as a context manager or `start()`/`stop()`.
 
     What a test configures lives in the attributes below, all cleared by `reset()`. `json_transform`
     is applied to every JSON response body before it is sent (e.g. to add fields a tolerant reader
     must ignore); None sends bodies as configured.
 
-    `limits` bounds what clients may make it hold (see `Limits`); `allowed_hosts` are the names,
-    besides IP literals and localhost, that a Host header may give (a container reaching the stub
-    by an alias needs that alias here). A fixed `port` cannot move between tests: then one port
-    serves every test, connections still close at each test's end, but a late request cannot be
-    told from the next test's.
+    `HttpStub(host, port)` serves from this process: `limits` bounds what clients may make it hold
+    (see `Limits`); `allowed_hosts` are the names, besides IP literals and localhost, that a Host
+    header may give (a container reaching the stub by an alias needs that alias here). A fixed
+    `port` cannot move between tests: then one port serves every test, connections still close at
+    each test's end, but a late request cannot be told from the next test's. `backend` says which
+    backend provides the stub ("embedded", "container", "external").
     """
 
     routes: list[Route]
     faults: list[ArmedFault]
     auth: Auth | None
     scenarios: dict[str, Scenario]
-    json_transform: JsonTransform | None
     unmatched_allowed: bool
 
     def __init__(
         self, host: str = LOOPBACK, port: int = 0, *, limits: Limits = DEFAULT_LIMITS, allowed_hosts: Iterable[str] = ()
     ) -> None:
-        self._server = HttpServer(
-            self._handle, host=host, port=port, limits=limits, allowed_hosts=allowed_hosts, on_error=self._bad_request
-        )
-        self._loop: LoopThread | None = None
-        self._handling: set[asyncio.Task[object]] = set()
-        self._moves_port = port == 0
-        self._listener: Listener | None = None  # the current test's port
-        self._ended_ports: deque[Listener] = deque()
+        self._serve_with(EmbeddedServer(host, port, limits=limits, allowed_hosts=allowed_hosts), "embedded")
+
+    @classmethod
+    def on_wiremock(cls, url: str, *, timeout: float = 10.0) -> HttpStub:
+        """The same API served by the WireMock whose base URL (and admin API) is `url`.
+
+        What WireMock cannot express (hangs, probabilities, callbacks, auth...) raises
+        `WireMockUnsupported` when a test asks for it. One port serves every test.
+        """
+        stub = cls.__new__(cls)
+        stub._serve_with(WireMockServer(url, timeout=timeout), "external")
+        return stub
+
+    def _serve_with(self, server: StubServer, backend: str) -> None:
+        self.server = server
+        self.backend = backend
         self.test: str | None = None  # the node id of the test being served, between begin_test and end_test
         self.journal = Journal()
         self.late_requests: list[JournalEntry] = []  # arrived at an ended test's port; kept for the session
         self.bad_requests: list[str] = []  # requests the HTTP layer refused (garbage, oversize, foreign Host)
+        self._json_transform: JsonTransform | None = None
         self._clear()
+        server.attach(self)
 
     def _clear(self) -> None:
         self.routes = []
         self.faults = []
         self.auth = None
         self.scenarios = {}
-        self.json_transform = None
+        self._json_transform = None
         self.unmatched_allowed = False
         self.journal.clear()
         self.bad_requests.clear()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> HttpStub:
-        if self._loop is not None:
-            raise RuntimeError("the stub is already running")
-        loop = LoopThread("pytest-ipc-http-stub").start()
-        try:
-            loop.run(self._server.start())
-        except BaseException:
-            loop.stop()
-            raise
-        self._listener = self._server.listener
-        self._loop = loop
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        """Close the listener and every connection, hung ones included, and end the loop thread."""
-        loop, self._loop = self._loop, None
-        if loop is None:
-            return
-        try:
-            loop.run(self._server.stop())
-        finally:
-            loop.stop()
-            self._listener = None
-            self._ended_ports.clear()
+        """Stop serving: close the listener and every connection, hung ones included (embedded)."""
+        self.server.stop()
 
     def __enter__(self) -> HttpStub:
         return self.start()
@@ -122,21 +151,13 @@ class HttpStub:
 
     def reset(self) -> None:
         """Forget routes, scenarios, faults, auth, the transform and the journal; cancel requests in flight."""
-        self._running_loop().run(self._reset())
-
-    async def _reset(self) -> None:
-        pending = list(self._handling)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        self._clear()
+        self.server.reset(self._clear)
 
     def begin_test(self, test: str) -> None:
         """Serve `test` (a node id) from here on, clean, on a port no earlier test used.
 
-        `end_test` already opened that port and cleared the stub, so this costs no trip to the loop
-        unless the stub was used since (or the last test was not ended).
+        `end_test` already opened that port and cleared the stub, so this costs no trip to the
+        server unless the stub was used since (or the last test was not ended).
         """
         if self.test is not None:
             self.end_test()
@@ -147,45 +168,23 @@ class HttpStub:
     def end_test(self) -> None:
         """End the current test: close its connections, cancel its requests still waiting, leave its port
         answering 503 (`late_requests`), move to the next test's port and forget the configuration."""
-        self._running_loop().run(self._end_test())
-
-    async def _end_test(self) -> None:
-        test, self.test = self.test, None
-        ended = self._current()
-        if self._moves_port:  # the next test's port opens in this same trip to the loop
-            self._listener = await self._server.listen()
-            ended.handler = partial(self._late, test)
-            self._ended_ports.append(ended)
-            while len(self._ended_ports) > ENDED_PORTS_KEPT:
-                self._ended_ports.popleft().stop_listening()
-        await ended.close_connections()
-        await self._reset()
+        self.server.end_test(self._clear)
 
     def _is_clean(self) -> bool:
-        return not (
-            self.routes or self.faults or self.auth or self.scenarios or self.json_transform or self.unmatched_allowed
-            or self.journal.entries or self.bad_requests or self._handling
+        return self.server.idle and not (
+            self.routes or self.faults or self.auth or self.scenarios or self._json_transform or self.unmatched_allowed
+            or self.journal.entries or self.bad_requests
         )
-
-    def _current(self) -> Listener:
-        if self._listener is None:
-            raise RuntimeError("the stub is not running; call start() or use it as a context manager")
-        return self._listener
-
-    def _running_loop(self) -> LoopThread:
-        if self._loop is None:
-            raise RuntimeError("the stub is not running; call start() or use it as a context manager")
-        return self._loop
 
     # -- addresses -------------------------------------------------------------------------------
     @property
     def host(self) -> str:
-        return self._current().address[0]
+        return self.server.address[0]
 
     @property
     def port(self) -> int:
-        """The current test's port (a new one for each test: see `begin_test`)."""
-        return self._current().address[1]
+        """The current test's port (a new one for each test on the embedded server: see `begin_test`)."""
+        return self.server.address[1]
 
     @property
     def url(self) -> str:
@@ -215,21 +214,41 @@ class HttpStub:
         template = path if isinstance(path, PathTemplate) else PathTemplate(path)
         matcher = RequestMatcher(method, template, query, headers, json, body, accept)
         label = name or f"{matcher.method} {template.text}" + (f" ({accept})" if accept else "")
-        route = Route(matcher, label)
+        route = Route(matcher, label, on_change=self.publish)
         self.routes.append(route)
+        self._publish(undo=lambda: self.routes.remove(route))
         return route
 
     def require_bearer(self, token: str) -> None:
         """Every request must carry this bearer token (401 without one, 403 with another)."""
-        self.auth = BearerAuth(token)
+        self._set_auth(BearerAuth(token))
 
     def require_basic(self, user: str, password: str) -> None:
         """Every request must carry these basic credentials (401 without, 403 with others)."""
-        self.auth = BasicAuth(user, password)
+        self._set_auth(BasicAuth(user, password))
+
+    def _set_auth(self, auth: Auth) -> None:
+        previous, self.auth = self.auth, auth
+        self._publish(undo=lambda: setattr(self, "auth", previous))
 
     def inject(self, *faults: Fault | str) -> None:
         """Faults (from `pytest_ipc.faults`, or their names) for every request, before the route's own."""
+        kept = len(self.faults)
         self.faults.extend(arm(fault) for fault in faults)
+
+        def undo() -> None:
+            del self.faults[kept:]
+
+        self._publish(undo)
+
+    @property
+    def json_transform(self) -> JsonTransform | None:
+        return self._json_transform
+
+    @json_transform.setter
+    def json_transform(self, transform: JsonTransform | None) -> None:
+        previous, self._json_transform = self._json_transform, transform
+        self._publish(undo=lambda: setattr(self, "_json_transform", previous))
 
     def scenario(self, name: str, initial: str = "started", states: Iterable[str] | None = None) -> Scenario:
         """The scenario called `name`, created on first use."""
@@ -245,26 +264,52 @@ class HttpStub:
         """Do not fail this test for requests no route matched (the fixture checks at teardown)."""
         self.unmatched_allowed = True
 
+    def publish(self) -> None:
+        """Make the server serve the current definitions; every method above calls it.
+
+        Needed only after changing `routes` or `faults` by hand: the embedded server reads them
+        live, WireMock needs them pushed (and raises `WireMockUnsupported` for what it cannot serve).
+        """
+        self.server.publish()
+
+    def _publish(self, undo: Callable[[], object]) -> None:
+        """Publish a change; when the server refuses it, `undo` it, so the stub still means what it serves."""
+        try:
+            self.publish()
+        except BaseException:
+            undo()
+            raise
+
+    def refresh(self) -> None:
+        """Read back what the server saw; the queries below do (WireMock's journal is remote)."""
+        self.server.refresh()
+
     # -- looking at what happened ----------------------------------------------------------------
     @property
     def max_in_flight(self) -> int:
         """The most requests the stub was handling at once since the last reset."""
+        self.refresh()
         return self.journal.max_in_flight
 
     def calls(self, route: Route | str | None = None) -> list[JournalEntry]:
         """Journal entries for `route` (a Route or its name), or all of them."""
+        self.refresh()
         return self.journal.snapshot() if route is None else self.journal.calls(self._route(route))
 
     def assert_called(self, route: Route | str, times: int | None = None) -> None:
+        self.refresh()
         self.journal.assert_called(self._route(route), times)
 
     def assert_not_called(self, route: Route | str) -> None:
+        self.refresh()
         self.journal.assert_called(self._route(route), 0)
 
     def assert_called_in_order(self, routes: Iterable[Route | str]) -> None:
+        self.refresh()
         self.journal.assert_called_in_order([self._route(route) for route in routes])
 
     def unmatched(self) -> list[JournalEntry]:
+        self.refresh()
         return self.journal.unmatched()
 
     def problems_report(self) -> str | None:
@@ -292,44 +337,10 @@ class HttpStub:
             raise ValueError(f"{problem} named {route!r}; routes: {known}")
         return named[0]
 
-    # -- serving (on the loop thread) ------------------------------------------------------------
-    def _handle(self, request: Request, exchange: Exchange) -> Response | Awaitable[Response | None]:
-        """Answer at once unless a fault is attached; faults may wait or take the connection over."""
-        stub_request = StubRequest.from_core(request)
-        entry = self.journal.begin(stub_request, self.test)
-        response = self._answer(stub_request, entry)
-        route_faults = entry.route.faults if entry.route is not None else []
-        if not (self.faults or route_faults):
-            entry.status = response.status
-            self.journal.finish(entry, time.monotonic())
-            return response
-        return self._apply_faults(response, self.faults + route_faults, entry, exchange)
-
-    async def _apply_faults(
-        self, response: Response, faults: list[ArmedFault], entry: JournalEntry, exchange: Exchange
-    ) -> Response | None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handling.add(task)
-        answer: Response | None = response
-        try:
-            for armed in faults:
-                if answer is None:
-                    break
-                if armed.fires():
-                    entry.faults.append(armed.fault.name)
-                    answer = await armed.apply(answer, exchange)
-            entry.status = None if answer is None else answer.status
-            return answer
-        finally:
-            self._handling.discard(task)
-            self.journal.finish(entry, time.monotonic())
-
-    def _answer(self, request: StubRequest, entry: JournalEntry) -> Response:
-        if self.auth is not None:
-            denied = self.auth.check(request)
-            if denied is not None:
-                return denied
+    # -- answering (servers that run Python per request call these) -------------------------------
+    def match(self, request: StubRequest) -> tuple[Route | None, list[str]]:
+        """The first route that takes `request` (its path parameters then in `request.params`), or
+        None and why the closest routes did not take it."""
         misses: list[tuple[Miss, Route]] = []
         for route in self.routes:
             result = route.matcher.check(request)
@@ -337,36 +348,26 @@ class HttpStub:
                 state_problem = route.scenario_mismatch()
                 if state_problem is None:
                     request.params = result
-                    entry.route = route
-                    return self._route_answer(route, request, entry)
+                    return route, []
                 result = Miss(7, state_problem)
             misses.append((result, route))
         misses.sort(key=lambda pair: -pair[0].stage)
-        entry.unmatched = True
-        entry.closest_misses = [f"{route.name}: {miss.reason}" for miss, route in misses[:CLOSEST_MISSES_SHOWN]]
-        text = "\n".join([f"no stub route matches {request.describe()}", *entry.closest_misses])
-        return plain_error(404, text)
+        return None, [f"{route.name}: {miss.reason}" for miss, route in misses[:CLOSEST_MISSES_SHOWN]]
 
-    def _route_answer(self, route: Route, request: StubRequest, entry: JournalEntry) -> Response:
+    def answer(self, request: StubRequest, entry: JournalEntry) -> Response:
+        """What the definitions answer `request` (before faults), noted on its journal `entry`."""
+        if self.auth is not None:
+            denied = self.auth.check(request)
+            if denied is not None:
+                return denied
+        route, closest = self.match(request)
+        if route is None:
+            entry.unmatched = True
+            entry.closest_misses = closest
+            return plain_error(404, "\n".join([f"no stub route matches {request.describe()}", *closest]))
+        entry.route = route
         try:
-            return route.answer(request, self.json_transform)
+            return route.answer(request, self._json_transform)
         except Exception:  # a user callback or transform failed: answer 500, fail the test at teardown
             entry.error = traceback.format_exc()
             return plain_error(500, f"stub route {route.name} raised; see the test's teardown report")
-
-    def _late(self, test: str | None, request: Request, _exchange: Exchange) -> Response:
-        """Answer a request that reached the port of a test that has ended, and keep it as that test's."""
-        entry = JournalEntry(StubRequest.from_core(request), request.received_at, time.monotonic(), status=503, test=test)
-        self.late_requests.append(entry)
-        owner = test or "no test (the stub was used outside the http_stub fixture)"
-        text = (
-            f"pytest-ipc http stub: this port served {owner}, which has ended; a request arriving after its test "
-            f"is refused and reported as that test's late request"
-        )
-        response = plain_error(503, text)
-        response.headers.append(("connection", "close"))
-        return response
-
-    def _bad_request(self, status: int, message: str) -> Response:
-        self.bad_requests.append(message)
-        return plain_error(status, f"pytest-ipc http stub: {message}")

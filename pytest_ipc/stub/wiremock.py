@@ -1,4 +1,11 @@
-"""The same `HttpStub` definitions as WireMock mappings, so a stub can be served from a container.
+"""WireMock as a server of `HttpStub`: its definitions as WireMock mappings, WireMock's journal as the stub's.
+
+`WireMockServer` is the `StubServer` behind `HttpStub.on_wiremock(url)` (and the stub's ``container``
+and ``external`` backends): each change of the definitions is published as the whole set of
+mappings, the journal is read back from WireMock's request journal (which route took a request,
+the faults it got, why the closest routes missed an unmatched one, by the stub's own matchers),
+and each test starts from a reset WireMock. One port serves every test: a late request of an
+ended test cannot be told from the next test's, and connections are not closed between tests.
 
 `wiremock_mappings(stub)` translates routes (in order: earlier routes win, as in `HttpStub`),
 their replies, reply sequences, stub-wide and route faults. What WireMock can express is translated
@@ -10,13 +17,13 @@ serving something subtly different. Not expressible:
 - ``hang`` (WireMock always answers eventually), ``close_before_headers``, ``truncated`` and
   ``bandwidth`` (no such faults);
 - ``random_bytes`` with a ``size`` other than the default (WireMock picks the length);
-- a capped lognormal latency (``maximum``), or two random latencies on one route.
-
-A dribble becomes WireMock's chunked dribble of the body, in as many chunks as the stub would send
-the body in (WireMock sends the head at once).
+- a capped lognormal latency (``maximum``), or two random latencies on one route;
 - predicates (callables) in header, query or JSON matchers, ``respond_with`` callbacks, auth
   (``require_bearer``/``require_basic``: the 401-versus-403 answers), user scenarios and a
   stub-level ``json_transform``.
+
+A dribble becomes WireMock's chunked dribble of the body, in as many chunks as the stub would send
+the body in (WireMock sends the head at once).
 
 Fake JSON bodies (`fake_json`) are generated once, at translation: WireMock serves that document
 every time. Requests no route takes get WireMock's own 404 (without the stub-wide faults).
@@ -26,15 +33,26 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+import httpx
+
+from .._errors import IpcError, IpcUsageError
+from .._http import Request
 from ..faults.layers.stub import ArmedFault, status_response
 from ..faults.vocabulary import Dribble, EmptyResponse, Latency, MalformedResponse, RandomBytes, Reset, Status
+from .journal import JournalEntry
 from .matchers import NOT_GIVEN, RequestMatcher
+from .request import StubRequest
 from .responses import Reply
 from .routes import Route
-from .server import HttpStub
+
+if TYPE_CHECKING:
+    from .server import HttpStub
 
 # WireMock's names for the faults it has, keyed by ours.
 WIREMOCK_FAULTS: dict[type, str] = {
@@ -47,23 +65,43 @@ DEFAULT_RANDOM_BYTES = RandomBytes().size
 _NAMED_GROUP = re.compile(r"\(\?P<[A-Za-z_][A-Za-z0-9_]*>")
 
 
-class WireMockUnsupported(ValueError):
+class WireMockUnsupported(IpcUsageError):
     """A stub definition WireMock cannot serve faithfully; the message names the route and why."""
+
+
+class WireMockError(IpcError):
+    """WireMock's admin API did not answer, or refused what it was sent; the message says which call."""
 
 
 def wiremock_mappings(stub: HttpStub) -> list[dict[str, Any]]:
     """Every route of `stub` as WireMock mappings (a route with N replies becomes N mappings)."""
+    return [mapping for _route, mappings, _applied in _translated(stub) for mapping in mappings]
+
+
+def _translated(stub: HttpStub) -> list[tuple[Route, list[dict[str, Any]], list[ArmedFault]]]:
+    """Each route, its mappings, and the faults a request it takes gets (stub-wide ones first)."""
     if stub.auth is not None:
         raise WireMockUnsupported("stub-wide auth (require_bearer/require_basic) has no WireMock mapping")
     if stub.json_transform is not None:
         raise WireMockUnsupported("a stub-wide json_transform runs Python per request; WireMock cannot")
-    mappings: list[dict[str, Any]] = []
+    _response(Reply(), _applied(stub.faults), None, lambda what: WireMockUnsupported(f"stub-wide fault {what}"))  # even with no route yet
+    translated = []
     for priority, route in enumerate(stub.routes, start=1):
-        mappings.extend(_route_mappings(route, stub.faults, priority))
-    return mappings
+        applied = _applied([*stub.faults, *route.faults])
+        translated.append((route, _route_mappings(route, applied, priority), applied))
+    return translated
 
 
-def _route_mappings(route: Route, stub_faults: Sequence[ArmedFault], priority: int) -> list[dict[str, Any]]:
+def _applied(faults: Sequence[ArmedFault]) -> list[ArmedFault]:
+    """The faults that act on a response, in order: none after one that sends the body or breaks the
+    connection (a dribble, WireMock's connection faults)."""
+    for index, armed in enumerate(faults):
+        if isinstance(armed.fault, Dribble) or type(armed.fault) in WIREMOCK_FAULTS:
+            return list(faults[: index + 1])
+    return list(faults)
+
+
+def _route_mappings(route: Route, faults: Sequence[ArmedFault], priority: int) -> list[dict[str, Any]]:
     def unsupported(what: str) -> WireMockUnsupported:
         return WireMockUnsupported(f"route {route.name!r}: {what}")
 
@@ -75,7 +113,6 @@ def _route_mappings(route: Route, stub_faults: Sequence[ArmedFault], priority: i
     if not all(isinstance(reply, Reply) for reply in replies):
         raise unsupported("respond_with callbacks run Python per request; WireMock cannot")
     request = _request(route.matcher, unsupported)
-    faults = [*stub_faults, *route.faults]
     responses = [_response(reply, faults, route.matcher.accept, unsupported) for reply in replies]  # type: ignore[arg-type]
     if len(responses) == 1:
         return [{"priority": priority, "request": request, "response": responses[0]}]
@@ -152,7 +189,7 @@ def _check_plain_json(document: object, unsupported: Any) -> None:
 
 
 def _response(reply: Reply, faults: Sequence[ArmedFault], accept: str | None, unsupported: Any) -> dict[str, Any]:
-    """One reply with the faults applied in order, as `HttpStub` applies them."""
+    """One reply with `faults` (see `_applied`) applied in order, as the embedded server applies them."""
     rendered = reply.render(None, accept or "application/json")
     response: dict[str, Any] = {"status": rendered.status}
     headers = list(rendered.headers)
@@ -172,12 +209,10 @@ def _response(reply: Reply, faults: Sequence[ArmedFault], accept: str | None, un
                 "numberOfChunks": len(fault.plan(b"", body)[1]),
                 "totalDuration": round(fault.duration * 1000),
             }
-            break  # the body is sent; later faults never run
         elif type(fault) in WIREMOCK_FAULTS:
             if isinstance(fault, RandomBytes) and fault.size != DEFAULT_RANDOM_BYTES:
                 raise unsupported(f"random_bytes with size={fault.size}: WireMock picks the length")
             response["fault"] = WIREMOCK_FAULTS[type(fault)]
-            break  # the connection is gone; later faults never run
         else:
             raise unsupported(f"{fault.name} has no WireMock equivalent")
     response.update(_delay(delays, unsupported))
@@ -217,4 +252,126 @@ def _merged_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str | list[
     return merged
 
 
-__all__ = ["WIREMOCK_FAULTS", "WireMockUnsupported", "wiremock_mappings"]
+class WireMockServer:
+    """Serves an `HttpStub` from the WireMock at `url` (its base URL, admin API under ``/__admin``)."""
+
+    name = "wiremock"
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise IpcUsageError(f"{url!r} is not a WireMock base URL; expected http://HOST:PORT")
+        self._address = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        self._client = httpx.Client(base_url=self.url, timeout=timeout)
+        self._attached: HttpStub | None = None
+        # Every mapping published since the last reset, with its route and the faults its requests get.
+        self._mappings: dict[str, tuple[Route, list[ArmedFault]]] = {}
+        self._counted: set[str] = set()  # WireMock's ids of the requests whose faults were counted
+
+    def attach(self, stub: HttpStub) -> None:
+        self._attached = stub
+
+    @property
+    def _stub(self) -> HttpStub:
+        if self._attached is None:
+            raise RuntimeError("the server serves no stub: HttpStub attaches it")
+        return self._attached
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._address
+
+    @property
+    def idle(self) -> bool:
+        return True  # WireMock's requests in flight are its own; a reset drops their record
+
+    def start(self) -> None:
+        """Check that a WireMock 3 answers, and reset it: the stub starts from nothing."""
+        health = self._call("GET", "/__admin/health")
+        try:
+            status = health.json().get("status")
+        except (ValueError, AttributeError):
+            status = None
+        if status != "healthy":
+            raise WireMockError(f"WireMock at {self.url} answered /__admin/health with {health.text[:200]!r}, expected status healthy")
+        self._reset()
+
+    def stop(self) -> None:
+        self._client.close()
+
+    def reset(self, forget: Callable[[], None]) -> None:
+        self._reset()
+        forget()
+
+    def end_test(self, forget: Callable[[], None]) -> None:
+        self._stub.test = None
+        self.reset(forget)
+
+    def _reset(self) -> None:
+        self._call("POST", "/__admin/reset")  # mappings, request journal and scenarios
+        self._mappings.clear()
+        self._counted.clear()
+
+    def publish(self) -> None:
+        """Replace WireMock's mappings with the stub's, in one call (nothing changes on a refusal)."""
+        mappings = []
+        for route, route_mappings, applied in _translated(self._stub):  # raises WireMockUnsupported first
+            for mapping in route_mappings:
+                mapping["id"] = str(uuid.uuid4())
+                self._mappings[mapping["id"]] = (route, applied)
+                mappings.append(mapping)
+        options = {"duplicatePolicy": "OVERWRITE", "deleteAllNotInImport": True}
+        self._call("POST", "/__admin/mappings/import", {"mappings": mappings, "importOptions": options})
+
+    def refresh(self) -> None:
+        """Rebuild the stub's journal from WireMock's, and count the faults of requests new to us."""
+        served = self._call("GET", "/__admin/requests").json()["requests"]
+        now, wall_now = time.monotonic(), time.time()
+        entries = [self._entry(event, now - wall_now) for event in reversed(served)]  # WireMock lists newest first
+        self._stub.journal.load(entries, now)
+
+    def _entry(self, event: dict[str, Any], monotonic_offset: float) -> JournalEntry:
+        logged = event["request"]
+        stub = self._stub
+        headers = [
+            (name.lower(), value)
+            for name, values in logged["headers"].items()
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        body = base64.b64decode(logged.get("bodyAsBase64") or "")
+        arrived = logged["loggedDate"] / 1000 + monotonic_offset
+        request = StubRequest.from_core(Request(logged["method"], logged["url"], headers, body, received_at=arrived))
+        entry = JournalEntry(request, request.received_at, test=stub.test)
+        total = event.get("timing", {}).get("totalTime")
+        if total is not None:  # answered (WireMock lists requests from their arrival)
+            entry.ended = entry.started + total / 1000
+            response = event.get("response") or {}
+            entry.status = None if response.get("fault") else response.get("status")
+        if not event.get("wasMatched"):
+            entry.unmatched = True
+            entry.closest_misses = stub.match(request)[1]
+            return entry
+        mapping = self._mappings.get(event.get("stubMapping", {}).get("id", ""))
+        if mapping is not None:
+            entry.route, applied = mapping
+            entry.faults = [armed.fault.name for armed in applied]
+            if event["id"] not in self._counted:
+                self._counted.add(event["id"])
+                for armed in applied:
+                    armed.fires()  # WireMock's faults always fire (`_response` refuses the others)
+        return entry
+
+    def _call(self, method: str, path: str, body: object = None) -> httpx.Response:
+        try:
+            reply = self._client.request(method, path, json=body)
+        except httpx.HTTPError as error:
+            raise WireMockError(f"WireMock at {self.url} did not answer {method} {path}: {error}") from error
+        if reply.status_code >= 300:
+            raise WireMockError(
+                f"WireMock at {self.url} answered {method} {path} with {reply.status_code}, expected 2xx: {reply.text[:500]}"
+            )
+        return reply
+
+
+__all__ = ["WIREMOCK_FAULTS", "WireMockError", "WireMockServer", "WireMockUnsupported", "wiremock_mappings"]

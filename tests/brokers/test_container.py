@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_ipc import docker_engine
-from pytest_ipc.brokers.container import ContainerBroker
+from pytest_ipc.backends.broker_container import ContainerBroker
 from pytest_ipc.brokers.rabbitmq import container_recipe, external_isolation
 from pytest_ipc.brokers.server import BrokerServer
 from tests.brokers.leftovers import check_that_nothing_carries_over

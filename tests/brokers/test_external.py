@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_ipc.brokers.external import parse_broker_url
+from pytest_ipc.brokers.endpoint import parse_broker_url
 
 SYSTEM_BROKERS = {
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672/",

@@ -6,7 +6,6 @@ import asyncio
 import queue
 import socket
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +17,9 @@ import redis
 import stomp
 from paho.mqtt.enums import CallbackAPIVersion
 
-import pytest_ipc
 from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
+from pytest_ipc.backends.stub_container import wiremock_spec, wiremock_url
+from pytest_ipc.docker_engine import missing_image_reason
 
 from .container_specs import MOSQUITTO, NATS, RABBITMQ, REDIS
 
@@ -134,20 +134,23 @@ def test_mosquitto_round_trip(backends: list[ContainerBackend], docker_client: A
         client.loop_stop()
 
 
-def test_python_image_serves_the_toxiproxy_api_from_a_mounted_source_tree(
-    backends: list[ContainerBackend], docker_client: Any
-) -> None:
-    source_tree = Path(pytest_ipc.__file__).resolve().parents[1]
+def test_the_toxiproxy_image_serves_the_api_without_a_mount(backends: list[ContainerBackend], docker_client: Any) -> None:
+    """local/toxiproxy:debian carries this checkout's server, like the real image its own (no mount)."""
 
     def api_answers(endpoint: ContainerEndpoint) -> bool:
         return httpx.get(f"http://{endpoint.host}:{endpoint.ports['api']}/version", timeout=1).status_code == 200
 
-    spec = ContainerSpec(
-        "local/pytest-ipc-python:debian", {"api": 8474}, volumes={str(source_tree): "/src"}, ready=api_answers
-    )
-    endpoint = start(spec, backends)
+    endpoint = start(ContainerSpec("local/toxiproxy:debian", {"api": 8474}, ready=api_answers), backends)
     assert_published_on_loopback_only(docker_client, endpoint)
     api = f"http://{endpoint.host}:{endpoint.ports['api']}"
     created = httpx.post(f"{api}/proxies", json={"name": "db", "listen": "0.0.0.0:0", "upstream": "example:5432"})
     assert created.status_code == 201, created.text
     assert httpx.get(f"{api}/proxies").json()["db"]["upstream"] == "example:5432"
+
+
+def test_the_wiremock_image_serves_wiremock_like_the_public_one(backends: list[ContainerBackend], docker_client: Any) -> None:
+    if (reason := missing_image_reason("local/wiremock:debian")) is not None:
+        pytest.skip(f"{reason} (images/fetch-wiremock-jar, then images/build)")
+    endpoint = start(wiremock_spec("local/wiremock:debian"), backends)
+    assert_published_on_loopback_only(docker_client, endpoint)
+    assert httpx.get(f"{wiremock_url(endpoint)}/__admin/health", timeout=5).json()["version"] == "3.13.2"

@@ -6,7 +6,8 @@
                                                                   the network's gateway)
 
 Built once per session on `ipc_session_network`; tests fault the proxies through `ipc_network`,
-which heals them afterwards. The embedded stub and WireMock serve the same definitions.
+which heals them afterwards. The embedded stub and WireMock are two servers of the same `HttpStub`
+API: the same definitions go on both.
 """
 
 from __future__ import annotations
@@ -17,16 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ipc.backends.toxiproxy_container import DEFAULT_IMAGE
 from pytest_ipc.docker_engine import missing_image_reason
 from pytest_ipc.network import NetworkProxy, NetworkService, ServiceNetwork, http_ready
 from pytest_ipc.network.services import TOXIPROXY_ALIAS
-from pytest_ipc.network.wiremock import WireMockAdmin, missing_jar_reason, wiremock_image, wiremock_run_arguments
 from pytest_ipc.stub import HttpStub
+from tests import images
 
 APP_DIR = Path(__file__).resolve().parent / "app"
-PYTHON_IMAGE = "local/pytest-ipc-python:debian"
-REDIS_IMAGE = "local/redis:debian"
 
 
 @dataclass(frozen=True)
@@ -36,7 +34,7 @@ class Topology:
     stub: HttpStub
     to_stub: NetworkProxy
     to_redis: NetworkProxy
-    wiremock: WireMockAdmin | None
+    wiremock: HttpStub | None
     to_wiremock: NetworkProxy | None
     wiremock_missing: str | None
 
@@ -46,6 +44,12 @@ class Topology:
         if proxy is None:
             pytest.skip(f"no WireMock: {self.wiremock_missing}")
         return proxy
+
+    def stub_of(self, dependency: str) -> HttpStub:
+        """The stub that serves `dependency` ("http": the embedded one, "wiremock")."""
+        stub = self.wiremock if dependency == "wiremock" else self.stub
+        assert stub is not None
+        return stub
 
 
 @pytest.fixture(scope="session")
@@ -57,20 +61,18 @@ def session_stub(ipc_session_network: ServiceNetwork) -> Iterator[HttpStub]:
 @pytest.fixture(scope="session")
 def topology(ipc_session_network: ServiceNetwork, session_stub: HttpStub) -> Topology:
     network = ipc_session_network
-    if missing_image_reason(network.toxiproxy_image or DEFAULT_IMAGE) is not None:
-        # No registry here: our server in the Python image stands in for the real Toxiproxy, which
-        # these tests use when it is configured (--ipc-toxiproxy-image) and present.
-        network.toxiproxy_image = PYTHON_IMAGE
-    redis = network.run_broker("redis", image=REDIS_IMAGE)
+    # No registry here: the local images stand in for the public ones the settings default to.
+    network.images.update(toxiproxy=images.TOXIPROXY, stub=images.WIREMOCK)
+    redis = network.run_broker("redis", image=images.REDIS)
     to_redis = network.proxy(redis.address("main"), name="redis")
     to_stub = network.proxy(f"{session_stub.host}:{session_stub.port}", name="stub")
-    wiremock_missing = missing_jar_reason() or missing_image_reason(wiremock_image())
+    wiremock_missing = missing_image_reason(images.WIREMOCK)
     wiremock = to_wiremock = None
     if wiremock_missing is None:
-        wiremock = network.run(alias="wiremock", **wiremock_run_arguments())
+        wiremock = network.run_stub("wiremock")
         to_wiremock = network.proxy(wiremock.address("http"), name="wiremock")
     service = network.run(
-        PYTHON_IMAGE,
+        images.PYTHON,
         "service",
         ports={"http": 8080},
         env={
@@ -82,18 +84,19 @@ def topology(ipc_session_network: ServiceNetwork, session_stub: HttpStub) -> Top
         volumes={str(APP_DIR): "/app"},
         ready=http_ready("http", "/health"),
     )
-    admin = WireMockAdmin(wiremock.host_url("http")) if wiremock else None
-    return Topology(service, redis, session_stub, to_stub, to_redis, admin, to_wiremock, wiremock_missing)
+    wiremock_stub = wiremock.stub if wiremock else None
+    return Topology(service, redis, session_stub, to_stub, to_redis, wiremock_stub, to_wiremock, wiremock_missing)
 
 
 @pytest.fixture
 def e2e(topology: Topology, ipc_network: ServiceNetwork) -> Iterator[Topology]:
     """The topology with healed proxies; both stubs answer /price and are reset after the test."""
-    topology.stub.expect("GET", "/price").respond(json={"price": 42})
-    if topology.wiremock is not None:
-        topology.wiremock.load(topology.stub)
+    stubs = [stub for stub in (topology.stub, topology.wiremock) if stub is not None]
+    for stub in stubs:
+        stub.expect("GET", "/price").respond(json={"price": 42})
     yield topology
-    topology.stub.reset()
+    for stub in stubs:
+        stub.reset()
 
 
 @pytest.fixture

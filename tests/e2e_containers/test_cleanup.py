@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from .conftest import PYTHON_IMAGE
+from tests import images
 
 pytestmark = pytest.mark.docker
 
 SESSION_NETWORK_TEST = f"""
 def test_uses_the_session_network(ipc_session_network):
     network = ipc_session_network
-    network.run("{PYTHON_IMAGE}", "sleeper", command=["sleep", "300"])
+    network.run("{images.PYTHON}", "sleeper", command=["sleep", "300"])
     network.proxy("sleeper:9")
     print("SESSION=" + network.name)
     {{ending}}
@@ -23,7 +23,7 @@ def test_uses_the_session_network(ipc_session_network):
 
 PRIVATE_NETWORK_TEST = f"""
 def test_uses_a_private_network(ipc_private_network):
-    ipc_private_network.run("{PYTHON_IMAGE}", "sleeper", command=["sleep", "300"])
+    ipc_private_network.run("{images.PYTHON}", "sleeper", command=["sleep", "300"])
     print("PRIVATE=" + ipc_private_network.name)
 
 def test_comes_later(ipc_private_network):
@@ -45,7 +45,7 @@ def leftovers(docker_client: Any, network: str) -> list[str]:
 
 def run_session(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
     pytester.makepyfile(source)
-    return pytester.runpytest_subprocess("-s", f"--ipc-toxiproxy-image={PYTHON_IMAGE}", "-p", "no:cacheprovider")
+    return pytester.runpytest_subprocess("-s", f"--ipc-toxiproxy-image={images.TOXIPROXY}", "-p", "no:cacheprovider")
 
 
 def test_a_failing_test_leaves_nothing_and_private_networks_go_after_their_test(

@@ -55,8 +55,9 @@ def test_a_reply_sequence_steps_a_scenario_of_its_own() -> None:
         (lambda stub: stub.expect("GET", "/a", headers={"x": str.isdigit}), "header 'x': a predicate"),
         (lambda stub: stub.expect("GET", "/a").require_bearer("t"), "auth"),
         (lambda stub: stub.require_basic("u", "p"), "stub-wide auth"),
+        (lambda stub: stub.inject(faults.latency(1, times=2)), "stub-wide fault latency"),
     ],
-    ids=["hang", "close-before-headers", "probability", "capped-lognormal", "callback", "predicate", "auth", "stub-auth"],
+    ids=["hang", "close-before-headers", "probability", "capped-lognormal", "callback", "predicate", "auth", "stub-auth", "stub-times"],
 )
 def test_what_wiremock_cannot_express_is_refused_by_name(define: object, problem: str) -> None:
     stub = HttpStub()

@@ -115,3 +115,88 @@ def test_listen_address_override_and_late_requests_under_xdist(pytester: pytest.
     result = pytester.runpytest_subprocess(*QUIET, "-n", "2", "--dist", "loadfile")
     result.assert_outcomes(passed=10)
     result.stdout.fnmatch_lines(["*1 request(s) arrived after their test ended*", "  test_late.py::test_one GET /late"])
+
+
+UNMATCHED_REPORT = [
+    "*ERROR at teardown of test_unmatched*",
+    "*http_stub: 2 request(s) matched no route:",
+    "*GET /v1/ordrs/7",
+    "*closest: GET /v1/orders/{order_id}: path '/v1/ordrs/7' does not match '/v1/orders/{order_id}'",
+    "*POST /v1/orders/7",
+    "*closest: GET /v1/orders/{order_id}: method POST is not GET",
+]
+WIREMOCK_TESTS = """
+def test_served_by_wiremock(http_stub):
+    assert http_stub.backend == BACKEND and http_stub.server.name == "wiremock"
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("backend", ["container", "external"])
+def test_wiremock_serves_the_same_fixture_and_teardown_report(pytester: pytest.Pytester, backend: str) -> None:
+    """``--ipc-stub-backend container`` (or a WireMock URL): the same tests, the same verdicts."""
+    from pytest_ipc.backends.stub_container import WireMockContainerBackend
+    from tests import images
+
+    outer = WireMockContainerBackend(images.WIREMOCK)
+    if (reason := outer.unavailable_reason()) is not None:
+        pytest.skip(reason)
+    pytester.makepyfile(test_user=USER_TESTS, test_backend=f"BACKEND = {backend!r}\n" + WIREMOCK_TESTS)
+    if backend == "container":
+        result = pytester.runpytest_inprocess(*QUIET, "--ipc-stub-backend=container", f"--ipc-stub-image={images.WIREMOCK}")
+    else:
+        stub = outer.start()
+        try:
+            result = pytester.runpytest_inprocess(*QUIET, f"--ipc-stub-url={stub.url}")
+        finally:
+            outer.stop()
+    result.assert_outcomes(passed=5, errors=1)
+    result.stdout.fnmatch_lines(UNMATCHED_REPORT)
+
+
+def test_no_stub_backend_that_can_run_skips_with_every_reason(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{pytester.path}/no-docker.sock")
+    pytester.makepyfile("def test_stub(http_stub): pass")
+    result = pytester.runpytest_inprocess(*QUIET, "-rs", "--ipc-stub-backend=container")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no HTTP stub can run here: container: no Docker engine answers at unix://*no-docker.sock (no such socket); "
+            "start dockerd or set DOCKER_HOST (hint: give one with --ipc-stub-url (a WireMock 3 base URL, "
+            "http://HOST:PORT), or `docker pull` its image on a Docker engine (another image: --ipc-stub-image))"
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--ipc-stub-backend=wiremock",), "*--ipc-stub-backend: unknown backend 'wiremock'; choose one of: auto, external, embedded, container"),
+        (("--ipc-stub-backend=external",), "*--ipc-stub-backend external needs a URL: give one with --ipc-stub-url / PYTEST_IPC_STUB_URL*"),
+        (("--ipc-stub-url=127.0.0.1:8080",), "*--ipc-stub-url: '127.0.0.1:8080' is not a usable URL; expected http://HOST:PORT"),
+    ],
+    ids=["unknown-backend", "external-without-url", "malformed-url"],
+)
+def test_bad_stub_backend_settings_are_usage_errors(pytester: pytest.Pytester, args: tuple[str, ...], expected: str) -> None:
+    pytester.makepyfile("def test_stub(http_stub): pass")
+    result = pytester.runpytest_inprocess(*QUIET, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([expected])
+
+
+def test_a_wiremock_url_where_nothing_answers_is_an_error_not_a_fallback(pytester: pytest.Pytester) -> None:
+    from pytest_ipc._net import free_port
+
+    pytester.makepyfile("def test_stub(http_stub): pass")
+    result = pytester.runpytest_inprocess(*QUIET, f"--ipc-stub-url=http://127.0.0.1:{free_port()}")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the external WireMock (from --ipc-stub-url): WireMock at http://127.0.0.1:* did not answer GET /__admin/health*"])
+
+
+@pytest.mark.slow
+def test_an_external_wiremock_is_not_shared_by_xdist_workers(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(pytest_ipc.__file__).parents[1]))  # the pytest_ipc under test
+    pytester.makepyfile("def test_stub(http_stub): pass")
+    result = pytester.runpytest_subprocess(*QUIET, "-n", "2", "--ipc-stub-url=http://127.0.0.1:9")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*an external WireMock serves one session alone (each test resets it), not 2 xdist workers*"])

@@ -16,7 +16,7 @@ import requests
 
 from pytest_ipc import faults
 from pytest_ipc.stub import HttpStub
-from pytest_ipc.stub.server import ENDED_PORTS_KEPT
+from pytest_ipc.stub.embedded import ENDED_PORTS_KEPT
 
 QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
 

@@ -164,9 +164,15 @@ class StubInjection:
         self.stub = target
         self.armed = arm(fault)
         target.faults.append(self.armed)
+        try:
+            target.publish()  # the stub's server may refuse it (WireMock: WireMockUnsupported)
+        except BaseException:
+            target.faults.remove(self.armed)
+            raise
         self._removed = False
 
     def activations(self) -> int:
+        self.stub.refresh()  # WireMock's journal is read back, its faults counted
         return self.armed.trigger.fired
 
     def never_fired(self) -> str:
@@ -179,6 +185,7 @@ class StubInjection:
         if not self._removed:
             self._removed = True
             self.stub.faults[:] = [armed for armed in self.stub.faults if armed is not self.armed]
+            self.stub.publish()
 
 
 class StubLayer:

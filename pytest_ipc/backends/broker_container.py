@@ -1,4 +1,4 @@
-"""The container backend for brokers: a broker image run by `pytest_ipc.backends.container`.
+"""The ``container`` backend of a broker: a broker image run by `pytest_ipc.backends.container`.
 
 The generic backend runs the container (ports published on loopback only, labelled for sweeping,
 crash controls that keep the container, its data and its host ports); this module adds what a
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
-from pytest_ipc.brokers.external import IsolationFactory
-from pytest_ipc.brokers.handles import Isolation
+from pytest_ipc.brokers.handles import Isolation, IsolationFactory
 
 STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL only after this
 

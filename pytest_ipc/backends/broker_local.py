@@ -1,4 +1,4 @@
-"""The local backend for brokers: a private broker from the binary on PATH.
+"""The ``local`` backend of a broker: a private broker from the binary on PATH.
 
 Each broker gets its own 0700 directory (config, data, logs), ports on loopback reserved for the
 whole session (a restart comes back on the same ones, with the same data), and random credentials.
@@ -23,7 +23,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from pytest_ipc._errors import IpcUsageError
-from pytest_ipc._net import LOOPBACK
+from pytest_ipc._net import LOOPBACK, accepts_connections
 from pytest_ipc.backends.local import (
     LocalProcess,
     ProcessStartError,
@@ -208,11 +208,3 @@ class LocalBroker(ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(ports={self.ports}, base={self._base})"
 
-
-def accepts_connections(host: str, port: int) -> bool:
-    """One TCP connect attempt: the cheapest readiness probe, for brokers ready once they listen."""
-    try:
-        socket.create_connection((host, port), timeout=0.5).close()
-    except OSError:
-        return False
-    return True

@@ -1,4 +1,5 @@
-"""The embedded backend: pytest-ipc's own Toxiproxy-compatible server, inside the test process.
+"""The ``embedded`` backend of the fault proxy: pytest-ipc's own Toxiproxy-compatible server, inside
+the test process.
 
 It starts in milliseconds on a kernel-chosen loopback port, so every xdist worker gets its own.
 The server's modules are imported on start only: sessions that never use the fault proxy don't
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
 
 class EmbeddedToxiproxyBackend:
+    """Our server on `host`, on a port the kernel picks."""
+
     name = "embedded"
 
     def __init__(self, host: str = LOOPBACK) -> None:

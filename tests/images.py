@@ -1,0 +1,14 @@
+"""Images for the suite's container tests: those images/build makes, as no registry is reachable here.
+
+The fault proxy's and the stub's can be the public images instead, once pulled: set
+``PYTEST_IPC_TOXIPROXY_IMAGE`` or ``PYTEST_IPC_STUB_IMAGE`` (.ci/run sets them to the local ones).
+"""
+
+from __future__ import annotations
+
+import os
+
+TOXIPROXY = os.environ.get("PYTEST_IPC_TOXIPROXY_IMAGE") or "local/toxiproxy:debian"
+WIREMOCK = os.environ.get("PYTEST_IPC_STUB_IMAGE") or "local/wiremock:debian"
+REDIS = "local/redis:debian"
+PYTHON = "local/pytest-ipc-python:debian"  # Python with httpx: the suite's own service containers
