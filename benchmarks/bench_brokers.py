@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from pytest_ipc.backends import Backend
 from pytest_ipc.backends.broker_container import ContainerBroker
-from pytest_ipc.backends.services import BROKERS, Wanted
+from pytest_ipc.backends.services import BROKERS, PUBLIC_IMAGES, Wanted
 from pytest_ipc.brokers import rabbitmq
 from pytest_ipc.brokers.endpoint import BROKER_KINDS, BrokerKind
 from pytest_ipc.brokers.errors import BrokerControlError
@@ -38,7 +38,7 @@ SYSTEM_URLS: dict[BrokerKind, str] = {
 def benchmarked_backends(kind: BrokerKind, url: str | None, image: str | None) -> list[tuple[str, BrokerBackend]]:
     """The fixtures' backends; for a RabbitMQ image without management in its name also that image
     with the management plugin on ("container+mgmt": a vhost per test instead of prefixed names)."""
-    wanted = Wanted(url, "benchmark", image or KINDS[kind].default_image)
+    wanted = Wanted(url, "benchmark", image or PUBLIC_IMAGES[kind])
     backends: list[tuple[str, BrokerBackend]] = [(backend.name, backend) for backend in BROKERS[kind].backends(wanted)]
     if kind == "rabbitmq" and image and "management" not in image:
         recipe = rabbitmq.container_recipe(image, management=True)

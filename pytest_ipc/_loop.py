@@ -11,37 +11,19 @@ with markedly less CPU than asyncio's selector loop); `PYTEST_IPC_EVENT_LOOP` ch
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ._errors import IpcUsageError
+from ._loop_choice import EVENT_LOOP_ENV, EventLoopChoiceError, chosen
 
 T = TypeVar("T")
 
-#: Environment variable choosing the event loop: "auto" (uvloop if installed, else asyncio), "uvloop", "asyncio".
-EVENT_LOOP_ENV = "PYTEST_IPC_EVENT_LOOP"
-EVENT_LOOP_CHOICES = ("auto", "uvloop", "asyncio")
-
-
-#: The choice of the running pytest session (``--ipc-event-loop``), which wins over the environment.
-session_choice: str | None = None
-
-
-class EventLoopChoiceError(IpcUsageError):
-    """`PYTEST_IPC_EVENT_LOOP` names no loop, or one that is not installed."""
-
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A new event loop of the kind the session or `PYTEST_IPC_EVENT_LOOP` chooses (read on every call)."""
-    choice = session_choice or os.environ.get(EVENT_LOOP_ENV, "auto").strip().lower() or "auto"
-    if choice not in EVENT_LOOP_CHOICES:
-        raise EventLoopChoiceError(
-            f"{EVENT_LOOP_ENV}={os.environ[EVENT_LOOP_ENV]!r} is not a valid choice; "
-            f"use one of {', '.join(EVENT_LOOP_CHOICES)}"
-        )
+    """A new event loop of the kind the session or `PYTEST_IPC_EVENT_LOOP` chooses (`_loop_choice`)."""
+    choice = chosen()
     if choice == "asyncio":
         return asyncio.new_event_loop()
     try:

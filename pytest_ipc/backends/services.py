@@ -15,9 +15,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.backends import AUTO_ORDER, Backend
 from pytest_ipc.brokers.endpoint import BROKER_KINDS, SCHEMES, BrokerKind, parse_broker_url
-from pytest_ipc.brokers.kinds import KINDS
-
-from . import stub_container, toxiproxy_container
 
 if TYPE_CHECKING:
     from pytest_ipc.brokers.server import BrokerRuntime
@@ -25,6 +22,18 @@ if TYPE_CHECKING:
     from pytest_ipc.stub.server import HttpStub
 
 T = TypeVar("T")
+
+# The pinned public image of each service: its container backend's default, named here only. The
+# strategies are imported when a backend is made, so that declaring the settings (every session)
+# loads none of them.
+PUBLIC_IMAGES: dict[str, str] = {
+    "toxiproxy": "ghcr.io/shopify/toxiproxy:2.12.0",
+    "stub": "wiremock/wiremock:3.13.2",
+    "rabbitmq": "rabbitmq:3.13-management",
+    "redis": "redis:7",
+    "nats": "nats:2.10",
+    "mqtt": "eclipse-mosquitto:2",
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +109,9 @@ def _embedded_toxiproxy(wanted: Wanted) -> Backend[ToxiproxyServer]:
 
 
 def _container_toxiproxy(wanted: Wanted) -> Backend[ToxiproxyServer]:
-    return toxiproxy_container.ToxiproxyContainerBackend(wanted.image)
+    from .toxiproxy_container import ToxiproxyContainerBackend
+
+    return ToxiproxyContainerBackend(wanted.image)
 
 
 def _external_stub(wanted: Wanted) -> Backend[HttpStub]:
@@ -116,13 +127,15 @@ def _embedded_stub(wanted: Wanted) -> Backend[HttpStub]:
 
 
 def _container_stub(wanted: Wanted) -> Backend[HttpStub]:
-    return stub_container.WireMockContainerBackend(wanted.image)
+    from .stub_container import WireMockContainerBackend
+
+    return WireMockContainerBackend(wanted.image)
 
 
 TOXIPROXY: Service[ToxiproxyServer] = Service(
     "toxiproxy",
     "fault proxy (Toxiproxy)",
-    toxiproxy_container.DEFAULT_IMAGE,
+    PUBLIC_IMAGES["toxiproxy"],
     "http://HOST:PORT",
     {"external": _external_toxiproxy, "embedded": _embedded_toxiproxy, "container": _container_toxiproxy},
     _http_url,
@@ -130,7 +143,7 @@ TOXIPROXY: Service[ToxiproxyServer] = Service(
 STUB: Service[HttpStub] = Service(
     "stub",
     "HTTP stub",
-    stub_container.DEFAULT_IMAGE,
+    PUBLIC_IMAGES["stub"],
     "a WireMock 3 base URL, http://HOST:PORT",
     {"external": _external_stub, "embedded": _embedded_stub, "container": _container_stub},
     _http_url,
@@ -138,24 +151,34 @@ STUB: Service[HttpStub] = Service(
 
 
 def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
-    from .broker_container import ContainerBroker
-    from .broker_external import ExternalBroker
-
-    parts = KINDS[kind]
-
     def check_url(url: str) -> None:
         parse_broker_url(kind, url)
+
+    def external(wanted: Wanted) -> Backend[BrokerRuntime]:
+        from pytest_ipc.brokers.kinds import KINDS
+
+        from .broker_external import ExternalBroker
+
+        return ExternalBroker(kind, wanted.url, KINDS[kind].external_isolation, wanted.where)
+
+    def local(wanted: Wanted) -> Backend[BrokerRuntime]:
+        from pytest_ipc.brokers.kinds import KINDS
+
+        return KINDS[kind].local()
+
+    def container(wanted: Wanted) -> Backend[BrokerRuntime]:
+        from pytest_ipc.brokers.kinds import KINDS
+
+        from .broker_container import ContainerBroker
+
+        return ContainerBroker(kind, KINDS[kind].container(wanted.image), KINDS[kind].external_isolation)
 
     return Service(
         kind,
         f"{kind} broker",
-        parts.default_image,
+        PUBLIC_IMAGES[kind],
         f"{SCHEMES[kind][0]}://HOST:PORT",
-        {
-            "external": lambda wanted: ExternalBroker(kind, wanted.url, parts.external_isolation, wanted.where),
-            "local": lambda wanted: parts.local(),
-            "container": lambda wanted: ContainerBroker(kind, parts.container(wanted.image), parts.external_isolation),
-        },
+        {"external": external, "local": local, "container": container},
         check_url,
         "install the broker's binary",
     )
@@ -166,4 +189,4 @@ SERVICES: dict[str, Service[Any]] = {TOXIPROXY.name: TOXIPROXY, STUB.name: STUB}
 SERVICES.update(BROKERS.items())
 
 
-__all__ = ["BROKERS", "SERVICES", "STUB", "TOXIPROXY", "Service", "Wanted"]
+__all__ = ["BROKERS", "PUBLIC_IMAGES", "SERVICES", "STUB", "TOXIPROXY", "Service", "Wanted"]

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import httpx
 
-from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
+from pytest_ipc.backends.container import (
+    ContainerBackend,
+    ContainerEndpoint,
+    ContainerSpec,
+)
+from pytest_ipc.backends.services import PUBLIC_IMAGES
 from pytest_ipc.stub.server import HttpStub
 
-DEFAULT_IMAGE = "wiremock/wiremock:3.13.2"
+DEFAULT_IMAGE = PUBLIC_IMAGES["stub"]
 HTTP_PORT = 8080
 READY_TIMEOUT = 60.0  # the JVM takes seconds to boot on two busy cores
 

@@ -30,10 +30,11 @@ from pytest_ipc.backends.container import (
     lost_port_race,
 )
 from pytest_ipc.backends.local import reserve_port
+from pytest_ipc.backends.services import PUBLIC_IMAGES
 from pytest_ipc.client.client import ToxiproxyClient, ToxiproxyServer
 from pytest_ipc.client.errors import ToxiproxyError
 
-DEFAULT_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
+DEFAULT_IMAGE = PUBLIC_IMAGES["toxiproxy"]
 API_PORT = 8474
 #: Starts on another reserved port before a lost port race becomes the error (host networking).
 PORT_ATTEMPTS = 3

@@ -19,7 +19,6 @@ class BrokerKindSpec:
 
     kind: BrokerKind
     local: Callable[[], LocalBroker]
-    default_image: str
     container: Callable[[str], ContainerRecipe]
     external_isolation: IsolationFactory
 
@@ -30,28 +29,24 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
         BrokerKindSpec(
             "rabbitmq",
             rabbitmq.LocalRabbitMQ,
-            rabbitmq.DEFAULT_IMAGE,
             rabbitmq.container_recipe,
             rabbitmq.external_isolation,
         ),
         BrokerKindSpec(
             "redis",
             redis.LocalRedis,
-            redis.DEFAULT_IMAGE,
             redis.container_recipe,
             redis.external_isolation,
         ),
         BrokerKindSpec(
             "nats",
             nats.LocalNats,
-            nats.DEFAULT_IMAGE,
             nats.container_recipe,
             nats.external_isolation,
         ),
         BrokerKindSpec(
             "mqtt",
             mqtt.LocalMosquitto,
-            mqtt.DEFAULT_IMAGE,
             mqtt.container_recipe,
             mqtt.external_isolation,
         ),

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
     from paho.mqtt.reasoncodes import ReasonCode
 
-DEFAULT_IMAGE = "eclipse-mosquitto:2"
 INSTALL_HINT = "apt-get install mosquitto"
 CLEANUP_TIMEOUT = 10.0
 MARKER = "_pytest_ipc_end_of_retained"

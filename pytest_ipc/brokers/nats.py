@@ -26,7 +26,6 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
 
-DEFAULT_IMAGE = "nats:2.10"
 INSTALL_HINT = "apt-get install nats-server"
 
 

@@ -33,7 +33,6 @@ from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, Managem
 from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # /usr/sbin's wrapper drops root to `rabbitmq`
-DEFAULT_IMAGE = "rabbitmq:3.13-management"
 INSTALL_HINT = "apt-get install rabbitmq-server"
 EPMD_FORGET_TIMEOUT = 10.0
 

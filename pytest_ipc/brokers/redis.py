@@ -15,7 +15,6 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import NamePrefixes
 
-DEFAULT_IMAGE = "redis:7"
 INSTALL_HINT = "apt-get install redis-server"
 DELETE_BATCH = 500
 

@@ -7,7 +7,7 @@ test says with `must_fire=False` that the dependency is never reached. It never 
 exception raised inside the block.
 
 Some proofs can only be settled when the test ends (a proxy outage is proven by a connection before
-or after it). Inside a pytest test the plugin collects those (`collecting`) and settles them after
+or after it). Inside a pytest test the plugin collects those (`pytest_ipc._proofs`) and settles them after
 the call phase; elsewhere they are settled when the block ends.
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from .. import _proofs
 from .errors import FaultNeverFired
 from .layers import Injection, Layer, check_fault, layer_of
 from .vocabulary import Fault
@@ -63,20 +64,6 @@ class ActiveFault:
         )
 
 
-_pending: list[ActiveFault] | None = None
-
-
-@contextmanager
-def collecting() -> Iterator[list[ActiveFault]]:
-    """Collect the proofs that must wait for the end of the test (the plugin wraps each test call)."""
-    global _pending
-    previous, _pending = _pending, []
-    try:
-        yield _pending
-    finally:
-        _pending = previous
-
-
 def settle(actives: list[ActiveFault]) -> None:
     """Raise `FaultNeverFired` listing every fault of `actives` not proven to have fired."""
     problems = [problem for active in actives if (problem := active.unproven()) is not None]
@@ -117,7 +104,7 @@ def inject(fault: Fault, into: object, *, must_fire: bool = True, upstream: Http
     active.heal()
     if unproven is None:
         return
-    if active.injection.deferred and _pending is not None:
-        _pending.append(active)  # settled after the test's call phase, when every connection is in
+    if active.injection.deferred and _proofs.pending is not None:
+        _proofs.pending.append(active)  # settled after the test's call phase, when every connection is in
         return
     raise FaultNeverFired(unproven)

@@ -40,6 +40,7 @@ from pytest_ipc.backends.container import (
     ReadinessProbe,
     private_network,
 )
+from pytest_ipc.backends.services import PUBLIC_IMAGES
 from pytest_ipc.backends.stub_container import DEFAULT_IMAGE as WIREMOCK_IMAGE
 from pytest_ipc.backends.stub_container import wiremock_spec, wiremock_url
 from pytest_ipc.backends.toxiproxy_container import DEFAULT_IMAGE as TOXIPROXY_IMAGE
@@ -161,7 +162,7 @@ class ServiceNetwork:
 
         if kind not in KINDS:
             raise IpcUsageError(f"unknown broker kind {kind!r}; choose one of: {', '.join(KINDS)}")
-        recipe = KINDS[kind].container(image or self.images.get(kind) or KINDS[kind].default_image)
+        recipe = KINDS[kind].container(image or self.images.get(kind) or PUBLIC_IMAGES[kind])
         service, endpoint = self._start(recipe.spec, alias or kind)
         service = dataclasses.replace(service, broker=recipe.endpoint(endpoint))
         self.services[service.alias] = service
