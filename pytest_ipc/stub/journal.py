@@ -53,6 +53,19 @@ class JournalEntry:
         return self.request.body
 
     @property
+    def text(self) -> str:
+        return self.request.text
+
+    def json(self) -> object:
+        """The request body decoded as JSON; raises ValueError when it is not JSON."""
+        return self.request.json()
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The path template's parameters (`/orders/{order_id}` -> `{"order_id": "o-1"}`)."""
+        return self.request.params
+
+    @property
     def fault(self) -> str | None:
         """The faults that fired for this request, joined with '+', or None."""
         return "+".join(self.faults) or None

@@ -85,6 +85,10 @@ def login_refused(handle: IsolatedBroker, timeout: float = 10.0) -> bool:
             return True
         except pika.exceptions.ProbableAccessDeniedError:
             pass  # mid-recycle: permissions already cleared, the login not deleted yet
+        except pika.exceptions.ConnectionClosedByBroker as closed:
+            if "is deleted" not in str(closed):
+                raise
+            # mid-recycle: logged in, then the login was deleted under the connection
         time.sleep(0.05)
     return False
 

@@ -65,6 +65,9 @@ pytestmark = [
     ),
 ]
 WAIT = 15.0  # seconds a test waits for what a correct client delivers
+# seconds a consumer has to take up its queue again once the restarted broker answers (a correct one
+# takes a few reconnection attempts: well under a second, a few on a loaded machine)
+RECONNECTED_WAIT = 8.0
 
 
 @dataclass(frozen=True)
@@ -475,7 +478,7 @@ def test_a_consumer_goes_on_consuming_after_a_broker_restart(
         assert processed.wait_for({m.message_id for m in before})
         rabbitmq_server.restart()
         after = [jobs.publish(f"after {n}".encode()) for n in range(3)]  # the test's bus reconnects by itself
-        processed.wait_for({m.message_id for m in after})
+        processed.wait_for({m.message_id for m in after}, timeout=RECONNECTED_WAIT)
     finally:
         consumer.close()
     judged(variant, lambda: assert_nothing_lost_across_restart(before, after, processed.ids))

@@ -67,18 +67,17 @@ def foreign_listener() -> Iterator[socket.socket]:
         yield listener
 
 
+FAST_BROKERS = [(LocalRedis, "main"), (LocalNats, "main"), (LocalNats, "monitor"), (LocalMosquitto, "main")]
+# RabbitMQ boots in seconds: only its own way of failing, a port lost while it starts (epmd exits 0
+# and says nothing); the check before the start is the same code for every broker.
 BROKERS: list[Any] = [
-    (LocalRedis, "main"),
-    (LocalNats, "main"),
-    (LocalNats, "monitor"),
-    (LocalMosquitto, "main"),
-    pytest.param(LocalRabbitMQ, "amqp", marks=pytest.mark.slow),
-    pytest.param(LocalRabbitMQ, "epmd", marks=pytest.mark.slow),  # epmd exits 0, and says nothing
+    *[(make, port_name, when) for make, port_name in FAST_BROKERS for when in ("before", "during")],
+    pytest.param(LocalRabbitMQ, "amqp", "during", marks=pytest.mark.slow),
+    pytest.param(LocalRabbitMQ, "epmd", "during", marks=pytest.mark.slow),
 ]
 
 
-@pytest.mark.parametrize("when", ["before", "during"])
-@pytest.mark.parametrize(("make", "port_name"), BROKERS, ids=lambda value: getattr(value, "kind", value))
+@pytest.mark.parametrize(("make", "port_name", "when"), BROKERS, ids=lambda value: getattr(value, "kind", value))
 def test_a_broker_whose_port_is_taken_starts_again_on_fresh_ports(
     make: Callable[[], LocalBroker],
     port_name: str,
@@ -110,7 +109,8 @@ def test_a_broker_whose_port_is_taken_starts_again_on_fresh_ports(
     try:
         broker.start()
         assert handed_out[first_attempt[port_name]] == taken
-        assert len(handed_out) == 2 * len(broker.port_names), "a second attempt on fresh ports"
+        # a second attempt on fresh ports (a loaded machine may need the third: another port lost)
+        assert len(handed_out) >= 2 * len(broker.port_names), "a second attempt on fresh ports"
         assert taken not in broker.ports.values()
     finally:
         broker.stop()

@@ -21,8 +21,8 @@ def test_entries_record_request_route_outcome_and_timestamps(http_stub: HttpStub
     after = time.monotonic()
     [entry] = http_stub.calls(route)
     assert (entry.method, entry.path, entry.query, entry.status) == ("POST", "/v1/orders/9", {"source": ["web", "app"]}, 201)
-    assert entry.headers["x-trace"] == "t1" and entry.request.json() == {"qty": 2} and entry.body == b'{"qty":2}'
-    assert entry.route is route and entry.request.params == {"order_id": "9"}
+    assert entry.headers["x-trace"] == "t1" and entry.json() == {"qty": 2} and entry.body == b'{"qty":2}'
+    assert entry.text == '{"qty":2}' and entry.route is route and entry.params == {"order_id": "9"}
     assert entry.ended is not None and before <= entry.started <= entry.ended <= after
 
 
