@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import json
+import os
 import re
 import subprocess
 import sys
@@ -187,25 +189,41 @@ def test_the_package_never_writes_the_process_environment() -> None:
     assert not writes, f"the plugin changes os.environ (a global side effect): {writes}"
 
 
+SURFACE_PLUGIN = """
+import json, os
+
+def pytest_collection_finish(session):
+    config, parser = session.config, session.config._parser
+    options = [name for group in (parser._anonymous, *parser._groups) for option in group.options for name in option.names()]
+    with open(os.environ["SURFACE_OUT"], "w") as out:
+        json.dump({
+            "options": [name for name in options if name.startswith("--")],
+            "ini": list(parser._inidict),
+            "fixtures": list(session._fixturemanager._arg2fixturedefs),
+            "markers": [line.split(":", 1)[0].split("(", 1)[0].strip() for line in config.getini("markers")],
+        }, out)
+"""
+
+
 @pytest.fixture(scope="module")
 def session_surface(pytester_module: Path) -> dict[str, set[str]]:
-    """Options, ini keys, fixtures and markers a session gains from the plugin (with minus without)."""
+    """Options, ini keys, fixtures and markers a session gains from the plugin (with minus without):
+    two collect-only sessions, run side by side, read by a plugin of their own (what `--help`,
+    `--fixtures` and `--markers` list, in two pytest starts instead of six)."""
+    (pytester_module / "surface_dump.py").write_text(SURFACE_PLUGIN)
 
-    def run(*args: str) -> str:
-        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-        return subprocess.run(command, cwd=pytester_module, capture_output=True, text=True, check=False).stdout
+    def start(name: str, *plugin: str) -> tuple[subprocess.Popen[bytes], Path]:
+        out = pytester_module / f"{name}.json"
+        command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "surface_dump", *plugin, "--collect-only", "-q"]
+        environment = {**os.environ, "SURFACE_OUT": str(out), "PYTHONPATH": os.pathsep.join([str(pytester_module), *sys.path])}
+        return subprocess.Popen(command, cwd=pytester_module, env=environment, stdout=subprocess.DEVNULL), out
 
-    def surface(*plugin: str) -> dict[str, set[str]]:
-        help_text = run(*plugin, "--help")
-        ini_part = help_text.split("[pytest] ", 1)[1]
-        return {
-            "options": set(re.findall(r"^\s+(--[a-z][a-z0-9-]+)", help_text, re.M)),
-            "ini": set(re.findall(r"^\s+([a-z][a-z0-9_]+) \(", ini_part, re.M)),
-            "fixtures": set(re.findall(r"^([a-z_][a-z0-9_]*)(?: \[\w+ scope\])? -- ", run(*plugin, "--fixtures"), re.M)),
-            "markers": set(re.findall(r"^@pytest\.mark\.([a-z_]+)", run(*plugin, "--markers"), re.M)),
-        }
-
-    with_plugin, without = surface(), surface("-p", "no:ipc")
+    runs = [start("with"), start("without", "-p", "no:ipc")]
+    surfaces = []
+    for process, out in runs:
+        assert process.wait(timeout=120) == 0, f"the collect-only session failed: {process.args}"
+        surfaces.append({kind: set(names) for kind, names in json.loads(out.read_text()).items()})
+    with_plugin, without = surfaces
     return {kind: with_plugin[kind] - without[kind] for kind in with_plugin}
 
 

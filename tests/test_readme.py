@@ -43,3 +43,14 @@ def test_readme_examples_pass(pytester: pytest.Pytester) -> None:
     run_examples(pytester, first)
     if continuations:
         run_examples(pytester, continuations)
+
+
+def test_the_readme_set_up_is_what_ci_runs() -> None:
+    """The README's two set-up commands are the ones `.ci/run` runs (quiet flags aside)."""
+    set_up = README.read_text().split("## Set-up", 1)[1]
+    commands = re.search(r"```bash\n(.*?)```", set_up, re.DOTALL)
+    assert commands is not None, "the Set-up section has no bash block"
+    readme_lines = [line.strip() for line in commands.group(1).splitlines() if line.strip()]
+    ci_lines = {line.strip().replace(" -q ", " ") for line in (README.parent / ".ci" / "run").read_text().splitlines()}
+    assert len(readme_lines) == 2, readme_lines
+    assert [line for line in readme_lines if line not in ci_lines] == [], f".ci/run runs:\n{sorted(ci_lines)}"
