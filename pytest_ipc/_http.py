@@ -468,7 +468,7 @@ class _Connection(asyncio.Protocol):
             kind = type(event)
             if kind is h11.Data:
                 body = self._body
-                body += event.data  # type: ignore[union-attr]
+                body += event.data  # type: ignore[union-attr]  # `type(event) is` does not narrow
                 if len(body) > self._reserved and not self._reserve(len(body)):  # a chunked body growing
                     return
             elif kind is h11.Request:

@@ -59,7 +59,7 @@ class Reply:
             unknown = sorted(set(reply) - set(allowed))
             if unknown:
                 raise ValueError(f"unknown reply argument(s) {', '.join(unknown)}; a reply takes: {', '.join(allowed)}")
-            return cls(**reply)  # type: ignore[arg-type]
+            return cls(**reply)  # type: ignore[arg-type]  # checked against the fields above
         raise TypeError(f"expected a Reply or a dict of respond() arguments, got {reply!r}")
 
     def render(self, json_transform: JsonTransform | None = None, default_json_type: str = "application/json") -> Response:
