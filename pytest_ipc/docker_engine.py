@@ -70,7 +70,7 @@ def docker_unavailable_reason(timeout: float = PING_TIMEOUT) -> str | None:
         return f"no Docker engine answers at {host}: {_first_line(error)}; {hint}"
     try:
         client.ping()
-    except Exception as error:  # noqa: BLE001  (the SDK raises requests' and docker's errors alike)
+    except Exception as error:  # the SDK raises requests' and docker's errors alike
         return f"no Docker engine answers at {host}: {_first_line(error)}; {hint}"
     finally:
         client.close()

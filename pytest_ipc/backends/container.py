@@ -249,7 +249,7 @@ class ContainerBackend:
                     if self.spec.ready(endpoint):
                         return endpoint
                     last_problem = "the probe returned False"
-                except Exception as error:  # noqa: BLE001  (whatever a probe raises means "not yet")
+                except Exception as error:  # whatever a probe raises means "not yet"
                     last_problem = f"{type(error).__name__}: {error}"
             if time.monotonic() > deadline:
                 raise ContainerStartError(

@@ -42,7 +42,8 @@ class Reply:
 
     def __post_init__(self) -> None:
         check_status(self.status)
-        given = [name for name, value in (("json", self.json is not NOT_GIVEN), ("text", self.text is not None), ("body", self.body is not None)) if value]
+        bodies = (("json", self.json is not NOT_GIVEN), ("text", self.text is not None), ("body", self.body is not None))
+        given = [name for name, value in bodies if value]
         if len(given) > 1:
             raise ValueError(f"a reply has one body; got {' and '.join(given)}")
         if self.json is not NOT_GIVEN and not isinstance(self.json, FakeJson):
