@@ -162,7 +162,7 @@ def measure_rates(contenders: list[Contender], rounds: int, requests: int) -> li
                     get(connection, "/ping")
                 best[index] = max(best[index], requests / (time.perf_counter() - began))
     finally:
-        for contender, connection in zip(contenders, connections):
+        for contender, connection in zip(contenders, connections, strict=True):
             connection.close()
             contender.stop()
     return best
@@ -199,7 +199,7 @@ def main() -> None:
         contender.start()
         resets.append(measure_reset(contender, args.rounds * 20))
         contender.stop()
-    ours, theirs = (Figures(*start, rate, reset) for start, rate, reset in zip(starts, rates, resets))
+    ours, theirs = (Figures(*start, rate, reset) for start, rate, reset in zip(starts, rates, resets, strict=True))
     chosen = new_event_loop()  # the kind the stub's loop thread runs (PYTEST_IPC_EVENT_LOOP)
     print(f"pytest-ipc stub on the {event_loop_name(chosen)} event loop")
     chosen.close()

@@ -30,7 +30,9 @@ TARGET = 0.050
 
 def fresh_python(directory: Path) -> Path:
     """A new venv with the wheel built from this checkout and its core dependencies."""
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(directory / "dist"), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(directory / "dist"), str(ROOT)], check=True, capture_output=True
+    )
     venv.EnvBuilder(with_pip=True).create(directory / "venv")
     python = directory / "venv" / "bin" / "python"
     (wheel,) = (directory / "dist").glob("*.whl")
@@ -41,14 +43,19 @@ def fresh_python(directory: Path) -> Path:
 def session(python: Path, project: Path, *args: str) -> float:
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "PYTHON"))}
     started = time.perf_counter()
-    subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=project, env=environment, check=True, capture_output=True)
+    subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=project, env=environment, check=True, capture_output=True
+    )
     return time.perf_counter() - started
 
 
 def heaviest_imports(python: Path, project: Path, count: int = 8) -> list[tuple[int, str]]:
     """The plugin's own modules with the largest cumulative import time (microseconds)."""
     trace = subprocess.run(
-        [str(python), "-X", "importtime", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--co"], cwd=project, capture_output=True, text=True
+        [str(python), "-X", "importtime", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--co"],
+        cwd=project,
+        capture_output=True,
+        text=True,
     ).stderr
     rows = [(int(cumulative), name.strip()) for cumulative, name in re.findall(r"\|\s*(\d+) \|(.*)$", trace, re.M)]
     return sorted((row for row in rows if row[1].lstrip().startswith("pytest_ipc")), reverse=True)[:count]

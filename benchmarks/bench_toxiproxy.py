@@ -343,12 +343,11 @@ def round_trip_rows(mode: str, rtt: dict[str, list[float]]) -> list[Row]:
 
 def one_cpu_round_trips(trips: int) -> tuple[int, dict[str, list[float]]]:
     """Round trips with the peer, socat, the proxy and this client all on one CPU (fresh processes)."""
-    with pinned_to_one_cpu() as cpu:
-        with peer_process() as (sink_port, echo_port), toxiproxy_process() as server:
-            proxy_echo = Paths(sink_port, echo_port, server.api).create_proxy("bench_echo", echo_port)
-            with socat_process(echo_port) as socat_echo:
-                ports = {"direct": echo_port, "socat": socat_echo, "pytest-ipc": proxy_echo}
-                return cpu, interleaved_round_trips(ports, trips)
+    with pinned_to_one_cpu() as cpu, peer_process() as (sink_port, echo_port), toxiproxy_process() as server:
+        proxy_echo = Paths(sink_port, echo_port, server.api).create_proxy("bench_echo", echo_port)
+        with socat_process(echo_port) as socat_echo:
+            ports = {"direct": echo_port, "socat": socat_echo, "pytest-ipc": proxy_echo}
+            return cpu, interleaved_round_trips(ports, trips)
 
 
 def main() -> None:

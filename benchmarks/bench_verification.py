@@ -259,7 +259,7 @@ def _quiet_stdout() -> Iterator[None]:
     try:
         yield
     finally:
-        for descriptor, copy in zip((1, 2), saved):
+        for descriptor, copy in zip((1, 2), saved, strict=True):
             os.dup2(copy, descriptor)
             os.close(copy)
         os.close(devnull)

@@ -192,7 +192,10 @@ def __getattr__(name: str) -> Any:
     if name not in _public():
         raise AttributeError(f"module 'pytest_ipc' has no attribute {name!r}")
     module, attribute = _public()[name]
-    value = importlib.import_module(f"{module}.{attribute}") if module == "pytest_ipc" else getattr(importlib.import_module(module), attribute)
+    if module == "pytest_ipc":
+        value = importlib.import_module(f"{module}.{attribute}")
+    else:
+        value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value
 

@@ -256,7 +256,8 @@ class HttpServer:
                 sock.bind((self._bind_host, port))
             except OSError as error:  # asyncio's wording, which callers know
                 address = (self._bind_host, port)
-                raise OSError(error.errno, f"error while attempting to bind on address {address!r}: {(error.strerror or str(error)).lower()}") from None
+                reason = (error.strerror or str(error)).lower()
+                raise OSError(error.errno, f"error while attempting to bind on address {address!r}: {reason}") from None
             sock.setblocking(False)
             listener = Listener(self, self.handler, sock.getsockname()[:2])
             listener.serving = await asyncio.get_running_loop().create_server(
@@ -468,7 +469,7 @@ class _Connection(asyncio.Protocol):
             kind = type(event)
             if kind is h11.Data:
                 body = self._body
-                body += event.data  # type: ignore[union-attr]
+                body += event.data  # type: ignore[union-attr]  # `type(event) is` does not narrow
                 if len(body) > self._reserved and not self._reserve(len(body)):  # a chunked body growing
                     return
             elif kind is h11.Request:
@@ -567,7 +568,7 @@ class _Connection(asyncio.Protocol):
             result = self.listener.handler(request, self.exchange)
             if isinstance(result, Response) or result is None:
                 return self._answer(request, result)
-        except Exception as error:  # noqa: BLE001 - logged by the loop, the connection is closed
+        except Exception as error:  # logged by the loop, the connection is closed
             self._handler_failed(error)
             return False
         task = asyncio.ensure_future(result)
@@ -591,7 +592,7 @@ class _Connection(asyncio.Protocol):
             return
         try:
             keep_open = self._answer(request, task.result())
-        except Exception as failure:  # noqa: BLE001 - logged by the loop, the connection is closed
+        except Exception as failure:  # logged by the loop, the connection is closed
             self._handler_failed(failure)
             return
         if keep_open:

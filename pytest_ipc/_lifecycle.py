@@ -24,6 +24,7 @@ on the engine) waits for the next session that shares its records directory.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -205,10 +206,8 @@ def end_processes(processes: Mapping[int, str], grace: float) -> None:
 
 def _signal(targets: Mapping[tuple[int, bool], list[int]], signum: signal.Signals) -> None:
     for target, is_group in targets:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             (os.killpg if is_group else os.kill)(target, signum)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def _alive(pid: int) -> bool:

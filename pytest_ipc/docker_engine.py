@@ -65,12 +65,12 @@ def docker_unavailable_reason(timeout: float = PING_TIMEOUT) -> str | None:
     if address.scheme == "unix" and not os.path.exists(address.path):
         return f"no Docker engine answers at {host} (no such socket); {hint}"
     try:
-        client = docker.from_env(timeout=timeout)
+        client = docker.from_env(timeout=timeout)  # type: ignore[arg-type]  # requests takes a float; the stubs say int
     except docker.errors.DockerException as error:
         return f"no Docker engine answers at {host}: {_first_line(error)}; {hint}"
     try:
         client.ping()
-    except Exception as error:  # noqa: BLE001  (the SDK raises requests' and docker's errors alike)
+    except Exception as error:  # the SDK raises requests' and docker's errors alike
         return f"no Docker engine answers at {host}: {_first_line(error)}; {hint}"
     finally:
         client.close()
@@ -82,7 +82,7 @@ def image_present(name: str) -> bool:
     import docker
     import docker.errors
 
-    client = docker.from_env(timeout=PING_TIMEOUT)
+    client = docker.from_env(timeout=PING_TIMEOUT)  # type: ignore[arg-type]  # requests takes a float; the stubs say int
     try:
         client.images.get(name)
     except docker.errors.ImageNotFound:
@@ -172,7 +172,10 @@ def remove_owned(host: str, token: str) -> list[str]:
     label = {"label": f"{OWNER_LABEL}={token}"}
     removed: list[str] = []
     try:
-        client = docker.from_env(environment={**os.environ, "DOCKER_HOST": host}, timeout=REMOVE_TIMEOUT)
+        client = docker.from_env(
+            environment={**os.environ, "DOCKER_HOST": host},
+            timeout=REMOVE_TIMEOUT,  # type: ignore[arg-type]  # requests takes a float; the stubs say int
+        )
     except docker.errors.DockerException as error:
         raise DockerEngineError(f"no Docker engine answers at {host}: {_first_line(error)}") from error
     api = client.api  # plain listings: the models' list() inspects each entry, racing other removals

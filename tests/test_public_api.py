@@ -17,7 +17,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -44,7 +43,9 @@ PUBLIC_MODULES = (
 # A unit in a name is allowed only where the unit is not the convention (seconds, bytes, bytes/s).
 UNIT_SUFFIX = re.compile(r"(^|_)(ms|millis|milliseconds|us|micros|s|secs|seconds|kb|kb_s|kbs|mb|rate_kb)$")
 # Generic names a user's own suite could already use (conventions: prefix them with ipc_ or keep them private).
-GENERIC = {"slow", "docker", "target_url", "fault_case", "injected_fault", "pact", "make_pact", "network", "report", "stub", "proxy", "broker"}
+GENERIC = {
+    "slow", "docker", "target_url", "fault_case", "injected_fault", "pact", "make_pact", "network", "report", "stub", "proxy", "broker"
+}
 # Environment variables the package sets on its own child processes (markers, not settings).
 CHILD_MARKERS = {"PYTEST_IPC_OWNER_TOKEN", "PYTEST_IPC_RABBITMQ_NODE"}
 

@@ -38,8 +38,8 @@ def test_readme_has_examples() -> None:
 
 def test_readme_examples_pass(pytester: pytest.Pytester) -> None:
     names = [f"test_readme_example_{index + 1}" for index in range(len(EXAMPLES))]
-    first = {name: source for name, source in zip(names, EXAMPLES) if not source.startswith(CONTINUES)}
-    continuations = {name: source for name, source in zip(names, EXAMPLES) if source.startswith(CONTINUES)}
+    first = {name: source for name, source in zip(names, EXAMPLES, strict=True) if not source.startswith(CONTINUES)}
+    continuations = {name: source for name, source in zip(names, EXAMPLES, strict=True) if source.startswith(CONTINUES)}
     run_examples(pytester, first)
     if continuations:
         run_examples(pytester, continuations)

@@ -12,6 +12,7 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind, parse_broker
 from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
 
+
 class ExternalBroker:
     """Backend and runtime for a broker at a URL; crash controls raise `BrokerControlError`."""
 

@@ -152,7 +152,7 @@ class LocalBroker(ABC):
     def _start_once(self) -> None:
         self._base = make_private_dir(self.kind)
         self._reservations = [reserve_port() for _ in self.port_names]
-        self.ports = {name: port.getsockname()[1] for name, port in zip(self.port_names, self._reservations)}
+        self.ports = {name: port.getsockname()[1] for name, port in zip(self.port_names, self._reservations, strict=True)}
         if taken := answering(self.ports.values()):  # nothing of ours runs yet: that is someone else
             raise PortTaken(f"local {self.kind}: another program listens on port {', '.join(map(str, taken))}")
         self.configure(self._base)

@@ -249,7 +249,7 @@ class ContainerBackend:
                     if self.spec.ready(endpoint):
                         return endpoint
                     last_problem = "the probe returned False"
-                except Exception as error:  # noqa: BLE001  (whatever a probe raises means "not yet")
+                except Exception as error:  # whatever a probe raises means "not yet"
                     last_problem = f"{type(error).__name__}: {error}"
             if time.monotonic() > deadline:
                 raise ContainerStartError(
@@ -269,7 +269,7 @@ def private_network() -> Iterator[str]:
     import docker.errors
 
     labels = owner_labels()
-    client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)
+    client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)  # type: ignore[arg-type]  # requests takes a float; the stubs say int
     network = client.networks.create(f"pytest-ipc-{uuid.uuid4().hex[:12]}", driver="bridge", labels=labels)
     try:
         yield str(network.name)

@@ -9,6 +9,7 @@ ends the process groups and removes the directories.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -117,7 +118,7 @@ class LocalProcess:
             try:
                 if self.ready():
                     return
-            except Exception as error:  # noqa: BLE001  (whatever a probe raises means "not yet")
+            except Exception as error:  # whatever a probe raises means "not yet"
                 last_problem = f"the probe raised {type(error).__name__}: {error}"
             if time.monotonic() > deadline:
                 raise ProcessStartError(
@@ -175,10 +176,8 @@ def _wait_for_group_exit(pgid: int, timeout: float) -> None:
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def reserve_port() -> socket.socket:

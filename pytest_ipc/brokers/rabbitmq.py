@@ -17,6 +17,7 @@ import socket
 import time
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import httpx
@@ -31,6 +32,9 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import Isolation, NamePrefixes
 from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, ManagementVhosts, ShellVhosts
 from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
+
+if TYPE_CHECKING:
+    import pika
 
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # /usr/sbin's wrapper drops root to `rabbitmq`
 INSTALL_HINT = "apt-get install rabbitmq-server"
@@ -51,7 +55,7 @@ def amqp_ready(endpoint: BrokerEndpoint, vhost: str = "/") -> bool:
     return True
 
 
-def connection_parameters(endpoint: BrokerEndpoint, vhost: str, attempts: int = 3) -> object:
+def connection_parameters(endpoint: BrokerEndpoint, vhost: str, attempts: int = 3) -> pika.ConnectionParameters:
     """pika's parameters for `endpoint` in `vhost`."""
     import pika
 

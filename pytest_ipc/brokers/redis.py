@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK
@@ -15,11 +16,14 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import NamePrefixes
 
+if TYPE_CHECKING:
+    import redis
+
 INSTALL_HINT = "apt-get install redis-server"
 DELETE_BATCH = 500
 
 
-def redis_client(endpoint: BrokerEndpoint, db: int = 0) -> object:
+def redis_client(endpoint: BrokerEndpoint, db: int = 0) -> redis.Redis:
     import redis
 
     return redis.Redis(
@@ -37,7 +41,7 @@ def redis_ready(endpoint: BrokerEndpoint) -> bool:
     import redis
 
     try:
-        with redis_client(endpoint) as client:  # type: ignore[attr-defined]
+        with redis_client(endpoint) as client:
             return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
@@ -57,7 +61,7 @@ class KeyPrefixes(NamePrefixes):
         return f"{endpoint.url}/{self.db}"
 
     def close(self, namespace: str, names: Collection[str]) -> None:
-        with redis_client(self.endpoint, self.db) as client:  # type: ignore[attr-defined]
+        with redis_client(self.endpoint, self.db) as client:
             batch: list[bytes] = []
             for key in client.scan_iter(match=f"{namespace}:*", count=1000):
                 batch.append(key)

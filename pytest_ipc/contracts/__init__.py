@@ -1,7 +1,8 @@
 """Consumer-driven contracts (Pact) and API evolution checks.
 
 Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verification`/`states`/
-`callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `avro`, `maturity`.
+`callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs
+pact), `evolve` (tolerant reader), `avro`, `maturity`.
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """

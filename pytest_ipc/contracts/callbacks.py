@@ -48,7 +48,7 @@ class VerificationContext:
         def run() -> None:
             try:
                 verify()
-            except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            except BaseException as error:  # handed to the test's thread
                 raised.append(error)
             finally:
                 self.calls.put(None)
@@ -59,7 +59,7 @@ class VerificationContext:
             work, future = call
             try:
                 future.set_result(work())
-            except BaseException as error:  # noqa: BLE001 - answered as 400, re-raised by the caller
+            except BaseException as error:  # answered as 400, re-raised by the caller
                 future.set_exception(error)
         helper.join()
         if raised:
@@ -94,7 +94,7 @@ class CallbackServer:
                 return await _on_test_thread(context, lambda: _change_state(context.states, payload))
             if request.path == MESSAGE_PATH:
                 return await _on_test_thread(context, lambda: _produce_message(context.messages, payload))
-        except Exception as error:  # noqa: BLE001 - kept and re-raised in the test
+        except Exception as error:  # kept and re-raised in the test
             context.errors.append(error)
             return _text(400, f"{type(error).__name__}: {error}")
         return _text(404, f"unknown callback {request.path}")

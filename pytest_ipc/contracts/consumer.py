@@ -52,7 +52,7 @@ class ManagedPact(Pact):
         super().__init__(consumer, provider)
         self.servers: list[ManagedPactServer] = []
 
-    def serve(  # type: ignore[override]
+    def serve(
         self,
         addr: str = LOOPBACK,
         port: int = 0,

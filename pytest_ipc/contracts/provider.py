@@ -66,14 +66,18 @@ class PactLibrary:
         for problem in others:
             if problem not in self.warned:
                 self.warned.add(problem)
-                warnings.warn(pytest.PytestCollectionWarning(f"{problem}; ignored. Keep only pact files in the pact directory."), stacklevel=1)
+                warnings.warn(
+                    pytest.PytestCollectionWarning(f"{problem}; ignored. Keep only pact files in the pact directory."), stacklevel=1
+                )
         refs: list[PactInteractionRef] = []
         for path, document in pacts:
             self.documents.setdefault(path, document)
             refs += _wanted(pactfile.refs_of(path, self.documents[path]), provider, consumers)
         return refs
 
-    def add(self, path: Path, document: Document, provider: str, consumers: frozenset[str] | None, *, pending: bool) -> list[PactInteractionRef]:
+    def add(
+        self, path: Path, document: Document, provider: str, consumers: frozenset[str] | None, *, pending: bool
+    ) -> list[PactInteractionRef]:
         self.documents[path] = document
         return _wanted(pactfile.refs_of(path, document, pending=pending), provider, consumers)
 

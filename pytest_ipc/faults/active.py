@@ -97,7 +97,7 @@ def inject(fault: Fault, into: object, *, must_fire: bool = True, upstream: Http
     except BaseException as error:
         try:
             active.heal()
-        except Exception as cleanup:  # noqa: BLE001  (the block's own error is what the test must see)
+        except Exception as cleanup:  # the block's own error is what the test must see
             error.add_note(f"pytest-ipc could not remove {fault.describe()} afterwards: {cleanup!r}")
         raise
     unproven = active.unproven()

@@ -27,7 +27,7 @@ class Dispatcher(Generic[T]):
 
     def _run(self) -> None:
         while (item := self._items.get()) is not _STOP:
-            self._handle(item)  # type: ignore[arg-type]
+            self._handle(item)  # type: ignore[arg-type]  # anything but _STOP is a T
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish what was handed over, then end the thread."""

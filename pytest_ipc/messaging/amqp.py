@@ -7,6 +7,7 @@ goes through `add_callback_threadsafe`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -213,10 +214,8 @@ class AmqpSubscription(Subscription):
         self._stopping.set()
         channel, thread = self._channel, self._thread
         if channel is not None and thread is not None and thread.is_alive():
-            try:
+            with contextlib.suppress(*CONNECTION_LOST):
                 channel.connection.add_callback_threadsafe(channel.stop_consuming)
-            except CONNECTION_LOST:
-                pass
         if thread is not None:
             thread.join(10)
         self._channel = self._thread = None

@@ -94,7 +94,7 @@ class Subscription(ABC):
         error: Exception | None = None
         try:
             self.handler(delivery)
-        except Exception as raised:  # noqa: BLE001 - a consumer bug must not kill the consumer thread
+        except Exception as raised:  # a consumer bug must not kill the consumer thread
             error = raised
         settlement = after_handler(self.destination, self.errors, self.bus.features, delivery.settled, error)
         if settlement == "ack":
@@ -229,7 +229,7 @@ class Bus(Destinations, ABC):
             for subscription in subscriptions:
                 try:
                     subscription.close()
-                except Exception as error:  # noqa: BLE001 - one broken consumer must not keep the rest open
+                except Exception as error:  # one broken consumer must not keep the rest open
                     log.warning("closing the consumer of %s failed: %r", subscription.destination.address, error)
         finally:
             self._disconnect()

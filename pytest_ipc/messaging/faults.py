@@ -206,7 +206,7 @@ class DeadLetterAfter(DeadLetterDecisions):
     def __call__(self, delivery: Delivery) -> None:
         try:
             self.handler(delivery)
-        except Exception:  # noqa: BLE001 - any failure counts as an attempt
+        except Exception:  # any failure counts as an attempt
             delivery.nack(requeue=not self._give_up(delivery))
 
 

@@ -152,7 +152,9 @@ class StreamSubscription(Subscription):
         client, stream = self.bus.client, self.destination.address
         while not self._stopping.is_set():
             try:
-                batches = cast(StreamBatches, client.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=10, block=int(READ_BLOCK * 1000)))
+                batches = cast(
+                    StreamBatches, client.xreadgroup(GROUP, self.consumer, {stream: ">"}, count=10, block=int(READ_BLOCK * 1000))
+                )
             except redis.exceptions.ConnectionError as error:  # server restart: keep trying until stopped
                 self.errors.append(error)
                 self._stopping.wait(0.1)

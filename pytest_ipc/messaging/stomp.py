@@ -31,7 +31,7 @@ RESERVED = {"destination", "message-id", "subscription", "ack", "redelivered", "
             "x-dead-letter-exchange", "x-dead-letter-routing-key", "receipt", "durable", "auto-delete"}
 
 
-class _Receipts(stomp.ConnectionListener):  # type: ignore[misc]
+class _Receipts(stomp.ConnectionListener):  # type: ignore[misc]  # stomp.py is untyped: a subclass of Any
     """Lets a sender wait for the broker's RECEIPT (or ERROR) for a frame."""
 
     def __init__(self) -> None:
@@ -116,7 +116,7 @@ class StompBus(Bus):
         self._connection.disconnect()
 
 
-class StompSubscription(Subscription, stomp.ConnectionListener):  # type: ignore[misc]
+class StompSubscription(Subscription, stomp.ConnectionListener):  # type: ignore[misc]  # stomp.py is untyped: a subclass of Any
     """A SUBSCRIBE on its own connection; stopping disconnects, which returns unacked messages."""
 
     bus: StompBus

@@ -241,7 +241,7 @@ class ServiceNetwork:
 def _gateway(network: str) -> str:
     import docker
 
-    client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)
+    client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)  # type: ignore[arg-type]  # requests takes a float; the stubs say int
     try:
         return str(client.networks.get(network).attrs["IPAM"]["Config"][0]["Gateway"])
     finally:

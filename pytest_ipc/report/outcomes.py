@@ -11,7 +11,7 @@ class ReportUsageError(IpcUsageError):
     """A record the report cannot take (an unknown outcome, a negative latency...)."""
 
 
-class Outcome(str, Enum):
+class Outcome(str, Enum):  # noqa: UP042  (StrEnum would change what str() and format() give for a public enum)
     """How a call through a fault ended, as the resilience report prints it."""
 
     RECOVERED = "recovered"

@@ -64,7 +64,7 @@ def table_lines(records: Sequence[Record]) -> list[str]:
     def render(line: Sequence[str]) -> str:
         return "  ".join(
             cell.rjust(width) if column in numeric else cell.ljust(width)
-            for column, (cell, width) in enumerate(zip(line, widths))
+            for column, (cell, width) in enumerate(zip(line, widths, strict=True))
         ).rstrip()
 
     return [render(cells[0]), render(["-" * width for width in widths]), *(render(line) for line in cells[1:])]

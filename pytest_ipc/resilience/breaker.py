@@ -67,11 +67,14 @@ class BreakerProbe:
         reached = [entry for entry in self.requests() if id(entry) not in known]
         self.poll()
         for outcome in outcomes:
-            at_stub = f"{len(reached)} request(s) at the stub" if count == 1 else f"{len(reached)} request(s) at the stub from {count} calls"
+            at_stub = f"{len(reached)} request(s) at the stub" + ("" if count == 1 else f" from {count} calls")
             self.transcript.append(f"  {len(self.transcript) + 1}. {phase}: {at_stub}; the call {outcome.describe()}")
         stuck = [outcome for outcome in outcomes if outcome.duration is None]
         if stuck:
-            self.fail(f"phase '{phase}': {len(stuck)} call(s) did not finish within {self.call_timeout:.2f} s (call_timeout); the breaker probe needs calls that end")
+            self.fail(
+                f"phase '{phase}': {len(stuck)} call(s) did not finish within {self.call_timeout:.2f} s (call_timeout); "
+                "the breaker probe needs calls that end"
+            )
         return outcomes, reached
 
     def expect_reaches(self, phase: str, defect: str) -> Probe[None]:
@@ -118,7 +121,9 @@ def breaker_probe(
     cool_down, hold = positive("cool_down", cool_down), positive("hold", hold)
     for fault in [failure, *not_counted]:
         if not isinstance(fault, faults.Fault):
-            raise ResilienceUsageError(f"failure and not_counted take faults from pytest_ipc.faults (e.g. faults.status(404)), got {fault!r}")
+            raise ResilienceUsageError(
+                f"failure and not_counted take faults from pytest_ipc.faults (e.g. faults.status(404)), got {fault!r}"
+            )
         check_supported(fault, "stub")
     probe = BreakerProbe(stub, route, positive("fail_fast", fail_fast), positive("call_timeout", call_timeout), observer)
 
@@ -136,7 +141,9 @@ def breaker_probe(
             yield from probe.expect_reaches("failing", "breaker open too early, or a call that never reaches the stub")
         opened_at = time.monotonic()
         for number in range(calls_while_open):
-            yield from probe.expect_fails_fast("open", f"breaker did not open after {threshold} failing calls (call {threshold + number + 1})")
+            yield from probe.expect_fails_fast(
+                "open", f"breaker did not open after {threshold} failing calls (call {threshold + number + 1})"
+            )
 
         yield Sleep(opened_at + cool_down + COOL_DOWN_MARGIN)
         with faults.inject(faults.latency(hold), into=stub, must_fire=False):  # the trial is slow, so the calls overlap it

@@ -16,6 +16,7 @@ breaker's half-open and the jitter checks measure is what happens when calls rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
 import time
@@ -81,17 +82,15 @@ Probe = Generator[Step, Any, T]
 async def _finish(awaitable: Awaitable[object], outcome: CallOutcome) -> None:
     try:
         outcome.value = await awaitable
-    except Exception as error:  # noqa: BLE001  (whatever the client raises is what we measure)
+    except Exception as error:  # whatever the client raises is what we measure
         outcome.error = error
     outcome.duration = time.monotonic() - outcome.started
 
 
 def _run_one(call: Call, outcome: CallOutcome, barrier: threading.Barrier | None) -> None:
     if barrier is not None:
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):  # start anyway: the measurement says how far apart the calls were
             barrier.wait(timeout=5.0)
-        except threading.BrokenBarrierError:
-            pass  # start anyway: the measurement says how far apart the calls were
     outcome.started = time.monotonic()
     try:
         result = call()
@@ -99,7 +98,7 @@ def _run_one(call: Call, outcome: CallOutcome, barrier: threading.Barrier | None
             asyncio.run(_finish(result, outcome))
             return
         outcome.value = result
-    except Exception as error:  # noqa: BLE001  (as above)
+    except Exception as error:  # as above
         outcome.error = error
     outcome.duration = time.monotonic() - outcome.started
 
@@ -155,7 +154,9 @@ async def timed_calls_async(call: AsyncCall, count: int, wait_up_to: float) -> l
             for outcome in outcomes:
                 group.start_soon(one, outcome)
     if misuse:
-        raise ResilienceUsageError(f"the aio assertions take an async call (e.g. lambda: client.get(url) on an AsyncClient); it returned {misuse[0]!r}")
+        raise ResilienceUsageError(
+            f"the aio assertions take an async call (e.g. lambda: client.get(url) on an AsyncClient); it returned {misuse[0]!r}"
+        )
     return outcomes
 
 

@@ -42,7 +42,9 @@ def peak_in_flight(entries: Sequence[JournalEntry]) -> int:
     return peak
 
 
-def cap_probe(stub: HttpStub, limit: int, concurrency: int | None, fail_fast: float, hold: float, call_timeout: float) -> Probe[list[CallOutcome]]:
+def cap_probe(
+    stub: HttpStub, limit: int, concurrency: int | None, fail_fast: float, hold: float, call_timeout: float
+) -> Probe[list[CallOutcome]]:
     limit = whole("limit", limit, 1)
     count = 3 * limit if concurrency is None else concurrency
     if isinstance(count, bool) or not isinstance(count, int) or count <= limit:

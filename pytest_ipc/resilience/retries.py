@@ -80,11 +80,15 @@ def assert_retries(
     if backoff is None:
         return measured
     expected = _expected(backoff, retries)
-    wrong = [index for index, (want, got) in enumerate(zip(expected, measured)) if not want - EARLY_SLACK <= got <= want + tolerance]
+    wrong = [
+        index
+        for index, (want, got) in enumerate(zip(expected, measured, strict=True))
+        if not want - EARLY_SLACK <= got <= want + tolerance
+    ]
     if wrong:
         lines = [
             f"  retry {index + 1}: expected a pause of {want:.3f} s, measured {got:.3f} s{'  <-- off' if index in wrong else ''}"
-            for index, (want, got) in enumerate(zip(expected, measured))
+            for index, (want, got) in enumerate(zip(expected, measured, strict=True))
         ]
         raise IpcAssertionError(
             f"backoff wrong before {len(wrong)} of {retries} retries (allowed: {EARLY_SLACK:.3f} s early to {tolerance:.3f} s late):\n"
@@ -111,7 +115,9 @@ def _render(entries: Sequence[JournalEntry]) -> str:
     return "attempts at the stub:\n" + "\n".join(lines)
 
 
-def jitter_probe(stub: HttpStub, clients: int, window: float, failure: faults.Fault, most: int | None, call_timeout: float) -> Probe[list[float]]:
+def jitter_probe(
+    stub: HttpStub, clients: int, window: float, failure: faults.Fault, most: int | None, call_timeout: float
+) -> Probe[list[float]]:
     clients = whole("clients", clients, 2)
     window, call_timeout = positive("window", window), positive("call_timeout", call_timeout)
     allowed = max(2, 2 * clients // 3) if most is None else whole("most", most, 1)
@@ -124,7 +130,9 @@ def jitter_probe(stub: HttpStub, clients: int, window: float, failure: faults.Fa
         raise IpcAssertionError(f"expected each of {clients} clients started at once to reach the stub, it saw {len(starts)} request(s)")
     first, retries = starts[:clients], starts[clients:]
     if not retries:
-        raise IpcAssertionError(f"no retries: {clients} clients failing at once made one attempt each; expected them to retry ({failure.describe()})")
+        raise IpcAssertionError(
+            f"no retries: {clients} clients failing at once made one attempt each; expected them to retry ({failure.describe()})"
+        )
     spread = first[-1] - first[0]
     width = window + 2 * spread  # calls that started apart retry about as far apart without jitter, and a busy host adds as much again
     together = max(sum(1 for other in retries[index:] if other - start <= width) for index, start in enumerate(retries))

@@ -146,7 +146,9 @@ class Journal:
                 position += 1
             if position == len(entries):
                 order = " -> ".join(route.name for route in routes)
-                raise AssertionError(f"expected calls in the order {order}; {wanted.name} is missing after the earlier ones\n{self.render()}")
+                raise AssertionError(
+                    f"expected calls in the order {order}; {wanted.name} is missing after the earlier ones\n{self.render()}"
+                )
             position += 1
 
     def render(self, entries: list[JournalEntry] | None = None) -> str:
@@ -154,5 +156,7 @@ class Journal:
         if not shown:
             return "journal: (no requests)"
         lines = [f"journal ({len(shown)} request(s)):"]
-        lines += [f"  {index}. {entry.describe()}  route={entry.route.name if entry.route else None}" for index, entry in enumerate(shown, 1)]
+        lines += [
+            f"  {index}. {entry.describe()}  route={entry.route.name if entry.route else None}" for index, entry in enumerate(shown, 1)
+        ]
         return "\n".join(lines)

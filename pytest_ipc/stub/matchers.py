@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from .request import NOT_JSON, StubRequest
 
-Expected = Union[str, int, float, bool, "re.Pattern[str]", Callable[[str], bool]]
-QueryExpected = Union[Expected, Sequence[Expected]]
+Expected = str | int | float | bool | re.Pattern[str] | Callable[[str], bool]
+QueryExpected = Expected | Sequence[Expected]
 
 NOT_GIVEN: object = object()
 
@@ -97,7 +97,7 @@ def json_mismatch(expected: object, actual: object, where: str = "$") -> str | N
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return f"{where}: expected a list of {len(expected)}, got {actual!r}"
-        for index, (want, got) in enumerate(zip(expected, actual)):
+        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
             reason = json_mismatch(want, got, f"{where}[{index}]")
             if reason:
                 return reason
@@ -183,7 +183,7 @@ def _query_mismatch(name: str, expected: QueryExpected, actual: list[str] | None
     if actual is None:
         return f"query {name!r}: missing"
     if isinstance(expected, (list, tuple)):
-        if len(expected) == len(actual) and all(value_matches(e, a) for e, a in zip(expected, actual)):
+        if len(expected) == len(actual) and all(value_matches(e, a) for e, a in zip(expected, actual, strict=True)):
             return None
         return f"query {name!r}: expected {[describe_expected(e) for e in expected]}, got {actual}"
     if value_matches(expected, actual[0]):

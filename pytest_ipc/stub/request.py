@@ -9,7 +9,6 @@ from urllib.parse import parse_qs
 
 from .._http import Request
 
-
 NOT_JSON = object()
 
 

@@ -42,7 +42,8 @@ class Reply:
 
     def __post_init__(self) -> None:
         check_status(self.status)
-        given = [name for name, value in (("json", self.json is not NOT_GIVEN), ("text", self.text is not None), ("body", self.body is not None)) if value]
+        bodies = (("json", self.json is not NOT_GIVEN), ("text", self.text is not None), ("body", self.body is not None))
+        given = [name for name, value in bodies if value]
         if len(given) > 1:
             raise ValueError(f"a reply has one body; got {' and '.join(given)}")
         if self.json is not NOT_GIVEN and not isinstance(self.json, FakeJson):
@@ -59,7 +60,7 @@ class Reply:
             unknown = sorted(set(reply) - set(allowed))
             if unknown:
                 raise ValueError(f"unknown reply argument(s) {', '.join(unknown)}; a reply takes: {', '.join(allowed)}")
-            return cls(**reply)  # type: ignore[arg-type]
+            return cls(**reply)  # type: ignore[arg-type]  # checked against the fields above
         raise TypeError(f"expected a Reply or a dict of respond() arguments, got {reply!r}")
 
     def render(self, json_transform: JsonTransform | None = None, default_json_type: str = "application/json") -> Response:

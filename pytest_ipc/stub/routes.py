@@ -12,9 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Concatenate, ParamSpec
 
 from .._http import Response
-from .auth import Auth, BasicAuth, BearerAuth
 from ..faults.layers.stub import ArmedFault, arm, status_response
 from ..faults.vocabulary import Fault, Status
+from .auth import Auth, BasicAuth, BearerAuth
 from .matchers import NOT_GIVEN, RequestMatcher
 from .request import StubRequest
 from .responses import Headers, JsonTransform, Reply

@@ -113,6 +113,7 @@ def _route_mappings(route: Route, faults: Sequence[ArmedFault], priority: int) -
     if not all(isinstance(reply, Reply) for reply in replies):
         raise unsupported("respond_with callbacks run Python per request; WireMock cannot")
     request = _request(route.matcher, unsupported)
+    # all Replies (checked above), which all() does not tell mypy
     responses = [_response(reply, faults, route.matcher.accept, unsupported) for reply in replies]  # type: ignore[arg-type]
     if len(responses) == 1:
         return [{"priority": priority, "request": request, "response": responses[0]}]

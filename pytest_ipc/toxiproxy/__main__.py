@@ -16,7 +16,8 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from pytest_ipc._loop import EventLoopChoiceError, event_loop_name
+from pytest_ipc._loop import event_loop_name
+from pytest_ipc._loop_choice import EventLoopChoiceError
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.toxiproxy.model import VERSION
 from pytest_ipc.toxiproxy.server import ConfigError, EmbeddedToxiproxy

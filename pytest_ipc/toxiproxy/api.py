@@ -228,7 +228,7 @@ class ToxiproxyApi:
             return await asyncio.wait_for(asyncio.shield(task), HANDLER_TIMEOUT)
         except ApiError as error:
             return error_response(error)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             task.add_done_callback(_log_late_failure)
             return Response(503, TIMEOUT_BODY)
         except Exception as error:  # an engine failure is a 500, as upstream reports unexpected errors

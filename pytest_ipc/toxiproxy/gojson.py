@@ -23,7 +23,7 @@ import re
 import struct
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 MAX_NESTING_DEPTH = 10000
 _WHITESPACE = re.compile(rb"[ \t\r\n]*")  # Go's isSpace: no other whitespace
@@ -326,7 +326,7 @@ class Slice:
     go: str
 
 
-GoType = Union[Scalar, Pointer, Struct, Interface, Slice]
+GoType = Scalar | Pointer | Struct | Interface | Slice
 
 STRING, BOOL, INT, INT64, FLOAT32 = (Scalar(name) for name in ("string", "bool", "int", "int64", "float32"))
 

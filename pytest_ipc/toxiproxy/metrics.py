@@ -55,7 +55,7 @@ def _proxy_lines(proxies: list[TcpProxy]) -> Iterator[str]:
         for proxy in sorted(proxies, key=lambda proxy: proxy.name):
             for stream in STREAMS:
                 counters = proxy.counters.directions[stream]
-                labels = dict(zip(PROXY_LABELS, (stream, proxy.name, proxy.listen, proxy.upstream)))
+                labels = dict(zip(PROXY_LABELS, (stream, proxy.name, proxy.listen, proxy.upstream), strict=True))
                 # Prometheus' Go client sorts label pairs by name.
                 text = ",".join(f'{key}="{_escape(value)}"' for key, value in sorted(labels.items()))
                 yield f"{name}{{{text}}} {getattr(counters, which)}"

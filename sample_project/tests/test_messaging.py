@@ -129,7 +129,7 @@ def test_reservations_correlate_under_duplicated_and_reordered_replies(
 ) -> None:
     requests_queue = redis_broker.name("inventory")
     skus = [f"SKU-{number}" for number in range(12)]
-    responder = InventoryResponder(connect(), requests_queue, {sku: 10 for sku in skus})
+    responder = InventoryResponder(connect(), requests_queue, dict.fromkeys(skus, 10))
     reordered = reorder(responder.send_reply, window=3, seed=2, max_delay=0.05)
     responder.deliver = duplicated = duplicate(reordered, 0.5, seed=2)
     with responder, InventoryClient(connect(), requests_queue, timeout=2.0) as inventory:

@@ -6,6 +6,7 @@ installed. `stop()`/`kill()` leave the broker down; the next test's broker fixtu
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import anyio
@@ -49,7 +50,7 @@ async def test_a_restart_does_not_block_the_event_loop(rabbitmq_server: BrokerSe
         recovery = await rabbitmq_server.aio.restart()
     finally:
         ticker.cancel()
-    longest_gap = max(later - earlier for earlier, later in zip(ticks, ticks[1:], strict=False))
+    longest_gap = max(later - earlier for earlier, later in itertools.pairwise(ticks))
     assert recovery > 1.0, "RabbitMQ came back too fast for this test to show anything"
     assert longest_gap < 0.5, f"the loop stalled for {longest_gap:.2f} s during a {recovery:.1f} s restart"
     assert rabbitmq_server.last_recovery == recovery

@@ -18,7 +18,9 @@ def test_unknown_backend_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USES_REDIS)
     result = pytester.runpytest("--ipc-redis-backend=docker-compose")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--ipc-redis-backend: unknown backend 'docker-compose'; choose one of: auto, external, local, container*"])
+    result.stderr.fnmatch_lines(
+        ["*--ipc-redis-backend: unknown backend 'docker-compose'; choose one of: auto, external, local, container*"]
+    )
 
 
 def test_unknown_backend_from_the_environment_is_a_usage_error(
@@ -97,7 +99,7 @@ def test_auto_tries_the_cheapest_first_whatever_order_a_service_lists() -> None:
     assert choose_backend(everything).name == "embedded"
     assert choose_backend([Fake("container"), Fake("local")]).name == "local"
     assert choose_backend([Fake("container"), Fake("local", "not installed")]).name == "container"
-    with pytest.raises(NoBackendAvailable, match="^local: not installed; container: no engine$"):
+    with pytest.raises(NoBackendAvailable, match=r"^local: not installed; container: no engine$"):
         choose_backend([Fake("container", "no engine"), Fake("local", "not installed")])
 
 

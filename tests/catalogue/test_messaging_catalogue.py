@@ -621,7 +621,7 @@ def test_what_a_publisher_reports_as_sent_survives_a_broker_restart(
                 for message in in_flight:
                     publisher.publish(message.message_id, message.body)
                     reported.append(message.message_id)
-            except BaseException as error:  # noqa: BLE001 - shown by the test, not lost in a thread
+            except BaseException as error:  # shown by the test, not lost in a thread
                 failures.append(error)
 
         stall = slow_link.proxy.bandwidth(0, stream="upstream")

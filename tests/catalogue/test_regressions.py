@@ -65,7 +65,7 @@ def test_the_tolerant_reader_reports_only_real_reorders_and_always_reorders() ->
         evolver = ResponseEvolver(seed=seed, add_fields=False)
         evolved = evolver({"id": 1, "status": "placed", "note": "x"})
         assert isinstance(evolved, dict)
-        assert all(before != after for before, after in zip(["id", "status", "note"], evolved)), (seed, list(evolved))
+        assert all(before != after for before, after in zip(["id", "status", "note"], evolved, strict=True)), (seed, list(evolved))
         assert evolver.changes == ["reordered the keys of $"]
 
 
@@ -124,7 +124,10 @@ def test_a_per_read_timeout_under_the_default_dribble_fails(http_stub: HttpStub)
     """dribble(s) sent 10 pieces: over 3 s, gaps of 0.3 s tripped a 0.25 s read timeout, and a client
     with no total deadline looked bounded. Now the pieces come ~10 ms apart."""
     http_stub.expect("GET", "/price").respond(json={"eur": PRICE, "history": list(range(300))})
-    with faults.inject(faults.dribble(3.0), into=http_stub), pytest.raises(AssertionError, match=r"the client has no total deadline on the call"):
+    with (
+        faults.inject(faults.dribble(3.0), into=http_stub),
+        pytest.raises(AssertionError, match=r"the client has no total deadline on the call"),
+    ):
         assert_timeout_honoured(lambda: httpx.get(http_stub.url_for("/price"), timeout=0.25), budget=1.0, stub=http_stub)
 
 

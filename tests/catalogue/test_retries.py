@@ -22,7 +22,9 @@ from .variants import PRICE, TLS, Variant, variants, verdict
 
 NO_BACKOFF = r"backoff wrong before 2 of 2 retries .*retry 1: expected a pause of 0\.100 s, measured 0\.0\d\d s"
 RETRIES_POST = r"expected 0 retries \(1 attempts\), the stub saw 3 attempt\(s\) of POST /orders"
-LOCKSTEP = r"retries in lockstep: 10 clients failing at once retried together: \d+ of \d+ retries arrived within .* Waves measured: \+0\.[01]"
+LOCKSTEP = (
+    r"retries in lockstep: 10 clients failing at once retried together: \d+ of \d+ retries arrived within .* Waves measured: \+0\.[01]"
+)
 
 
 def _pause(retry: int, backoff: bool) -> float:

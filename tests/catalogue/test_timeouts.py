@@ -22,7 +22,9 @@ from pytest_ipc.stub import HttpStub, Route
 from .variants import BUDGET, TLS, Variant, variants, verdict
 
 NO_TIMEOUT = r"Measured at the stub: one request, held .* while the client waited: it sets no timeout on the request"
-NO_DEADLINE = r"Measured at the stub: \d+ attempts over .* Each attempt has a timeout, but nothing bounds the whole call: add an overall deadline"
+NO_DEADLINE = (
+    r"Measured at the stub: \d+ attempts over .* Each attempt has a timeout, but nothing bounds the whole call: add an overall deadline"
+)
 TRICKLE = r"Measured at the stub: one request, its answer trickling in .* the client has no total deadline on the call"
 
 

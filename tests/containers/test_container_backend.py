@@ -31,7 +31,7 @@ def test_reason_names_the_engine_and_the_hint_without_one(monkeypatch: pytest.Mo
     assert reason == (
         f"no Docker engine answers at unix://{tmp_path}/docker.sock (no such socket); start dockerd or set DOCKER_HOST"
     )
-    with pytest.raises(NoBackendAvailable, match="^container: no Docker engine answers"):
+    with pytest.raises(NoBackendAvailable, match=r"^container: no Docker engine answers"):
         choose_backend([backend])
 
 
@@ -73,7 +73,7 @@ def test_start_labels_the_container_and_stop_removes_it(backends: list[Container
 def test_a_container_that_exits_fails_the_start_with_its_output_and_is_removed(docker_client: Any) -> None:
     spec = dataclasses.replace(REDIS, command=["sh", "-c", "echo config is broken >&2; exit 3"])
     before = container_ids_of(docker_client, owner_token())
-    with pytest.raises(ContainerStartError, match="(?s)exited while starting.*config is broken"):
+    with pytest.raises(ContainerStartError, match=r"(?s)exited while starting.*config is broken"):
         ContainerBackend(spec).start()
     assert container_ids_of(docker_client, owner_token()) == before
 

@@ -4,6 +4,7 @@ next to live sessions in other PID namespaces with the same hostname."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -104,10 +105,8 @@ def labelled(docker_client: Any) -> Iterator[Callable[[str], Any]]:
 
     yield make
     for container in made:
-        try:
+        with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
 
 
 def test_a_sweep_leaves_live_owners_and_owners_it_cannot_judge_alone(

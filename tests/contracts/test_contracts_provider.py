@@ -180,7 +180,7 @@ def test_raising_state_handler_fails_fast_with_the_original_exception(
 def test_unknown_state_names_the_registered_ones(
     pacts: dict[str, Path], provider_urls: dict[str, str], callbacks: CallbackServer
 ) -> None:
-    with pytest.raises(UnknownProviderState, match="'an order exists'.*registered states: 'no orders exist'"):
+    with pytest.raises(UnknownProviderState, match=r"'an order exists'.*registered states: 'no orders exist'"):
         only_empty = ProviderStates()
         only_empty.register("no orders exist", lambda: None)
         verify_interaction(

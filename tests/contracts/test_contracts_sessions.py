@@ -119,7 +119,9 @@ def test_a_fresh_checkout_under_xdist_verifies_what_other_workers_wrote(pytester
     assert len(json.loads((pact_dir / "Web-Orders.json").read_text())["interactions"]) == 2
 
 
-def test_provider_items_verify_what_this_session_wrote_not_what_was_on_disk(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provider_items_verify_what_this_session_wrote_not_what_was_on_disk(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A consumer changes an interaction: the provider items collected from last run's file verify
     the new version in the same session (today's file is stale until the session ends)."""
     project(pytester)

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from pytest_ipc.network import ServiceNetwork
-
 from tests import images
 
 from .conftest import Topology

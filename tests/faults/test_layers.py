@@ -144,7 +144,9 @@ def test_unsupported_and_unknown_targets_are_refused(price: HttpStub, proxy: Pro
         faults.inject(faults.status(503), into=proxy).__enter__()
     with pytest.raises(faults.FaultNotSupported, match=r"outage cannot be injected at the stub layer .*layers that can: respx, proxy"):
         faults.inject(faults.outage(), into=price).__enter__()
-    with pytest.raises(faults.FaultUsageError, match=r"cannot inject a fault into 'http://x'; pass InProcess\(base_url\) \(respx layer\); an HttpStub"):
+    with pytest.raises(
+        faults.FaultUsageError, match=r"cannot inject a fault into 'http://x'; pass InProcess\(base_url\) \(respx layer\); an HttpStub"
+    ):
         faults.inject(faults.hang(), into="http://x").__enter__()
     assert price.faults == [] and proxy.toxics() == {}
 

@@ -84,12 +84,19 @@ BAD_MARKERS = {
     "test_bad_empty": ("faults=[]", "faults= must be a non-empty list of faults"),
     "test_bad_positional": ('"hang"', "takes only the keyword arguments faults, layers, must_fire; got ['hang']"),
     "test_bad_keyword": ('faults=["hang"], layer=["stub"]', "takes only the keyword arguments faults, layers, must_fire; got ['layer']"),
-    "test_bad_pair": ('faults=["hang"], layers=["respx"]', "hang cannot be injected at the respx layer (respx answers in-process at once: it cannot hold a real socket open or slow one down); layers that can: stub, proxy"),
+    "test_bad_pair": (
+        'faults=["hang"], layers=["respx"]',
+        "hang cannot be injected at the respx layer (respx answers in-process at once: it cannot hold a real socket open or slow one "
+        "down); layers that can: stub, proxy",
+    ),
 }
 
 
 def test_matrix_in_a_user_session(pytester: pytest.Pytester) -> None:
-    bad = {name: f"import pytest\n\n@pytest.mark.fault_matrix({marker})\ndef test_it(ipc_target_url):\n    pass\n" for name, (marker, _) in BAD_MARKERS.items()}
+    bad = {
+        name: f"import pytest\n\n@pytest.mark.fault_matrix({marker})\ndef test_it(ipc_target_url):\n    pass\n"
+        for name, (marker, _) in BAD_MARKERS.items()
+    }
     pytester.makepyfile(
         test_user=USER_TESTS,
         test_no_fixture="import pytest\n\n@pytest.mark.fault_matrix(faults=['hang'])\ndef test_it():\n    pass\n",

@@ -36,16 +36,26 @@ def test_a_requests_client_in_a_respx_block_is_caught(price: HttpStub) -> None:
 
 
 def test_a_block_without_any_call_is_caught_at_each_layer(price: HttpStub, proxy: Proxy) -> None:
-    with pytest.raises(faults.FaultNeverFired, match=r"no request to http://.* was made during the block: did the client call ipc_target_url\?"):
+    with pytest.raises(
+        faults.FaultNeverFired, match=r"no request to http://.* was made during the block: did the client call ipc_target_url\?"
+    ):
         with faults.inject(faults.reset(), into=faults.InProcess(price.url), upstream=price):
             pass
-    with pytest.raises(faults.FaultNeverFired, match=r"the client called another URL, or not through httpx \(respx only intercepts httpx; pass upstream=http_stub"):
+    with pytest.raises(
+        faults.FaultNeverFired,
+        match=r"the client called another URL, or not through httpx \(respx only intercepts httpx; pass upstream=http_stub",
+    ):
         with faults.inject(faults.reset(), into=faults.InProcess(price.url)):
             requests.get(price.url_for("/price"), timeout=2)
-    with pytest.raises(faults.FaultNeverFired, match=r"hang was injected at the stub layer and never fired.*the stub saw no request during the block"):
+    with pytest.raises(
+        faults.FaultNeverFired, match=r"hang was injected at the stub layer and never fired.*the stub saw no request during the block"
+    ):
         with faults.inject(faults.hang(), into=price):
             pass
-    with pytest.raises(faults.FaultNeverFired, match=r"status-503 \(probability=0.0\).*the stub saw 2 request\(s\) and the fault's firing rules let every one through"):
+    with pytest.raises(
+        faults.FaultNeverFired,
+        match=r"status-503 \(probability=0.0\).*the stub saw 2 request\(s\) and the fault's firing rules let every one through",
+    ):
         with faults.inject(faults.status(503, probability=0.0), into=price):
             httpx.get(price.url_for("/price"))
             httpx.get(price.url_for("/price"))

@@ -50,7 +50,9 @@ def test_labels_make_readable_ids() -> None:
 
 
 def test_unsupported_fault_names_the_layers_that_can() -> None:
-    with pytest.raises(faults.FaultNotSupported, match=r"^status-503 cannot be injected at the proxy layer \(.*\); layers that can: respx, stub$"):
+    with pytest.raises(
+        faults.FaultNotSupported, match=r"^status-503 cannot be injected at the proxy layer \(.*\); layers that can: respx, stub$"
+    ):
         faults.check_supported(faults.status(503), "proxy")
     with pytest.raises(faults.FaultUsageError, match=r"unknown fault layer 'tcp'; choose one of: respx, stub, proxy"):
         faults.check_supported(faults.hang(), "tcp")
@@ -66,9 +68,14 @@ def test_support_is_decided_per_instance() -> None:
     assert faults.layers_for(faults.outage(probability=0.5)) == ("respx",)
     assert faults.layers_for(faults.bandwidth(1500)) == ("stub",)
     assert faults.layers_for(faults.bandwidth(2000)) == ("stub", "proxy")
-    with pytest.raises(faults.FaultNotSupported, match=r"latency-lognormal-100ms cannot be injected at the proxy layer \(the latency toxic draws from latency \+- jitter"):
+    with pytest.raises(
+        faults.FaultNotSupported,
+        match=r"latency-lognormal-100ms cannot be injected at the proxy layer \(the latency toxic draws from latency \+- jitter",
+    ):
         faults.check_supported(faults.Latency.lognormal(0.1, 0.5), "proxy")
-    with pytest.raises(faults.FaultNotSupported, match=r"reset \(times=2\) cannot be injected at the proxy layer \(a toxic acts on every connection"):
+    with pytest.raises(
+        faults.FaultNotSupported, match=r"reset \(times=2\) cannot be injected at the proxy layer \(a toxic acts on every connection"
+    ):
         faults.check_supported(faults.reset(times=2), "proxy")
 
 
@@ -83,7 +90,9 @@ def test_matrix_arguments_are_checked() -> None:
         matrix_cases(["timeout"])
     with pytest.raises(faults.FaultUsageError, match=r"expected a fault \(e.g. faults.latency\(0.2\)\) or one of the names"):
         matrix_cases([503])
-    with pytest.raises(faults.FaultNotSupported, match=r"status-503 cannot be injected at the proxy layer .*; layers that can: respx, stub"):
+    with pytest.raises(
+        faults.FaultNotSupported, match=r"status-503 cannot be injected at the proxy layer .*; layers that can: respx, stub"
+    ):
         matrix_cases([faults.status(503)], ["proxy"])  # an exact pair no layer asked for can express
 
 
@@ -92,5 +101,5 @@ def test_documented_table_matches_the_layers() -> None:
     for line in (faults.__doc__ or "").splitlines():
         row = re.match(r"^([a-z_]+)\(.*?\)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s", line)
         if row:
-            documented[row.group(1)] = tuple(layer for layer, mark in zip(faults.LAYERS, row.groups()[1:]) if mark == "yes")
+            documented[row.group(1)] = tuple(layer for layer, mark in zip(faults.LAYERS, row.groups()[1:], strict=True) if mark == "yes")
     assert documented == faults.support_table()

@@ -52,7 +52,9 @@ def test_duplicate_delivery_catches_a_consumer_that_is_not_idempotent(bus: Bus) 
         publish_twice(message)
     deliveries.wait_for_count(10)
 
-    with pytest.raises(AssertionError, match=r"the consumer is not idempotent under duplicate delivery.*\n  duplicated: (\w+ x2, ){4}\w+ x2"):
+    with pytest.raises(
+        AssertionError, match=r"the consumer is not idempotent under duplicate delivery.*\n  duplicated: (\w+ x2, ){4}\w+ x2"
+    ):
         probe.assert_exactly_once(sent)
 
 
@@ -209,7 +211,9 @@ def test_a_consumer_that_requeues_a_poison_message_forever_is_named(bus: Bus) ->
 
 @pytest.mark.parametrize("bus", NOT_ACKING, indirect=True)
 def test_dead_letter_queues_are_refused_where_the_broker_has_none(bus: Bus) -> None:
-    with pytest.raises(UnsupportedFeature, match=rf"dead_letter is not supported by {bus.transport}; use one of: amqp, stomp, redis, jetstream"):
+    with pytest.raises(
+        UnsupportedFeature, match=rf"dead_letter is not supported by {bus.transport}; use one of: amqp, stomp, redis, jetstream"
+    ):
         bus.queue("orders", dead_letter=True)
 
 
@@ -263,7 +267,9 @@ def test_fire_and_forget_pub_sub_loss_while_down_is_caught(bus: Bus) -> None:
 @pytest.mark.parametrize("bus", ["nats"], indirect=True)
 def test_consumer_down_is_refused_where_nothing_buffers(bus: Bus) -> None:
     subscription = bus.queue("orders").capture().subscription
-    refused = pytest.raises(UnsupportedFeature, match=r"buffering is not supported by nats.*use one of: amqp, stomp, redis, jetstream, mqtt")
+    refused = pytest.raises(
+        UnsupportedFeature, match=r"buffering is not supported by nats.*use one of: amqp, stomp, redis, jetstream, mqtt"
+    )
     with refused, consumer_down(subscription):
         pass
     assert subscription.running

@@ -92,4 +92,6 @@ def test_the_plugin_costs_little_on_a_one_test_session(fresh_python: Path, tmp_p
         with_plugin.append(seconds())
         without.append(seconds("-p", "no:ipc"))
     overhead = statistics.median(with_plugin) - statistics.median(without)
-    assert overhead < OVERHEAD_BOUND, f"the plugin added {overhead * 1000:.0f} ms to a one-test session (bound {OVERHEAD_BOUND * 1000:.0f} ms)"
+    assert overhead < OVERHEAD_BOUND, (
+        f"the plugin added {overhead * 1000:.0f} ms to a one-test session (bound {OVERHEAD_BOUND * 1000:.0f} ms)"
+    )

@@ -136,7 +136,7 @@ async def _child_serve(pipe: Connection) -> None:
         name, arguments = job
         try:
             pipe.send(await jobs[name](*arguments))
-        except Exception as error:  # noqa: BLE001 - handed to the parent, which raises it
+        except Exception as error:  # handed to the parent, which raises it
             pipe.send(error)
     server.close()
     for writer in list(writers):
@@ -267,7 +267,7 @@ class Repeating:
         while not self._stop.is_set():
             try:
                 self.step()
-            except Exception as error:  # noqa: BLE001 - recorded and asserted on by the caller
+            except Exception as error:  # recorded and asserted on by the caller
                 self.errors.append(repr(error))
                 return
 

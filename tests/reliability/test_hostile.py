@@ -206,8 +206,9 @@ versions = st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/1.1x", "",
 header_lines = st.lists(
     st.sampled_from(
         [
-            "host: localhost", "host: rebound.example", "content-length: 5", "content-length: -1", "content-length: 1, 2", "transfer-encoding: chunked",
-            "transfer-encoding: gzip", "expect: 100-continue", "no colon", " folded", "x: \x00", "connection: close",
+            "host: localhost", "host: rebound.example", "content-length: 5", "content-length: -1", "content-length: 1, 2",
+            "transfer-encoding: chunked", "transfer-encoding: gzip", "expect: 100-continue", "no colon", " folded", "x: \x00",
+            "connection: close",
         ]
     )
     | st.text(max_size=30),
@@ -385,7 +386,12 @@ def server_process(kind: str, descriptors: int = 0) -> Iterator[ServerProcess]:
     """The stub or the admin API on a process of its own; ready once it printed where it listens."""
     with tempfile.TemporaryFile("w+") as log:
         process = subprocess.Popen(
-            [sys.executable, "-c", SERVER, kind, str(descriptors)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True
+            [sys.executable, "-c", SERVER, kind, str(descriptors)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
         )
         try:
             assert process.stdout is not None and process.stdin is not None
@@ -540,7 +546,9 @@ def test_a_foreign_host_is_refused_by_stub_admin_api_and_callbacks_and_real_clie
     try:
         with HttpStub() as stub, EmbeddedToxiproxy() as admin:
             stub.expect("GET", "/ping").respond(text="pong")
-            servers = [(stub.host, stub.port, "/ping"), (admin.host, admin.port, "/version"), (callbacks.host, callbacks.port, "/_pact/state")]
+            servers = [
+                (stub.host, stub.port, "/ping"), (admin.host, admin.port, "/version"), (callbacks.host, callbacks.port, "/_pact/state")
+            ]
             for host, port, path in servers:
                 answer = raw_exchange(host, port, f"GET {path} HTTP/1.1\r\nhost: rebound.example:{port}\r\n\r\n".encode())
                 assert answered_status(answer) == 403 and b"'rebound.example:" in answer, answer

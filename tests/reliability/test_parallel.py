@@ -23,7 +23,13 @@ def test_uses_session_resources(toxiproxy_server, toxiproxy, http_stub, n):
     proxy.latency(0.001)
     assert httpx.get(proxy.url + "/n").text == str(n)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    record = {"worker": worker, "api": toxiproxy_server.url, "stub": f"{os.getpid()}:{id(http_stub)}", "stub_url": http_stub.url, "proxy": proxy.name}
+    record = {
+        "worker": worker,
+        "api": toxiproxy_server.url,
+        "stub": f"{os.getpid()}:{id(http_stub)}",
+        "stub_url": http_stub.url,
+        "proxy": proxy.name,
+    }
     pathlib.Path(os.environ["IPC_RECORDS"], f"{worker}-{n}.json").write_text(json.dumps(record))
 """
 

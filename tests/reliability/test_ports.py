@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from pytest_ipc._net import LOOPBACK, free_port
-from pytest_ipc.backends.local import ProcessStartError, reserve_port
 from pytest_ipc.backends import broker_local
 from pytest_ipc.backends.broker_local import LocalBroker
+from pytest_ipc.backends.local import ProcessStartError, reserve_port
 from pytest_ipc.brokers.mqtt import LocalMosquitto
 from pytest_ipc.brokers.nats import LocalNats
 from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pytest_ipc.backends.local import make_private_dir, remove_private_dir
 from pytest_ipc.backends.broker_local import LocalBroker
+from pytest_ipc.backends.local import make_private_dir, remove_private_dir
 from pytest_ipc.brokers.mqtt import LocalMosquitto
 from pytest_ipc.brokers.nats import LocalNats
 from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ

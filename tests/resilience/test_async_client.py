@@ -39,7 +39,9 @@ def test_purgatory_lets_every_concurrent_call_through_in_half_open(http_stub: Ht
     """purgatory's half-opened state admits every new request until one of them fails."""
     client = AsyncPriceClient(http_stub.url, Policy(attempts=1))
     states = watch_purgatory(client.breakers, AsyncPriceClient.CIRCUIT)
-    with pytest.raises(AssertionError, match=r"breaker lets every concurrent call through in half-open .*: [2-5] of 5 calls reached the stub at once"):
+    with pytest.raises(
+        AssertionError, match=r"breaker lets every concurrent call through in half-open .*: [2-5] of 5 calls reached the stub at once"
+    ):
         assert_breaker(client.price, http_stub, threshold=3, cool_down=0.3, fail_fast=0.1, observer=states)
     assert states.states[:2] == ["open", "half-open"]
 
@@ -55,7 +57,9 @@ def test_missing_fallback_is_caught(toxiproxy, http_stub: HttpStub, price_route:
     assert assert_fallback(AsyncPriceClient(proxy.url).price, PRICE).value == PRICE  # the client uses the proxy
     with faults.inject(faults.outage(), into=proxy):
         assert_fallback(AsyncPriceClient(proxy.url).price, FALLBACK)
-        with pytest.raises(AssertionError, match=r"no fallback: expected -1\.0 during the outage; the call raised .*UpstreamError: ConnectError"):
+        with pytest.raises(
+            AssertionError, match=r"no fallback: expected -1\.0 during the outage; the call raised .*UpstreamError: ConnectError"
+        ):
             assert_fallback(AsyncPriceClient(proxy.url, Policy(fallback=NONE)).price, FALLBACK)
 
 

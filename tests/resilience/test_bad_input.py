@@ -39,17 +39,32 @@ def never_called() -> None:
         (lambda stub: assert_retries([], retries=0, tolerance=0), r"tolerance must be"),
         (lambda stub: exponential(0.1, multiplier=0.5), r"multiplier must be a number >= 1, got 0.5"),
         (lambda stub: assert_request_cap(stub, 0, call=never_called), r"limit must be an int >= 1, got 0"),
-        (lambda stub: assert_request_cap(stub, 2, call=never_called, concurrency=2), r"concurrency must be an int above the limit \(2\) to test the cap, got 2"),
+        (
+            lambda stub: assert_request_cap(stub, 2, call=never_called, concurrency=2),
+            r"concurrency must be an int above the limit \(2\) to test the cap, got 2",
+        ),
         (lambda stub: assert_request_cap(stub, 2, call=never_called, hold=0.01), r"hold \(0.01 s\) must be longer than fail_fast"),
         (lambda stub: assert_breaker(never_called, stub, threshold=0, cool_down=1), r"threshold must be an int >= 1"),
         (lambda stub: assert_breaker(never_called, stub, threshold=1, cool_down=-1), r"cool_down must be"),
         (lambda stub: assert_breaker(never_called, stub, threshold=1, cool_down=1, concurrent=1), r"concurrent must be an int >= 2"),
-        (lambda stub: assert_breaker(never_called, stub, threshold=1, cool_down=1, failure=faults.outage()), r"outage cannot be injected at the stub layer"),
-        (lambda stub: assert_breaker(never_called, stub, threshold=1, cool_down=1, not_counted=[404]), r"failure and not_counted take faults from pytest_ipc.faults"),
+        (
+            lambda stub: assert_breaker(never_called, stub, threshold=1, cool_down=1, failure=faults.outage()),
+            r"outage cannot be injected at the stub layer",
+        ),
+        (
+            lambda stub: assert_breaker(never_called, stub, threshold=1, cool_down=1, not_counted=[404]),
+            r"failure and not_counted take faults from pytest_ipc.faults",
+        ),
         (lambda stub: assert_retry_jitter(never_called, stub, clients=1), r"clients must be an int >= 2, got 1"),
         (lambda stub: assert_retry_jitter(never_called, stub, window=0), r"window must be a finite number of seconds > 0"),
-        (lambda stub: assert_fallback("http://x", 1), r"expected a callable that makes one client call \(e.g. lambda: client.get\(url\)\), got 'http://x'"),
-        (lambda stub: BreakerStates().assert_states("opened"), r"unknown breaker state\(s\) \['opened'\]; choose from: closed, open, half-open"),
+        (
+            lambda stub: assert_fallback("http://x", 1),
+            r"expected a callable that makes one client call \(e.g. lambda: client.get\(url\)\), got 'http://x'",
+        ),
+        (
+            lambda stub: BreakerStates().assert_states("opened"),
+            r"unknown breaker state\(s\) \['opened'\]; choose from: closed, open, half-open",
+        ),
     ],
 )
 def test_bad_arguments(http_stub: HttpStub, check, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -37,7 +37,10 @@ def test_timeout_is_honoured_while_the_stub_hangs(http_stub: HttpStub, price_rou
 
 def test_a_client_without_timeout_is_caught(http_stub: HttpStub, price_route: Route, make_client: MakeClient) -> None:
     client = make_client(Policy(timeout=None, attempts=1))
-    caught = pytest.raises(AssertionError, match=r"(?s)expected the call to return or raise within 0\.30 s .*one request, held .* while the client waited: it sets no timeout")
+    caught = pytest.raises(
+        AssertionError,
+        match=r"(?s)expected the call to return or raise within 0\.30 s .*one request, held .* while the client waited: it sets no timeout",
+    )
     with faults.inject(faults.hang(), into=http_stub), caught:
         assert_timeout_honoured(client.price, budget=0.3, slack=0.2, stub=http_stub)
     # teardown cancels the hung request; the client thread then ends on its own
@@ -69,16 +72,26 @@ def test_pybreaker_opens_half_opens_and_closes(http_stub: HttpStub, price_route:
     assert client.price() == PRICE
 
 
-def test_circuitbreaker_lets_every_concurrent_call_through_in_half_open(http_stub: HttpStub, price_route: Route, sync_client: MakeClient) -> None:
+def test_circuitbreaker_lets_every_concurrent_call_through_in_half_open(
+    http_stub: HttpStub, price_route: Route, sync_client: MakeClient
+) -> None:
     client = sync_client("requests")
-    caught = pytest.raises(AssertionError, match=r"breaker lets every concurrent call through in half-open \(phase 'half-open \(5 calls at once, stub still failing\)'\): [2-5] of 5 calls reached the stub at once")
+    caught = pytest.raises(
+        AssertionError,
+        match=r"breaker lets every concurrent call through in half-open \(phase 'half-open \(5 calls at once, stub still failing\)'\): "
+        r"[2-5] of 5 calls reached the stub at once",
+    )
     with caught:
         assert_breaker(client.price, http_stub, threshold=3, cool_down=0.3, fail_fast=0.1, observer=watch_circuitbreaker(client.breaker))
 
 
 def test_a_breaker_that_never_opens_is_caught(http_stub: HttpStub, price_route: Route, make_client: MakeClient) -> None:
     client = make_client(Policy(threshold=NEVER, attempts=1))
-    caught = pytest.raises(AssertionError, match=r"breaker did not open after 3 failing calls \(call 4\) \(phase 'open'\): expected the call to fail fast .* it made 1 request\(s\) at the stub")
+    caught = pytest.raises(
+        AssertionError,
+        match=r"breaker did not open after 3 failing calls \(call 4\) \(phase 'open'\): expected the call to fail fast .* "
+        r"it made 1 request\(s\) at the stub",
+    )
     with caught:
         assert_breaker(client.price, http_stub, threshold=3, cool_down=0.3)
 
@@ -89,13 +102,19 @@ def test_fallback_is_served_during_an_outage(toxiproxy, http_stub: HttpStub, pri
     assert client.price() == PRICE  # through the proxy while it is up
     with faults.inject(faults.outage(), into=proxy):
         assert_fallback(client.price, FALLBACK)
-        with pytest.raises(AssertionError, match=r"no fallback: expected -1\.0 during the outage; the call raised .*UpstreamError: (ConnectionError|ConnectError)"):
+        with pytest.raises(
+            AssertionError,
+            match=r"no fallback: expected -1\.0 during the outage; the call raised .*UpstreamError: (ConnectionError|ConnectError)",
+        ):
             assert_fallback(fragile.price, FALLBACK)
 
 
 # pybreaker holds a lock around every call, so the httpx client's admitted calls run one at a time;
 # the requests client's breaker (circuitbreaker) has no lock.
-CAP = {"httpx": r"request cap serialised: expected exactly 2 request\(s\) in flight at the peak .*, measured at most 1 at once", "requests": None}
+CAP = {
+    "httpx": r"request cap serialised: expected exactly 2 request\(s\) in flight at the peak .*, measured at most 1 at once",
+    "requests": None,
+}
 MISSING_CAP = {
     "httpx": r"request cap serialised: expected exactly 2 request\(s\) in flight at the peak",
     "requests": r"request cap exceeded: expected at most 2 request\(s\) in flight at the stub, measured \d+",

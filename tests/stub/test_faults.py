@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import random
 import statistics
 import threading
@@ -42,7 +44,9 @@ def test_status_fault_with_retry_after(http_stub: HttpStub) -> None:
     ],
     ids=lambda value: getattr(value, "name", ""),
 )
-def test_wire_faults_break_the_exchange_for_a_real_client(http_stub: HttpStub, fault: object, error: type[Exception], message: str | None) -> None:
+def test_wire_faults_break_the_exchange_for_a_real_client(
+    http_stub: HttpStub, fault: object, error: type[Exception], message: str | None
+) -> None:
     http_stub.expect("GET", "/orders").respond(json=BODY).inject(fault)  # type: ignore[arg-type]
     with pytest.raises(error, match=message):
         _get(http_stub)
@@ -169,8 +173,14 @@ def test_stub_wide_faults_apply_before_route_faults(http_stub: HttpStub) -> None
     [
         (lambda: make("rest"), "unknown fault 'rest'; choose one of: latency, hang, outage, reset, status"),
         (lambda: make("latency", delay=-1), "latency: delay must be a finite number >= 0, got -1"),
-        (lambda: make("latency", secs=1), "latency: unknown parameter(s) secs; latency takes: probability, seed, times, delay, distribution"),
-        (lambda: make("latency", delay=1, distribution="pareto"), "unknown distribution 'pareto'; choose one of: fixed, uniform, lognormal"),
+        (
+            lambda: make("latency", secs=1),
+            "latency: unknown parameter(s) secs; latency takes: probability, seed, times, delay, distribution",
+        ),
+        (
+            lambda: make("latency", delay=1, distribution="pareto"),
+            "unknown distribution 'pareto'; choose one of: fixed, uniform, lognormal",
+        ),
         (lambda: faults.reset(probability=1.5), "reset: probability must be a number from 0 to 1, got 1.5"),
         (lambda: faults.status(700), "status: code must be an int from 200 to 599"),
         (lambda: faults.status(503, retry_after=-2), "retry_after (whole seconds) must be an int >= 0"),
@@ -211,10 +221,8 @@ def _wait_for(condition: object, timeout: float = 5.0) -> None:
 
 
 def _swallow(call: object) -> None:
-    try:
+    with contextlib.suppress(httpx.HTTPError):
         call()  # type: ignore[operator]
-    except httpx.HTTPError:
-        pass
 
 
 def test_async_client_sees_faults_too(http_stub: HttpStub) -> None:
@@ -248,7 +256,7 @@ def test_default_dribble_trickles_in_small_gaps_so_per_read_timeouts_never_fire(
     http_stub.expect("GET", "/tiny").respond(text="ok").inject(faults.dribble(0.5))
     for path in ("/big", "/tiny"):  # the tiny body has too few bytes: its head trickles too
         arrivals, received = _arrivals(http_stub, path)
-        gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
         assert received.endswith(b"x" * 400 if path == "/big" else b"ok")
         assert 0.45 <= arrivals[-1] < 3.0, path
         assert len(arrivals) >= 10, f"{path}: the answer came in {len(arrivals)} pieces"  # 50 sent; a busy host merges some

@@ -171,7 +171,10 @@ def test_no_stub_backend_that_can_run_skips_with_every_reason(pytester: pytest.P
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (("--ipc-stub-backend=wiremock",), "*--ipc-stub-backend: unknown backend 'wiremock'; choose one of: auto, external, embedded, container"),
+        (
+            ("--ipc-stub-backend=wiremock",),
+            "*--ipc-stub-backend: unknown backend 'wiremock'; choose one of: auto, external, embedded, container",
+        ),
         (("--ipc-stub-backend=external",), "*--ipc-stub-backend external needs a URL: give one with --ipc-stub-url / PYTEST_IPC_STUB_URL*"),
         (("--ipc-stub-url=127.0.0.1:8080",), "*--ipc-stub-url: '127.0.0.1:8080' is not a usable URL; expected http://HOST:PORT"),
     ],
@@ -190,7 +193,9 @@ def test_a_wiremock_url_where_nothing_answers_is_an_error_not_a_fallback(pyteste
     pytester.makepyfile("def test_stub(http_stub): pass")
     result = pytester.runpytest_inprocess(*QUIET, f"--ipc-stub-url=http://127.0.0.1:{free_port()}")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*the external WireMock (from --ipc-stub-url): WireMock at http://127.0.0.1:* did not answer GET /__admin/health*"])
+    result.stdout.fnmatch_lines(
+        ["*the external WireMock (from --ipc-stub-url): WireMock at http://127.0.0.1:* did not answer GET /__admin/health*"]
+    )
 
 
 @pytest.mark.slow

@@ -28,7 +28,10 @@ HELLO_HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\
 
 
 @pytest.fixture(
-    params=["asyncio", pytest.param("uvloop", marks=pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed"))]
+    params=[
+        "asyncio",
+        pytest.param("uvloop", marks=pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop is not installed")),
+    ]
 )
 def serve(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
     """Starts an HttpServer on its own loop thread of the parametrised kind; stops them all after."""

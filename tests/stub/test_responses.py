@@ -57,7 +57,7 @@ def test_faker_bodies_are_reproducible_with_a_seed(http_stub: HttpStub) -> None:
 
 
 def test_faker_unknown_provider_names_suggestions() -> None:
-    with pytest.raises(ValueError, match="'emial' is not a Faker provider; did you mean: .*email"):
+    with pytest.raises(ValueError, match=r"'emial' is not a Faker provider; did you mean: .*email"):
         fake_json({"contact": "emial"})
 
 

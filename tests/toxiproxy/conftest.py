@@ -6,6 +6,7 @@ uvloop is not installed. Their transports differ in ways the engine must not dep
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import queue
 import random
@@ -60,11 +61,8 @@ class TcpServer:
             self._spawn(self._serve, connection)
 
     def _serve(self, connection: socket.socket) -> None:
-        with connection:
-            try:
-                self.handler(connection)
-            except OSError:
-                pass
+        with connection, contextlib.suppress(OSError):
+            self.handler(connection)
 
     def close(self) -> None:
         self.listener.shutdown(socket.SHUT_RDWR)
@@ -72,10 +70,8 @@ class TcpServer:
         with self._lock:
             connections, threads = list(self._connections), list(self._threads)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for thread in threads:
             thread.join(SOON)
 

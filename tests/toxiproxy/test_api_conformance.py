@@ -569,7 +569,8 @@ def test_toxicity_is_not_range_checked(api: httpx.Client, toxicity: float) -> No
         (
             b'{"type":"bandwidth","attributes":{"rate":99999999999999999999}}',
             400,
-            "bad request body: json: cannot unmarshal number 99999999999999999999 into Go struct field BandwidthToxic.attributes.rate of type int64",
+            "bad request body: json: cannot unmarshal number 99999999999999999999 into Go struct field BandwidthToxic.attributes.rate "
+            "of type int64",
         ),
     ],
 )
@@ -827,7 +828,7 @@ def test_counters_and_connections_extensions(api: httpx.Client, echo_server: Any
         wire.round_trip(client, b"12345")
         wire.wait_until(lambda: api.get("/proxies/p/connections").json()[0]["upstream"] == echo_server.address)
         (connection,) = api.get("/proxies/p/connections").json()
-        assert connection["client"] == "%s:%d" % client.getsockname()
+        assert connection["client"] == "{}:{}".format(*client.getsockname())
         counters = api.get("/proxies/p/counters").json()
         assert (counters["connections_accepted"], counters["connections_active"]) == (1, 1)
         assert counters["bytes"]["upstream"] == {"received": 5, "sent": 5}
@@ -865,7 +866,7 @@ def test_stop_closes_the_api_every_proxy_and_every_connection(http: httpx.Client
         assert is_closed(client)
     server.stop()  # idempotent
     assert refuses(proxy["listen"])
-    assert refuses("%s:%d" % api_address)
+    assert refuses("{}:{}".format(*api_address))
     assert not server.running
 
 

@@ -145,7 +145,7 @@ def test_counters_and_live_connections(echo_proxy: ProxyDriver, echo_server: Tcp
     client = echo_proxy.connect()
     wire.round_trip(client, b"x" * 1000)
     [connection] = echo_proxy.call(echo_proxy.proxy.live_connections)
-    assert connection == {"client": "%s:%d" % client.getsockname(), "upstream": echo_server.address}
+    assert connection == {"client": "{}:{}".format(*client.getsockname()), "upstream": echo_server.address}
     counters = echo_proxy.call(echo_proxy.proxy.counters.to_json)
     assert counters == {
         "connections_accepted": 1,
@@ -202,7 +202,7 @@ def hanging_upstream() -> Iterator[str]:
         for filler in fillers:
             filler.setblocking(False)
             filler.connect_ex(stuck.getsockname())
-        yield "%s:%d" % stuck.getsockname()
+        yield "{}:{}".format(*stuck.getsockname())
         for filler in fillers:
             filler.close()
 

@@ -295,7 +295,7 @@ def test_limit_data_upstream_counts_the_whole_connection(
 
 
 # -- toxicity --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("toxicity", "expected"), [(0.0, range(0, 1)), (1.0, range(20, 21)), (0.5, range(5, 16))])
+@pytest.mark.parametrize(("toxicity", "expected"), [(0.0, range(1)), (1.0, range(20, 21)), (0.5, range(5, 16))])
 def test_toxicity_is_drawn_per_connection(
     toxicity: float, expected: range, echo_proxy: ProxyDriver, wire: type[Wire]
 ) -> None:

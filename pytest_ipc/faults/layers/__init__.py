@@ -90,5 +90,5 @@ def support_table() -> dict[str, tuple[str, ...]]:
     table: dict[str, tuple[str, ...]] = {}
     for name, kind in FAULTS.items():
         required = {"latency": {"delay": 0.1}, "bandwidth": {"rate": 1000}, "truncated": {"size": 10}, "dribble": {"duration": 0.1}}
-        table[name] = layers_for(kind(**required.get(name, {})))  # type: ignore[arg-type]
+        table[name] = layers_for(kind(**required.get(name, {})))  # type: ignore[arg-type]  # parameters by name, per kind
     return table

@@ -12,6 +12,7 @@ after it healed; the check is settled at the end of the test.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -105,10 +106,8 @@ class ToxicInjection:
         except ProxyNotFound:
             self._final = 0
         self._removed = True
-        try:
+        with contextlib.suppress(ToxicNotFound, ProxyNotFound):  # removed in the block, or the proxy deleted with it
             self.toxic.remove()
-        except (ToxicNotFound, ProxyNotFound):
-            pass  # removed in the block, or the proxy deleted with it
 
 
 class OutageInjection:
@@ -142,10 +141,8 @@ class OutageInjection:
     def remove(self) -> None:
         if not self._removed:
             self._removed = True
-            try:
+            with contextlib.suppress(ProxyNotFound):
                 self.proxy.enable()
-            except ProxyNotFound:
-                pass
 
 
 class ProxyLayer:

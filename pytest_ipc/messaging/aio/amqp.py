@@ -95,7 +95,7 @@ class AmqpBus(Bus):
         try:
             await self._publish(destination, message)
         except CONNECTION_LOST:
-            await asyncio.wait_for(self.channel.ready(), RECONNECT_TIMEOUT)  # type: ignore[attr-defined]
+            await asyncio.wait_for(self.channel.ready(), RECONNECT_TIMEOUT)  # type: ignore[attr-defined]  # a robust connection's channel
             await self._publish(destination, message)
 
     async def _publish(self, destination: Destination, message: Message) -> None:

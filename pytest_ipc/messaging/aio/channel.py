@@ -8,6 +8,7 @@ client library. A subscription handles one delivery at a time, as a sync one doe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -104,7 +105,7 @@ class Subscription(ABC):
             error: Exception | None = None
             try:
                 await self.handler(delivery)
-            except Exception as raised:  # noqa: BLE001 - a consumer bug must not end the consumer
+            except Exception as raised:  # a consumer bug must not end the consumer
                 error = raised
             settlement = after_handler(self.destination, self.errors, self.bus.features, delivery.settled, error)
             if settlement == "ack":
@@ -174,7 +175,7 @@ class Bus(Destinations, ABC):
             for subscription in subscriptions:
                 try:
                     await subscription.close()
-                except Exception as error:  # noqa: BLE001 - one broken consumer must not keep the rest open
+                except Exception as error:  # one broken consumer must not keep the rest open
                     log.warning("closing the consumer of %s failed: %r", subscription.destination.address, error)
         finally:
             await self._disconnect()
@@ -267,10 +268,8 @@ class Capture(CaptureRecord):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._not_met(timeout)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(arrived.wait(), min(remaining, RECHECK))
-                except TimeoutError:
-                    pass
         finally:
             self._unlisten(wake)
 

@@ -103,7 +103,7 @@ class DeadLetterAfter(DeadLetterDecisions):
     async def __call__(self, delivery: Delivery) -> None:
         try:
             await self.handler(delivery)
-        except Exception:  # noqa: BLE001 - any failure counts as an attempt
+        except Exception:  # any failure counts as an attempt
             await delivery.nack(requeue=not self._give_up(delivery))
 
 

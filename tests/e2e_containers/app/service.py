@@ -1,8 +1,9 @@
 """A tiny service under test: on request it calls one of its dependencies and reports how it went.
 
 Runs in a container (standard library only): ``GET /call/http`` fetches $STUB_URL + ``/price``,
-``GET /call/wiremock`` fetches $WIREMOCK_URL + ``/price``, ``GET /call/redis`` sends PING to $REDIS_ADDRESS. The answer is JSON with the dependency's reply
-and the service's own measurement; a failing dependency gives 502 with the error.
+``GET /call/wiremock`` fetches $WIREMOCK_URL + ``/price``, ``GET /call/redis`` sends PING to $REDIS_ADDRESS.
+The answer is JSON with the dependency's reply and the service's own measurement; a failing
+dependency gives 502 with the error.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             result = {"reply": call()}
             status = 200
-        except Exception as error:  # noqa: BLE001  (any failure of the dependency is the answer)
+        except Exception as error:  # any failure of the dependency is the answer
             result = {"error": f"{type(error).__name__}: {error}"}
             status = 502
         result["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
