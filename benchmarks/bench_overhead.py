@@ -31,8 +31,8 @@ TARGET = 0.050
 def fresh_python(directory: Path) -> Path:
     """A new venv with the wheel built from this checkout and its core dependencies."""
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(directory / "dist"), str(ROOT)], check=True, capture_output=True
-    )
+        [sys.executable, "-m", "build", "--outdir", str(directory / "dist"), str(ROOT)], check=True, capture_output=True
+    )  # sdist, then the wheel from it: nothing is built inside the checkout
     venv.EnvBuilder(with_pip=True).create(directory / "venv")
     python = directory / "venv" / "bin" / "python"
     (wheel,) = (directory / "dist").glob("*.whl")

@@ -36,6 +36,7 @@ def test_readme_has_examples() -> None:
     assert len(EXAMPLES) >= 10
 
 
+@pytest.mark.slow
 def test_readme_examples_pass(pytester: pytest.Pytester) -> None:
     names = [f"test_readme_example_{index + 1}" for index in range(len(EXAMPLES))]
     first = {name: source for name, source in zip(names, EXAMPLES, strict=True) if not source.startswith(CONTINUES)}

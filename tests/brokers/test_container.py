@@ -67,6 +67,7 @@ def test_brokers_from_the_container_backend(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2)
 
 
+@pytest.mark.slow
 def test_rabbitmq_in_a_container_with_management_recycles_vhosts() -> None:
     """The management API's administration of the vhost pool, through the container's published port."""
     reason = docker_engine.docker_unavailable_reason() or docker_engine.missing_image_reason(RABBITMQ_IMAGE)

@@ -72,6 +72,7 @@ def assert_nothing_left(record: dict[str, Any]) -> None:
     assert [path for path in record["dirs"] if Path(path).exists()] == []
 
 
+@pytest.mark.slow
 def test_a_failing_test_leaves_nothing_behind(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """RabbitMQ included: its node, its helpers and its private epmd must all go."""
     result, record = run_inner_session(pytester, monkeypatch, "assert False, 'the test fails'", ALL_BROKERS)

@@ -13,6 +13,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import time
 import venv
 from pathlib import Path
@@ -34,9 +35,17 @@ def test_environment_is_untouched():
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel `python -m build` makes from the sdist it makes first (so the sdist builds too, and
+    nothing is built inside the checkout); both pass `twine check`."""
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], check=True, capture_output=True)
     (built,) = out.glob("pytest_ipc-*.whl")
+    (sdist,) = out.glob("pytest_ipc-*.tar.gz")
+    check = subprocess.run([sys.executable, "-m", "twine", "check", "--strict", str(built), str(sdist)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"README.md", "LICENSE", "CHANGELOG.md", "pyproject.toml", "pytest_ipc/py.typed"} <= names, sorted(names)
     return built
 
 
@@ -46,12 +55,18 @@ def fresh_python(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
     home = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=True).create(home)
     python = home / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], check=True, capture_output=True, env=clean_environment())
     return python
 
 
+def clean_environment() -> dict[str, str]:
+    """The environment without this checkout's traces (a PYTHONPATH to it would make pip think the
+    wheel is installed already) and without pytest settings of the outer session."""
+    return {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "PYTHON"))}
+
+
 def run_session(python: Path, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "PYTHON"))}
+    environment = clean_environment()
     (project / "env.json").write_text(json.dumps(environment))
     environment["ENV_BEFORE"] = str(project / "env.json")
     return subprocess.run(
