@@ -39,8 +39,8 @@ from urllib.parse import unquote
 
 import h11
 
-from ._errors import IpcUsageError
-from ._net import LOOPBACK
+from pytest_ipc._errors import IpcUsageError
+from pytest_ipc._net import LOOPBACK
 
 READ_CHUNK = 65536
 FRAMINGS_KEPT = 256

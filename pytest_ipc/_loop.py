@@ -16,7 +16,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ._loop_choice import EVENT_LOOP_ENV, EventLoopChoiceError, chosen
+from pytest_ipc._loop_choice import EVENT_LOOP_ENV, EventLoopChoiceError, chosen
 
 T = TypeVar("T")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from ._errors import IpcUsageError
+from pytest_ipc._errors import IpcUsageError
 
 #: Environment variable choosing the event loop: "auto" (uvloop if installed, else asyncio), "uvloop", "asyncio".
 EVENT_LOOP_ENV = "PYTEST_IPC_EVENT_LOOP"

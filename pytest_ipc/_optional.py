@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ._errors import IpcUsageError
+from pytest_ipc._errors import IpcUsageError
 
 
 class MissingExtra(IpcUsageError):

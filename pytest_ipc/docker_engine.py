@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
-from ._errors import IpcError
-from ._net import LOOPBACK
-from ._owner import OWNER_LABEL
+from pytest_ipc._errors import IpcError
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc._owner import OWNER_LABEL
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 PING_TIMEOUT = 2.0

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from .._errors import IpcError, IpcUsageError
+from pytest_ipc._errors import IpcError, IpcUsageError
 
 #: `auto`'s order once no URL is given: in-process, then a local process, then a container. A
 #: container costs seconds and an engine, and a suite should behave the same with or without one.

@@ -39,12 +39,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import docker_engine
-from .._errors import IpcError, IpcUsageError
-from .._lifecycle import watch
-from .._net import LOOPBACK
-from .._owner import OWNER_LABEL
-from .local import ADDRESS_IN_USE, reserve_port
+from pytest_ipc import docker_engine
+from pytest_ipc._errors import IpcError, IpcUsageError
+from pytest_ipc._lifecycle import watch
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc._owner import OWNER_LABEL
+from pytest_ipc.backends.local import ADDRESS_IN_USE, reserve_port
 
 if TYPE_CHECKING:
     from docker.models.containers import Container

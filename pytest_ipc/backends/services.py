@@ -97,37 +97,37 @@ def _http_url(url: str) -> None:
 
 
 def _external_toxiproxy(wanted: Wanted) -> Backend[ToxiproxyServer]:
-    from .toxiproxy_external import ExternalToxiproxyBackend
+    from pytest_ipc.backends.toxiproxy_external import ExternalToxiproxyBackend
 
     return ExternalToxiproxyBackend(wanted.url, wanted.where)
 
 
 def _embedded_toxiproxy(wanted: Wanted) -> Backend[ToxiproxyServer]:
-    from .toxiproxy_embedded import EmbeddedToxiproxyBackend
+    from pytest_ipc.backends.toxiproxy_embedded import EmbeddedToxiproxyBackend
 
     return EmbeddedToxiproxyBackend(wanted.listen[0])
 
 
 def _container_toxiproxy(wanted: Wanted) -> Backend[ToxiproxyServer]:
-    from .toxiproxy_container import ToxiproxyContainerBackend
+    from pytest_ipc.backends.toxiproxy_container import ToxiproxyContainerBackend
 
     return ToxiproxyContainerBackend(wanted.image)
 
 
 def _external_stub(wanted: Wanted) -> Backend[HttpStub]:
-    from .stub_external import ExternalWireMockBackend
+    from pytest_ipc.backends.stub_external import ExternalWireMockBackend
 
     return ExternalWireMockBackend(wanted.url, wanted.where)
 
 
 def _embedded_stub(wanted: Wanted) -> Backend[HttpStub]:
-    from .stub_embedded import EmbeddedStubBackend
+    from pytest_ipc.backends.stub_embedded import EmbeddedStubBackend
 
     return EmbeddedStubBackend(*wanted.listen)
 
 
 def _container_stub(wanted: Wanted) -> Backend[HttpStub]:
-    from .stub_container import WireMockContainerBackend
+    from pytest_ipc.backends.stub_container import WireMockContainerBackend
 
     return WireMockContainerBackend(wanted.image)
 
@@ -155,9 +155,8 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         parse_broker_url(kind, url)
 
     def external(wanted: Wanted) -> Backend[BrokerRuntime]:
+        from pytest_ipc.backends.broker_external import ExternalBroker
         from pytest_ipc.brokers.kinds import KINDS
-
-        from .broker_external import ExternalBroker
 
         return ExternalBroker(kind, wanted.url, KINDS[kind].external_isolation, wanted.where)
 
@@ -167,9 +166,8 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         return KINDS[kind].local()
 
     def container(wanted: Wanted) -> Backend[BrokerRuntime]:
+        from pytest_ipc.backends.broker_container import ContainerBroker
         from pytest_ipc.brokers.kinds import KINDS
-
-        from .broker_container import ContainerBroker
 
         return ContainerBroker(kind, KINDS[kind].container(wanted.image), KINDS[kind].external_isolation)
 

@@ -17,7 +17,7 @@ from typing import Any
 import fastavro
 from faker import Faker
 
-from .errors import ContractError
+from pytest_ipc.contracts.errors import ContractError
 
 MODES = ("BACKWARD", "FORWARD", "FULL")
 DEFAULT_SAMPLES = 12

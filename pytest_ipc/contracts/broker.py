@@ -29,8 +29,8 @@ def fetch_pacts(config: pytest.Config, broker_url: str, provider: str) -> list[B
         return cache[provider]
     directory = Path(tempfile.mkdtemp(prefix="pytest-ipc-broker-"))
     config.add_cleanup(lambda: shutil.rmtree(directory, ignore_errors=True))
-    from ..fixtures._settings import read_value
-    from ..fixtures.contracts import PACT_BROKER_TOKEN
+    from pytest_ipc.fixtures._settings import read_value
+    from pytest_ipc.fixtures.contracts import PACT_BROKER_TOKEN
 
     token = read_value(config, PACT_BROKER_TOKEN)
     headers = {"Accept": "application/hal+json, application/json"}

@@ -20,10 +20,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._http import Exchange, HttpServer, Request, Response
-from .._loop import LoopThread
-from .messages import PublishedMessage, as_published
-from .states import ProviderStates
+from pytest_ipc._http import Exchange, HttpServer, Request, Response
+from pytest_ipc._loop import LoopThread
+from pytest_ipc.contracts.messages import PublishedMessage, as_published
+from pytest_ipc.contracts.states import ProviderStates
 
 STATE_PATH = "/_pact/state"
 MESSAGE_PATH = "/_pact/message"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import pactfile
-from .errors import ContractError
+from pytest_ipc.contracts import pactfile
+from pytest_ipc.contracts.errors import ContractError
 
 JsonShape = dict[str, str]
 

@@ -15,7 +15,7 @@ import respx
 from pact import Pact
 from pact.pact import PactServer
 
-from .._net import LOOPBACK
+from pytest_ipc._net import LOOPBACK
 
 
 class ManagedPactServer(PactServer):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import IpcAssertionError, IpcError, IpcUsageError
+from pytest_ipc._errors import IpcAssertionError, IpcError, IpcUsageError
 
 
 class ContractError(IpcAssertionError):

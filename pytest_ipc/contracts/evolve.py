@@ -10,8 +10,8 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from .._optional import require
-from .errors import ContractError
+from pytest_ipc._optional import require
+from pytest_ipc.contracts.errors import ContractError
 
 
 def deranged(keys: list[str]) -> list[str]:

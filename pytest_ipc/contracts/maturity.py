@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import pactfile
+from pytest_ipc.contracts import pactfile
 
 LEVEL_NAMES = ("plain RPC", "resources", "verbs + status codes", "hypermedia")
 LINK_KEYS = {"_links", "links", "href", "_embedded"}

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .pactfile import (
+from pytest_ipc.contracts.pactfile import (
     CONTAINERS,
     Document,
     Interaction,

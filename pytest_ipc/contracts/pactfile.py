@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import NotAPact
+from pytest_ipc.contracts.errors import NotAPact
 
 HTTP_KINDS = {"Synchronous/HTTP"}
 MESSAGE_KINDS = {"Asynchronous/Messages", "Synchronous/Messages"}

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from . import pactfile
-from .errors import NoPactsFound, PactConflict
-from .merge import MergeResult, SessionFacts
-from .pactfile import Document, Interaction, PactInteractionRef
-from .recorder import PactRecorder, Pair
+from pytest_ipc.contracts import pactfile
+from pytest_ipc.contracts.errors import NoPactsFound, PactConflict
+from pytest_ipc.contracts.merge import MergeResult, SessionFacts
+from pytest_ipc.contracts.pactfile import Document, Interaction, PactInteractionRef
+from pytest_ipc.contracts.recorder import PactRecorder, Pair
 
 CONSUMER_WAIT_TIMEOUT = 600.0
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._errors import IpcError
-from .._owner import owner_alive, owner_token
-from . import pactfile
-from .merge import MergeResult, SessionFacts, Written, merge_pair
+from pytest_ipc._errors import IpcError
+from pytest_ipc._owner import owner_alive, owner_token
+from pytest_ipc.contracts import pactfile
+from pytest_ipc.contracts.merge import MergeResult, SessionFacts, Written, merge_pair
 
 if TYPE_CHECKING:
     from pact import Pact

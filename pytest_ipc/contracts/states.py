@@ -15,8 +15,8 @@ import inspect
 from collections.abc import Callable, Generator, Mapping
 from typing import Any, TypeVar
 
-from .._errors import IpcUsageError
-from .errors import UnknownProviderState
+from pytest_ipc._errors import IpcUsageError
+from pytest_ipc.contracts.errors import UnknownProviderState
 
 StateHandler = Callable[..., Any]
 H = TypeVar("H", bound=StateHandler)

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .evolve import ResponseEvolver
+from pytest_ipc.contracts.evolve import ResponseEvolver
 
 if TYPE_CHECKING:
     import respx
 
-    from ..stub import HttpStub
+    from pytest_ipc.stub import HttpStub
 
 EVOLVABLE_FIXTURES = ("http_stub", "respx_mock")
 

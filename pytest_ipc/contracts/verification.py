@@ -19,19 +19,14 @@ from urllib.parse import urlsplit
 import pytest
 from pact import Verifier
 
-from .._errors import IpcUsageError
-from .._net import LOOPBACK
-from . import pactfile
-from .callbacks import (
-    MESSAGE_PATH,
-    CallbackServer,
-    MessageProducer,
-    VerificationContext,
-)
-from .errors import ContractError, ProviderUnreachable
-from .pactfile import Document, Interaction, PactInteractionRef
-from .provider import ProviderSession, SessionInteractions
-from .states import ProviderStates, states_for
+from pytest_ipc._errors import IpcUsageError
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc.contracts import pactfile
+from pytest_ipc.contracts.callbacks import MESSAGE_PATH, CallbackServer, MessageProducer, VerificationContext
+from pytest_ipc.contracts.errors import ContractError, ProviderUnreachable
+from pytest_ipc.contracts.pactfile import Document, Interaction, PactInteractionRef
+from pytest_ipc.contracts.provider import ProviderSession, SessionInteractions
+from pytest_ipc.contracts.states import ProviderStates, states_for
 
 DEFAULT_REQUEST_TIMEOUT = 5.0
 PROBE_TIMEOUT = 1.0

@@ -39,12 +39,12 @@ connection rather than per request. respx faults never touch a socket, so they t
 *handles* an error, not whether its timeouts are set; the stub and proxy layers do real I/O.
 """
 
-from .active import ActiveFault, inject, start
-from .errors import FaultNeverFired, FaultNotSupported, FaultUsageError
-from .layers import LAYERS, Injection, Layer, check_supported, layers_for, support_table
-from .layers.proxy import FaultProofUnavailable
-from .layers.respx import InProcess
-from .vocabulary import (
+from pytest_ipc.faults.active import ActiveFault, inject, start
+from pytest_ipc.faults.errors import FaultNeverFired, FaultNotSupported, FaultUsageError
+from pytest_ipc.faults.layers import LAYERS, Injection, Layer, check_supported, layers_for, support_table
+from pytest_ipc.faults.layers.proxy import FaultProofUnavailable
+from pytest_ipc.faults.layers.respx import InProcess
+from pytest_ipc.faults.vocabulary import (
     FAULTS,
     Bandwidth,
     CloseBeforeHeaders,

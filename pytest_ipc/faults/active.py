@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from .. import _proofs
-from .errors import FaultNeverFired
-from .layers import Injection, Layer, check_fault, layer_of
-from .vocabulary import Fault
+from pytest_ipc import _proofs
+from pytest_ipc.faults.errors import FaultNeverFired
+from pytest_ipc.faults.layers import Injection, Layer, check_fault, layer_of
+from pytest_ipc.faults.vocabulary import Fault
 
 if TYPE_CHECKING:
-    from ..stub import HttpStub
+    from pytest_ipc.stub import HttpStub
 
 OPT_OUT = "if the point of the test is that the dependency is never reached, say so with must_fire=False"
 
@@ -75,7 +75,7 @@ def start(fault: Fault, into: object, *, upstream: HttpStub | None = None) -> Ac
     """Put `fault` in place on `into` until `heal()`; `upstream` is the stub behind the target (respx:
     the server at the base URL, proxy: its upstream), so a fault that never fired can say whether
     the client went around it. Raises `FaultNotSupported` when the layer cannot express the fault."""
-    from .layers import check_supported
+    from pytest_ipc.faults.layers import check_supported
 
     layer = layer_of(into)
     check_supported(check_fault(fault), layer.name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._errors import IpcAssertionError, IpcUsageError
+from pytest_ipc._errors import IpcAssertionError, IpcUsageError
 
 
 class FaultUsageError(IpcUsageError):

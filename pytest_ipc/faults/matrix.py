@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .active import ActiveFault
-from .errors import FaultNotSupported, FaultUsageError
-from .layers import LAYERS, layer_named, layers_for
-from .vocabulary import FAULTS, Fault, make
+from pytest_ipc.faults.active import ActiveFault
+from pytest_ipc.faults.errors import FaultNotSupported, FaultUsageError
+from pytest_ipc.faults.layers import LAYERS, layer_named, layers_for
+from pytest_ipc.faults.vocabulary import FAULTS, Fault, make
 
 if TYPE_CHECKING:
-    from ..client import Proxy
-    from ..stub import HttpStub
+    from pytest_ipc.client import Proxy
+    from pytest_ipc.stub import HttpStub
 
 
 @dataclass(frozen=True)

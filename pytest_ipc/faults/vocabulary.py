@@ -20,7 +20,7 @@ import random
 from dataclasses import MISSING, dataclass, fields
 from typing import ClassVar, Literal, TypedDict, Unpack
 
-from .errors import FaultUsageError
+from pytest_ipc.faults.errors import FaultUsageError
 
 Distribution = Literal["fixed", "uniform", "lognormal"]
 DISTRIBUTIONS: tuple[Distribution, ...] = ("fixed", "uniform", "lognormal")

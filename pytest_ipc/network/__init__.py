@@ -4,7 +4,7 @@
 hand one out per session or per test.
 """
 
-from .probes import http_ready
-from .services import NetworkProxy, NetworkService, ServiceNetwork
+from pytest_ipc.network.probes import http_ready
+from pytest_ipc.network.services import NetworkProxy, NetworkService, ServiceNetwork
 
 __all__ = ["NetworkProxy", "NetworkService", "ServiceNetwork", "http_ready"]

@@ -13,7 +13,7 @@ The plugin prints a dependency × fault table (not with ``-q``), writes ``--ipc-
 adds each record to the test's JUnit XML properties; with nothing recorded it stays silent.
 """
 
-from .outcomes import Outcome, ReportUsageError
-from .recorder import Measurement, Record, Recorder, ReportHandle, measure, record
+from pytest_ipc.report.outcomes import Outcome, ReportUsageError
+from pytest_ipc.report.recorder import Measurement, Record, Recorder, ReportHandle, measure, record
 
 __all__ = ["Measurement", "Outcome", "Record", "Recorder", "ReportHandle", "ReportUsageError", "measure", "record"]

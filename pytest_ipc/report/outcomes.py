@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from .._errors import IpcUsageError
+from pytest_ipc._errors import IpcUsageError
 
 
 class ReportUsageError(IpcUsageError):

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .outcomes import Outcome, ReportUsageError
+from pytest_ipc.report.outcomes import Outcome, ReportUsageError
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .outcomes import Outcome
-from .recorder import Record
+from pytest_ipc.report.outcomes import Outcome
+from pytest_ipc.report.recorder import Record
 
 JSON_FORMAT_VERSION = 2  # 2: seconds without a unit suffix (latency, median, maximum)
 HEADERS = ("dependency", "fault", "outcome", "n", "median", "max")

@@ -7,20 +7,14 @@ each failure says what was expected, what was measured and what to change. The a
 the same names, are in `pytest_ipc.resilience.aio`.
 """
 
-from . import aio
-from .adapters import (
-    STATES,
-    BreakerStates,
-    watch_circuitbreaker,
-    watch_purgatory,
-    watch_pybreaker,
-)
-from .breaker import assert_breaker
-from .calls import CallOutcome, ResilienceUsageError
-from .cap import assert_request_cap, peak_in_flight
-from .fallback import assert_fallback
-from .retries import assert_retries, assert_retry_jitter, constant, exponential, pauses
-from .timeouts import assert_timeout_honoured
+from pytest_ipc.resilience import aio
+from pytest_ipc.resilience.adapters import STATES, BreakerStates, watch_circuitbreaker, watch_purgatory, watch_pybreaker
+from pytest_ipc.resilience.breaker import assert_breaker
+from pytest_ipc.resilience.calls import CallOutcome, ResilienceUsageError
+from pytest_ipc.resilience.cap import assert_request_cap, peak_in_flight
+from pytest_ipc.resilience.fallback import assert_fallback
+from pytest_ipc.resilience.retries import assert_retries, assert_retry_jitter, constant, exponential, pauses
+from pytest_ipc.resilience.timeouts import assert_timeout_honoured
 
 __all__ = [
     "STATES",

@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._errors import IpcAssertionError
-from .calls import ResilienceUsageError
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.resilience.calls import ResilienceUsageError
 
 STATES = ("closed", "open", "half-open")
 

@@ -18,17 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .. import faults
-from .adapters import BreakerStates
-from .breaker import breaker_probe
-from .calls import AsyncCall, CallOutcome, drive_async
-from .cap import cap_probe
-from .fallback import Degraded, fallback_probe
-from .retries import jitter_probe
-from .timeouts import timeout_probe
+from pytest_ipc import faults
+from pytest_ipc.resilience.adapters import BreakerStates
+from pytest_ipc.resilience.breaker import breaker_probe
+from pytest_ipc.resilience.calls import AsyncCall, CallOutcome, drive_async
+from pytest_ipc.resilience.cap import cap_probe
+from pytest_ipc.resilience.fallback import Degraded, fallback_probe
+from pytest_ipc.resilience.retries import jitter_probe
+from pytest_ipc.resilience.timeouts import timeout_probe
 
 if TYPE_CHECKING:
-    from ..stub import HttpStub, Route
+    from pytest_ipc.stub import HttpStub, Route
 
 __all__ = ["assert_breaker", "assert_fallback", "assert_request_cap", "assert_retry_jitter", "assert_timeout_honoured"]
 

@@ -22,25 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import faults
-from .._errors import IpcAssertionError
-from ..faults.layers import check_supported
-from .adapters import BreakerStates
-from .calls import (
-    Call,
-    CallOutcome,
-    Calls,
-    Probe,
-    ResilienceUsageError,
-    Sleep,
-    drive,
-    positive,
-    whole,
-)
-from .cap import peak_in_flight
+from pytest_ipc import faults
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.faults.layers import check_supported
+from pytest_ipc.resilience.adapters import BreakerStates
+from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, Sleep, drive, positive, whole
+from pytest_ipc.resilience.cap import peak_in_flight
 
 if TYPE_CHECKING:
-    from ..stub import HttpStub, JournalEntry, Route
+    from pytest_ipc.stub import HttpStub, JournalEntry, Route
 
 COOL_DOWN_MARGIN = 0.05  # waited past the cool-down, so the breaker's own clock has surely expired
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from .._errors import IpcUsageError
+from pytest_ipc._errors import IpcUsageError
 
 Call = Callable[[], object]
 AsyncCall = Callable[[], Awaitable[object]]

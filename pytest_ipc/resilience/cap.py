@@ -13,21 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .. import faults
-from .._errors import IpcAssertionError
-from .calls import (
-    Call,
-    CallOutcome,
-    Calls,
-    Probe,
-    ResilienceUsageError,
-    drive,
-    positive,
-    whole,
-)
+from pytest_ipc import faults
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, drive, positive, whole
 
 if TYPE_CHECKING:
-    from ..stub import HttpStub, JournalEntry
+    from pytest_ipc.stub import HttpStub, JournalEntry
 
 
 def peak_in_flight(entries: Sequence[JournalEntry]) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .._errors import IpcAssertionError
-from .calls import Call, CallOutcome, Calls, Probe, drive, positive
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, positive
 
 Degraded = Callable[[object], bool]
 

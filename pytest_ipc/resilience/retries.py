@@ -18,22 +18,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from .. import faults
-from .._errors import IpcAssertionError
-from ..faults.layers import check_supported
-from .calls import (
-    Call,
-    CallOutcome,
-    Calls,
-    Probe,
-    ResilienceUsageError,
-    drive,
-    positive,
-    whole,
-)
+from pytest_ipc import faults
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.faults.layers import check_supported
+from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, drive, positive, whole
 
 if TYPE_CHECKING:
-    from ..stub import HttpStub, JournalEntry
+    from pytest_ipc.stub import HttpStub, JournalEntry
 
 Backoff = Sequence[float] | Callable[[int], float]
 EARLY_SLACK = 0.02  # seconds: clock and transport granularity
@@ -115,6 +106,12 @@ def _render(entries: Sequence[JournalEntry]) -> str:
     return "attempts at the stub:\n" + "\n".join(lines)
 
 
+#: Seconds within which the first attempts of a burst count as started together; a burst spread
+#: wider (a busy host) is measured again, up to JITTER_BURSTS times, and the tightest one judged.
+CALM_SPREAD = 0.05
+JITTER_BURSTS = 3
+
+
 def jitter_probe(
     stub: HttpStub, clients: int, window: float, failure: faults.Fault, most: int | None, call_timeout: float
 ) -> Probe[list[float]]:
@@ -122,26 +119,34 @@ def jitter_probe(
     window, call_timeout = positive("window", window), positive("call_timeout", call_timeout)
     allowed = max(2, 2 * clients // 3) if most is None else whole("most", most, 1)
     check_supported(failure, "stub")
-    known = {id(entry) for entry in stub.calls()}
-    with faults.inject(failure, into=stub, must_fire=False):
-        outcomes: list[CallOutcome] = yield Calls(clients, call_timeout)
-    starts = sorted(entry.started for entry in stub.calls() if id(entry) not in known)
-    if len(starts) < clients:
-        raise IpcAssertionError(f"expected each of {clients} clients started at once to reach the stub, it saw {len(starts)} request(s)")
-    first, retries = starts[:clients], starts[clients:]
-    if not retries:
-        raise IpcAssertionError(
-            f"no retries: {clients} clients failing at once made one attempt each; expected them to retry ({failure.describe()})"
-        )
-    spread = first[-1] - first[0]
+    bursts: list[tuple[float, list[float], list[float], list[CallOutcome]]] = []
+    while len(bursts) < JITTER_BURSTS:
+        known = {id(entry) for entry in stub.calls()}
+        with faults.inject(failure, into=stub, must_fire=False):
+            outcomes: list[CallOutcome] = yield Calls(clients, call_timeout)
+        starts = sorted(entry.started for entry in stub.calls() if id(entry) not in known)
+        if len(starts) < clients:
+            raise IpcAssertionError(
+                f"expected each of {clients} clients started at once to reach the stub, it saw {len(starts)} request(s)"
+            )
+        first, retries = starts[:clients], starts[clients:]
+        if not retries:
+            raise IpcAssertionError(
+                f"no retries: {clients} clients failing at once made one attempt each; expected them to retry ({failure.describe()})"
+            )
+        bursts.append((first[-1] - first[0], first, retries, outcomes))
+        if bursts[-1][0] <= max(window, CALM_SPREAD):
+            break
+    spread, first, retries, outcomes = min(bursts, key=lambda burst: burst[0])
     width = window + 2 * spread  # calls that started apart retry about as far apart without jitter, and a busy host adds as much again
     together = max(sum(1 for other in retries[index:] if other - start <= width) for index, start in enumerate(retries))
     if together > allowed:
         still = sum(1 for outcome in outcomes if outcome.duration is None)
         running = f"; {still} call(s) were still retrying when the probe stopped waiting" if still else ""
+        busy = f", the tightest of {len(bursts)} bursts" if len(bursts) > 1 else ""
         raise IpcAssertionError(
             f"retries in lockstep: {clients} clients failing at once retried together: {together} of {len(retries)} retries "
-            f"arrived within {width:.3f} s (allowed at most {allowed}; the first attempts spread over {spread:.3f} s). "
+            f"arrived within {width:.3f} s (allowed at most {allowed}; the first attempts spread over {spread:.3f} s{busy}). "
             f"Waves measured: {_waves(first[0], retries, width)}{running}. Add random jitter to the backoff (e.g. full jitter)"
         )
     return [start - first[0] for start in retries]
@@ -171,6 +176,7 @@ def assert_retry_jitter(
     """Start `clients` calls at once against a stub that fails (`failure`, default
     ``faults.status(503)``); fail when more than `most` (default two thirds of the clients) retries
     arrive within any `window` seconds (widened by twice how far apart the first attempts were):
-    the clients retry in lockstep. A timing check: on a loaded host, give the clients a jitter
-    range well above `window`. Give each call its own client. Returns the retries' times from the first attempt."""
+    the clients retry in lockstep. A burst whose first attempts a busy host spread over more than
+    50 ms is measured again (three bursts at most; the tightest is judged). Give each call its own
+    client. Returns the retries' times from the first attempt."""
     return drive(call, jitter_probe(stub, clients, window, failure or faults.status(503), most, call_timeout))

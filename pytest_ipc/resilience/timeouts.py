@@ -12,11 +12,11 @@ import statistics
 import time
 from typing import TYPE_CHECKING
 
-from .._errors import IpcAssertionError
-from .calls import Call, CallOutcome, Calls, Probe, drive, positive
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, positive
 
 if TYPE_CHECKING:
-    from ..stub import HttpStub, JournalEntry
+    from pytest_ipc.stub import HttpStub, JournalEntry
 
 TRICKLES = ("dribble", "bandwidth")  # stub faults that keep an answer coming slowly
 

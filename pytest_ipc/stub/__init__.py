@@ -19,15 +19,15 @@ the two servers behind it: `embedded` (the shared h11 core, whose bounds are `Li
 `pytest_ipc.fixtures.stub`.
 """
 
-from .._http import Limits
-from .fake import FakeJson, fake_json
-from .journal import Journal, JournalEntry
-from .request import StubRequest
-from .responses import Reply
-from .routes import Route
-from .scenarios import Scenario
-from .server import HttpStub
-from .wiremock import WireMockError, WireMockUnsupported
+from pytest_ipc._http import Limits
+from pytest_ipc.stub.fake import FakeJson, fake_json
+from pytest_ipc.stub.journal import Journal, JournalEntry
+from pytest_ipc.stub.request import StubRequest
+from pytest_ipc.stub.responses import Reply
+from pytest_ipc.stub.routes import Route
+from pytest_ipc.stub.scenarios import Scenario
+from pytest_ipc.stub.server import HttpStub
+from pytest_ipc.stub.wiremock import WireMockError, WireMockUnsupported
 
 __all__ = [
     "FakeJson",

@@ -13,8 +13,8 @@ import hmac
 import json
 from dataclasses import dataclass
 
-from .._http import Response
-from .request import StubRequest
+from pytest_ipc._http import Response
+from pytest_ipc.stub.request import StubRequest
 
 REALM = "pytest-ipc"
 

@@ -16,15 +16,15 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from .._http import DEFAULT_LIMITS, Exchange, HttpServer, Limits, Listener, Request, Response, plain_error
-from .._loop import LoopThread
-from .._net import LOOPBACK
-from .journal import JournalEntry
-from .request import StubRequest
+from pytest_ipc._http import DEFAULT_LIMITS, Exchange, HttpServer, Limits, Listener, Request, Response, plain_error
+from pytest_ipc._loop import LoopThread
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc.stub.journal import JournalEntry
+from pytest_ipc.stub.request import StubRequest
 
 if TYPE_CHECKING:
-    from ..faults.layers.stub import ArmedFault
-    from .server import HttpStub
+    from pytest_ipc.faults.layers.stub import ArmedFault
+    from pytest_ipc.stub.server import HttpStub
 
 #: Ports of ended tests kept open to answer late requests (one descriptor each; older ones close).
 ENDED_PORTS_KEPT = 8

@@ -11,7 +11,7 @@ import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._optional import require
+from pytest_ipc._optional import require
 
 if TYPE_CHECKING:
     from faker import Faker

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .request import StubRequest
+from pytest_ipc.stub.request import StubRequest
 
 if TYPE_CHECKING:
-    from .routes import Route
+    from pytest_ipc.stub.routes import Route
 
 
 @dataclass

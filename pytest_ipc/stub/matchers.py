@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .request import NOT_JSON, StubRequest
+from pytest_ipc.stub.request import NOT_JSON, StubRequest
 
 Expected = str | int | float | bool | re.Pattern[str] | Callable[[str], bool]
 QueryExpected = Expected | Sequence[Expected]

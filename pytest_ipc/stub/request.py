@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import parse_qs
 
-from .._http import Request
+from pytest_ipc._http import Request
 
 NOT_JSON = object()
 

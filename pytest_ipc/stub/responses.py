@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import cast
 
-from .._http import Response
-from .fake import FakeJson
-from .matchers import NOT_GIVEN
+from pytest_ipc._http import Response
+from pytest_ipc.stub.fake import FakeJson
+from pytest_ipc.stub.matchers import NOT_GIVEN
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 JsonTransform = Callable[[object], object]

@@ -11,14 +11,14 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Concatenate, ParamSpec
 
-from .._http import Response
-from ..faults.layers.stub import ArmedFault, arm, status_response
-from ..faults.vocabulary import Fault, Status
-from .auth import Auth, BasicAuth, BearerAuth
-from .matchers import NOT_GIVEN, RequestMatcher
-from .request import StubRequest
-from .responses import Headers, JsonTransform, Reply
-from .scenarios import Scenario
+from pytest_ipc._http import Response
+from pytest_ipc.faults.layers.stub import ArmedFault, arm, status_response
+from pytest_ipc.faults.vocabulary import Fault, Status
+from pytest_ipc.stub.auth import Auth, BasicAuth, BearerAuth
+from pytest_ipc.stub.matchers import NOT_GIVEN, RequestMatcher
+from pytest_ipc.stub.request import StubRequest
+from pytest_ipc.stub.responses import Headers, JsonTransform, Reply
+from pytest_ipc.stub.scenarios import Scenario
 
 ReplyCallback = Callable[[StubRequest], Reply | Mapping[str, object]]
 P = ParamSpec("P")

@@ -22,19 +22,19 @@ from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Protocol
 
-from .._http import DEFAULT_LIMITS, Limits, Response, plain_error
-from .._net import LOOPBACK
-from ..faults.layers.stub import ArmedFault, arm
-from ..faults.vocabulary import Fault
-from .auth import Auth, BasicAuth, BearerAuth
-from .embedded import EmbeddedServer
-from .journal import Journal, JournalEntry
-from .matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
-from .request import StubRequest
-from .responses import JsonTransform
-from .routes import Route
-from .scenarios import Scenario
-from .wiremock import WireMockServer
+from pytest_ipc._http import DEFAULT_LIMITS, Limits, Response, plain_error
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc.faults.layers.stub import ArmedFault, arm
+from pytest_ipc.faults.vocabulary import Fault
+from pytest_ipc.stub.auth import Auth, BasicAuth, BearerAuth
+from pytest_ipc.stub.embedded import EmbeddedServer
+from pytest_ipc.stub.journal import Journal, JournalEntry
+from pytest_ipc.stub.matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
+from pytest_ipc.stub.request import StubRequest
+from pytest_ipc.stub.responses import JsonTransform
+from pytest_ipc.stub.routes import Route
+from pytest_ipc.stub.scenarios import Scenario
+from pytest_ipc.stub.wiremock import WireMockServer
 
 CLOSEST_MISSES_SHOWN = 3
 

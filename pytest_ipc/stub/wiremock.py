@@ -41,18 +41,18 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .._errors import IpcError, IpcUsageError
-from .._http import Request
-from ..faults.layers.stub import ArmedFault, status_response
-from ..faults.vocabulary import Dribble, EmptyResponse, Latency, MalformedResponse, RandomBytes, Reset, Status
-from .journal import JournalEntry
-from .matchers import NOT_GIVEN, RequestMatcher
-from .request import StubRequest
-from .responses import Reply
-from .routes import Route
+from pytest_ipc._errors import IpcError, IpcUsageError
+from pytest_ipc._http import Request
+from pytest_ipc.faults.layers.stub import ArmedFault, status_response
+from pytest_ipc.faults.vocabulary import Dribble, EmptyResponse, Latency, MalformedResponse, RandomBytes, Reset, Status
+from pytest_ipc.stub.journal import JournalEntry
+from pytest_ipc.stub.matchers import NOT_GIVEN, RequestMatcher
+from pytest_ipc.stub.request import StubRequest
+from pytest_ipc.stub.responses import Reply
+from pytest_ipc.stub.routes import Route
 
 if TYPE_CHECKING:
-    from .server import HttpStub
+    from pytest_ipc.stub.server import HttpStub
 
 # WireMock's names for the faults it has, keyed by ours.
 WIREMOCK_FAULTS: dict[type, str] = {

@@ -10,8 +10,7 @@ import pytest
 
 from pytest_ipc.resilience.calls import THREAD_NAME
 from pytest_ipc.stub import HttpStub, Route
-
-from .variants import PRICE
+from tests.catalogue.variants import PRICE
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,7 @@ import pytest
 from pytest_ipc import faults
 from pytest_ipc.resilience import aio
 from pytest_ipc.stub import HttpStub, Route
-
-from .variants import PRICE, Variant, variants, verdict
+from tests.catalogue.variants import PRICE, Variant, variants, verdict
 
 pytestmark = pytest.mark.anyio
 

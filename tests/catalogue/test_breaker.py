@@ -19,8 +19,7 @@ import pybreaker
 from pytest_ipc import faults
 from pytest_ipc.resilience import assert_breaker
 from pytest_ipc.stub import HttpStub, Route
-
-from .variants import TLS, Variant, variants, verdict
+from tests.catalogue.variants import TLS, Variant, variants, verdict
 
 THRESHOLD, COOL_DOWN = 3, 0.3
 NEVER_OPENS = r"breaker did not open after 3 failing calls \(call 4\) \(phase 'open'\)"

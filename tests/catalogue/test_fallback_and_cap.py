@@ -20,8 +20,7 @@ import requests
 from pytest_ipc import faults
 from pytest_ipc.resilience import assert_fallback, assert_request_cap
 from pytest_ipc.stub import HttpStub, Route
-
-from .variants import PRICE, TLS, Variant, variants, verdict
+from tests.catalogue.variants import PRICE, TLS, Variant, variants, verdict
 
 NO_FALLBACK = r"no fallback: expected Price\(eur=3\.5, degraded=True\) during the outage; the call raised"
 UNMARKED = r"unmarked fallback: the call served Price\(eur=3\.5, degraded=False\) during the outage, but `degraded` finds no mark"

@@ -15,8 +15,7 @@ import requests
 from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.contracts.evolve import ResponseEvolver
 from pytest_ipc.stub import HttpStub
-
-from .variants import TLS, Variant, variants, verdict
+from tests.catalogue.variants import TLS, Variant, variants, verdict
 
 ORDER = {"id": 7, "status": "placed", "note": "leave at the door"}
 ADDED_FIELD = r"not a tolerant reader: it broke once responses were evolved \(seed=3\) with TypeError: .*unexpected keyword argument 'x_"

@@ -19,8 +19,7 @@ from pytest_ipc.resilience import (
     assert_timeout_honoured,
 )
 from pytest_ipc.stub import HttpStub, Route
-
-from .variants import PRICE, TLS
+from tests.catalogue.variants import PRICE, TLS
 
 
 def test_a_requests_client_in_a_respx_cell_fails(http_stub: HttpStub, price_route: Route) -> None:

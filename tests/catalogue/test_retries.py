@@ -17,8 +17,7 @@ import requests
 from pytest_ipc import faults
 from pytest_ipc.resilience import assert_retries, assert_retry_jitter, exponential
 from pytest_ipc.stub import HttpStub
-
-from .variants import PRICE, TLS, Variant, variants, verdict
+from tests.catalogue.variants import PRICE, TLS, Variant, variants, verdict
 
 NO_BACKOFF = r"backoff wrong before 2 of 2 retries .*retry 1: expected a pause of 0\.100 s, measured 0\.0\d\d s"
 RETRIES_POST = r"expected 0 retries \(1 attempts\), the stub saw 3 attempt\(s\) of POST /orders"

@@ -18,8 +18,7 @@ import requests
 from pytest_ipc import faults
 from pytest_ipc.resilience import assert_timeout_honoured
 from pytest_ipc.stub import HttpStub, Route
-
-from .variants import BUDGET, TLS, Variant, variants, verdict
+from tests.catalogue.variants import BUDGET, TLS, Variant, variants, verdict
 
 NO_TIMEOUT = r"Measured at the stub: one request, held .* while the client waited: it sets no timeout on the request"
 NO_DEADLINE = (

@@ -20,8 +20,7 @@ from pytest_ipc.backends import container as container_module
 from pytest_ipc.backends.container import ContainerBackend, ContainerStartError, private_network
 from pytest_ipc.backends.local import reserve_port
 from pytest_ipc.docker_engine import ImageUnavailable
-
-from .container_specs import REDIS, container_ids_of
+from tests.containers.container_specs import REDIS, container_ids_of
 
 
 def test_reason_names_the_engine_and_the_hint_without_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import pytest
 
 from pytest_ipc import _lifecycle
 from pytest_ipc._owner import OWNER_LABEL, owner_token
+from tests.containers.container_specs import container_exists
 from tests.reliability.sessions import (
     RECORDING_CONFTEST,
     ROOT,
@@ -29,8 +30,6 @@ from tests.reliability.sessions import (
     wait_until_clean,
 )
 from tests.reliability.test_ownership import needs_pid_namespaces
-
-from .container_specs import container_exists
 
 pytestmark = pytest.mark.docker
 

@@ -20,8 +20,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.stub_container import wiremock_spec, wiremock_url
 from pytest_ipc.docker_engine import missing_image_reason
-
-from .container_specs import MOSQUITTO, NATS, RABBITMQ, REDIS
+from tests.containers.container_specs import MOSQUITTO, NATS, RABBITMQ, REDIS
 
 pytestmark = pytest.mark.docker
 

@@ -16,8 +16,7 @@ from testcontainers.core.container import DockerContainer
 from pytest_ipc import docker_engine
 from pytest_ipc._net import free_port
 from pytest_ipc.backends.container import ContainerBackend
-
-from .container_specs import REDIS
+from tests.containers.container_specs import REDIS
 
 
 @pytest.fixture

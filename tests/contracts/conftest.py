@@ -13,8 +13,7 @@ import pytest
 
 import pytest_ipc
 from pytest_ipc.contracts.callbacks import CallbackServer
-
-from .contract_apps import VERSIONS, orders_app, serving
+from tests.contracts.contract_apps import VERSIONS, orders_app, serving
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ import pytest
 
 from pytest_ipc._http import Exchange, HttpServer, Request, Response
 from pytest_ipc._loop import LoopThread
-
-from .contract_pacts import write_events_pact, write_orders_pact
-from .inner_session import QUIET_SESSION
+from tests.contracts.contract_pacts import write_events_pact, write_orders_pact
+from tests.contracts.inner_session import QUIET_SESSION
 
 CONFTEST = """
 import pytest

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_ipc.contracts.pactfile import identity_of
-
-from .inner_session import QUIET_SESSION
+from tests.contracts.inner_session import QUIET_SESSION
 
 CONSUMER_TESTS = """
 import httpx

@@ -19,8 +19,7 @@ from pytest_ipc.contracts import (
     breaking_changes,
     check_avro_compatibility,
 )
-
-from .contract_pacts import write_events_pact, write_orders_pact
+from tests.contracts.contract_pacts import write_events_pact, write_orders_pact
 
 
 def order_pact(directory: Path, consumer: str, response: dict[str, Any], status: int = 200) -> Path:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pact import Verifier
 
-from .contract_apps import ORDERS
-from .inner_session import QUIET_SESSION
+from tests.contracts.contract_apps import ORDERS
+from tests.contracts.inner_session import QUIET_SESSION
 
 FROM_JS = Path(__file__).parent / "pacts_from_js"
 APPS = (Path(__file__).parent / "contract_apps.py").read_text()

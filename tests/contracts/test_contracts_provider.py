@@ -34,9 +34,8 @@ from pytest_ipc.contracts.pactfile import (
     write_atomically,
 )
 from pytest_ipc.contracts.verification import verify_interaction
-
-from .contract_apps import ORDERS, TOKEN
-from .contract_pacts import write_events_pact, write_orders_pact
+from tests.contracts.contract_apps import ORDERS, TOKEN
+from tests.contracts.contract_pacts import write_events_pact, write_orders_pact
 
 STATES = ProviderStates()
 

@@ -20,8 +20,7 @@ from pytest_ipc.contracts import (
     PublishedMessage,
     assert_message_matches_pact,
 )
-
-from .contract_pacts import write_events_pact, write_invoice_xml_pact
+from tests.contracts.contract_pacts import write_events_pact, write_invoice_xml_pact
 
 pika = pytest.importorskip("pika")
 redis = pytest.importorskip("redis")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from .inner_session import QUIET_SESSION
+from tests.contracts.inner_session import QUIET_SESSION
 
 APPS = (Path(__file__).parent / "contract_apps.py").read_text()
 

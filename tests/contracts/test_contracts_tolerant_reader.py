@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .inner_session import QUIET_SESSION
+from tests.contracts.inner_session import QUIET_SESSION
 
 CLIENTS = """
 from dataclasses import dataclass

@@ -11,8 +11,7 @@ import pytest
 
 from pytest_ipc.network import ServiceNetwork
 from tests import images
-
-from .conftest import Topology
+from tests.e2e_containers.conftest import Topology
 
 pytestmark = pytest.mark.docker
 

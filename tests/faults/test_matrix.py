@@ -9,8 +9,7 @@ import pytest
 from pytest_ipc import faults
 from pytest_ipc.faults.matrix import InjectedFault
 from pytest_ipc.stub import HttpStub
-
-from ..resilience.clients import FALLBACK, Policy, SyncPriceClient
+from tests.resilience.clients import FALLBACK, Policy, SyncPriceClient
 
 PRICE = 3.5
 QUICK = Policy(timeout=0.3, attempts=2, backoff=0.02, threshold=10)

@@ -111,9 +111,11 @@ def test_when_the_watchdog_dies_too_the_next_session_of_any_kind_reaps(pytester:
     os.kill(owner["watchdog"], signal.SIGKILL)
     session.process.send_signal(signal.SIGKILL)
     session.finish()
-    assert set(wait_until_clean([owner], timeout=1.0)) >= {f"{owner['token']} processes"}, "orphans, as intended"
-
-    session.run_next_session("-k", "test_nothing").assert_outcomes(passed=1)  # no fixture at all
+    orphans = wait_until_clean([owner], timeout=0)
+    if orphans:  # nobody reaps them until a session starts
+        assert set(orphans) >= {f"{owner['token']} processes"}, orphans
+        session.run_next_session("-k", "test_nothing").assert_outcomes(passed=1)  # no fixture at all
+    # else a session of this suite, running beside this test under xdist, started and reaped them first
     assert wait_until_clean([owner], timeout=0) == {}
     session.assert_no_temp_dirs()
 

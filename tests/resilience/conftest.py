@@ -10,8 +10,7 @@ import pytest
 
 from pytest_ipc.resilience.calls import THREAD_NAME
 from pytest_ipc.stub import HttpStub, Route
-
-from .clients import Policy, SyncPriceClient
+from tests.resilience.clients import Policy, SyncPriceClient
 
 PRICE = 3.5
 DEFAULT = Policy()

@@ -16,9 +16,8 @@ from pytest_ipc.resilience import (
     watch_purgatory,
 )
 from pytest_ipc.stub import HttpStub, Route
-
-from .clients import FALLBACK, NEVER, NONE, AsyncPriceClient, Policy
-from .conftest import PRICE
+from tests.resilience.clients import FALLBACK, NEVER, NONE, AsyncPriceClient, Policy
+from tests.resilience.conftest import PRICE
 
 
 def test_timeout_and_fallback_while_the_stub_hangs(http_stub: HttpStub, price_route: Route) -> None:

@@ -20,9 +20,8 @@ from pytest_ipc.resilience import (
     watch_pybreaker,
 )
 from pytest_ipc.stub import HttpStub, Route
-
-from .clients import FALLBACK, NEVER, NONE, Policy
-from .conftest import PRICE, MakeClient
+from tests.resilience.clients import FALLBACK, NEVER, NONE, Policy
+from tests.resilience.conftest import PRICE, MakeClient
 
 ONE_ATTEMPT = Policy(attempts=1)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import FaultNotSupported, FaultUsageError
-from ..vocabulary import FAULTS, Fault
-from . import proxy, respx, stub
+from pytest_ipc.faults.errors import FaultNotSupported, FaultUsageError
+from pytest_ipc.faults.layers import proxy, respx, stub
+from pytest_ipc.faults.vocabulary import FAULTS, Fault
 
 if TYPE_CHECKING:
-    from ...stub import HttpStub
+    from pytest_ipc.stub import HttpStub
 
 
 class Injection(Protocol):

@@ -17,14 +17,14 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ...client.errors import ProxyNotFound, ToxicNotFound, UnsupportedByServer
-from ...client.proxy import Proxy
-from ...client.toxics import Toxic
-from .. import vocabulary as v
+from pytest_ipc.client.errors import ProxyNotFound, ToxicNotFound, UnsupportedByServer
+from pytest_ipc.client.proxy import Proxy
+from pytest_ipc.client.toxics import Toxic
+from pytest_ipc.faults import vocabulary as v
 
 if TYPE_CHECKING:
-    from ...client.counters import ProxyCounters
-    from ...stub import HttpStub
+    from pytest_ipc.client.counters import ProxyCounters
+    from pytest_ipc.stub import HttpStub
 
 KILOBYTE = 1000  # Toxiproxy's bandwidth unit
 

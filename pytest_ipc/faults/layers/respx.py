@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .. import vocabulary as v
+from pytest_ipc.faults import vocabulary as v
 
 if TYPE_CHECKING:
-    from ...stub import HttpStub
+    from pytest_ipc.stub import HttpStub
 
 Effect = Callable[[httpx.Request], httpx.Response]
 

@@ -14,15 +14,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from ..._http import Exchange, Response
-from ..._loop import sleep_until
-from .. import vocabulary as v
-from ..errors import FaultNotSupported
+from pytest_ipc._http import Exchange, Response
+from pytest_ipc._loop import sleep_until
+from pytest_ipc.faults import vocabulary as v
+from pytest_ipc.faults.errors import FaultNotSupported
 
 if TYPE_CHECKING:
     import random
 
-    from ...stub import HttpStub
+    from pytest_ipc.stub import HttpStub
 
 Perform = Callable[[Any, Response, Exchange, "random.Random"], Awaitable[Response | None]]
 PACE = 0.01  # seconds between the pieces of a bandwidth-limited answer
@@ -146,7 +146,7 @@ class ArmedFault:
 
 def arm(fault: v.Fault | str) -> ArmedFault:
     """`fault` (or a fault's name, see `faults.make`) ready for the stub; FaultNotSupported if it cannot."""
-    from ..layers import check_fault, layers_for  # the registry imports this module
+    from pytest_ipc.faults.layers import check_fault, layers_for  # the registry imports this module
 
     chosen = v.make(fault) if isinstance(fault, str) else check_fault(fault)
     why = LAYER.why_not(chosen)
@@ -193,7 +193,7 @@ class StubLayer:
     target_hint = "an HttpStub (http_stub)"
 
     def handles(self, target: object) -> bool:
-        from ...stub.server import HttpStub  # here: the stub imports this module to arm its faults
+        from pytest_ipc.stub.server import HttpStub  # here: the stub imports this module to arm its faults
 
         return isinstance(target, HttpStub)
 
