@@ -47,6 +47,7 @@ from pytest_ipc._owner import (
     same_place,
     wait_for_death,
 )
+from pytest_ipc._proc import process_stat
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 #: How long the watchdog lets an orphan handle SIGTERM before SIGKILL (RabbitMQ stops in about 1 s).
@@ -212,11 +213,8 @@ def _signal(targets: Mapping[tuple[int, bool], list[int]], signum: signal.Signal
 
 def _alive(pid: int) -> bool:
     """True while `pid` runs (a zombie has ended: it holds no port, file or memory)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    stat = process_stat(pid)
+    return stat is not None and stat.running
 
 
 def _wait_until_gone(pids: Mapping[int, str], timeout: float) -> None:

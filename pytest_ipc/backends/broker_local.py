@@ -24,6 +24,7 @@ from pathlib import Path
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK, accepts_connections
+from pytest_ipc._proc import PROC, members_of_groups
 from pytest_ipc.backends.local import (
     LocalProcess,
     ProcessStartError,
@@ -54,14 +55,10 @@ def listeners(ports: Collection[int]) -> dict[str, int]:
 def sockets_of_groups(groups: Collection[int]) -> set[str]:
     """Inodes of the sockets that the members of process groups `groups` hold."""
     inodes: set[str] = set()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
+    for pid, _ in members_of_groups(groups):
         try:
-            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2]) not in groups:
-                continue
-            targets = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
-        except (OSError, IndexError):
+            targets = [os.readlink(fd) for fd in (PROC / str(pid) / "fd").iterdir()]
+        except OSError:
             continue  # gone meanwhile
         inodes.update(target[8:-1] for target in targets if target.startswith("socket:["))
     return inodes

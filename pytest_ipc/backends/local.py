@@ -26,6 +26,7 @@ from pytest_ipc._errors import IpcError, IpcUsageError
 from pytest_ipc._lifecycle import watch
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc._owner import DIR_PREFIX, OWNER_VARIABLE
+from pytest_ipc._proc import group_running
 
 READY_POLL_INTERVAL = 0.02
 GROUP_EXIT_TIMEOUT = 2.0
@@ -165,13 +166,13 @@ class LocalProcess:
 
 
 def _wait_for_group_exit(pgid: int, timeout: float) -> None:
-    """SIGKILL is delivered asynchronously: wait (bounded) until no member of the group is left."""
+    """SIGKILL is delivered asynchronously: wait (bounded) until no member of the group runs.
+
+    A member that has ended but is not reaped yet (RabbitMQ's Erlang VM, forked by its shell
+    wrapper, waits for PID 1 once the wrapper is gone) counts as gone: it holds nothing.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return
+    while time.monotonic() < deadline and group_running(pgid):
         time.sleep(READY_POLL_INTERVAL)
 
 
