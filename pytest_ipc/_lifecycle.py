@@ -37,7 +37,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from pytest_ipc import docker_engine
 from pytest_ipc._owner import (
     DIR_PREFIX,
     OwnerRecord,
@@ -167,7 +166,10 @@ def reap(token: str, fields: dict[str, Any], grace: float) -> bool:
         for done in ("tmp", "tmp_place"):
             fields.pop(done, None)
     unreached = []
-    for engine in fields.get("engines", []):
+    engines = fields.get("engines", [])
+    if engines:  # the Docker helpers only where the owner had containers
+        from pytest_ipc import docker_engine
+    for engine in engines:
         try:
             docker_engine.remove_owned(engine, token)
         except docker_engine.DockerEngineError:

@@ -19,7 +19,6 @@ import atexit
 import fcntl
 import json
 import os
-import secrets
 import stat
 import tempfile
 import threading
@@ -83,7 +82,7 @@ class OwnerRecord:
     def __init__(self) -> None:
         directory = records_dir()
         assert directory is not None  # created just now
-        owner_id = secrets.token_hex(8)
+        owner_id = os.urandom(8).hex()  # what secrets.token_hex does, without loading hmac and hashlib
         self.token = f"{owner_id}-{_place(directory)}"
         self.path = directory / f"{owner_id}{RECORD_SUFFIX}"
         self.pid = os.getpid()

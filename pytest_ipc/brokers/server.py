@@ -11,15 +11,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from typing import Protocol
-
-import anyio
-import anyio.to_thread
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
+from typing import Protocol, TypeVar
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import IsolatedBroker, Isolation, ProxyFactory
+
+T = TypeVar("T")
 
 
 class BrokerRuntime(Protocol):
@@ -157,19 +156,19 @@ class AsyncBrokerControls:
 
     async def stop(self) -> None:
         """`BrokerServer.stop`, awaited."""
-        await anyio.to_thread.run_sync(self._server.stop)
+        await _to_thread(self._server.stop)
 
     async def kill(self) -> None:
         """`BrokerServer.kill`, awaited."""
-        await anyio.to_thread.run_sync(self._server.kill)
+        await _to_thread(self._server.kill)
 
     async def start(self) -> float:
         """`BrokerServer.start`, awaited; the seconds until it served again."""
-        return await anyio.to_thread.run_sync(self._server.start)
+        return await _to_thread(self._server.start)
 
     async def restart(self) -> float:
         """`BrokerServer.restart`, awaited; the seconds until it served again."""
-        return await anyio.to_thread.run_sync(self._server.restart)
+        return await _to_thread(self._server.restart)
 
     @asynccontextmanager
     async def stopped(self) -> AsyncIterator[BrokerServer]:
@@ -178,7 +177,7 @@ class AsyncBrokerControls:
         try:
             yield self._server
         finally:
-            with anyio.CancelScope(shield=True):
+            with _shielded():
                 await self.start()
 
     @asynccontextmanager
@@ -188,5 +187,19 @@ class AsyncBrokerControls:
         try:
             yield self._server
         finally:
-            with anyio.CancelScope(shield=True):
+            with _shielded():
                 await self.start()
+
+
+async def _to_thread(function: Callable[[], T]) -> T:
+    """Run a blocking control in a worker thread; anyio is imported on the first async control
+    (sessions that never await one do not pay for it)."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(function)
+
+
+def _shielded() -> AbstractContextManager[object]:
+    import anyio
+
+    return anyio.CancelScope(shield=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -29,11 +28,15 @@ from typing import TYPE_CHECKING
 
 from pytest_ipc._errors import IpcError
 from pytest_ipc._owner import owner_alive, owner_token
-from pytest_ipc.contracts import pactfile
-from pytest_ipc.contracts.merge import MergeResult, SessionFacts, Written, merge_pair
 
 if TYPE_CHECKING:
     from pact import Pact
+
+    from pytest_ipc.contracts import pactfile
+    from pytest_ipc.contracts.merge import MergeResult, SessionFacts
+
+# The pact file and merge modules are imported where pacts are merged: a session that records no
+# pact (most sessions where the plugin is merely installed) does not load them.
 
 SUMMARY_FILE = "summary.json"
 RECORD_SUFFIX = ".record.json"
@@ -187,6 +190,9 @@ class PactRecorder:
     def pair_merges(self, pairs: set[Pair] | None, facts: SessionFacts) -> dict[Pair, tuple[Path, MergeResult]]:
         """Merge this session's records into the pact directory's files, in memory: pair ->
         (target file, result). `pairs` limits the work (None: every pair a record declares)."""
+        from pytest_ipc.contracts import pactfile
+        from pytest_ipc.contracts.merge import Written, merge_pair
+
         written: dict[Pair, list[Written]] = defaultdict(list)
         declared: set[Pair] = set()
         for record in self.records():
@@ -218,10 +224,13 @@ class PactRecorder:
             filtered |= summary["filtered"]
             self.seen.update(Path(path) for path in summary["verified"])
         self.seen.update(self.verified)
-        ran = called | {record.test for record in self.records() if record.called}
-        facts = SessionFacts(self.rootdir, frozenset(ran), gone_tests(self.rootdir, collectors, filtered), self.prune)
         if not any(record.pairs for record in self.records()):
             return outcome  # this session made no pacts: leave the pact directory alone
+        from pytest_ipc.contracts import pactfile
+        from pytest_ipc.contracts.merge import SessionFacts
+
+        ran = called | {record.test for record in self.records() if record.called}
+        facts = SessionFacts(self.rootdir, frozenset(ran), gone_tests(self.rootdir, collectors, filtered), self.prune)
         with pactfile.locked(self.pact_dir):
             outcome.ignored = pactfile.scan(self.pact_dir)[1]
             for target, result in self.pair_merges(None, facts).values():
@@ -250,6 +259,8 @@ def _shown(path: Path) -> str:
 
 def _pacts_by_pair(pact_dir: Path) -> dict[Pair, tuple[Path, pactfile.Document]]:
     """The pact directory's file of each pair (the first by name, if several name the same pair)."""
+    from pytest_ipc.contracts import pactfile
+
     found: dict[Pair, tuple[Path, pactfile.Document]] = {}
     for path, document in pactfile.scan(pact_dir)[0]:
         found.setdefault(pactfile.pair_of(document), (path, document))
@@ -286,7 +297,7 @@ def fragments_path() -> Path:
     memory = Path("/dev/shm")
     base = memory if memory.is_dir() and os.access(memory, os.W_OK) else Path(tempfile.gettempdir())
     _remove_orphaned_fragments(base)
-    return base / f"{FRAGMENTS_PREFIX}{owner_token()}-{secrets.token_hex(8)}"
+    return base / f"{FRAGMENTS_PREFIX}{owner_token()}-{os.urandom(8).hex()}"
 
 
 def _remove_orphaned_fragments(base: Path) -> None:

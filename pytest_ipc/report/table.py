@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,8 @@ class Row:
 
     @property
     def median(self) -> float:
+        import statistics  # when a report is drawn, not in every session
+
         return statistics.median(self.latencies)
 
     @property
