@@ -117,7 +117,9 @@ def jitter_probe(
 ) -> Probe[list[float]]:
     clients = whole("clients", clients, 2)
     window, call_timeout = positive("window", window), positive("call_timeout", call_timeout)
-    allowed = max(2, 2 * clients // 3) if most is None else whole("most", most, 1)
+    # four fifths: lockstep puts every client's retry in one wave, while full jitter on a busy host
+    # was seen to bunch 7 of 20 retries (10 clients, two retries each) into one window
+    allowed = max(2, 4 * clients // 5) if most is None else whole("most", most, 1)
     check_supported(failure, "stub")
     bursts: list[tuple[float, list[float], list[float], list[CallOutcome]]] = []
     while len(bursts) < JITTER_BURSTS:
@@ -174,7 +176,7 @@ def assert_retry_jitter(
     call_timeout: float = 5.0,
 ) -> list[float]:
     """Start `clients` calls at once against a stub that fails (`failure`, default
-    ``faults.status(503)``); fail when more than `most` (default two thirds of the clients) retries
+    ``faults.status(503)``); fail when more than `most` (default four fifths of the clients) retries
     arrive within any `window` seconds (widened by twice how far apart the first attempts were):
     the clients retry in lockstep. A burst whose first attempts a busy host spread over more than
     50 ms is measured again (three bursts at most; the tightest is judged). Give each call its own
