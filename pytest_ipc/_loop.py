@@ -96,6 +96,15 @@ class LoopThread:
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def settle(self, timeout: float = 5.0) -> None:
+        """Return once the loop has run what was scheduled before this call (tasks' first steps
+        included); at once when called from the loop's own thread or on a stopped loop."""
+        if threading.current_thread() is self._thread or not self.running:
+            return
+        done = threading.Event()
+        self.loop.call_soon_threadsafe(done.set)
+        done.wait(timeout)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the loop, cancel its tasks and join the thread (idempotent)."""
         if not self._thread.is_alive():
