@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING
 from pytest_ipc._http import DEFAULT_LIMITS, Exchange, HttpServer, Limits, Listener, Request, Response, plain_error
 from pytest_ipc._loop import LoopThread
 from pytest_ipc._net import LOOPBACK
+from pytest_ipc.stub.attached import AttachedServer
 from pytest_ipc.stub.journal import JournalEntry
 from pytest_ipc.stub.request import StubRequest
 
 if TYPE_CHECKING:
     from pytest_ipc.faults.layers.stub import ArmedFault
-    from pytest_ipc.stub.server import HttpStub
 
 #: Ports of ended tests kept open to answer late requests (one descriptor each; older ones close).
 ENDED_PORTS_KEPT = 8
 NOT_RUNNING = "the stub is not running; call start() or use it as a context manager"
 
 
-class EmbeddedServer:
+class EmbeddedServer(AttachedServer):
     """The stub's own HTTP/1.1 server; port 0 moves to a new port for each test."""
 
     name = "embedded"
@@ -47,16 +47,6 @@ class EmbeddedServer:
         self._moves_port = port == 0
         self._listener: Listener | None = None  # the current test's port
         self._ended_ports: deque[Listener] = deque()
-        self._attached: HttpStub | None = None
-
-    def attach(self, stub: HttpStub) -> None:
-        self._attached = stub
-
-    @property
-    def _stub(self) -> HttpStub:
-        if self._attached is None:
-            raise RuntimeError("the server serves no stub: HttpStub attaches it")
-        return self._attached
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:

@@ -45,6 +45,7 @@ from pytest_ipc._errors import IpcError, IpcUsageError
 from pytest_ipc._http import Request
 from pytest_ipc.faults.layers.stub import ArmedFault, status_response
 from pytest_ipc.faults.vocabulary import Dribble, EmptyResponse, Latency, MalformedResponse, RandomBytes, Reset, Status
+from pytest_ipc.stub.attached import AttachedServer
 from pytest_ipc.stub.journal import JournalEntry
 from pytest_ipc.stub.matchers import NOT_GIVEN, RequestMatcher
 from pytest_ipc.stub.request import StubRequest
@@ -253,7 +254,7 @@ def _merged_headers(headers: Sequence[tuple[str, str]]) -> dict[str, str | list[
     return merged
 
 
-class WireMockServer:
+class WireMockServer(AttachedServer):
     """Serves an `HttpStub` from the WireMock at `url` (its base URL, admin API under ``/__admin``)."""
 
     name = "wiremock"
@@ -265,19 +266,9 @@ class WireMockServer:
             raise IpcUsageError(f"{url!r} is not a WireMock base URL; expected http://HOST:PORT")
         self._address = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         self._client = httpx.Client(base_url=self.url, timeout=timeout)
-        self._attached: HttpStub | None = None
         # Every mapping published since the last reset, with its route and the faults its requests get.
         self._mappings: dict[str, tuple[Route, list[ArmedFault]]] = {}
         self._counted: set[str] = set()  # WireMock's ids of the requests whose faults were counted
-
-    def attach(self, stub: HttpStub) -> None:
-        self._attached = stub
-
-    @property
-    def _stub(self) -> HttpStub:
-        if self._attached is None:
-            raise RuntimeError("the server serves no stub: HttpStub attaches it")
-        return self._attached
 
     @property
     def address(self) -> tuple[str, int]:
