@@ -1,0 +1,129 @@
+"""Validating values against the schemas of an API document, in the document's own dialect.
+
+The one owner of "does this value conform": request and response bodies and parameters (OpenAPI),
+message payloads (AsyncAPI), pact bodies checked against a provider's spec. OpenAPI 3.0 schemas are
+JSON Schema draft 4 plus `nullable`; 3.1 ones are draft 2020-12; AsyncAPI payloads are draft 7. A
+validator is built for a JSON pointer into the document, so a violation says where in the value it
+is (`$.items[0].price`) and which schema it broke (`#/components/schemas/Pet/...`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pytest_ipc._optional import require
+from pytest_ipc.specs.document import ApiDocument, SpecError
+
+_ROOT = "urn:pytest-ipc:document"
+_LONGEST_MESSAGE = 240
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    """One way a value breaks its schema: where in the value, which schema rule, and what is wrong."""
+
+    path: str  # in the value: "$", "$.items[0].price"
+    schema_path: str  # in the document: "#/components/schemas/Pet/properties/price/type"
+    message: str
+
+    def describe(self) -> str:
+        """One line for a failure message."""
+        return f"{self.path}: {self.message} (schema {self.schema_path})"
+
+
+class SchemaValidator:
+    """Validates values against the schema at `pointer` in `document` (built once, used many times)."""
+
+    def __init__(self, document: ApiDocument, pointer: str) -> None:
+        self.document = document
+        self.pointer = pointer if pointer.startswith("#") else f"#{pointer}"
+        document.at(self.pointer)  # fails now, with the document's name, if the pointer leads nowhere
+        jsonschema = require("jsonschema", extra="openapi", feature="schema validation")
+        validator_class, registry = _registry_for(document)
+        self._validator = validator_class(
+            {"$ref": f"{_base_uri(document)}{self.pointer}"}, registry=registry, format_checker=jsonschema.FormatChecker()
+        )
+        self._error_type = jsonschema.ValidationError
+
+    def violations(self, value: Any) -> list[SchemaViolation]:
+        """Every violation, ordered by where in the value it is; empty when `value` conforms."""
+        found = []
+        for error in sorted(self._validator.iter_errors(value), key=lambda error: [str(part) for part in error.absolute_path]):
+            rule = [str(part) for part in error.relative_schema_path]
+            if rule and rule[0] == "$ref":
+                rule = rule[1:]
+            message = error.message if len(error.message) <= _LONGEST_MESSAGE else f"{error.message[:_LONGEST_MESSAGE]}..."
+            found.append(SchemaViolation(error.json_path, "/".join([self.pointer, *rule]), message))
+        return found
+
+    def is_valid(self, value: Any) -> bool:
+        """Whether `value` conforms (cheaper than `violations` when it does)."""
+        return bool(self._validator.is_valid(value))
+
+
+def _base_uri(document: ApiDocument) -> str:
+    return _ROOT if document.source.startswith("<") else Path(document.source).as_uri()
+
+
+@cache
+def _dialects() -> dict[str, tuple[Any, Any]]:
+    """Dialect -> (validator class, referencing specification)."""
+    jsonschema = require("jsonschema", extra="openapi", feature="schema validation")
+    from referencing import jsonschema as specifications
+
+    draft4 = (jsonschema.Draft4Validator, specifications.DRAFT4)
+    draft7 = (jsonschema.Draft7Validator, specifications.DRAFT7)
+    draft2020 = (jsonschema.Draft202012Validator, specifications.DRAFT202012)
+    return {"openapi-3.0": draft4, "openapi-3.1": draft2020, "asyncapi-2.6": draft7, "asyncapi-3.0": draft7}
+
+
+_REGISTRIES: dict[int, tuple[ApiDocument, Any, Any]] = {}
+
+
+def _registry_for(document: ApiDocument) -> tuple[Any, Any]:
+    """The validator class and a registry holding the document (and files it refers to), per document."""
+    cached = _REGISTRIES.get(id(document))
+    if cached is not None and cached[0] is document:
+        return cached[1], cached[2]
+    from referencing import Registry
+
+    dialect = document.dialect
+    if dialect not in _dialects():
+        raise SpecError(f"{document.source}: no schema dialect for {dialect}; known: {', '.join(_dialects())}")
+    validator_class, specification = _dialects()[dialect]
+    nullable = dialect == "openapi-3.0"
+
+    def resource(contents: Any) -> Any:
+        return specification.create_resource(_with_nullable(contents) if nullable else contents)
+
+    def retrieve(uri: str) -> Any:
+        if not uri.startswith("file://"):
+            raise SpecError(f"{document.source}: cannot follow a $ref to {uri} (only files beside the document)")
+        return resource(document._file(Path(uri.removeprefix("file://"))))
+
+    registry = Registry(retrieve=retrieve).with_resource(_base_uri(document), resource(document.raw))  # type: ignore[call-arg]  # attrs field
+    _REGISTRIES[id(document)] = (document, validator_class, registry)
+    return validator_class, registry
+
+
+def _with_nullable(node: Any) -> Any:
+    """OpenAPI 3.0's `nullable: true` as JSON Schema: null joins the allowed types and enum values."""
+    if isinstance(node, list):
+        return [_with_nullable(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    converted = {key: _with_nullable(value) for key, value in node.items()}
+    if converted.get("nullable") is True:
+        kind = converted.get("type")
+        if isinstance(kind, str):
+            converted["type"] = [kind, "null"]
+        if isinstance(converted.get("enum"), list) and None not in converted["enum"]:
+            converted["enum"] = [*converted["enum"], None]
+        if "type" not in converted and "$ref" in converted:
+            converted = {"anyOf": [{"type": "null"}, {key: value for key, value in converted.items() if key != "nullable"}]}
+    return copy.copy(converted)
