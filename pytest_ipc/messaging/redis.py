@@ -56,8 +56,18 @@ def pubsub_envelope(message: Message) -> str:
     })
 
 
+ENVELOPE_KEYS = frozenset({"body", "headers", "correlation_id", "reply_to", "message_id"})
+
+
 def message_from_envelope(data: bytes) -> Message:
-    envelope = json.loads(data)
+    """A PUBLISH payload as a message: ours unwrapped, anyone else's (a service under test publishing
+    plain bytes) as its body, whole, so a capture sees what that publisher sent."""
+    try:
+        envelope = json.loads(data)
+    except ValueError:
+        return Message(body=data)
+    if not isinstance(envelope, dict) or not envelope.keys() >= ENVELOPE_KEYS:
+        return Message(body=data)
     return Message(
         body=base64.b64decode(envelope["body"]),
         headers=json.loads(envelope["headers"]),
@@ -68,7 +78,13 @@ def message_from_envelope(data: bytes) -> Message:
 
 
 def message_from_fields(fields: dict[bytes, bytes]) -> Message:
-    text = {key.decode(): value for key, value in fields.items()}
+    """A stream entry as a message: ours unwrapped; anyone else's as the value of its one field, or as
+    a JSON object of its fields when it has several."""
+    text = {key.decode(errors="replace"): value for key, value in fields.items()}
+    if not text.keys() >= ENVELOPE_KEYS:
+        if len(text) == 1:
+            return Message(body=next(iter(text.values())))
+        return Message(body=json.dumps({key: value.decode(errors="replace") for key, value in text.items()}).encode())
     return Message(
         body=text["body"],
         headers=json.loads(text["headers"]),
