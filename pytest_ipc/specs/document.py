@@ -63,6 +63,23 @@ class ApiDocument:
             node = self._target(ref)
         return node
 
+    def follow(self, pointer: str) -> tuple[str, Any]:
+        """The node at a local JSON pointer and the pointer it finally sits at, local `$ref`s followed.
+
+        A validator built for the returned pointer checks the node itself; references into other
+        files are followed for the node but leave the pointer at the last local one.
+        """
+        pointer = pointer if pointer.startswith("#") else f"#{pointer}"
+        node = self._target(pointer)
+        seen = {pointer}
+        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
+            if node["$ref"] in seen:
+                raise SpecError(f"{self.source}: reference cycle through {node['$ref']}")
+            pointer = node["$ref"]
+            seen.add(pointer)
+            node = self._target(pointer)
+        return pointer, self.resolve(node)
+
     def _target(self, ref: str) -> Any:
         location, _, fragment = ref.partition("#")
         root: Any = self.raw if not location else self._file(location)
