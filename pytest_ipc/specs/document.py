@@ -103,7 +103,10 @@ class ApiDocument:
         return self._files[path]
 
 
-def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> ApiDocument:
+Source = str | os.PathLike[str] | Mapping[str, Any] | ApiDocument
+
+
+def load_document(source: Source) -> ApiDocument:
     """Load an OpenAPI 3.0/3.1 or AsyncAPI 2.6/3.0 document from a path, YAML/JSON text or a mapping."""
     if isinstance(source, ApiDocument):
         return source

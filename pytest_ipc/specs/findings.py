@@ -8,11 +8,13 @@ reader and never fails an assertion.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.specs.document import ApiDocument
 
 Severity = Literal["error", "warning"]
 
@@ -66,3 +68,10 @@ def raise_on_errors(headline: str, findings: list[ApiFinding], advice: str) -> l
     if any(finding.is_error for finding in findings):
         raise IncompatibleApi(headline, findings, advice)
     return findings
+
+
+def document_label(document: ApiDocument) -> str:
+    """`petstore-v2.yaml (version 2.0.0)`: how a headline names a document."""
+    version = (document.raw.get("info") or {}).get("version")
+    name = os.path.basename(document.source) if not document.source.startswith("<") else document.title
+    return f"{name} (version {version})" if version else name

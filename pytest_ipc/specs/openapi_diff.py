@@ -9,16 +9,14 @@ requirements an old client no longer satisfies. Rule ids follow oasdiff's where 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_ipc.specs.document import ApiDocument, load_document
-from pytest_ipc.specs.findings import ApiFinding, raise_on_errors
+from pytest_ipc.specs.document import ApiDocument, Source, load_document
+from pytest_ipc.specs.findings import ApiFinding, document_label, raise_on_errors
 from pytest_ipc.specs.openapi_model import Operation, media_types, operations, status_for
 from pytest_ipc.specs.schema_diff import Flow, Roles, SchemaComparison
 
-Source = str | os.PathLike[str] | Mapping[str, Any] | ApiDocument
 ADVICE = (
     "Keep what old clients rely on (restore removed parts, make new request fields optional, keep "
     "response fields required), or publish the change as a new major version of the API."
@@ -31,7 +29,7 @@ _RESPONSE_HEADER = Roles("response-header", "the server", "clients")
 
 def openapi_changes(old: Source, new: Source) -> list[ApiFinding]:
     """Every change from `old` to `new` that breaks (errors) or may break (warnings) a client, sorted."""
-    before, after = load_document(old), load_document(new)  # type: ignore[arg-type]  # an ApiDocument passes through
+    before, after = load_document(old), load_document(new)
     old_operations, new_operations = operations(before), operations(after)
     findings: list[ApiFinding] = []
     new_paths = {path for _, path in new_operations}
@@ -59,16 +57,10 @@ def openapi_changes(old: Source, new: Source) -> list[ApiFinding]:
 
 def assert_openapi_compatible(old: Source, new: Source) -> list[ApiFinding]:
     """Fail with every breaking change from `old` to `new`, one a line; return the warnings otherwise."""
-    before, after = load_document(old), load_document(new)  # type: ignore[arg-type]  # an ApiDocument passes through
+    before, after = load_document(old), load_document(new)
     return raise_on_errors(
-        f"{_label(after)} breaks clients of {_label(before)}", openapi_changes(before, after), ADVICE
+        f"{document_label(after)} breaks clients of {document_label(before)}", openapi_changes(before, after), ADVICE
     )
-
-
-def _label(document: ApiDocument) -> str:
-    version = (document.raw.get("info") or {}).get("version")
-    name = os.path.basename(document.source) if not document.source.startswith("<") else document.title
-    return f"{name} (version {version})" if version else name
 
 
 def _removed(operation: Operation, rule: str, message: str) -> ApiFinding:
