@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._optional import require
 
+T = TypeVar("T")
 Kind = Literal["openapi", "asyncapi"]
 KINDS: tuple[Kind, ...] = ("openapi", "asyncapi")
 SUPPORTED = {"openapi": ("3.0", "3.1"), "asyncapi": ("2.6", "3.0")}
@@ -36,6 +37,8 @@ class ApiDocument:
     kind: Kind
     version: str  # as the document writes it ("3.0.3", "2.6.0")
     _files: dict[Path, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    # What the checks derive from a node, kept per document: (purpose, id(node)) -> (node, derived).
+    _derived: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -79,6 +82,15 @@ class ApiDocument:
             seen.add(pointer)
             node = self._target(pointer)
         return pointer, self.resolve(node)
+
+    def derived(self, purpose: str, node: Any, build: Callable[[Any], T]) -> T:
+        """`build(node)`, computed once per node of this document and `purpose` (a node read many times)."""
+        key = (purpose, id(node))
+        cached = self._derived.get(key)
+        if cached is None or cached[0] is not node:
+            cached = (node, build(node))
+            self._derived[key] = cached
+        return cached[1]  # type: ignore[no-any-return]
 
     def _target(self, ref: str) -> Any:
         location, _, fragment = ref.partition("#")

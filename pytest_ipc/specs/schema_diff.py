@@ -31,6 +31,7 @@ _BOUNDS = (
     ("maxItems", 1, "max-items-decreased", "max-items-increased"),
     ("minItems", -1, "min-items-increased", "min-items-decreased"),
 )
+_NUMBERS = (int, float)
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -83,7 +84,7 @@ class SchemaComparison:
             return
         self._open.add(pair)
         try:
-            self._compare_nodes(_view(self.old, old_node), _view(self.new, new_node), location, path)
+            self._compare_nodes(_viewed(self.old, old_node), _viewed(self.new, new_node), location, path)
         finally:
             self._open.discard(pair)
 
@@ -181,8 +182,8 @@ class SchemaComparison:
         for name in sorted(set(old.properties) | set(new.properties)):
             where = f"{location} {_child(path, name)}".rstrip()
             in_old, in_new = name in old.properties, name in new.properties
-            old_property = _view(self.old, self.old.resolve(old.properties[name])) if in_old else None
-            new_property = _view(self.new, self.new.resolve(new.properties[name])) if in_new else None
+            old_property = _viewed(self.old, self.old.resolve(old.properties[name])) if in_old else None
+            new_property = _viewed(self.new, self.new.resolve(new.properties[name])) if in_new else None
             if self.flow in ("in", "both") and not (new_property and new_property.read_only):
                 if name in new.required and name not in old.required:
                     if in_old:
@@ -244,6 +245,11 @@ def _uncovered(writer: frozenset[str] | None, reader: frozenset[str] | None) -> 
     return sorted(kind for kind in writer if kind not in reader and not (kind == "integer" and "number" in reader))
 
 
+def _viewed(document: ApiDocument, node: Any) -> _View:
+    """The view of a resolved node, built once per document (the same schemas recur across operations)."""
+    return document.derived("schema-view", node, lambda raw: _view(document, raw))
+
+
 def _view(document: ApiDocument, node: Any) -> _View:
     """The comparable parts of a resolved schema node, with its `allOf` branches merged in."""
     if node is True or node is None:
@@ -274,10 +280,10 @@ def _view(document: ApiDocument, node: Any) -> _View:
     view.additional = node.get("additionalProperties")
     view.variants = list(node.get("oneOf") or node.get("anyOf") or [])
     for keyword, *_ in _BOUNDS:
-        if isinstance(node.get(keyword), int | float) and not isinstance(node.get(keyword), bool):
+        if isinstance(node.get(keyword), _NUMBERS) and not isinstance(node.get(keyword), bool):
             view.bounds[keyword] = node[keyword]
     for keyword, bound in (("exclusiveMaximum", "maximum"), ("exclusiveMinimum", "minimum")):
-        if isinstance(node.get(keyword), int | float) and not isinstance(node.get(keyword), bool):  # 3.1 and JSON Schema 7+
+        if isinstance(node.get(keyword), _NUMBERS) and not isinstance(node.get(keyword), bool):  # 3.1 and JSON Schema 7+
             view.bounds.setdefault(bound, node[keyword])
     view.pattern = node.get("pattern") if isinstance(node.get("pattern"), str) else None
     view.format = node.get("format") if isinstance(node.get("format"), str) else None
@@ -285,7 +291,7 @@ def _view(document: ApiDocument, node: Any) -> _View:
         view.default = node["default"]
     view.read_only, view.write_only = node.get("readOnly") is True, node.get("writeOnly") is True
     for branch in node.get("allOf") or []:
-        _merge(view, _view(document, document.resolve(branch)))
+        _merge(view, _viewed(document, document.resolve(branch)))
     return view
 
 
