@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     listing = "\n".join(f"  {name:<15} {summary}" for name, (_, _, summary) in COMMANDS.items())
     if not arguments or arguments[0] in ("-h", "--help"):
-        print(f"usage: python -m pytest_ipc COMMAND [ARGS]\n\ncommands:\n{listing}")
+        print(f"usage: python -m pytest_ipc COMMAND [ARGS]\n\ncommands:\n{listing}", file=sys.stdout if arguments else sys.stderr)
         return 0 if arguments else USAGE_ERROR
     if arguments[0] not in COMMANDS:
         print(f"python -m pytest_ipc: unknown command {arguments[0]!r}; commands:\n{listing}", file=sys.stderr)

@@ -30,12 +30,19 @@ def asyncapi_changes(old: Source, new: Source) -> list[ApiFinding]:
     findings: list[ApiFinding] = []
     for address in before.channels:
         if address not in after.channels:
-            findings.append(ApiFinding(f"channel {address}", "channel-removed", "error", "channel removed; its publishers and consumers lose it"))
+            findings.append(
+                ApiFinding(f"channel {address}", "channel-removed", "error", "channel removed; its publishers and consumers lose it")
+            )
     for (role, address), operation in before.operations.items():
         if address in after.channels and (role, address) not in after.operations:
             whom = "consumers waiting for its messages get none" if role == "sends" else "publishers sending to it are no longer read"
             findings.append(
-                ApiFinding(f"channel {address} operation {operation.name}", "operation-removed", "error", f"the application no longer {role[:-1]}s on it; {whom}")
+                ApiFinding(
+                    f"channel {address} operation {operation.name}",
+                    "operation-removed",
+                    "error",
+                    f"the application no longer {role[:-1]}s on it; {whom}",
+                )
             )
     for key, message in before.messages.items():
         if message.channel not in after.channels:
@@ -69,7 +76,9 @@ def _message_changes(before: ApiDocument, after: ApiDocument, old: ChannelMessag
     old_type, new_type = old.node.get("contentType"), new.node.get("contentType")
     if old_type is not None and new_type is not None and old_type != new_type:
         findings.append(
-            ApiFinding(old.label, "message-content-type-changed", "error", f"contentType changed from {old_type} to {new_type}; {_whom(old.roles)}")
+            ApiFinding(
+                old.label, "message-content-type-changed", "error", f"contentType changed from {old_type} to {new_type}; {_whom(old.roles)}"
+            )
         )
     old_payload, new_payload = old.payload_pointer, new.payload_pointer
     if old_payload is not None and new_payload is not None:

@@ -88,8 +88,9 @@ class ApiDocument:
         key = (purpose, id(node))
         cached = self._derived.get(key)
         if cached is None or cached[0] is not node:
-            cached = (node, build(node))
-            self._derived[key] = cached
+            built = build(node)
+            self._derived[key] = (node, built)
+            return built
         return cached[1]  # type: ignore[no-any-return]
 
     def _target(self, ref: str) -> Any:

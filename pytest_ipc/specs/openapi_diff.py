@@ -58,9 +58,7 @@ def openapi_changes(old: Source, new: Source) -> list[ApiFinding]:
 def assert_openapi_compatible(old: Source, new: Source) -> list[ApiFinding]:
     """Fail with every breaking change from `old` to `new`, one a line; return the warnings otherwise."""
     before, after = load_document(old), load_document(new)
-    return raise_on_errors(
-        f"{document_label(after)} breaks clients of {document_label(before)}", openapi_changes(before, after), ADVICE
-    )
+    return raise_on_errors(f"{document_label(after)} breaks clients of {document_label(before)}", openapi_changes(before, after), ADVICE)
 
 
 def _removed(operation: Operation, rule: str, message: str) -> ApiFinding:
@@ -130,17 +128,26 @@ def _parameter_changes(before: ApiDocument, after: ApiDocument, old: Operation, 
         where = f"{new.label} {parameter.label}"
         if key not in old_parameters:
             if parameter.required:
-                findings.append(ApiFinding(where, "new-required-request-parameter", "error", "new required parameter; old clients do not send it"))
+                findings.append(
+                    ApiFinding(where, "new-required-request-parameter", "error", "new required parameter; old clients do not send it")
+                )
             continue
         previous = old_parameters[key]
         if parameter.required and not previous.required:
-            findings.append(ApiFinding(where, "request-parameter-became-required", "error", "now required; old clients that leave it out are rejected"))
+            findings.append(
+                ApiFinding(where, "request-parameter-became-required", "error", "now required; old clients that leave it out are rejected")
+            )
         comparison = SchemaComparison(before, after, "in", _REQUEST_PARAMETER)
         findings += comparison.compare(previous.node.get("schema"), parameter.node.get("schema"), where, "")
     for key, parameter in old_parameters.items():
         if key not in new_parameters:
             findings.append(
-                ApiFinding(f"{old.label} {parameter.label}", "request-parameter-removed", "warning", "parameter removed; old clients still send it and it is ignored")
+                ApiFinding(
+                    f"{old.label} {parameter.label}",
+                    "request-parameter-removed",
+                    "warning",
+                    "parameter removed; old clients still send it and it is ignored",
+                )
             )
     return findings
 
@@ -156,7 +163,11 @@ def _request_body_changes(before: ApiDocument, after: ApiDocument, old: Operatio
         return []
     findings: list[ApiFinding] = []
     if new_body[1].get("required") is True and old_body[1].get("required") is not True:
-        findings.append(ApiFinding(where, "request-body-became-required", "error", "the request body is now required; old clients that send none are rejected"))
+        findings.append(
+            ApiFinding(
+                where, "request-body-became-required", "error", "the request body is now required; old clients that send none are rejected"
+            )
+        )
     findings += _content_changes(before, after, where, old_body[1], new_body[1], "request", "in", _REQUEST_PROPERTY)
     return findings
 
@@ -181,7 +192,11 @@ def _response_changes(
             continue
         replacement = new_headers[name][1]
         if header.get("required") is True and replacement.get("required") is not True:
-            findings.append(ApiFinding(location, "response-header-became-optional", "error", "no longer required; old clients that read it may not find it"))
+            findings.append(
+                ApiFinding(
+                    location, "response-header-became-optional", "error", "no longer required; old clients that read it may not find it"
+                )
+            )
         comparison = SchemaComparison(before, after, "out", _RESPONSE_HEADER)
         findings += comparison.compare(header.get("schema"), replacement.get("schema"), location, "")
     return findings
@@ -211,7 +226,9 @@ def _content_changes(
     for media in old_media:
         location = f"{where} ({media})" if several else where
         if media not in new_media:
-            rule, whom = ("request-body-media-type-removed", "sending") if side == "request" else ("response-media-type-removed", "accepting")
+            rule, whom = (
+                ("request-body-media-type-removed", "sending") if side == "request" else ("response-media-type-removed", "accepting")
+            )
             findings.append(ApiFinding(location, rule, "error", f"media type {media} removed; old clients {whom} it break"))
             continue
         old_schema, new_schema = old["content"][media].get("schema"), new["content"][media].get("schema")
@@ -219,4 +236,3 @@ def _content_changes(
             comparison = SchemaComparison(before, after, flow, roles)
             findings += comparison.compare(old_schema, new_schema, location, "$")
     return findings
-

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pytest_ipc.contracts import pactfile
+from pytest_ipc.contracts.errors import NotAPact
 from pytest_ipc.specs.asyncapi_model import ChannelMessage, read_asyncapi
 from pytest_ipc.specs.document import ApiDocument, Source, SpecError, load_document
 from pytest_ipc.specs.findings import ApiFinding, document_label, raise_on_errors
@@ -35,23 +36,79 @@ ADVICE = (
 )
 # Pact matchers that stand for "any value of this kind", not the example's own value.
 RELAXING_MATCHERS = {
-    "type", "integer", "decimal", "number", "regex", "date", "time", "timestamp", "datetime", "boolean",
-    "include", "contentType", "semver", "notEmpty", "values", "eachKey", "eachValue", "arrayContains", "min", "max",
+    "type",
+    "integer",
+    "decimal",
+    "number",
+    "regex",
+    "date",
+    "time",
+    "timestamp",
+    "datetime",
+    "boolean",
+    "include",
+    "contentType",
+    "semver",
+    "notEmpty",
+    "values",
+    "eachKey",
+    "eachValue",
+    "arrayContains",
+    "min",
+    "max",
 }
 # Metadata keys a message pact uses to name where the message goes.
 CHANNEL_KEYS = ("channel", "topic", "routing_key", "routingKey", "routing-key", "destination", "queue", "subject", "address")
 # Keys whose value maps names to schemas (or other objects): a name there is not a keyword.
 _NAME_MAPS = {
-    "properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "schemas", "paths", "responses",
-    "content", "headers", "securitySchemes", "parameters", "requestBodies", "links", "callbacks", "variables",
-    "encoding", "components", "channels", "messages", "operations", "servers", "messageTraits", "operationTraits",
-    "correlationIds", "replies", "bindings",
+    "properties",
+    "patternProperties",
+    "definitions",
+    "$defs",
+    "dependentSchemas",
+    "schemas",
+    "paths",
+    "responses",
+    "content",
+    "headers",
+    "securitySchemes",
+    "parameters",
+    "requestBodies",
+    "links",
+    "callbacks",
+    "variables",
+    "encoding",
+    "components",
+    "channels",
+    "messages",
+    "operations",
+    "servers",
+    "messageTraits",
+    "operationTraits",
+    "correlationIds",
+    "replies",
+    "bindings",
 }
 _DATA = {"example", "examples", "default", "const", "enum"}
 _VALUE_KEYWORDS = frozenset(
     {
-        "enum", "const", "pattern", "format", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
-        "maxLength", "multipleOf", "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties", "required",
+        "enum",
+        "const",
+        "pattern",
+        "format",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "multipleOf",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+        "required",
     }
 )
 _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+|\*)\]|\['([^']*)'\]")
@@ -69,7 +126,9 @@ def pact_mismatches(pact: PactSource, spec: Source) -> list[ApiFinding]:
         if kind not in wanted:
             findings.append(
                 ApiFinding(
-                    _name(interaction), "pact-interaction-not-checked", "warning",
+                    _name(interaction),
+                    "pact-interaction-not-checked",
+                    "warning",
                     f"{kind} interactions cannot be checked against an {document.kind} document",
                 )
             )
@@ -113,7 +172,7 @@ def _assert(pact: PactSource, spec: Source, kind: str) -> list[ApiFinding]:
 def _load(pact: PactSource) -> dict[str, Any]:
     if isinstance(pact, Mapping):
         if not pactfile.is_pact(dict(pact)):
-            raise pactfile.NotAPact("the mapping given is not a pact: it has no consumer and provider names")
+            raise NotAPact("the mapping given is not a pact: it has no consumer and provider names")
         return dict(pact)
     return pactfile.load_pact(Path(pact))
 
@@ -161,9 +220,7 @@ def _covered(path: str, rules: list[tuple[list[str], set[str]]]) -> bool:
     """Whether a relaxing matcher applies at `path` (rules cascade to what is below them)."""
     tokens = _tokens(path)
     return any(
-        matchers & RELAXING_MATCHERS
-        and len(rule) <= len(tokens)
-        and all(step in ("*", tokens[index]) for index, step in enumerate(rule))
+        matchers & RELAXING_MATCHERS and len(rule) <= len(tokens) and all(step in ("*", tokens[index]) for index, step in enumerate(rule))
         for rule, matchers in rules
     )
 
@@ -179,7 +236,7 @@ def _headers(raw: Any) -> dict[str, list[str]]:
 
 def _query(raw: Any) -> dict[str, list[str]]:
     if isinstance(raw, str):  # V2: "a=1&b=2"
-        return {name: values for name, values in parse_qs(raw, keep_blank_values=True).items()}
+        return dict(parse_qs(raw, keep_blank_values=True))
     return {str(name): [str(item) for item in (values if isinstance(values, list) else [values])] for name, values in (raw or {}).items()}
 
 
@@ -204,7 +261,7 @@ class _Checker:
 
     # -- shared ------------------------------------------------------------------------------
     def _copy(self, which: str) -> ApiDocument:
-        """"strict": the document itself; "possible": without `required`; "types": without any value constraint."""
+        """ "strict": the document itself; "possible": without `required`; "types": without any value constraint."""
         if which == "strict":
             return self.document
         if which not in self._copies:
@@ -230,12 +287,16 @@ class _Checker:
             if (violation.path, violation.message) not in shown:
                 shown.add((violation.path, violation.message))
                 findings.append(
-                    ApiFinding(f"{where} {violation.path}", f"{rule}-invalid", "error", f"{violation.message} (schema {violation.schema_path})")
+                    ApiFinding(
+                        f"{where} {violation.path}", f"{rule}-invalid", "error", f"{violation.message} (schema {violation.schema_path})"
+                    )
                 )
         for path in self._undeclared(self.document.at(pointer), value, "$"):
             findings.append(
                 ApiFinding(
-                    f"{where} {path}", f"{rule}-field-not-declared", "error",
+                    f"{where} {path}",
+                    f"{rule}-field-not-declared",
+                    "error",
                     "the consumer relies on a field the schema does not declare; the provider never promised it",
                 )
             )
@@ -336,13 +397,21 @@ class _Checker:
         where = f"{label} response {status}"
         if declared is None:
             listed = ", ".join(operation.responses) or "none"
-            return [*findings, ApiFinding(where, "pact-response-status-not-declared", "error", f"status {status} is not declared (declared: {listed})")]
+            return [
+                *findings,
+                ApiFinding(where, "pact-response-status-not-declared", "error", f"status {status} is not declared (declared: {listed})"),
+            ]
         response_pointer, response_node = operation.responses[declared]
         headers = _headers(response.get("headers"))
         spec_headers = {str(name).lower() for name in response_node.get("headers") or {}}
         for name in sorted(set(headers) - spec_headers - {"content-type"}):
             findings.append(
-                ApiFinding(f"{where} header {name}", "pact-response-header-not-declared", "warning", "the consumer expects a header the response does not declare")
+                ApiFinding(
+                    f"{where} header {name}",
+                    "pact-response-header-not-declared",
+                    "warning",
+                    "the consumer expects a header the response does not declare",
+                )
             )
         body = response.get("body")
         if body is None:
@@ -353,10 +422,15 @@ class _Checker:
         media = _media(declared_media, wanted)
         if media is None:
             shown = ", ".join(declared_media) or "no body"
-            return [*findings, ApiFinding(f"{where} body", "pact-response-media-type-not-declared", "error", f"{wanted} is not declared (declared: {shown})")]
-        pointer = f"{response_pointer}/content/{declared_media[media]}/schema"
+            return [
+                *findings,
+                ApiFinding(
+                    f"{where} body", "pact-response-media-type-not-declared", "error", f"{wanted} is not declared (declared: {shown})"
+                ),
+            ]
         if "schema" not in response_node["content"][media]:
             return findings
+        pointer = self.document.follow(f"{response_pointer}/content/{declared_media[media]}/schema")[0]
         rules = _matcher_rules(response, "body")
         return findings + self._possible(f"{where} body", pointer, _parsed(pactfile.content_of(body)), rules, "pact-response-body")
 
@@ -374,21 +448,31 @@ class _Checker:
             if values is None:
                 if parameter.required:
                     findings.append(
-                        ApiFinding(f"{label} {parameter.label}", "pact-request-parameter-missing", "error", "required by the document; the consumer does not send it")
+                        ApiFinding(
+                            f"{label} {parameter.label}",
+                            "pact-request-parameter-missing",
+                            "error",
+                            "required by the document; the consumer does not send it",
+                        )
                     )
                 continue
             findings += self._parameter(label, parameter, values)
         declared = {key for where, key in operation.parameters if where == "query"}
         for name in sorted(set(sent["query"]) - declared):
             findings.append(
-                ApiFinding(f"{label} query parameter {name}", "pact-request-parameter-not-declared", "warning", "the consumer sends a parameter the document does not declare")
+                ApiFinding(
+                    f"{label} query parameter {name}",
+                    "pact-request-parameter-not-declared",
+                    "warning",
+                    "the consumer sends a parameter the document does not declare",
+                )
             )
         return findings + self._request_body(label, operation, request)
 
     def _parameter(self, label: str, parameter: Parameter, values: list[str]) -> list[ApiFinding]:
         if "schema" not in parameter.node:
             return []
-        pointer = f"{parameter.pointer}/schema"
+        pointer = self.document.follow(f"{parameter.pointer}/schema")[0]
         schema = self.document.resolve(parameter.node["schema"])
         if _types(schema) & {"array"}:
             candidates: list[Any] = [[_coerce(self.document, schema.get("items"), part) for value in values for part in value.split(",")]]
@@ -406,7 +490,9 @@ class _Checker:
         declared = operation.request_body
         if body is None:
             if declared is not None and declared[1].get("required") is True:
-                return [ApiFinding(where, "pact-request-body-missing", "error", "the document requires a request body; the consumer sends none")]
+                return [
+                    ApiFinding(where, "pact-request-body-missing", "error", "the document requires a request body; the consumer sends none")
+                ]
             return []
         if declared is None:
             return [ApiFinding(where, "pact-request-body-not-declared", "error", "the consumer sends a body; the operation declares none")]
@@ -415,12 +501,21 @@ class _Checker:
         declared_media = media_types(declared[1])
         media = _media(declared_media, wanted)
         if media is None:
-            return [ApiFinding(where, "pact-request-media-type-not-declared", "error", f"{wanted} is not accepted (accepted: {', '.join(declared_media)})")]
+            return [
+                ApiFinding(
+                    where,
+                    "pact-request-media-type-not-declared",
+                    "error",
+                    f"{wanted} is not accepted (accepted: {', '.join(declared_media)})",
+                )
+            ]
         if "schema" not in declared[1]["content"][media]:
             return []
-        pointer = f"{declared[0]}/content/{declared_media[media]}/schema"
+        pointer = self.document.follow(f"{declared[0]}/content/{declared_media[media]}/schema")[0]
         return [
-            ApiFinding(f"{where} {violation.path}", "pact-request-body-invalid", "error", f"{violation.message} (schema {violation.schema_path})")
+            ApiFinding(
+                f"{where} {violation.path}", "pact-request-body-invalid", "error", f"{violation.message} (schema {violation.schema_path})"
+            )
             for violation in self._violations("strict", pointer, _parsed(pactfile.content_of(body)))
         ]
 
@@ -434,14 +529,26 @@ class _Checker:
         if named:
             channels = [address for address in model.channels if any(_address_matches(address, name) for name in named)]
             if not channels:
-                return [ApiFinding(label, "pact-channel-not-declared", "error", f"no channel {named[0]}; channels: {', '.join(model.channels) or 'none'}")]
+                return [
+                    ApiFinding(
+                        label,
+                        "pact-channel-not-declared",
+                        "error",
+                        f"no channel {named[0]}; channels: {', '.join(model.channels) or 'none'}",
+                    )
+                ]
         else:
             channels = list(model.channels)
         candidates = [message for message in model.messages.values() if message.channel in channels]
         sent = [message for message in candidates if not message.roles or "sends" in message.roles]
         if not sent:
             return [
-                ApiFinding(label, "pact-message-not-sent", "error", f"the provider sends no message on {', '.join(channels) or 'any channel'} (it only receives there)")
+                ApiFinding(
+                    label,
+                    "pact-message-not-sent",
+                    "error",
+                    f"the provider sends no message on {', '.join(channels) or 'any channel'} (it only receives there)",
+                )
             ]
         rules = _matcher_rules(interaction, "body") or (_matcher_rules(contents, "body") if isinstance(contents, Mapping) else [])
         value = _parsed(pactfile.content_of(contents))
@@ -450,6 +557,7 @@ class _Checker:
             pointer = message.payload_pointer
             if pointer is None:
                 return []  # a message without a JSON schema payload allows any contents
+            pointer = self.document.follow(pointer)[0]
             attempts.append((message, self._possible(f"{label} {message.label} payload", pointer, value, rules, "pact-message")))
             if not attempts[-1][1]:
                 return []
@@ -492,4 +600,3 @@ def _coerce(document: ApiDocument, schema: Any, text: str) -> Any:
     if "boolean" in types and text in ("true", "false"):
         return text == "true"
     return text
-

@@ -111,9 +111,7 @@ class SchemaComparison:
         """What `writer` may produce and `reader` rejects: an error for old writers, mostly for old readers too."""
         subject = self.roles.subject
         broken = (
-            f"old {self.roles.writers} that send it are rejected"
-            if flow == "in"
-            else f"old {self.roles.readers} that read it may fail"
+            f"old {self.roles.writers} that send it are rejected" if flow == "in" else f"old {self.roles.readers} that read it may fail"
         )
         missing = _uncovered(writer.types, reader.types)
         if missing == ["null"]:
@@ -187,9 +185,13 @@ class SchemaComparison:
             if self.flow in ("in", "both") and not (new_property and new_property.read_only):
                 if name in new.required and name not in old.required:
                     if in_old:
-                        self._add(where, f"{subject}-became-required", "error", f"now required; old {writers} that leave it out are rejected")
+                        self._add(
+                            where, f"{subject}-became-required", "error", f"now required; old {writers} that leave it out are rejected"
+                        )
                     else:
-                        self._add(where, f"new-required-{subject}", "error", f"new required field; old {writers} do not send it and are rejected")
+                        self._add(
+                            where, f"new-required-{subject}", "error", f"new required field; old {writers} do not send it and are rejected"
+                        )
                 if in_old and not in_new and not (old_property and old_property.read_only):
                     closed = new.additional is False
                     self._add(
@@ -202,11 +204,18 @@ class SchemaComparison:
             if self.flow in ("out", "both") and not (old_property and old_property.write_only):
                 if name in old.required and name not in new.required:
                     if in_new:
-                        self._add(where, f"{subject}-became-optional", "error", f"no longer required; old {readers} that read it may not find it")
+                        self._add(
+                            where, f"{subject}-became-optional", "error", f"no longer required; old {readers} that read it may not find it"
+                        )
                     else:
                         self._add(where, f"{subject}-removed", "error", f"required field removed; old {readers} that read it break")
                 elif in_old and not in_new:
-                    self._add(where, f"optional-{subject}-removed", "warning", f"optional field removed; old {readers} that read it no longer find it")
+                    self._add(
+                        where,
+                        f"optional-{subject}-removed",
+                        "warning",
+                        f"optional field removed; old {readers} that read it no longer find it",
+                    )
             if in_old and in_new:
                 self._compare(old.properties[name], new.properties[name], location, _child(path, name))
 
@@ -218,13 +227,19 @@ class SchemaComparison:
         where = f"{location} {path}".rstrip()
         if self.flow in ("in", "both") and len(new.variants) < len(old.variants):
             self._add(
-                where, f"{self.roles.subject}-variant-removed", "error",
-                f"oneOf/anyOf has {len(new.variants)} variant(s), had {len(old.variants)}; old {self.roles.writers} that send a removed one are rejected",
+                where,
+                f"{self.roles.subject}-variant-removed",
+                "error",
+                f"oneOf/anyOf has {len(new.variants)} variant(s), had {len(old.variants)}; "
+                f"old {self.roles.writers} that send a removed one are rejected",
             )
         if self.flow in ("out", "both") and len(new.variants) > len(old.variants):
             self._add(
-                where, f"{self.roles.subject}-variant-added", "error",
-                f"oneOf/anyOf has {len(new.variants)} variant(s), had {len(old.variants)}; old {self.roles.readers} do not know the new one",
+                where,
+                f"{self.roles.subject}-variant-added",
+                "error",
+                f"oneOf/anyOf has {len(new.variants)} variant(s), had {len(old.variants)}; "
+                f"old {self.roles.readers} do not know the new one",
             )
 
 
