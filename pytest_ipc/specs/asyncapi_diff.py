@@ -10,9 +10,9 @@ finding's message says whom it breaks; `schema_diff` owns the comparison of the 
 from __future__ import annotations
 
 from pytest_ipc.specs.asyncapi_model import ChannelMessage, Role, read_asyncapi
-from pytest_ipc.specs.document import ApiDocument, Source, load_document
+from pytest_ipc.specs.document import Source, load_document
 from pytest_ipc.specs.findings import ApiFinding, document_label, raise_on_errors
-from pytest_ipc.specs.schema_diff import Flow, Roles, SchemaComparison
+from pytest_ipc.specs.schema_diff import DocumentPair, Flow, Roles
 
 ADVICE = (
     "Keep what the other side relies on (fields consumers read stay sent and required, new fields "
@@ -27,6 +27,7 @@ _FLOWS: dict[frozenset[Role], tuple[Flow, str, str]] = {
 def asyncapi_changes(old: Source, new: Source) -> list[ApiFinding]:
     """Every change from `old` to `new` that breaks (errors) or may break (warnings) a publisher or consumer."""
     before, after = read_asyncapi(load_document(old)), read_asyncapi(load_document(new))
+    pair = DocumentPair(before.document, after.document)
     findings: list[ApiFinding] = []
     for address in before.channels:
         if address not in after.channels:
@@ -50,7 +51,7 @@ def asyncapi_changes(old: Source, new: Source) -> list[ApiFinding]:
         if key not in after.messages:
             findings.append(ApiFinding(message.label, "message-removed", "error", f"message removed; {_whom(message.roles)}"))
             continue
-        findings += _message_changes(before.document, after.document, message, after.messages[key])
+        findings += _message_changes(pair, message, after.messages[key])
     return sorted(set(findings))
 
 
@@ -70,7 +71,7 @@ def _whom(roles: set[Role]) -> str:
     return "its publishers and consumers lose it"
 
 
-def _message_changes(before: ApiDocument, after: ApiDocument, old: ChannelMessage, new: ChannelMessage) -> list[ApiFinding]:
+def _message_changes(pair: DocumentPair, old: ChannelMessage, new: ChannelMessage) -> list[ApiFinding]:
     flow, writers, readers = _FLOWS.get(frozenset(old.roles | new.roles), ("both", "publishers", "consumers"))
     findings: list[ApiFinding] = []
     old_type, new_type = old.node.get("contentType"), new.node.get("contentType")
@@ -82,9 +83,9 @@ def _message_changes(before: ApiDocument, after: ApiDocument, old: ChannelMessag
         )
     old_payload, new_payload = old.payload_pointer, new.payload_pointer
     if old_payload is not None and new_payload is not None:
-        comparison = SchemaComparison(before, after, flow, Roles("message-field", writers, readers))
-        findings += comparison.compare(before.at(old_payload), after.at(new_payload), f"{old.label} payload", "$")
+        comparison = pair.comparison(flow, Roles("message-field", writers, readers))
+        findings += comparison.compare(pair.old.at(old_payload), pair.new.at(new_payload), f"{old.label} payload", "$")
     if "headers" in old.node and "headers" in new.node:
-        comparison = SchemaComparison(before, after, flow, Roles("message-header", writers, readers))
+        comparison = pair.comparison(flow, Roles("message-header", writers, readers))
         findings += comparison.compare(old.node["headers"], new.node["headers"], f"{old.label} headers", "$")
     return findings

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
@@ -97,7 +98,7 @@ class ApiDocument:
         location, _, fragment = ref.partition("#")
         root: Any = self.raw if not location else self._file(location)
         node = root
-        for token in [unquote(part).replace("~1", "/").replace("~0", "~") for part in fragment.split("/") if part]:
+        for token in _tokens(fragment):
             if isinstance(node, Mapping) and token in node:
                 node = node[token]
             elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -141,9 +142,20 @@ def load_document(source: Source) -> ApiDocument:
     raise SpecError(f"{where}: not an OpenAPI or AsyncAPI document (no top-level 'openapi' or 'asyncapi' field)")
 
 
+@lru_cache(maxsize=4096)
+def _tokens(fragment: str) -> tuple[str, ...]:
+    """The tokens of a JSON pointer (`/paths/~1pets` -> ("paths", "/pets")); the same pointers recur."""
+    return tuple(unquote(part).replace("~1", "/").replace("~0", "~") for part in fragment.split("/") if part)
+
+
 def _names_a_file(text: str) -> bool:
     """A one-line string that exists as a file or ends like a document's file name is a path."""
-    return "\n" not in text and (text.endswith((".yaml", ".yml", ".json")) or Path(text).is_file())
+    if "\n" in text or text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        return text.endswith((".yaml", ".yml", ".json")) or Path(text).is_file()
+    except OSError:  # longer than a file name may be: one-line YAML text
+        return False
 
 
 def _read(path: Path) -> str:

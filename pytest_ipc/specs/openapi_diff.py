@@ -15,7 +15,7 @@ from typing import Any
 from pytest_ipc.specs.document import ApiDocument, Source, load_document
 from pytest_ipc.specs.findings import ApiFinding, document_label, raise_on_errors
 from pytest_ipc.specs.openapi_model import Operation, media_types, operations, status_for
-from pytest_ipc.specs.schema_diff import Flow, Roles, SchemaComparison
+from pytest_ipc.specs.schema_diff import DocumentPair, Flow, Roles
 
 ADVICE = (
     "Keep what old clients rely on (restore removed parts, make new request fields optional, keep "
@@ -31,6 +31,7 @@ def openapi_changes(old: Source, new: Source) -> list[ApiFinding]:
     """Every change from `old` to `new` that breaks (errors) or may break (warnings) a client, sorted."""
     before, after = load_document(old), load_document(new)
     old_operations, new_operations = operations(before), operations(after)
+    pair = DocumentPair(before, after)
     findings: list[ApiFinding] = []
     new_paths = {path for _, path in new_operations}
     removed_paths: dict[str, list[Operation]] = {}
@@ -40,7 +41,7 @@ def openapi_changes(old: Source, new: Source) -> list[ApiFinding]:
         elif key not in new_operations:
             findings.append(_removed(operation, "api-operation-removed", f"operation {operation.method} removed"))
         else:
-            findings += _operation_changes(before, after, operation, new_operations[key])
+            findings += _operation_changes(pair, operation, new_operations[key])
     for path, removed in removed_paths.items():
         methods = ", ".join(sorted(operation.method for operation in removed))
         deprecated = all(operation.node.get("deprecated") is True for operation in removed)
@@ -67,10 +68,10 @@ def _removed(operation: Operation, rule: str, message: str) -> ApiFinding:
     return ApiFinding(operation.label, rule, "error", f"{message}; old clients calling it get 404 or 405")
 
 
-def _operation_changes(before: ApiDocument, after: ApiDocument, old: Operation, new: Operation) -> list[ApiFinding]:
+def _operation_changes(pair: DocumentPair, old: Operation, new: Operation) -> list[ApiFinding]:
     label = new.label
-    findings = _security_changes(old, new) + _parameter_changes(before, after, old, new)
-    findings += _request_body_changes(before, after, old, new)
+    findings = _security_changes(old, new) + _parameter_changes(pair, old, new)
+    findings += _request_body_changes(pair, old, new)
     for status, (_, old_response) in old.responses.items():
         declared = status_for(new.responses, status) if status != "default" else ("default" if "default" in new.responses else None)
         if declared is None:
@@ -84,7 +85,7 @@ def _operation_changes(before: ApiDocument, after: ApiDocument, old: Operation, 
                 )
             )
             continue
-        findings += _response_changes(before, after, f"{label} response {status}", old_response, new.responses[declared][1])
+        findings += _response_changes(pair, f"{label} response {status}", old_response, new.responses[declared][1])
     return findings
 
 
@@ -121,7 +122,7 @@ def _security_text(alternatives: list[dict[str, frozenset[str]]]) -> str:
     return " or ".join(parts)
 
 
-def _parameter_changes(before: ApiDocument, after: ApiDocument, old: Operation, new: Operation) -> list[ApiFinding]:
+def _parameter_changes(pair: DocumentPair, old: Operation, new: Operation) -> list[ApiFinding]:
     findings: list[ApiFinding] = []
     old_parameters, new_parameters = old.parameters, new.parameters
     for key, parameter in new_parameters.items():
@@ -137,7 +138,7 @@ def _parameter_changes(before: ApiDocument, after: ApiDocument, old: Operation, 
             findings.append(
                 ApiFinding(where, "request-parameter-became-required", "error", "now required; old clients that leave it out are rejected")
             )
-        comparison = SchemaComparison(before, after, "in", _REQUEST_PARAMETER)
+        comparison = pair.comparison("in", _REQUEST_PARAMETER)
         findings += comparison.compare(previous.node.get("schema"), parameter.node.get("schema"), where, "")
     for key, parameter in old_parameters.items():
         if key not in new_parameters:
@@ -152,7 +153,7 @@ def _parameter_changes(before: ApiDocument, after: ApiDocument, old: Operation, 
     return findings
 
 
-def _request_body_changes(before: ApiDocument, after: ApiDocument, old: Operation, new: Operation) -> list[ApiFinding]:
+def _request_body_changes(pair: DocumentPair, old: Operation, new: Operation) -> list[ApiFinding]:
     where = f"{new.label} request body"
     old_body, new_body = old.request_body, new.request_body
     if new_body is None:
@@ -168,15 +169,13 @@ def _request_body_changes(before: ApiDocument, after: ApiDocument, old: Operatio
                 where, "request-body-became-required", "error", "the request body is now required; old clients that send none are rejected"
             )
         )
-    findings += _content_changes(before, after, where, old_body[1], new_body[1], "request", "in", _REQUEST_PROPERTY)
+    findings += _content_changes(pair, where, old_body[1], new_body[1], "request", "in", _REQUEST_PROPERTY)
     return findings
 
 
-def _response_changes(
-    before: ApiDocument, after: ApiDocument, where: str, old: Mapping[str, Any], new: Mapping[str, Any]
-) -> list[ApiFinding]:
-    findings = _content_changes(before, after, f"{where} body", old, new, "response", "out", _RESPONSE_PROPERTY)
-    old_headers, new_headers = _headers(before, old), _headers(after, new)
+def _response_changes(pair: DocumentPair, where: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[ApiFinding]:
+    findings = _content_changes(pair, f"{where} body", old, new, "response", "out", _RESPONSE_PROPERTY)
+    old_headers, new_headers = _headers(pair.old, old), _headers(pair.new, new)
     for name, (written, header) in old_headers.items():
         location = f"{where} header {written}"
         if name not in new_headers:
@@ -197,7 +196,7 @@ def _response_changes(
                     location, "response-header-became-optional", "error", "no longer required; old clients that read it may not find it"
                 )
             )
-        comparison = SchemaComparison(before, after, "out", _RESPONSE_HEADER)
+        comparison = pair.comparison("out", _RESPONSE_HEADER)
         findings += comparison.compare(header.get("schema"), replacement.get("schema"), location, "")
     return findings
 
@@ -211,8 +210,7 @@ def _headers(document: ApiDocument, response: Mapping[str, Any]) -> dict[str, tu
 
 
 def _content_changes(
-    before: ApiDocument,
-    after: ApiDocument,
+    pair: DocumentPair,
     where: str,
     old: Mapping[str, Any],
     new: Mapping[str, Any],
@@ -233,6 +231,6 @@ def _content_changes(
             continue
         old_schema, new_schema = old["content"][media].get("schema"), new["content"][media].get("schema")
         if old_schema is not None and new_schema is not None:
-            comparison = SchemaComparison(before, after, flow, roles)
+            comparison = pair.comparison(flow, roles)
             findings += comparison.compare(old_schema, new_schema, location, "$")
     return findings

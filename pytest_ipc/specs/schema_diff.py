@@ -32,6 +32,7 @@ _BOUNDS = (
     ("minItems", -1, "min-items-increased", "min-items-decreased"),
 )
 _NUMBERS = (int, float)
+_UNCUT = 1 << 30
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -64,48 +65,66 @@ class _View:
 
 
 class SchemaComparison:
-    """Compares schemas of an old and a new document along one flow; `findings` collects the results."""
+    """Compares schemas of an old and a new document along one flow; one instance serves every place of a check."""
 
     def __init__(self, old: ApiDocument, new: ApiDocument, flow: Flow, roles: Roles) -> None:
         self.old, self.new, self.flow, self.roles = old, new, flow, roles
-        self.findings: list[ApiFinding] = []
-        self._open: set[tuple[int, int]] = set()
+        self._produced: list[ApiFinding] = []  # every finding as made, in order (repeats included)
+        self._open: dict[tuple[int, int], int] = {}  # pairs being compared -> their depth
+        # Pair -> its findings relative to where it was compared: one schema used at many places is compared once.
+        self._memo: dict[tuple[int, int], list[tuple[str, str, Severity, str]]] = {}
 
     def compare(self, old_schema: Any, new_schema: Any, location: str, path: str = "$") -> list[ApiFinding]:
         """Every change from `old_schema` to `new_schema` that breaks a side of the flow, at `location`."""
-        start = len(self.findings)
+        start = len(self._produced)
         self._compare(old_schema, new_schema, location, path)
-        return self.findings[start:]
+        return list(dict.fromkeys(self._produced[start:]))
 
-    def _compare(self, old_schema: Any, new_schema: Any, location: str, path: str) -> None:
+    def _compare(self, old_schema: Any, new_schema: Any, location: str, path: str) -> int:
+        """Compare one pair; returns the depth of the outermost open pair a cycle below was cut at."""
         old_node, new_node = self.old.resolve(old_schema), self.new.resolve(new_schema)
         pair = (id(old_node), id(new_node))
         if pair in self._open:  # a recursive schema, already being compared further up
-            return
-        self._open.add(pair)
+            return self._open[pair]
+        prefix = f"{location} {path}"
+        if pair in self._memo:
+            for suffix, rule, severity, message in self._memo[pair]:
+                self._add(f"{prefix}{suffix}".rstrip(), rule, severity, message)
+            return _UNCUT
+        depth, start = len(self._open), len(self._produced)
+        self._open[pair] = depth
         try:
-            self._compare_nodes(_viewed(self.old, old_node), _viewed(self.new, new_node), location, path)
+            cut = self._compare_nodes(_viewed(self.old, old_node), _viewed(self.new, new_node), location, path)
         finally:
-            self._open.discard(pair)
+            del self._open[pair]
+        if cut >= depth:  # nothing below depended on a comparison further up: the result holds wherever the pair recurs
+            self._memo[pair] = [
+                (
+                    finding.location[len(prefix) :] if finding.location.startswith(prefix) else "",
+                    finding.rule,
+                    finding.severity,
+                    finding.message,
+                )
+                for finding in self._produced[start:]
+            ]
+        return cut
 
-    def _compare_nodes(self, old: _View, new: _View, location: str, path: str) -> None:
+    def _compare_nodes(self, old: _View, new: _View, location: str, path: str) -> int:
         where = f"{location} {path}".rstrip()
         if self.flow in ("in", "both"):
             self._narrowed(writer=old, reader=new, where=where, flow="in")
             self._default_changed(old, new, where)
         if self.flow in ("out", "both"):
             self._narrowed(writer=new, reader=old, where=where, flow="out")
-        self._objects(old, new, location, path)
+        cut = self._objects(old, new, location, path)
         if old.items is not None and new.items is not None:
-            self._compare(old.items, new.items, location, f"{path}[*]")
+            cut = min(cut, self._compare(old.items, new.items, location, f"{path}[*]"))
         if isinstance(old.additional, Mapping) and isinstance(new.additional, Mapping):
-            self._compare(old.additional, new.additional, location, f"{path}.*")
-        self._variants(old, new, location, path)
+            cut = min(cut, self._compare(old.additional, new.additional, location, f"{path}.*"))
+        return min(cut, self._variants(old, new, location, path))
 
     def _add(self, where: str, rule: str, severity: Severity, message: str) -> None:
-        finding = ApiFinding(where, rule, severity, message)
-        if finding not in self.findings:
-            self.findings.append(finding)
+        self._produced.append(ApiFinding(where, rule, severity, message))
 
     def _narrowed(self, writer: _View, reader: _View, where: str, flow: Flow) -> None:
         """What `writer` may produce and `reader` rejects: an error for old writers, mostly for old readers too."""
@@ -175,8 +194,9 @@ class SchemaComparison:
                 f"default changed from {old.default!r} to {new.default!r}; old {self.roles.writers} that leave it out get another value",
             )
 
-    def _objects(self, old: _View, new: _View, location: str, path: str) -> None:
+    def _objects(self, old: _View, new: _View, location: str, path: str) -> int:
         subject, writers, readers = self.roles.subject, self.roles.writers, self.roles.readers
+        cut = _UNCUT
         for name in sorted(set(old.properties) | set(new.properties)):
             where = f"{location} {_child(path, name)}".rstrip()
             in_old, in_new = name in old.properties, name in new.properties
@@ -217,13 +237,15 @@ class SchemaComparison:
                         f"optional field removed; old {readers} that read it no longer find it",
                     )
             if in_old and in_new:
-                self._compare(old.properties[name], new.properties[name], location, _child(path, name))
+                cut = min(cut, self._compare(old.properties[name], new.properties[name], location, _child(path, name)))
+        return cut
 
-    def _variants(self, old: _View, new: _View, location: str, path: str) -> None:
+    def _variants(self, old: _View, new: _View, location: str, path: str) -> int:
         if not old.variants or not new.variants:
-            return
+            return _UNCUT
+        cut = _UNCUT
         for old_variant, new_variant in zip(old.variants, new.variants, strict=False):
-            self._compare(old_variant, new_variant, location, path)
+            cut = min(cut, self._compare(old_variant, new_variant, location, path))
         where = f"{location} {path}".rstrip()
         if self.flow in ("in", "both") and len(new.variants) < len(old.variants):
             self._add(
@@ -241,6 +263,7 @@ class SchemaComparison:
                 f"oneOf/anyOf has {len(new.variants)} variant(s), had {len(old.variants)}; "
                 f"old {self.roles.readers} do not know the new one",
             )
+        return cut
 
 
 def _child(path: str, name: str) -> str:
@@ -328,3 +351,18 @@ def _merge(view: _View, branch: _View) -> None:
     view.default = view.default if view.default is not _ABSENT else branch.default
     view.read_only = view.read_only or branch.read_only
     view.write_only = view.write_only or branch.write_only
+
+
+class DocumentPair:
+    """An old and a new document under comparison, with one `SchemaComparison` per flow and roles."""
+
+    def __init__(self, old: ApiDocument, new: ApiDocument) -> None:
+        self.old, self.new = old, new
+        self._comparisons: dict[tuple[Flow, Roles], SchemaComparison] = {}
+
+    def comparison(self, flow: Flow, roles: Roles) -> SchemaComparison:
+        """The comparison along `flow` naming `roles`, shared by every place that uses it (and its memo)."""
+        key = (flow, roles)
+        if key not in self._comparisons:
+            self._comparisons[key] = SchemaComparison(self.old, self.new, flow, roles)
+        return self._comparisons[key]

@@ -237,3 +237,9 @@ def test_the_command_line_json_and_usage(capsys: pytest.CaptureFixture[str]) -> 
         main(["openapi-diff", str(V1_30)])
     assert exited.value.code == 2
     assert "the following arguments are required: new" in capsys.readouterr().err
+
+
+def test_one_line_json_text_longer_than_a_file_name_is_read_as_text() -> None:
+    text = json.dumps(generated(40))
+    assert len(text) > 4096 and "\n" not in text
+    assert openapi_changes(text, text) == []
