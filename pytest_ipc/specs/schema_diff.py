@@ -33,6 +33,7 @@ _BOUNDS = (
 )
 _NUMBERS = (int, float)
 _UNCUT = 1 << 30
+_ANY: dict[str, Any] = {}  # the schema of a value that may be anything (one object: comparisons key on identity)
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
@@ -229,15 +230,16 @@ class SchemaComparison:
                         )
                     else:
                         self._add(where, f"{subject}-removed", "error", f"required field removed; old {readers} that read it break")
-                elif in_old and not in_new:
+                elif in_old and not in_new and name not in new.required:
                     self._add(
                         where,
                         f"optional-{subject}-removed",
                         "warning",
                         f"optional field removed; old {readers} that read it no longer find it",
                     )
-            if in_old and in_new:
-                cut = min(cut, self._compare(old.properties[name], new.properties[name], location, _child(path, name)))
+            if in_old and (in_new or name in new.required):  # required but no longer described: any value
+                new_schema = new.properties[name] if in_new else _ANY
+                cut = min(cut, self._compare(old.properties[name], new_schema, location, _child(path, name)))
         return cut
 
     def _variants(self, old: _View, new: _View, location: str, path: str) -> int:

@@ -243,3 +243,13 @@ def test_one_line_json_text_longer_than_a_file_name_is_read_as_text() -> None:
     text = json.dumps(generated(40))
     assert len(text) > 4096 and "\n" not in text
     assert openapi_changes(text, text) == []
+
+
+def test_a_required_field_no_longer_described_may_be_anything() -> None:
+    old = load_document(V1_30)
+    new = copy.deepcopy(dict(old.raw))
+    del new["components"]["schemas"]["Error"]["properties"]["code"]  # still required, now of any type
+    assert {(finding.location, finding.rule) for finding in openapi_changes(old, new)} == {
+        ("GET /pets/{petId} response 404 body $.code", "response-property-type-changed"),
+        ("POST /pets response 400 body $.code", "response-property-type-changed"),
+    }
