@@ -103,3 +103,26 @@ def test_the_command_line_and_the_wrong_kind(capsys: pytest.CaptureFixture[str])
     assert "diff_petstore_30_v1.yaml is an openapi document; an AsyncAPI document is needed here" in capsys.readouterr().err
     with pytest.raises(SpecError, match="an AsyncAPI document is needed here"):
         asyncapi_changes(DOCUMENTS / "diff_petstore_30_v1.yaml", DOCUMENTS / "diff_orders_26_v1.yaml")
+
+
+def test_content_type_and_headers_of_a_sent_message() -> None:
+    def document(content_type: str, header: dict[str, object]) -> dict[str, object]:
+        message = {
+            "name": "Ping",
+            "contentType": content_type,
+            "headers": {"type": "object", "required": ["trace"], "properties": {"trace": header}},
+            "payload": {"type": "object"},
+        }
+        return {
+            "asyncapi": "2.6.0",
+            "info": {"title": "t", "version": "1"},
+            "channels": {"pings": {"subscribe": {"message": message}}},
+        }
+
+    changes = asyncapi_changes(document("application/json", {"type": "string"}), document("application/avro", {"type": "integer"}))
+    assert [finding.describe() for finding in changes] == [
+        "channel pings message Ping: contentType changed from application/json to application/avro; consumers waiting for it get "
+        "nothing they understand [message-content-type-changed]",
+        "channel pings message Ping headers $.trace: type changed from string to integer; old consumers that read it may fail "
+        "[message-header-type-changed]",
+    ]

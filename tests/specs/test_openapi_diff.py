@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +254,66 @@ def test_a_required_field_no_longer_described_may_be_anything() -> None:
         ("GET /pets/{petId} response 404 body $.code", "response-property-type-changed"),
         ("POST /pets response 400 body $.code", "response-property-type-changed"),
     }
+
+
+def schema(document: dict[str, Any], name: str) -> dict[str, Any]:
+    found: dict[str, Any] = document["components"]["schemas"][name]
+    return found
+
+
+def post(document: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = document["paths"]["/pets"]["post"]
+    return found
+
+
+def unchanged(document: dict[str, Any]) -> None:
+    """The document as diff_petstore_30_v1.yaml has it."""
+
+
+Change = Callable[[dict[str, Any]], object]
+# rule -> (how the old version differs from v1, how the new one does, where the finding is)
+RULES: dict[str, tuple[Change, Change, set[str]]] = {
+    "request-body-media-type-removed": (
+        lambda d: post(d)["requestBody"]["content"].update({"text/plain": {"schema": {"type": "string"}}}),
+        unchanged,
+        {"POST /pets request body (text/plain)"},
+    ),
+    "request-body-became-required": (lambda d: post(d)["requestBody"].update(required=False), unchanged, {"POST /pets request body"}),
+    "new-required-request-body": (lambda d: post(d).pop("requestBody"), unchanged, {"POST /pets request body"}),
+    "request-property-removed": (unchanged, lambda d: schema(d, "NewPet")["properties"].pop("tag"), {"POST /pets request body $.tag"}),
+    "request-property-pattern-changed": (
+        unchanged,
+        lambda d: schema(d, "NewPet")["properties"]["tag"].update(pattern="^[a-z]+$"),
+        {"POST /pets request body $.tag"},
+    ),
+    "request-property-format-changed": (
+        lambda d: schema(d, "NewPet")["properties"]["tag"].update(format="uuid"),
+        lambda d: schema(d, "NewPet")["properties"]["tag"].update(format="email"),
+        {"POST /pets request body $.tag"},
+    ),
+    "request-property-variant-removed": (
+        lambda d: schema(d, "NewPet")["properties"].update(kind={"oneOf": [{"type": "string"}, {"type": "integer"}]}),
+        lambda d: schema(d, "NewPet")["properties"].update(kind={"oneOf": [{"type": "string"}]}),
+        {"POST /pets request body $.kind"},
+    ),
+    "response-header-became-optional": (
+        unchanged,
+        lambda d: d["paths"]["/pets/{petId}"]["get"]["responses"]["200"]["headers"]["X-Rate-Limit"].pop("required"),
+        {"GET /pets/{petId} response 200 header X-Rate-Limit"},
+    ),
+    "optional-response-property-removed": (
+        unchanged,
+        lambda d: schema(d, "Error")["properties"].pop("message"),
+        {"GET /pets/{petId} response 404 body $.message", "POST /pets response 400 body $.message"},
+    ),
+    "request-parameter-removed": (unchanged, lambda d: d["paths"]["/pets"]["get"]["parameters"].pop(), {"GET /pets query parameter tag"}),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_more_rules_each_on_its_own(rule: str) -> None:
+    change_old, change_new, locations = RULES[rule]
+    old, new = copy.deepcopy(dict(load_document(V1_30).raw)), copy.deepcopy(dict(load_document(V1_30).raw))
+    change_old(old)
+    change_new(new)
+    assert {(finding.location, finding.rule) for finding in openapi_changes(old, new)} == {(location, rule) for location in locations}
