@@ -128,63 +128,48 @@ class SchemaComparison:
         self._produced.append(ApiFinding(where, rule, severity, message))
 
     def _narrowed(self, writer: _View, reader: _View, where: str, flow: Flow) -> None:
-        """What `writer` may produce and `reader` rejects: an error for old writers, mostly for old readers too."""
+        """What `writer` may produce and `reader` rejects: an error for old writers, mostly a warning for old readers."""
         subject = self.roles.subject
+        old, new = (writer, reader) if flow == "in" else (reader, writer)
         broken = (
             f"old {self.roles.writers} that send it are rejected" if flow == "in" else f"old {self.roles.readers} that read it may fail"
         )
+        strict = f"strict {self.roles.readers} may reject the new values"
         missing = _uncovered(writer.types, reader.types)
         if missing == ["null"]:
             became = "not-nullable" if flow == "in" else "nullable"
             self._add(where, f"{subject}-became-{became}", "error", f"null {'no longer' if flow == 'in' else 'now'} allowed; {broken}")
         elif missing:
-            self._add(
-                where,
-                f"{subject}-type-changed",
-                "error",
-                f"type changed from {_types(self._before(writer, reader, flow))} to {_types(self._after(writer, reader, flow))}; {broken}",
-            )
+            self._add(where, f"{subject}-type-changed", "error", f"type changed from {_types(old.types)} to {_types(new.types)}; {broken}")
         if reader.enum is not None:
             extra = [value for value in writer.enum if value not in reader.enum] if writer.enum is not None else None
-            if extra is None or extra:
+            if flow == "in" and extra != []:
                 shown = ", ".join(map(repr, extra)) if extra else f"anything but {', '.join(map(repr, reader.enum))} (no enum before)"
-                if flow == "in":
-                    self._add(where, f"{subject}-enum-value-removed", "error", f"enum no longer allows {shown}; {broken}")
-                else:
-                    self._add(
-                        where,
-                        f"{subject}-enum-value-added",
-                        "warning",
-                        f"enum now allows {shown}; strict {self.roles.readers} that check the enum may fail",
-                    )
+                self._add(where, f"{subject}-enum-value-removed", "error", f"enum no longer allows {shown}; {broken}")
+            elif flow == "out" and extra != []:
+                shown = ", ".join(map(repr, extra)) if extra else "any value (the enum was dropped)"
+                self._add(
+                    where,
+                    f"{subject}-enum-value-added",
+                    "warning",
+                    f"enum now allows {shown}; strict {self.roles.readers} that check the enum may fail",
+                )
         for keyword, sign, tightened, loosened in _BOUNDS:
             limit, allowed = reader.bounds.get(keyword), writer.bounds.get(keyword)
             if limit is None or (allowed is not None and (allowed - limit) * sign <= 0):
                 continue
-            before, after = (allowed, limit) if flow == "in" else (limit, allowed)
-            text = f"{keyword} changed from {'none' if before is None else before} to {'none' if after is None else after}"
+            before, after = old.bounds.get(keyword, "none"), new.bounds.get(keyword, "none")
+            text = f"{keyword} changed from {before} to {after}"
             if flow == "in":
                 self._add(where, f"{subject}-{tightened}", "error", f"{text}; {broken}")
             else:
-                self._add(where, f"{subject}-{loosened}", "warning", f"{text}; strict {self.roles.readers} may reject the new values")
+                self._add(where, f"{subject}-{loosened}", "warning", f"{text}; {strict}")
         if reader.pattern is not None and reader.pattern != writer.pattern:
-            before, after = (writer.pattern, reader.pattern) if flow == "in" else (reader.pattern, writer.pattern)
-            text = f"pattern changed from {before!r} to {after!r}"
-            if flow == "in":
-                self._add(where, f"{subject}-pattern-changed", "error", f"{text}; {broken}")
-            else:
-                self._add(where, f"{subject}-pattern-changed", "warning", f"{text}; strict {self.roles.readers} may reject the new values")
+            text = f"pattern changed from {old.pattern!r} to {new.pattern!r}"
+            severity: Severity = "error" if flow == "in" else "warning"
+            self._add(where, f"{subject}-pattern-changed", severity, f"{text}; {broken if flow == 'in' else strict}")
         if reader.format is not None and writer.format is not None and reader.format != writer.format:
-            before, after = (writer.format, reader.format) if flow == "in" else (reader.format, writer.format)
-            self._add(where, f"{subject}-format-changed", "error", f"format changed from {before} to {after}; {broken}")
-
-    @staticmethod
-    def _before(writer: _View, reader: _View, flow: Flow) -> frozenset[str] | None:
-        return writer.types if flow == "in" else reader.types
-
-    @staticmethod
-    def _after(writer: _View, reader: _View, flow: Flow) -> frozenset[str] | None:
-        return reader.types if flow == "in" else writer.types
+            self._add(where, f"{subject}-format-changed", "error", f"format changed from {old.format} to {new.format}; {broken}")
 
     def _default_changed(self, old: _View, new: _View, where: str) -> None:
         if old.default is not _ABSENT and new.default is not _ABSENT and old.default != new.default:
