@@ -521,7 +521,7 @@ class _Checker:
 
     # -- messages against AsyncAPI -----------------------------------------------------------
     def message(self, interaction: Mapping[str, Any]) -> list[ApiFinding]:
-        model = read_asyncapi(self.document)
+        model = self.document.derived("asyncapi-model", self.document.raw, lambda _: read_asyncapi(self.document))
         contents = interaction.get("contents")
         metadata = interaction.get("metadata") or (contents.get("metadata") if isinstance(contents, Mapping) else None) or {}
         named = [str(metadata[key]) for key in CHANNEL_KEYS if key in metadata]

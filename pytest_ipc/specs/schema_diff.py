@@ -276,7 +276,11 @@ def _viewed(document: ApiDocument, node: Any) -> _View:
 
 
 def _view(document: ApiDocument, node: Any) -> _View:
-    """The comparable parts of a resolved schema node, with its `allOf` branches merged in."""
+    """The comparable parts of a resolved schema node, with its `allOf` branches merged in.
+
+    `anyOf`/`oneOf` of one schema and `{type: null}` (how 3.1 and JSON Schema make a reference
+    nullable) reads as that schema plus null; other variants give their types' union.
+    """
     if node is True or node is None:
         return _View()
     if node is False:
@@ -289,13 +293,11 @@ def _view(document: ApiDocument, node: Any) -> _View:
         view.types = frozenset({kind})
     elif isinstance(kind, list):
         view.types = frozenset(str(item) for item in kind)
-    if node.get("nullable") is True and view.types is not None:
-        view.types = view.types | {"null"}
     values = [node["const"]] if "const" in node else node.get("enum")
+    nullable = node.get("nullable") is True
     if isinstance(values, list):
         view.enum = [value for value in values if value is not None]
-        if None in values and view.types is not None:
-            view.types = view.types | {"null"}
+        nullable = nullable or None in values
     properties = node.get("properties")
     if isinstance(properties, Mapping):
         view.properties = dict(properties)
@@ -317,6 +319,17 @@ def _view(document: ApiDocument, node: Any) -> _View:
     view.read_only, view.write_only = node.get("readOnly") is True, node.get("writeOnly") is True
     for branch in node.get("allOf") or []:
         _merge(view, _viewed(document, document.resolve(branch)))
+    if view.variants:
+        variants = [_viewed(document, document.resolve(variant)) for variant in view.variants]
+        others = [variant for variant, seen in zip(view.variants, variants, strict=True) if seen.types != frozenset({"null"})]
+        if len(others) == 1 and len(variants) > 1:
+            view.variants = []
+            _merge(view, _viewed(document, document.resolve(others[0])))
+            nullable = True
+        elif view.types is None and all(variant.types is not None for variant in variants):
+            view.types = frozenset().union(*(variant.types or () for variant in variants))
+    if nullable and view.types is not None:
+        view.types = view.types | {"null"}
     return view
 
 

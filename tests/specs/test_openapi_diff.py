@@ -209,16 +209,22 @@ def test_the_command_line_exit_codes_in_a_subprocess() -> None:
         "breaking": run_cli("openapi-diff", str(V1_31), str(BREAKING_31)),
         "missing": run_cli("openapi-diff", str(V1_30), str(DOCUMENTS / "nope.yaml")),
     }
-    results = {name: (run.wait(timeout=60), *run.communicate()) for name, run in runs.items()}
-    code, out, _ = results["compatible"]
+    try:
+        results = {name: (*run.communicate(timeout=60), run.returncode) for name, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.poll() is None:
+                run.kill()
+                run.communicate()
+    out, _, code = results["compatible"]
     assert code == 0 and "0 error(s), 5 warning(s)" in out and "errors (breaking)" not in out
-    code, out, _ = results["breaking"]
+    out, _, code = results["breaking"]
     assert code == 1
     assert (
         "  - POST /pets request body $.weight: type changed from number to integer; old clients that send it are rejected "
         "[request-property-type-changed]" in out.splitlines()
     )
-    code, out, err = results["missing"]
+    out, err, code = results["missing"]
     assert (code, out) == (2, "") and f"openapi-diff: no such file: {DOCUMENTS / 'nope.yaml'}" in err
 
 
@@ -292,8 +298,8 @@ RULES: dict[str, tuple[Change, Change, set[str]]] = {
         {"POST /pets request body $.tag"},
     ),
     "request-property-variant-removed": (
-        lambda d: schema(d, "NewPet")["properties"].update(kind={"oneOf": [{"type": "string"}, {"type": "integer"}]}),
-        lambda d: schema(d, "NewPet")["properties"].update(kind={"oneOf": [{"type": "string"}]}),
+        lambda d: schema(d, "NewPet")["properties"].update(kind={"oneOf": [{"$ref": "#/components/schemas/Owner"}, {"type": "object"}]}),
+        lambda d: schema(d, "NewPet")["properties"].update(kind={"oneOf": [{"$ref": "#/components/schemas/Owner"}]}),
         {"POST /pets request body $.kind"},
     ),
     "response-header-became-optional": (
@@ -317,3 +323,16 @@ def test_more_rules_each_on_its_own(rule: str) -> None:
     change_old(old)
     change_new(new)
     assert {(finding.location, finding.rule) for finding in openapi_changes(old, new)} == {(location, rule) for location in locations}
+
+
+def test_a_31_reference_made_nullable_through_any_of() -> None:
+    old = copy.deepcopy(dict(load_document(V1_31).raw))
+    new = copy.deepcopy(old)
+    pet = new["paths"]["/pets"]["post"]["responses"]["201"]["content"]["application/json"]
+    pet["schema"] = {"anyOf": [{"$ref": "#/components/schemas/Pet"}, {"type": "null"}]}
+    new["components"]["schemas"]["Pet"]["properties"]["name"] = {"type": "integer"}
+    assert {(finding.location, finding.rule) for finding in openapi_changes(old, new)} == {
+        ("POST /pets response 201 body $", "response-property-became-nullable"),
+        ("POST /pets response 201 body $.name", "response-property-type-changed"),
+        ("POST /pets response 201 body $.children[*].name", "response-property-type-changed"),
+    }
