@@ -87,6 +87,10 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_circuitbreaker as watch_circuitbreaker
     from pytest_ipc.resilience import watch_purgatory as watch_purgatory
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
+    from pytest_ipc.specs import IncompatibleApi as IncompatibleApi
+    from pytest_ipc.specs import assert_asyncapi_compatible as assert_asyncapi_compatible
+    from pytest_ipc.specs import assert_openapi_compatible as assert_openapi_compatible
+    from pytest_ipc.specs import assert_pact_matches_openapi as assert_pact_matches_openapi
     from pytest_ipc.stub import HttpStub as HttpStub
     from pytest_ipc.stub import JournalEntry as JournalEntry
     from pytest_ipc.stub import Reply as Reply
@@ -113,6 +117,7 @@ __all__ = [
     "IdempotencyProbe",
     "IdempotentConsumer",
     "InProcess",
+    "IncompatibleApi",
     "InjectedFault",
     "IpcAssertionError",
     "IpcError",
@@ -145,12 +150,15 @@ __all__ = [
     "ToxiproxyServer",
     "aio",
     "assert_all_correlated",
+    "assert_asyncapi_compatible",
     "assert_breaker",
     "assert_exactly_once_effect",
     "assert_fallback",
     "assert_message_matches_pact",
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",
+    "assert_openapi_compatible",
+    "assert_pact_matches_openapi",
     "assert_pacts_compatible",
     "assert_poison_dead_lettered",
     "assert_request_cap",

@@ -2,12 +2,34 @@
 
 `document` loads a document and follows its references; `schema` validates values against the
 schemas in it, whatever the document's dialect. Every other use of a document (the stub served from
-it, provider conformance, breaking-change checks, channel validation) builds on these two.
+it, provider conformance, breaking-change checks, channel validation) builds on these two. The
+breaking-change checks are `openapi_diff` and `asyncapi_diff` (both compare schemas through
+`schema_diff`); `pact_check` holds a consumer's pact against the provider's document; their
+findings and failure are in `findings`.
 """
 
 from __future__ import annotations
 
+from pytest_ipc.specs.asyncapi_diff import assert_asyncapi_compatible, asyncapi_changes
 from pytest_ipc.specs.document import ApiDocument, SpecError, load_document
+from pytest_ipc.specs.findings import ApiFinding, IncompatibleApi
+from pytest_ipc.specs.openapi_diff import assert_openapi_compatible, openapi_changes
+from pytest_ipc.specs.pact_check import assert_pact_matches_asyncapi, assert_pact_matches_openapi, pact_mismatches
 from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation
 
-__all__ = ["ApiDocument", "SchemaValidator", "SchemaViolation", "SpecError", "load_document"]
+__all__ = [
+    "ApiDocument",
+    "ApiFinding",
+    "IncompatibleApi",
+    "SchemaValidator",
+    "SchemaViolation",
+    "SpecError",
+    "assert_asyncapi_compatible",
+    "assert_openapi_compatible",
+    "assert_pact_matches_asyncapi",
+    "assert_pact_matches_openapi",
+    "asyncapi_changes",
+    "load_document",
+    "openapi_changes",
+    "pact_mismatches",
+]

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._optional import require
 
+T = TypeVar("T")
 Kind = Literal["openapi", "asyncapi"]
 KINDS: tuple[Kind, ...] = ("openapi", "asyncapi")
 SUPPORTED = {"openapi": ("3.0", "3.1"), "asyncapi": ("2.6", "3.0")}
@@ -36,6 +38,8 @@ class ApiDocument:
     kind: Kind
     version: str  # as the document writes it ("3.0.3", "2.6.0")
     _files: dict[Path, Mapping[str, Any]] = field(default_factory=dict, compare=False, repr=False)
+    # What the checks derive from a node, kept per document: (purpose, id(node)) -> (node, derived).
+    _derived: dict[tuple[str, int], tuple[Any, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -63,11 +67,38 @@ class ApiDocument:
             node = self._target(ref)
         return node
 
+    def follow(self, pointer: str) -> tuple[str, Any]:
+        """The node at a local JSON pointer and the pointer it finally sits at, local `$ref`s followed.
+
+        A validator built for the returned pointer checks the node itself; references into other
+        files are followed for the node but leave the pointer at the last local one.
+        """
+        pointer = pointer if pointer.startswith("#") else f"#{pointer}"
+        node = self._target(pointer)
+        seen = {pointer}
+        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
+            if node["$ref"] in seen:
+                raise SpecError(f"{self.source}: reference cycle through {node['$ref']}")
+            pointer = node["$ref"]
+            seen.add(pointer)
+            node = self._target(pointer)
+        return pointer, self.resolve(node)
+
+    def derived(self, purpose: str, node: Any, build: Callable[[Any], T]) -> T:
+        """`build(node)`, computed once per node of this document and `purpose` (a node read many times)."""
+        key = (purpose, id(node))
+        cached = self._derived.get(key)
+        if cached is None or cached[0] is not node:
+            built = build(node)
+            self._derived[key] = (node, built)
+            return built
+        return cached[1]  # type: ignore[no-any-return]
+
     def _target(self, ref: str) -> Any:
         location, _, fragment = ref.partition("#")
         root: Any = self.raw if not location else self._file(location)
         node = root
-        for token in [unquote(part).replace("~1", "/").replace("~0", "~") for part in fragment.split("/") if part]:
+        for token in _tokens(fragment):
             if isinstance(node, Mapping) and token in node:
                 node = node[token]
             elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
@@ -86,7 +117,10 @@ class ApiDocument:
         return self._files[path]
 
 
-def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> ApiDocument:
+Source = str | os.PathLike[str] | Mapping[str, Any] | ApiDocument
+
+
+def load_document(source: Source) -> ApiDocument:
     """Load an OpenAPI 3.0/3.1 or AsyncAPI 2.6/3.0 document from a path, YAML/JSON text or a mapping."""
     if isinstance(source, ApiDocument):
         return source
@@ -108,9 +142,20 @@ def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> ApiDocu
     raise SpecError(f"{where}: not an OpenAPI or AsyncAPI document (no top-level 'openapi' or 'asyncapi' field)")
 
 
+@lru_cache(maxsize=4096)
+def _tokens(fragment: str) -> tuple[str, ...]:
+    """The tokens of a JSON pointer (`/paths/~1pets` -> ("paths", "/pets")); the same pointers recur."""
+    return tuple(unquote(part).replace("~1", "/").replace("~0", "~") for part in fragment.split("/") if part)
+
+
 def _names_a_file(text: str) -> bool:
     """A one-line string that exists as a file or ends like a document's file name is a path."""
-    return "\n" not in text and (text.endswith((".yaml", ".yml", ".json")) or Path(text).is_file())
+    if "\n" in text or text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        return text.endswith((".yaml", ".yml", ".json")) or Path(text).is_file()
+    except OSError:  # longer than a file name may be: one-line YAML text
+        return False
 
 
 def _read(path: Path) -> str:
