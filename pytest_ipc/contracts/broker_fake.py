@@ -37,10 +37,22 @@ from pytest_ipc._loop import LoopThread
 from pytest_ipc.contracts.pactfile import CONTAINERS, canonical, is_pact
 
 MAIN_BRANCH_CANDIDATES = ("develop", "main", "master")
-SELECTOR_KEYS = frozenset({
-    "mainBranch", "branch", "matchingBranch", "fallbackBranch", "deployed", "released", "deployedOrReleased",
-    "environment", "latest", "consumer", "tag", "fallbackTag",
-})
+SELECTOR_KEYS = frozenset(
+    {
+        "mainBranch",
+        "branch",
+        "matchingBranch",
+        "fallbackBranch",
+        "deployed",
+        "released",
+        "deployedOrReleased",
+        "environment",
+        "latest",
+        "consumer",
+        "tag",
+        "fallbackTag",
+    }
+)
 READ_MORE_PENDING = "Read more at https://pact.io/pending"
 READ_MORE_WIP = "Read more at https://docs.pact.io/go/wip"
 HAL = [("content-type", "application/hal+json;charset=utf-8")]
@@ -269,30 +281,36 @@ class FakePactBroker:
         def link(href: str, title: str) -> Json:
             return {"href": base + href, "title": title, "templated": "{" in href}
 
-        return 200, {"_links": {
-            "self": {"href": base, "title": "Index", "templated": False},
-            "pb:publish-contracts": link("/contracts/publish", "Publish contracts"),
-            "pb:publish-pact": link("/pacts/provider/{provider}/consumer/{consumer}/version/{consumerApplicationVersion}", "Publish a pact"),
-            "pb:latest-provider-pacts": link("/pacts/provider/{provider}/latest", "Latest pacts by provider"),
-            "pb:provider-pacts-for-verification": link(
-                "/pacts/provider/{provider}/for-verification", "Pact versions to be verified for the specified provider"
-            ),
-            "pb:pacticipant": link("/pacticipants/{pacticipant}", "Fetch pacticipant by name"),
-            "pb:pacticipant-version": link("/pacticipants/{pacticipant}/versions/{version}", "Get, create or delete a pacticipant version"),
-            "pb:pacticipant-version-tag": link(
-                "/pacticipants/{pacticipant}/versions/{version}/tags/{tag}", "Get, create or delete a tag for a pacticipant version"
-            ),
-            "pb:environments": link("/environments", "Environments"),
-            "pb:can-i-deploy-pacticipant-version-to-environment": link(
-                "/can-i-deploy?pacticipant={pacticipant}&version={version}&environment={environment}",
-                "Determine if an application version can be safely deployed to an environment",
-            ),
-            "pb:can-i-deploy-pacticipant-version-to-tag": link(
-                "/can-i-deploy?pacticipant={pacticipant}&version={version}&to={tag}",
-                "Determine if an application version can be safely deployed to an environment identified by the given tag",
-            ),
-            "curies": [{"name": "pb", "href": base + "/doc/{rel}?context=index", "templated": True}],
-        }}
+        return 200, {
+            "_links": {
+                "self": {"href": base, "title": "Index", "templated": False},
+                "pb:publish-contracts": link("/contracts/publish", "Publish contracts"),
+                "pb:publish-pact": link(
+                    "/pacts/provider/{provider}/consumer/{consumer}/version/{consumerApplicationVersion}", "Publish a pact"
+                ),
+                "pb:latest-provider-pacts": link("/pacts/provider/{provider}/latest", "Latest pacts by provider"),
+                "pb:provider-pacts-for-verification": link(
+                    "/pacts/provider/{provider}/for-verification", "Pact versions to be verified for the specified provider"
+                ),
+                "pb:pacticipant": link("/pacticipants/{pacticipant}", "Fetch pacticipant by name"),
+                "pb:pacticipant-version": link(
+                    "/pacticipants/{pacticipant}/versions/{version}", "Get, create or delete a pacticipant version"
+                ),
+                "pb:pacticipant-version-tag": link(
+                    "/pacticipants/{pacticipant}/versions/{version}/tags/{tag}", "Get, create or delete a tag for a pacticipant version"
+                ),
+                "pb:environments": link("/environments", "Environments"),
+                "pb:can-i-deploy-pacticipant-version-to-environment": link(
+                    "/can-i-deploy?pacticipant={pacticipant}&version={version}&environment={environment}",
+                    "Determine if an application version can be safely deployed to an environment",
+                ),
+                "pb:can-i-deploy-pacticipant-version-to-tag": link(
+                    "/can-i-deploy?pacticipant={pacticipant}&version={version}&to={tag}",
+                    "Determine if an application version can be safely deployed to an environment identified by the given tag",
+                ),
+                "curies": [{"name": "pb", "href": base + "/doc/{rel}?context=index", "templated": True}],
+            }
+        }
 
     # -- publishing ---------------------------------------------------------------------------------------
 
@@ -319,9 +337,9 @@ class FakePactBroker:
     def _publish_contracts(self, base: str, *, body: Any, **_: Any) -> tuple[int, Any]:
         if not isinstance(body, dict):
             raise _bad("the body must be a JSON object")
-        name, number = body.get("pacticipantName"), body.get("pacticipantVersionNumber")
+        name, number = str(body.get("pacticipantName") or ""), str(body.get("pacticipantVersionNumber") or "")
         errors = {key: ["can't be blank"] for key, value in (("pacticipantName", name), ("pacticipantVersionNumber", number)) if not value}
-        contracts = body.get("contracts")
+        contracts: list[Json] = body.get("contracts") or []
         if not isinstance(contracts, list) or not contracts:
             errors["contracts"] = ["must be a non-empty list"]
         if errors:
@@ -346,18 +364,27 @@ class FakePactBroker:
         for tag in body.get("tags") or []:
             if tag not in version.tags:
                 version.tags.append(tag)
-        notices = [{"level": "debug", "message": (
-            f"Created {name} version {number}" + (f" with branch {version.branch}" if version.branch else "")
-            + (f" and tags {', '.join(version.tags)}" if version.tags else "")
-        )}]
+        notices = [
+            {
+                "level": "debug",
+                "message": (
+                    f"Created {name} version {number}"
+                    + (f" with branch {version.branch}" if version.branch else "")
+                    + (f" and tags {', '.join(version.tags)}" if version.tags else "")
+                ),
+            }
+        ]
         links = []
         for document in documents:
             publication = self._store(document, version)
             notices.append({"level": "info", "message": f"Pact published for {name} version {number} and provider {publication.provider}."})
-            links.append({
-                "title": "Pact", "name": f"Pact between {name} ({number}) and {publication.provider}",
-                "href": self._pact_url(base, publication.provider, name) + f"/version/{quote(number, safe='')}",
-            })
+            links.append(
+                {
+                    "title": "Pact",
+                    "name": f"Pact between {name} ({number}) and {publication.provider}",
+                    "href": self._pact_url(base, publication.provider, name) + f"/version/{quote(number, safe='')}",
+                }
+            )
         return 200, {
             "notices": notices,
             "_embedded": {"pacticipant": {"name": name}, "version": {"number": number, "branch": version.branch}},
@@ -380,18 +407,27 @@ class FakePactBroker:
 
     def _pact_body(self, base: str, publication: _Publication) -> Json:
         pact_url = self._pact_url(base, publication.provider, publication.consumer)
-        return {**self._contents[publication.sha], "createdAt": publication.created.isoformat(), "_links": {
-            "self": {"href": f"{pact_url}/pact-version/{publication.sha}", "title": "Pact",
-                     "name": f"Pact between {publication.consumer} ({publication.version.number}) and {publication.provider}"},
-            "pb:consumer-version": {"name": publication.version.number, "href": self._version_url(base, publication.version)},
-            "pb:publish-verification-results": {
-                "title": "Publish verification results", "href": f"{pact_url}/pact-version/{publication.sha}/verification-results",
+        return {
+            **self._contents[publication.sha],
+            "createdAt": publication.created.isoformat(),
+            "_links": {
+                "self": {
+                    "href": f"{pact_url}/pact-version/{publication.sha}",
+                    "title": "Pact",
+                    "name": f"Pact between {publication.consumer} ({publication.version.number}) and {publication.provider}",
+                },
+                "pb:consumer-version": {"name": publication.version.number, "href": self._version_url(base, publication.version)},
+                "pb:publish-verification-results": {
+                    "title": "Publish verification results",
+                    "href": f"{pact_url}/pact-version/{publication.sha}/verification-results",
+                },
             },
-        }}
+        }
 
     def _latest_publication(self, provider: str, consumer: str, sha: str | None = None, number: str | None = None) -> _Publication:
         found = [
-            p for p in self._publications
+            p
+            for p in self._publications
             if p.provider == provider and p.consumer == consumer and sha in (None, p.sha) and number in (None, p.version.number)
         ]
         if not found:
@@ -419,7 +455,8 @@ class FakePactBroker:
         """(pacticipant, version) pairs currently deployed or supported, in `environment` if named."""
         wanted = None if environment is None else {e.uuid for e in self._environments.values() if e.name == environment}
         return {
-            (p.version.pacticipant, p.version.number) for p in self._placements
+            (p.version.pacticipant, p.version.number)
+            for p in self._placements
             if p.current and p.kind in kinds and (wanted is None or p.environment in wanted)
         }
 
@@ -438,10 +475,19 @@ class FakePactBroker:
             chosen = [p for p in pool if selector["tag"] in p.version.tags]
             if not chosen and selector.get("fallbackTag"):
                 chosen = [p for p in pool if selector["fallbackTag"] in p.version.tags]
-            return self._heads(chosen, by_consumer) if selector.get("latest") else self._heads(chosen, lambda p: (p.consumer, p.version.number))
+            return (
+                self._heads(chosen, by_consumer)
+                if selector.get("latest")
+                else self._heads(chosen, lambda p: (p.consumer, p.version.number))
+            )
         kinds = (
-            ("deployed",) if selector.get("deployed") else ("released",) if selector.get("released")
-            else ("deployed", "released") if selector.get("deployedOrReleased") or selector.get("environment") else ()
+            ("deployed",)
+            if selector.get("deployed")
+            else ("released",)
+            if selector.get("released")
+            else ("deployed", "released")
+            if selector.get("deployedOrReleased") or selector.get("environment")
+            else ()
         )
         if kinds:
             current = self._current(kinds, selector.get("environment"))
@@ -480,7 +526,9 @@ class FakePactBroker:
         for index, selector in enumerate(selectors):
             unknown = sorted(set(selector) - SELECTOR_KEYS) if isinstance(selector, dict) else ["(not an object)"]
             if unknown:
-                raise _bad(f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(SELECTOR_KEYS))}", f"consumerVersionSelectors[{index}]")
+                raise _bad(
+                    f"unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(SELECTOR_KEYS))}", f"consumerVersionSelectors[{index}]"
+                )
             for flag in ("mainBranch", "deployed", "released", "deployedOrReleased", "matchingBranch"):
                 if flag in selector and selector[flag] is not True:
                     raise _bad(f"{flag} can only be set to true", f"consumerVersionSelectors[{index}]")
@@ -505,24 +553,33 @@ class FakePactBroker:
                 (p for p in self._publications if p.provider == provider and p.version.branch), lambda p: (p.consumer, p.version.branch)
             )
             wip = [
-                p for p in heads
-                if p.sha not in chosen and p.created.date() >= since_day and not self._verified(provider, p.sha, branch)
+                p for p in heads if p.sha not in chosen and p.created.date() >= since_day and not self._verified(provider, p.sha, branch)
             ]
-        pacts = [self._verifiable(base, publication, reasons, branch, include_pending, wip=False) for publication, reasons in chosen.values()]
-        pacts += [self._verifiable(base, publication, [], branch, include_pending, wip=True) for publication in self._heads(wip, lambda p: p.sha)]
+        pacts = [
+            self._verifiable(base, publication, reasons, branch, include_pending, wip=False) for publication, reasons in chosen.values()
+        ]
+        pacts += [
+            self._verifiable(base, publication, [], branch, include_pending, wip=True) for publication in self._heads(wip, lambda p: p.sha)
+        ]
         return 200, {
             "_embedded": {"pacts": pacts},
-            "_links": {"self": {"href": f"{base}/pacts/provider/{quote(provider, safe='')}/for-verification", "title": "Pacts to be verified"}},
+            "_links": {
+                "self": {"href": f"{base}/pacts/provider/{quote(provider, safe='')}/for-verification", "title": "Pacts to be verified"}
+            },
         }
 
-    def _verifiable(self, base: str, publication: _Publication, reasons: list[str], branch: str | None, include_pending: bool, *, wip: bool) -> Json:
+    def _verifiable(
+        self, base: str, publication: _Publication, reasons: list[str], branch: str | None, include_pending: bool, *, wip: bool
+    ) -> Json:
         url = f"{self._pact_url(base, publication.provider, publication.consumer)}/pact-version/{publication.sha}"
         pending = wip or not self._verified(publication.provider, publication.sha, branch)
         whose = f"a version of {publication.provider} from branch '{branch}'" if branch else publication.provider
+        provider, consumer = publication.provider, publication.consumer
         if wip:
             why = (
                 f"The pact at {url} is being verified because it is a 'work in progress' pact (ie. it is the pact for the latest "
-                f"version of {publication.consumer} from branch '{publication.version.branch}' and is still in pending state). {READ_MORE_WIP}"
+                f"version of {consumer} from branch '{publication.version.branch}' and is still in pending state). "
+                + READ_MORE_WIP
             )
         else:
             listed = "\n".join(f"    * {reason}" for reason in reasons)
@@ -533,18 +590,26 @@ class FakePactBroker:
             properties["wip"] = True
         if include_pending:
             properties["pending"] = pending
-            notices.append({"when": "before_verification", "text": (
-                f"This pact is in pending state for this version of {publication.provider} because a successful verification result "
-                f"for {whose} has not yet been published. If this verification fails, it will not cause the overall build to fail. "
-                f"{READ_MORE_PENDING}"
-                if pending else
-                f"This pact has previously been successfully verified by {whose}. If this verification fails, it will fail the build. "
-                f"{READ_MORE_PENDING}"
-            )})
+            if pending:
+                text = (
+                    f"This pact is in pending state for this version of {provider} because a successful verification result for "
+                    f"{whose} has not yet been published. If this verification fails, it will not cause the overall build to fail. "
+                )
+            else:
+                text = (
+                    f"This pact has previously been successfully verified by {whose}. "
+                    "If this verification fails, it will fail the build. "
+                )
+            notices.append({"when": "before_verification", "text": text + READ_MORE_PENDING})
         return {
             "shortDescription": "work in progress" if wip else "; ".join(reasons),
             "verificationProperties": properties,
-            "_links": {"self": {"href": url, "name": f"Pact between {publication.consumer} ({publication.version.number}) and {publication.provider}"}},
+            "_links": {
+                "self": {
+                    "href": url,
+                    "name": f"Pact between {publication.consumer} ({publication.version.number}) and {publication.provider}",
+                }
+            },
         }
 
     # -- verification results ------------------------------------------------------------------------
@@ -572,7 +637,11 @@ class FakePactBroker:
             raise _Reject(404, {"error": f"No pacticipant with name '{pacticipant}' found"})
 
     def _pacticipant_body(self, base: str, name: str) -> Json:
-        return {"name": name, "mainBranch": self._main_branch.get(name), "_links": {"self": {"href": f"{base}/pacticipants/{quote(name, safe='')}"}}}
+        return {
+            "name": name,
+            "mainBranch": self._main_branch.get(name),
+            "_links": {"self": {"href": f"{base}/pacticipants/{quote(name, safe='')}"}},
+        }
 
     def _pacticipant(self, base: str, name: str, **_: Any) -> tuple[int, Any]:
         self._known(name)
@@ -595,38 +664,60 @@ class FakePactBroker:
         version = self._existing_version(pacticipant, number)
         url = self._version_url(base, version)
         environments = sorted(self._environments.values(), key=lambda e: e.name)
-        return 200, {"number": number, "branch": version.branch, "tags": [{"name": t} for t in version.tags], "_links": {
-            "self": {"href": url},
-            "pb:record-deployment": [
-                {"title": f"Record deployment to {e.display_name}", "name": e.name, "href": f"{url}/deployed-versions/environment/{e.uuid}"}
-                for e in environments
-            ],
-            "pb:record-release": [
-                {"title": f"Record release to {e.display_name}", "name": e.name, "href": f"{url}/released-versions/environment/{e.uuid}"}
-                for e in environments
-            ],
-        }}
+        return 200, {
+            "number": number,
+            "branch": version.branch,
+            "tags": [{"name": t} for t in version.tags],
+            "_links": {
+                "self": {"href": url},
+                "pb:record-deployment": [
+                    {
+                        "title": f"Record deployment to {e.display_name}",
+                        "name": e.name,
+                        "href": f"{url}/deployed-versions/environment/{e.uuid}",
+                    }
+                    for e in environments
+                ],
+                "pb:record-release": [
+                    {
+                        "title": f"Record release to {e.display_name}",
+                        "name": e.name,
+                        "href": f"{url}/released-versions/environment/{e.uuid}",
+                    }
+                    for e in environments
+                ],
+            },
+        }
 
     def _tag(self, base: str, pacticipant: str, number: str, tag: str, **_: Any) -> tuple[int, Any]:
         version = self._version_of(pacticipant, number)
         created = tag not in version.tags
         if created:
             version.tags.append(tag)
-        return (201 if created else 200), {"name": tag, "_links": {"self": {"href": f"{self._version_url(base, version)}/tags/{quote(tag, safe='')}"}}}
+        return (201 if created else 200), {
+            "name": tag,
+            "_links": {"self": {"href": f"{self._version_url(base, version)}/tags/{quote(tag, safe='')}"}},
+        }
 
     def _environment_body(self, base: str, environment: _Environment) -> Json:
         return {
-            "uuid": environment.uuid, "name": environment.name, "displayName": environment.display_name,
-            "production": environment.production, "_links": {"self": {"href": f"{base}/environments/{environment.uuid}"}},
+            "uuid": environment.uuid,
+            "name": environment.name,
+            "displayName": environment.display_name,
+            "production": environment.production,
+            "_links": {"self": {"href": f"{base}/environments/{environment.uuid}"}},
         }
 
     def _list_environments(self, base: str, **_: Any) -> tuple[int, Any]:
         environments = sorted(self._environments.values(), key=lambda e: e.name)
         return 200, {
             "_embedded": {"environments": [self._environment_body(base, e) for e in environments]},
-            "_links": {"self": {"href": f"{base}/environments"}, "pb:environments": [
-                {"title": e.display_name, "name": e.name, "href": f"{base}/environments/{e.uuid}"} for e in environments
-            ]},
+            "_links": {
+                "self": {"href": f"{base}/environments"},
+                "pb:environments": [
+                    {"title": e.display_name, "name": e.name, "href": f"{base}/environments/{e.uuid}"} for e in environments
+                ],
+            },
         }
 
     def _create_environment(self, base: str, *, body: Any, **_: Any) -> tuple[int, Any]:
@@ -648,14 +739,22 @@ class FakePactBroker:
         if kind == "deployed":
             for placement in self._placements:
                 if (placement.kind, placement.environment, placement.version.pacticipant, placement.instance) == (
-                    kind, environment_id, pacticipant, instance
+                    kind,
+                    environment_id,
+                    pacticipant,
+                    instance,
                 ):
                     placement.current = False
         self._placements.append(_Placement(version, environment_id, kind, instance=instance))
         state = "currentlyDeployed" if kind == "deployed" else "currentlySupported"
-        return 201, {state: True, "applicationInstance": instance, "_embedded": {
-            "version": {"number": number}, "environment": {"uuid": environment_id, "name": environment.name},
-        }}
+        return 201, {
+            state: True,
+            "applicationInstance": instance,
+            "_embedded": {
+                "version": {"number": number},
+                "environment": {"uuid": environment_id, "name": environment.name},
+            },
+        }
 
     def _deploy(self, base: str, pacticipant: str, number: str, environment_id: str, *, body: Any, **_: Any) -> tuple[int, Any]:
         return self._place("deployed", pacticipant, number, environment_id, body)
@@ -710,16 +809,33 @@ class FakePactBroker:
         counts = {"success": 0, "failed": 0, "unknown": 0}
 
         def judge(publication: _Publication, provider_version: _Version | None, consumer_side: str, provider_side: str) -> None:
-            results = [] if provider_version is None else [
-                v for v in self._verifications if v.sha == publication.sha and v.version is provider_version and v.provider == publication.provider
-            ]
+            results = (
+                []
+                if provider_version is None
+                else [
+                    v
+                    for v in self._verifications
+                    if v.sha == publication.sha and v.version is provider_version and v.provider == publication.provider
+                ]
+            )
             latest = max(results, key=lambda v: v.order) if results else None
             row = {
-                "consumer": {"name": publication.consumer, "version": {"number": publication.version.number, "branch": publication.version.branch}},
-                "provider": {"name": publication.provider, "version": None if provider_version is None else {
-                    "number": provider_version.number, "branch": provider_version.branch}},
-                "pact": {"createdAt": publication.created.isoformat(), "_links": {"self": {
-                    "href": f"{self._pact_url(base, publication.provider, publication.consumer)}/pact-version/{publication.sha}"}}},
+                "consumer": {
+                    "name": publication.consumer,
+                    "version": {"number": publication.version.number, "branch": publication.version.branch},
+                },
+                "provider": {
+                    "name": publication.provider,
+                    "version": None if provider_version is None else {"number": provider_version.number, "branch": provider_version.branch},
+                },
+                "pact": {
+                    "createdAt": publication.created.isoformat(),
+                    "_links": {
+                        "self": {
+                            "href": f"{self._pact_url(base, publication.provider, publication.consumer)}/pact-version/{publication.sha}"
+                        }
+                    },
+                },
                 "verificationResult": None if latest is None else {"success": latest.success},
             }
             rows.append(row)
@@ -742,27 +858,46 @@ class FakePactBroker:
                 providers = self._counterparts(publication.provider, environment, tag, other)
                 consumer_side = f"version {number} of {pacticipant}"
                 if not providers:
-                    rows.append({"consumer": {"name": pacticipant, "version": {"number": number}},
-                                 "provider": {"name": publication.provider, "version": None}, "verificationResult": None})
+                    rows.append(
+                        {
+                            "consumer": {"name": pacticipant, "version": {"number": number}},
+                            "provider": {"name": publication.provider, "version": None},
+                            "verificationResult": None,
+                        }
+                    )
                     counts["unknown"] += 1
                     reasons.append(
                         f"There is no verified pact between {consumer_side} and a version of {publication.provider} {target} "
-                        "(no version is currently recorded as deployed/released in this environment)" if environment else
-                        f"There is no verified pact between {consumer_side} and {target} of {publication.provider} (no such version exists)"
+                        "(no version is currently recorded as deployed/released in this environment)"
+                        if environment
+                        else f"There is no verified pact between {consumer_side} and {target} of {publication.provider} "
+                        "(no such version exists)"
                     )
                 for provider_version in providers:
-                    judge(publication, provider_version, consumer_side,
-                          f"the version of {publication.provider} {target} ({provider_version.number})")
+                    judge(
+                        publication,
+                        provider_version,
+                        consumer_side,
+                        f"the version of {publication.provider} {target} ({provider_version.number})",
+                    )
             consumers = {p.consumer for p in self._publications if p.provider == pacticipant}
             for consumer in sorted(consumers):
                 for consumer_version in self._counterparts(consumer, environment, tag, other):
                     theirs = self._heads(
-                        (p for p in self._publications if p.consumer == consumer and p.provider == pacticipant and p.version is consumer_version),
+                        (
+                            p
+                            for p in self._publications
+                            if p.consumer == consumer and p.provider == pacticipant and p.version is consumer_version
+                        ),
                         lambda p: p.provider,
                     )
                     for publication in theirs:
-                        judge(publication, version, f"the version of {consumer} {target} ({consumer_version.number})",
-                              f"version {number} of {pacticipant}")
+                        judge(
+                            publication,
+                            version,
+                            f"the version of {consumer} {target} ({consumer_version.number})",
+                            f"version {number} of {pacticipant}",
+                        )
         deployable: bool | None = False if counts["failed"] else None if counts["unknown"] else True
         if deployable:
             reasons = ["All required verification results are published and successful"] if rows else ["There are no missing dependencies"]
