@@ -55,6 +55,7 @@ class VerifiablePact:
     wip: bool = False
     notices: tuple[str, ...] = ()
     publish_results_url: str | None = None
+    consumer_version: str = ""
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -129,7 +130,10 @@ class PactBroker:
             self._credentials = f"the basic-auth user {username!r}"
         else:
             self._credentials = ""
-        self._client = httpx.Client(headers=headers, timeout=timeout, follow_redirects=True)
+        # Plain http needs no TLS context (loading the CA bundle costs a few hundred ms) and so
+        # follows no redirects, which could lead to https; an https broker gets both.
+        secure = parts.scheme == "https"
+        self._client = httpx.Client(headers=headers, timeout=timeout, follow_redirects=secure, verify=secure)
         self._index: dict[str, Any] | None = None
 
     @classmethod
@@ -139,11 +143,9 @@ class PactBroker:
         url = url or os.environ.get(ENV_URL)
         if not url:
             raise IpcUsageError(f"no Pact Broker URL: pass broker_url= or set {ENV_URL}")
-        explicit = any(overrides.get(name) is not None for name in ("token", "username"))
-        if not explicit:
-            overrides.setdefault("token", os.environ.get(ENV_TOKEN) or None)
-            overrides.setdefault("username", os.environ.get(ENV_USERNAME) or None)
-            overrides.setdefault("password", os.environ.get(ENV_PASSWORD))
+        for name, variable in (("token", ENV_TOKEN), ("username", ENV_USERNAME), ("password", ENV_PASSWORD)):
+            if overrides.get(name) is None:
+                overrides[name] = os.environ.get(variable) or None
         return cls(url, **overrides)
 
     def close(self) -> None:
@@ -199,6 +201,11 @@ class PactBroker:
             raise PactBrokerError(
                 f"the Pact Broker at {self.url} answered 404 Not Found to {method} {shown}: expected {expected}. "
                 f"{not_found or 'Check the names and versions, and that the URL is the broker root.'}", status=status,
+            )
+        if 300 <= status < 400:
+            raise PactBrokerError(
+                f"the Pact Broker at {self.url} redirects {method} {shown} to {response.headers.get('location')!r}: "
+                "use the broker URL it redirects to (an https:// URL is followed through redirects)", status=status,
             )
         if status >= 400:
             raise PactBrokerError(
@@ -300,7 +307,10 @@ class PactBroker:
                 raise PactBrokerError(f"the Pact Broker at {self.url} answered GET {href} with something that is not a pact")
             publish = links.get("pb:publish-verification-results", {}).get("href")
             notices = tuple(str(notice.get("text", "")) for notice in properties.get("notices", []) if notice.get("text"))
-            found.append(VerifiablePact(href, document, properties.get("pending") is True, properties.get("wip") is True, notices, publish))
+            version = str(links.get("pb:consumer-version", {}).get("name", ""))
+            found.append(
+                VerifiablePact(href, document, properties.get("pending") is True, properties.get("wip") is True, notices, publish, version)
+            )
         return found
 
     def publish_verification_results(

@@ -124,7 +124,8 @@ class BrokerSession:
     def fetch(self, provider: str) -> list[tuple[Path, VerifiablePact]]:
         """The pacts the broker selects for `provider`, each saved as a file (once per process).
 
-        A broker that cannot answer is a usage error: the session cannot verify what it was asked to."""
+        A broker that cannot answer fails the collection of the provider test: it cannot verify what it
+        was asked to."""
         if provider in self.fetched:
             return self.fetched[provider]
         if self._directory is None:
@@ -137,7 +138,7 @@ class BrokerSession:
                     provider, selectors=settings.selectors, provider_branch=settings.branch, include_wip_since=settings.wip_since
                 )
         except (PactBrokerError, IpcUsageError) as error:
-            raise pytest.UsageError(f"fetching the pacts of {provider!r} for verification: {error}") from None
+            pytest.fail(f"fetching the pacts of {provider!r} for verification: {error}", pytrace=False)
         saved: list[tuple[Path, VerifiablePact]] = []
         for pact in pacts:
             path = self._directory / f"{len(self.pacts):04d}.json"
@@ -147,6 +148,10 @@ class BrokerSession:
             saved.append((path, pact))
         self.fetched[provider] = saved
         return saved
+
+    def labels(self) -> dict[Path, str]:
+        """Each fetched pact's file -> `Web c2` (consumer and version), to tell same-named items apart."""
+        return {path: f"{pact.pair[0]} {pact.consumer_version}".strip() for path, pact in self.pacts.items()}
 
     def pending_note(self, path: Path) -> str:
         """Why the broker calls the pact at `path` pending (its notices), for the item's outcome."""
