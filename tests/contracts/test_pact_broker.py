@@ -8,12 +8,14 @@ a pact the provider honoured before fails it. Credentials: accepted and refused,
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from pytest_ipc import aio
 from pytest_ipc.__main__ import main as cli
 from pytest_ipc.contracts.broker import PactBroker, can_i_deploy
 from pytest_ipc.contracts.broker_fake import FakePactBroker
@@ -173,6 +175,7 @@ def test_publish_verify_and_can_i_deploy(project: pytest.Pytester, broker: FakeP
     )
     assert can_i_deploy("Web", "c1", to_environment="production"), "c1 is still compatible with what is deployed"
     assert cli(["pact-can-i-deploy", "--pacticipant=Web", "--version=c2", "--to-environment=production"]) == 1
+    assert not asyncio.run(aio.can_i_deploy("Web", "c2", to_environment="production"))
 
 
 def test_a_pact_the_provider_honoured_before_fails_the_build(
