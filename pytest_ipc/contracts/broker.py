@@ -315,7 +315,7 @@ class PactBroker:
 
     def publish_verification_results(
         self,
-        pact: VerifiablePact,
+        pact: VerifiablePact | str,
         *,
         success: bool,
         provider_version: str,
@@ -323,8 +323,13 @@ class PactBroker:
         test_results: Sequence[Mapping[str, Any]] = (),
         build_url: str | None = None,
     ) -> None:
-        """Tell the broker that `provider_version` (on `provider_branch`) did or did not honour `pact`."""
-        if pact.publish_results_url is None:
+        """Tell the broker that `provider_version` (on `provider_branch`) did or did not honour `pact`
+        (a fetched pact, or its `pb:publish-verification-results` link)."""
+        if isinstance(pact, str):
+            target = pact
+        elif pact.publish_results_url is not None:
+            target = pact.publish_results_url
+        else:
             raise PactBrokerError(
                 f"the pact at {pact.url} has no 'pb:publish-verification-results' link: this broker cannot take verification results"
             )
@@ -340,7 +345,7 @@ class PactBroker:
             body["providerVersionBranch"] = provider_branch
         if build_url:
             body["buildUrl"] = build_url
-        self._request("POST", pact.publish_results_url, body=body, expected="to accept verification results for the pact")
+        self._request("POST", target, body=body, expected="to accept verification results for the pact")
 
     # -- deployments ------------------------------------------------------------------------------------
 

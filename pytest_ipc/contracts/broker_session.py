@@ -169,7 +169,7 @@ class BrokerSession:
             return
         item.user_properties.append((PROPERTY, {
             "url": pact.url, "publish": pact.publish_results_url, "name": "{} -> {}".format(*pact.pair), "total": self.totals[path],
-            "identity": identity, "description": description, "pending": pact.pending,
+            "identity": identity, "description": description,
         }))
 
     @pytest.hookimpl(trylast=True)
@@ -202,7 +202,7 @@ class BrokerSession:
             return
         try:
             with self.settings.client() as broker:
-                for url, outcome in sorted(self.outcomes.items()):
+                for _, outcome in sorted(self.outcomes.items()):
                     if len(outcome.results) < outcome.total:
                         self.lines.append(
                             f"{outcome.name}: verification result not published, only {len(outcome.results)} of its {outcome.total} "
@@ -212,7 +212,7 @@ class BrokerSession:
                     results = [outcome.results[key] for key in sorted(outcome.results)]
                     success = all(result["success"] for result in results)
                     broker.publish_verification_results(
-                        VerifiablePact(url, {}, publish_results_url=outcome.publish_url), success=success,
+                        outcome.publish_url, success=success,
                         provider_version=version, provider_branch=self.settings.branch, test_results=results,
                     )
                     verdict = "success" if success else "failure"

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from pytest_ipc import aio
@@ -284,9 +285,31 @@ def test_selectors_pick_main_branch_deployed_released_and_consumer(tmp_path: Pat
         assert chosen({"latest": True, "consumer": "Web"}) == ["Web reads c"]
         assert chosen({"tag": "store", "latest": True}) == ["App reads d"]
         assert chosen({"mainBranch": True}, {"mainBranch": True, "consumer": "Web"}) == ["App reads e", "Web reads b"]  # deduplicated
+        headers = {"Content-Type": "application/json"}
+        assert httpx.patch(f"{fake.url}/pacticipants/Web", json={"mainBranch": "feat"}, headers=headers).status_code == 200
+        assert chosen({"mainBranch": True, "consumer": "Web"}) == ["Web reads c"]
+        legacy = httpx.put(f"{fake.url}/pacts/provider/Orders/consumer/Legacy/version/l1", json=pact("Legacy", "g"))
+        assert legacy.status_code == 201 and "pb:publish-verification-results" in legacy.json()["_links"]
+        matrix = httpx.get(f"{fake.url}/matrix?q[][pacticipant]=Web&q[][version]=w1&latestby=cvp&environment=production").json()
+        assert matrix["summary"]["deployable"] is None and matrix["summary"]["unknown"] == 1
+        assert "no version is currently recorded as deployed/released in this environment" in matrix["summary"]["reason"]
         with pytest.raises(ValueError, match=r"unknown selector key\(s\) mainbranch; valid keys: branch, consumer"):
             chosen({"mainbranch": True})
         assert cli(["pact-publish", str(tmp_path / "none"), "--consumer-version=x", f"--broker-url={fake.url}"]) == 1
         (tmp_path / "Web-Orders.json").write_text(json.dumps(pact("Web", "f")))
         assert cli(["pact-publish", str(tmp_path), "--consumer-version=w4", "--branch=main", "--tag=t", f"--broker-url={fake.url}"]) == 0
         assert fake.published_versions("Web")[-1] == {"number": "w4", "branch": "main", "tags": ["t"]}
+
+
+def test_bad_broker_settings_are_usage_errors_naming_the_choices(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    unknown = pytester.runpytest_inprocess(
+        *QUIET_SESSION, "--ipc-pact-broker-url=http://127.0.0.1:9", '--ipc-pact-selectors=[{"mainbranch": true}]'
+    )
+    assert unknown.ret == pytest.ExitCode.USAGE_ERROR
+    unknown.stderr.fnmatch_lines([
+        "*--ipc-pact-selectors: unknown selector key(s) mainbranch; valid keys: branch, consumer, deployed, deployedOrReleased,*"
+    ])
+    nowhere = pytester.runpytest_inprocess(*QUIET_SESSION, "--ipc-pact-consumer-version=c1")
+    assert nowhere.ret == pytest.ExitCode.USAGE_ERROR
+    nowhere.stderr.fnmatch_lines(["*--ipc-pact-consumer-version needs a Pact Broker to publish to: set --ipc-pact-broker-url*"])
