@@ -212,6 +212,15 @@ def test_a_failing_consumer_session_publishes_nothing(project: pytest.Pytester, 
     result.stdout.fnmatch_lines(["pacts not published: the session did not pass (exit status 1); only a green consumer build publishes"])
     assert broker.published_versions("Web") == []
 
+    url = broker.url
+    broker.stop()  # a green consumer build whose broker is gone: red, and the summary says why
+    unreachable = project.runpytest_inprocess(
+        *QUIET_SESSION, "test_consumer.py", f"--ipc-pact-broker-url={url}", "--ipc-pact-consumer-version=c1", "--ipc-pact-dir=pacts"
+    )
+    unreachable.assert_outcomes(passed=1)
+    assert unreachable.ret == pytest.ExitCode.TESTS_FAILED
+    unreachable.stdout.fnmatch_lines([f"ERROR publishing pacts: cannot reach the Pact Broker at {url} (GET /: ConnectError*check the URL*"])
+
 
 def test_refused_credentials_stop_the_session_with_what_to_do(
     project: pytest.Pytester, broker: FakePactBroker, monkeypatch: pytest.MonkeyPatch
