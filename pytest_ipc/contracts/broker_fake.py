@@ -468,13 +468,15 @@ class FakePactBroker:
         branch = provider_branch if selector.get("matchingBranch") else selector.get("branch")
         if branch is not None:
             chosen = [p for p in pool if p.version.branch == branch]
-            if not chosen and selector.get("fallbackBranch"):
-                chosen = [p for p in pool if p.version.branch == selector["fallbackBranch"]]
+            if selector.get("fallbackBranch"):  # per consumer: those without a pact on `branch`
+                found = {p.consumer for p in chosen}
+                chosen += [p for p in pool if p.consumer not in found and p.version.branch == selector["fallbackBranch"]]
             return chosen if selector.get("latest") is False else self._heads(chosen, by_consumer)
         if selector.get("tag"):
             chosen = [p for p in pool if selector["tag"] in p.version.tags]
-            if not chosen and selector.get("fallbackTag"):
-                chosen = [p for p in pool if selector["fallbackTag"] in p.version.tags]
+            if selector.get("fallbackTag"):
+                found = {p.consumer for p in chosen}
+                chosen += [p for p in pool if p.consumer not in found and selector["fallbackTag"] in p.version.tags]
             return (
                 self._heads(chosen, by_consumer)
                 if selector.get("latest")

@@ -292,6 +292,7 @@ def test_selectors_pick_main_branch_deployed_released_and_consumer(tmp_path: Pat
         assert chosen({"released": True, "environment": "production"}) == ["App reads d"]
         assert chosen({"deployedOrReleased": True}) == ["App reads d", "Web reads a"]
         assert chosen({"branch": "feat"}) == ["Web reads c"]
+        assert chosen({"branch": "feat", "fallbackBranch": "develop"}) == ["App reads e", "Web reads c"]
         assert chosen({"latest": True, "consumer": "Web"}) == ["Web reads c"]
         assert chosen({"tag": "store", "latest": True}) == ["App reads d"]
         assert chosen({"mainBranch": True}, {"mainBranch": True, "consumer": "Web"}) == ["App reads e", "Web reads b"]  # deduplicated
