@@ -535,6 +535,8 @@ class FakePactBroker:
                 if flag in selector and selector[flag] is not True:
                     raise _bad(f"{flag} can only be set to true", f"consumerVersionSelectors[{index}]")
         branch = body.get("providerVersionBranch")
+        if any(selector.get("matchingBranch") for selector in selectors) and not branch:
+            raise _bad("the matchingBranch selector needs the providerVersionBranch", "consumerVersionSelectors")
         include_pending = body.get("includePendingStatus") is True
         since = body.get("includeWipPactsSince")
         if since is not None:
