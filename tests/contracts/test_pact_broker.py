@@ -24,6 +24,9 @@ from pytest_ipc.contracts.errors import PactBrokerError
 from tests.contracts.inner_session import QUIET_SESSION
 
 TOKEN = "t0ken-never-printed"
+# Plugins the inner sessions do not use: each costs a tenth of a second or more per session here.
+UNUSED_PLUGINS = ("anyio", "asyncio", "benchmark", "pytest_httpserver", "respx", "schemathesis", "xdist")
+LEAN = (*QUIET_SESSION, *(f"-pno:{name}" for name in UNUSED_PLUGINS))
 CONSUMER_TESTS = """
 import httpx
 import pytest
@@ -91,7 +94,7 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 def provider_session(project: pytest.Pytester, broker: FakePactBroker, *args: str) -> pytest.RunResult:
     """A provider build: the broker's pacts only (no local pact directory)."""
     return project.runpytest_inprocess(
-        *QUIET_SESSION, "test_provider.py", "-v", "-rxX", f"--ipc-pact-broker-url={broker.url}", "--ipc-pact-dir=no-local-pacts",
+        *LEAN, "test_provider.py", "-v", "-rxX", f"--ipc-pact-broker-url={broker.url}", "--ipc-pact-dir=no-local-pacts",
         "--ipc-pact-branch=main", *args,
     )
 
@@ -124,7 +127,7 @@ def changed_pact(pact_file: Path, **expected: str) -> dict[str, object]:
 
 def test_publish_verify_and_can_i_deploy(project: pytest.Pytester, broker: FakePactBroker, monkeypatch: pytest.MonkeyPatch) -> None:
     consumer = project.runpytest_inprocess(
-        *QUIET_SESSION, "test_consumer.py", f"--ipc-pact-broker-url={broker.url}", "--ipc-pact-consumer-version=c1",
+        *LEAN, "test_consumer.py", f"--ipc-pact-broker-url={broker.url}", "--ipc-pact-consumer-version=c1",
         "--ipc-pact-branch=main", "--ipc-pact-tag=feature-a,reviewed", "--ipc-pact-dir=consumer-pacts",
     )
     consumer.assert_outcomes(passed=1)
@@ -206,7 +209,7 @@ def test_a_pact_the_provider_honoured_before_fails_the_build(
 def test_a_failing_consumer_session_publishes_nothing(project: pytest.Pytester, broker: FakePactBroker) -> None:
     project.makepyfile(test_red="def test_red():\n    assert False\n")
     result = project.runpytest_inprocess(
-        *QUIET_SESSION, "test_consumer.py", "test_red.py", f"--ipc-pact-broker-url={broker.url}",
+        *LEAN, "test_consumer.py", "test_red.py", f"--ipc-pact-broker-url={broker.url}",
         "--ipc-pact-consumer-version=c1", "--ipc-pact-dir=consumer-pacts",
     )
     result.assert_outcomes(passed=1, failed=1)
@@ -216,7 +219,7 @@ def test_a_failing_consumer_session_publishes_nothing(project: pytest.Pytester, 
     url = broker.url
     broker.stop()  # a green consumer build whose broker is gone: red, and the summary says why
     unreachable = project.runpytest_inprocess(
-        *QUIET_SESSION, "test_consumer.py", f"--ipc-pact-broker-url={url}", "--ipc-pact-consumer-version=c1", "--ipc-pact-dir=pacts"
+        *LEAN, "test_consumer.py", f"--ipc-pact-broker-url={url}", "--ipc-pact-consumer-version=c1", "--ipc-pact-dir=pacts"
     )
     unreachable.assert_outcomes(passed=1)
     assert unreachable.ret == pytest.ExitCode.TESTS_FAILED
@@ -315,12 +318,12 @@ def test_selectors_pick_main_branch_deployed_released_and_consumer(tmp_path: Pat
 def test_bad_broker_settings_are_usage_errors_naming_the_choices(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
     unknown = pytester.runpytest_inprocess(
-        *QUIET_SESSION, "--ipc-pact-broker-url=http://127.0.0.1:9", '--ipc-pact-selectors=[{"mainbranch": true}]'
+        *LEAN, "--ipc-pact-broker-url=http://127.0.0.1:9", '--ipc-pact-selectors=[{"mainbranch": true}]'
     )
     assert unknown.ret == pytest.ExitCode.USAGE_ERROR
     unknown.stderr.fnmatch_lines([
         "*--ipc-pact-selectors: unknown selector key(s) mainbranch; valid keys: branch, consumer, deployed, deployedOrReleased,*"
     ])
-    nowhere = pytester.runpytest_inprocess(*QUIET_SESSION, "--ipc-pact-consumer-version=c1")
+    nowhere = pytester.runpytest_inprocess(*LEAN, "--ipc-pact-consumer-version=c1")
     assert nowhere.ret == pytest.ExitCode.USAGE_ERROR
     nowhere.stderr.fnmatch_lines(["*--ipc-pact-consumer-version needs a Pact Broker to publish to: set --ipc-pact-broker-url*"])
