@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pytest_ipc.contracts import assert_message_matches_pact as assert_message_matches_pact
     from pytest_ipc.contracts import assert_pacts_compatible as assert_pacts_compatible
     from pytest_ipc.contracts import breaking_changes as breaking_changes
+    from pytest_ipc.contracts import can_i_deploy as can_i_deploy
     from pytest_ipc.contracts import check_avro_compatibility as check_avro_compatibility
     from pytest_ipc.contracts import provider_state as provider_state
     from pytest_ipc.contracts import states_for as states_for
@@ -166,6 +167,7 @@ __all__ = [
     "assert_retry_jitter",
     "assert_timeout_honoured",
     "breaking_changes",
+    "can_i_deploy",
     "channels_for",
     "check_avro_compatibility",
     "constant",

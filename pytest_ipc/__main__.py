@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "openapi-diff": ("pytest_ipc.specs.cli", "openapi_diff", "breaking changes between two OpenAPI documents"),
     "asyncapi-diff": ("pytest_ipc.specs.cli", "asyncapi_diff", "breaking changes between two AsyncAPI documents"),
     "pact-check": ("pytest_ipc.specs.cli", "pact_check", "a pact checked against the provider's OpenAPI or AsyncAPI document"),
+    "pact-publish": ("pytest_ipc.contracts.broker_cli", "publish_main", "publish pact files to a Pact Broker"),
+    "pact-can-i-deploy": ("pytest_ipc.contracts.broker_cli", "can_i_deploy_main", "ask a Pact Broker whether a version may be deployed"),
 }
 USAGE_ERROR = 2
 

@@ -11,6 +11,7 @@ Methods follow the same rule on their objects (`await rabbitmq_server.aio.restar
 do no I/O (the fault vocabulary, the messaging verdicts) have one form only, in `pytest_ipc`.
 """
 
+from pytest_ipc.contracts.aio import can_i_deploy
 from pytest_ipc.messaging.aio import (
     Capture,
     DeadLetterAfter,
@@ -43,6 +44,7 @@ __all__ = [
     "assert_request_cap",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "can_i_deploy",
     "channels_for",
     "consumer_down",
     "duplicate",

@@ -37,6 +37,7 @@ PUBLIC_MODULES = (
     "pytest_ipc.messaging",
     "pytest_ipc.messaging.aio",
     "pytest_ipc.contracts",
+    "pytest_ipc.contracts.aio",
     "pytest_ipc.report",
     "pytest_ipc.network",
     "pytest_ipc.protobuf",

@@ -1,8 +1,9 @@
 """Consumer-driven contracts (Pact) and API evolution checks.
 
 Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verification`/`states`/
-`callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs
-pact), `evolve` (tolerant reader), `avro`, `maturity`.
+`callbacks`, pact files `pactfile`, exceptions `errors`, the Pact Broker (`broker` the client,
+`broker_session` the session's part, `broker_fake` an in-memory broker for tests, `broker_cli`),
+and the evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `avro`, `maturity`.
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """
@@ -14,11 +15,15 @@ from typing import Any
 
 _EXPORTS = {
     "ContractError": "errors",
+    "Deployability": "broker",
+    "FakePactBroker": "broker_fake",
     "ManagedPact": "consumer",
     "ManagedPactServer": "consumer",
     "MaturityReport": "maturity",
     "NoPactsFound": "errors",
     "NotAPact": "errors",
+    "PactBroker": "broker",
+    "PactBrokerError": "errors",
     "PactCase": "verification",
     "PactConflict": "errors",
     "ProviderStates": "states",
@@ -26,23 +31,30 @@ _EXPORTS = {
     "PublishedMessage": "messages",
     "ResponseEvolver": "evolve",
     "UnknownProviderState": "errors",
+    "VerifiablePact": "broker",
     "assert_message_matches_pact": "verification",
     "assert_pacts_compatible": "compat",
     "assess_maturity": "maturity",
     "breaking_changes": "compat",
+    "can_i_deploy": "broker",
     "check_avro_compatibility": "avro",
     "provider_state": "states",
+    "publish_pacts": "broker",
     "states_for": "states",
     "verify_interaction": "verification",
 }
 
 __all__ = [
     "ContractError",
+    "Deployability",
+    "FakePactBroker",
     "ManagedPact",
     "ManagedPactServer",
     "MaturityReport",
     "NoPactsFound",
     "NotAPact",
+    "PactBroker",
+    "PactBrokerError",
     "PactCase",
     "PactConflict",
     "ProviderStates",
@@ -50,12 +62,15 @@ __all__ = [
     "PublishedMessage",
     "ResponseEvolver",
     "UnknownProviderState",
+    "VerifiablePact",
     "assert_message_matches_pact",
     "assert_pacts_compatible",
     "assess_maturity",
     "breaking_changes",
+    "can_i_deploy",
     "check_avro_compatibility",
     "provider_state",
+    "publish_pacts",
     "states_for",
     "verify_interaction",
 ]

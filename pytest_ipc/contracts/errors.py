@@ -45,3 +45,15 @@ class UnknownProviderState(IpcUsageError):
 
 class ProviderUnreachable(IpcError):
     """Nothing answers at the provider's URL: the provider is down, not in breach of the contract."""
+
+
+class PactBrokerError(IpcError):
+    """The Pact Broker could not be reached or refused a request; `status` is its HTTP status, if any.
+
+    The message says what was expected and what to do (which credentials to set, which URL to
+    check); it never contains the credentials themselves.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status

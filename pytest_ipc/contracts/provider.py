@@ -112,6 +112,7 @@ class ProviderSession:
     facts: Callable[[], SessionFacts]
     writers: Callable[[str], set[str]]  # provider -> node ids of the consumer tests that may write it
     other_workers: frozenset[str]  # xdist workers that may run them (none: one process, no waiting)
+    pending_notes: dict[Path, str] = field(default_factory=dict)  # a broker pact's file -> why the broker calls it pending
     _views: dict[str, dict[Pair, tuple[Path, MergeResult]]] = field(default_factory=dict)
 
     def view(self, provider: str) -> dict[Pair, tuple[Path, MergeResult]]:

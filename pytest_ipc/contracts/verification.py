@@ -258,5 +258,7 @@ class PactCase:
                 [error.result for error in broken],
             )
         if failures:
-            pytest.xfail("pending interaction(s) not honoured yet: " + "; ".join(str(error) for _, error in failures))
+            notes = sorted({note for ref, _ in failures if (note := self._session.pending_notes.get(ref.pact_file))})
+            why = f" ({'; '.join(notes)})" if notes else ""
+            pytest.xfail(f"pending interaction(s) not honoured yet{why}: " + "; ".join(str(error) for _, error in failures))
         return results

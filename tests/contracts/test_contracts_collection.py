@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_ipc._http import Exchange, HttpServer, Request, Response
-from pytest_ipc._loop import LoopThread
+from pytest_ipc.contracts.broker import PactBroker
+from pytest_ipc.contracts.broker_fake import FakePactBroker
 from tests.contracts.contract_pacts import write_events_pact, write_orders_pact
 from tests.contracts.inner_session import QUIET_SESSION
 
@@ -78,29 +78,13 @@ def test_nobody_yet(pact_interaction):
 
 @pytest.fixture
 def fake_broker(tmp_path: Path) -> Iterator[str]:
-    """A Pact Broker's read API (HAL index + pact documents) on a real loopback port."""
+    """A Pact Broker (the in-repo fake, on a real loopback port) with BrokerWeb's pact on its main branch."""
     write_orders_pact(tmp_path, "V1")
     document = json.loads((tmp_path / "OrdersWebV1-Orders.json").read_text())
     document["consumer"]["name"] = "BrokerWeb"
-    routes = {
-        "/pacts/provider/Orders/latest": {
-            "_links": {"pb:pacts": [{"href": "/pacts/provider/Orders/consumer/BrokerWeb/latest"}]}
-        },
-        "/pacts/provider/Orders/consumer/BrokerWeb/latest": document,
-    }
-
-    async def handle(request: Request, _exchange: Exchange) -> Response:
-        if request.path not in routes:
-            return Response(404, b"{}")
-        return Response(200, json.dumps(routes[request.path]).encode(), [("content-type", "application/hal+json")])
-
-    loop = LoopThread("fake-broker").start()
-    server = HttpServer(handle)
-    loop.run(server.start())
-    host, port = server.address
-    yield f"http://{host}:{port}"
-    loop.run(server.stop())
-    loop.stop()
+    with FakePactBroker() as broker, PactBroker(broker.url) as client:
+        client.publish([document], consumer_version="1.0.0", branch="main")
+        yield broker.url
 
 
 def test_one_item_per_interaction_from_files_and_broker(pytester: pytest.Pytester, fake_broker: str) -> None:
@@ -173,35 +157,14 @@ def test_broker_url_must_be_http(pytester: pytest.Pytester) -> None:
 
 @pytest.fixture
 def pending_broker(tmp_path: Path) -> Iterator[str]:
-    """A broker with the "pacts for verification" API: V1's pact is verified, V2's is pending."""
-    documents = {
-        version: json.loads(write_orders_pact(tmp_path, version).read_text()) for version in ("V1", "V2")
-    }
-    listing = {
-        "_embedded": {
-            "pacts": [
-                {"verificationProperties": {"pending": version == "V2"}, "_links": {"self": {"href": f"/pacts/{version}"}}}
-                for version in documents
-            ]
-        }
-    }
-
-    async def handle(request: Request, _exchange: Exchange) -> Response:
-        if request.method == "POST" and request.path == "/pacts/provider/Orders/for-verification":
-            body = listing
-        elif request.method == "GET" and request.path.startswith("/pacts/V"):
-            body = documents[request.path.rsplit("/", 1)[1]]
-        else:
-            return Response(404, b"{}")
-        return Response(200, json.dumps(body).encode(), [("content-type", "application/hal+json")])
-
-    loop = LoopThread("pending-broker").start()
-    server = HttpServer(handle)
-    loop.run(server.start())
-    host, port = server.address
-    yield f"http://{host}:{port}"
-    loop.run(server.stop())
-    loop.stop()
+    """A broker where V1's pact was verified by a provider build (not pending) and V2's never was (pending)."""
+    documents = [json.loads(write_orders_pact(tmp_path, version).read_text()) for version in ("V1", "V2")]
+    with FakePactBroker() as broker, PactBroker(broker.url) as client:
+        for document in documents:
+            client.publish([document], consumer_version="1.0.0", branch="main")
+        (verified,) = [pact for pact in client.pacts_for_verification("Orders") if pact.pair[0] == "OrdersWebV1"]
+        client.publish_verification_results(verified, success=True, provider_version="0.9.0")
+        yield broker.url
 
 
 def test_a_pact_the_broker_says_is_pending_fails_as_expected_failures(pytester: pytest.Pytester, pending_broker: str) -> None:
