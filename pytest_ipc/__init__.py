@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from pytest_ipc.client import ToxiproxyClient as ToxiproxyClient
     from pytest_ipc.client import ToxiproxyError as ToxiproxyError
     from pytest_ipc.client import ToxiproxyServer as ToxiproxyServer
+    from pytest_ipc.contracts import CompatibilityFinding as CompatibilityFinding
+    from pytest_ipc.contracts import CompatibilityReport as CompatibilityReport
     from pytest_ipc.contracts import ContractError as ContractError
     from pytest_ipc.contracts import ManagedPact as ManagedPact
     from pytest_ipc.contracts import PactCase as PactCase
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from pytest_ipc.contracts import assert_pacts_compatible as assert_pacts_compatible
     from pytest_ipc.contracts import breaking_changes as breaking_changes
     from pytest_ipc.contracts import check_avro_compatibility as check_avro_compatibility
+    from pytest_ipc.contracts import check_protobuf_compatibility as check_protobuf_compatibility
+    from pytest_ipc.contracts import check_thrift_compatibility as check_thrift_compatibility
     from pytest_ipc.contracts import provider_state as provider_state
     from pytest_ipc.contracts import states_for as states_for
     from pytest_ipc.faults import FaultNeverFired as FaultNeverFired
@@ -103,6 +107,8 @@ __all__ = [
     "BrokerError",
     "BrokerServer",
     "Capture",
+    "CompatibilityFinding",
+    "CompatibilityReport",
     "ContractError",
     "CrashMidProcessing",
     "DeadLetterAfter",
@@ -160,6 +166,8 @@ __all__ = [
     "breaking_changes",
     "channels_for",
     "check_avro_compatibility",
+    "check_protobuf_compatibility",
+    "check_thrift_compatibility",
     "constant",
     "consumer_down",
     "duplicate",

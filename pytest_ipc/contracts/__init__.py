@@ -2,7 +2,8 @@
 
 Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verification`/`states`/
 `callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs
-pact), `evolve` (tolerant reader), `avro`, `maturity`.
+pact), `evolve` (tolerant reader), `maturity`, and schema compatibility (`compatibility` owns the
+modes, findings and report) for `avro`, `protobuf_compat` and `thrift_compat`.
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """
@@ -13,6 +14,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "CompatibilityFinding": "compatibility",
+    "CompatibilityReport": "compatibility",
     "ContractError": "errors",
     "ManagedPact": "consumer",
     "ManagedPactServer": "consumer",
@@ -31,12 +34,16 @@ _EXPORTS = {
     "assess_maturity": "maturity",
     "breaking_changes": "compat",
     "check_avro_compatibility": "avro",
+    "check_protobuf_compatibility": "protobuf_compat",
+    "check_thrift_compatibility": "thrift_compat",
     "provider_state": "states",
     "states_for": "states",
     "verify_interaction": "verification",
 }
 
 __all__ = [
+    "CompatibilityFinding",
+    "CompatibilityReport",
     "ContractError",
     "ManagedPact",
     "ManagedPactServer",
@@ -55,6 +62,8 @@ __all__ = [
     "assess_maturity",
     "breaking_changes",
     "check_avro_compatibility",
+    "check_protobuf_compatibility",
+    "check_thrift_compatibility",
     "provider_state",
     "states_for",
     "verify_interaction",
