@@ -26,7 +26,8 @@ BACKWARD, FORWARD = ("BACKWARD",), ("FORWARD",)
 BOTH = ("BACKWARD", "FORWARD")
 ROUND_TRIP = "ROUND_TRIP"  # the rule id of a corruption seen by writing with one version, reading with the other
 
-_DIRECTION_WORDS = {"BACKWARD": "old writer → new reader", "FORWARD": "new writer → old reader"}
+# BACKWARD: old writer → new reader, or old clients → new server; FORWARD: the reverse.
+_DIRECTION_WORDS = {"BACKWARD": "BACKWARD (old → new)", "FORWARD": "FORWARD (new → old)"}
 
 
 def directions_of(mode: str, what: str) -> tuple[str, ...]:
@@ -51,11 +52,11 @@ class CompatibilityFinding:
     location: str  # "orders.proto:shop.v1.Order.total", "orders.thrift:Order.total"
     change: str  # what changed ("type changed from int64 to string")
     why: str  # why it breaks, and what to do instead
-    directions: tuple[str, ...]  # BACKWARD (old writer → new reader), FORWARD (new writer → old reader)
+    directions: tuple[str, ...]  # BACKWARD: old writer → new reader (old clients → new server); FORWARD: reverse
     categories: tuple[str, ...] = CATEGORIES  # the categories that count it as breaking; () = advice only
 
     def __str__(self) -> str:
-        directions = ", ".join(_DIRECTION_WORDS[direction] for direction in self.directions)
+        directions = "BACKWARD and FORWARD" if len(self.directions) == 2 else _DIRECTION_WORDS[self.directions[0]]
         counted = f"breaks {', '.join(self.categories)}" if self.categories else "advice"
         return f"{self.rule} at {self.location}: {self.change}; {self.why} ({directions}; {counted})"
 

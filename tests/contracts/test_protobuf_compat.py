@@ -58,7 +58,7 @@ def test_a_stricter_category_turns_the_source_break_into_a_failure() -> None:
         check_protobuf_compatibility(V1 / "orders.proto", V2 / "orders.proto", "FULL", category="FILE")
     assert failure_lines(caught) == [
         "FIELD_NO_DELETE at orders.proto:shop.orders.v1.Order.signature: field 15 (bytes signature) deleted; "
-        "generated code loses the field (old writer → new reader, new writer → old reader; breaks FILE, PACKAGE)"
+        "generated code loses the field (BACKWARD and FORWARD; breaks FILE, PACKAGE)"
     ]
 
 
@@ -114,7 +114,7 @@ BREAKING = {
         "BACKWARD",
         "WIRE",
         f"FIELD_WIRE_COMPATIBLE_TYPE at {ORDER}.signature: field 15 changed type from bytes to string; "
-        "bytes that are not valid UTF-8 fail to parse as a string (old writer → new reader;",
+        "bytes that are not valid UTF-8 fail to parse as a string (BACKWARD (old → new);",
     ),
     "singular to repeated": (
         [("  string customer_id = 2;\n", "  repeated string customer_id = 2;\n")],
@@ -290,10 +290,10 @@ def test_deleting_a_file_and_its_package_breaks_generated_code() -> None:
         check_protobuf_compatibility(old, new, "FULL", category="PACKAGE")
     assert set(failure_lines(caught)) >= {
         "PACKAGE_NO_DELETE at events.proto: package 'shop.events.v1' deleted; code that imports it breaks "
-        "(old writer → new reader, new writer → old reader; breaks FILE, PACKAGE)",
+        "(BACKWARD and FORWARD; breaks FILE, PACKAGE)",
         "MESSAGE_NO_DELETE at events.proto:shop.events.v1.OrderCancelled: message deleted; code that uses it breaks, "
         "and fields of this type are gone too; deprecate it instead "
-        "(old writer → new reader, new writer → old reader; breaks FILE, PACKAGE)",
+        "(BACKWARD and FORWARD; breaks FILE, PACKAGE)",
     }
     with pytest.raises(ContractError, match=r"FILE_NO_DELETE at events\.proto: file deleted"):
         check_protobuf_compatibility(old, new, "FULL", category="FILE")
@@ -309,10 +309,10 @@ def test_execution_catches_a_wire_corruption_and_names_the_field(tmp_path: Path)
     assert executed == [
         "ROUND_TRIP at orders.proto:shop.orders.v1.Card.expiry_month: shop.orders.v1.Card.expiry_month written by the "
         "old version (#3) landed in the reader's unknown fields in the new one; readers see something else than was "
-        "written (old writer → new reader; breaks FILE, PACKAGE, WIRE_JSON, WIRE)",
+        "written (BACKWARD (old → new); breaks FILE, PACKAGE, WIRE_JSON, WIRE)",
         "ROUND_TRIP at orders.proto:shop.orders.v1.Card.expiry_month: shop.orders.v1.Card.expiry_month written by the "
         "new version (#3) landed in the reader's unknown fields in the old one; readers see something else than was "
-        "written (new writer → old reader; breaks FILE, PACKAGE, WIRE_JSON, WIRE)",
+        "written (FORWARD (new → old); breaks FILE, PACKAGE, WIRE_JSON, WIRE)",
     ]
     assert rules_of(report.failures) == {"ROUND_TRIP", "FIELD_WIRE_COMPATIBLE_TYPE"}
 
@@ -326,7 +326,7 @@ def test_execution_sees_the_widened_int_truncated_by_old_readers_only(tmp_path: 
     assert failure_lines(caught) == [
         "ROUND_TRIP at orders.proto:shop.orders.v1.Card.expiry_year: shop.orders.v1.Card.expiry_year written by the new "
         "version -5000000401 read as -705033105 in the old one; readers see something else than was written "
-        "(new writer → old reader; breaks FILE, PACKAGE, WIRE_JSON, WIRE)"
+        "(FORWARD (new → old); breaks FILE, PACKAGE, WIRE_JSON, WIRE)"
     ]
 
 
@@ -370,10 +370,10 @@ def test_a_value_added_to_a_closed_enum_is_lost_by_old_readers(tmp_path: Path) -
         check_protobuf_compatibility(V1 / "ledger.proto", changed, "FORWARD")
     assert failure_lines(caught) == [
         "ENUM_VALUE_ADDED at ledger.proto:shop.ledger.v1.Kind.REFUND: value REFUND = 3 added; old readers of this closed "
-        "(proto2) enum drop the value into unknown fields: the field reads as unset (new writer → old reader; breaks FILE, "
+        "(proto2) enum drop the value into unknown fields: the field reads as unset (FORWARD (new → old); breaks FILE, "
         "PACKAGE, WIRE_JSON, WIRE)",
         f"ROUND_TRIP at {ENTRY}.kind: shop.ledger.v1.Entry.kind written by the new version (#2) landed in the reader's "
-        "unknown fields in the old one; readers see something else than was written (new writer → old reader; breaks "
+        "unknown fields in the old one; readers see something else than was written (FORWARD (new → old); breaks "
         "FILE, PACKAGE, WIRE_JSON, WIRE)",
     ]
 
