@@ -1,6 +1,7 @@
 """Thrift compatibility by doing it: structs written with one version, read with the other.
 
-Every struct, union, exception and method argument/result list the two versions share is filled
+Every struct, union, exception and method argument/result list the two versions declare differently
+(nested types included; identical ones cannot tell the versions apart) is filled
 with distinctive values (every field set, negative integers, binary that is not UTF-8, two items in
 each container; union member `n` and enum value `n` in sample `n`), plus one sample with only the
 required fields set, and written then read over the binary and the compact protocol (thriftpy2's, in
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import cache
 from types import ModuleType
 from typing import Any
 
+from pytest_ipc._optional import require
 from pytest_ipc.contracts.compatibility import ROUND_TRIP, CompatibilityFinding
 from pytest_ipc.contracts.thrift_rules import BINARY, FLIPPED, KINDS, LIST, MAP, SET, STRUCT, declared, field_spec
 
@@ -29,26 +32,32 @@ VERSION = {"BACKWARD": ("old", "new"), "FORWARD": ("new", "old")}
 def thrift_round_trip(old: ModuleType, new: ModuleType, direction: str) -> tuple[int, list[CompatibilityFinding]]:
     """Structs written by one version and read by the other over binary and compact: how many, and
     every corruption seen."""
-    from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
-
+    factories = require("thriftpy2.protocol", extra="thrift", feature="checking Thrift compatibility")
+    utils = require("thriftpy2.utils", extra="thrift", feature="checking Thrift compatibility")
     file = os.path.basename(old.__thrift_file__)
-    protocols = {"binary": TBinaryProtocolFactory(), "compact": TCompactProtocolFactory()}
+    protocols = {"binary": factories.TBinaryProtocolFactory(), "compact": factories.TCompactProtocolFactory()}
     unions = frozenset([*declared(old, "unions").values(), *declared(new, "unions").values()])
-    findings: dict[str, CompatibilityFinding] = {}
+    seen: dict[str, tuple[str, str, set[str]]] = {}  # location → (what, problem, protocols it happened over)
     checked = 0
-    for name, old_class, new_class, data_direction in _pairs(old, new, direction):
+    pairs = list(_pairs(old, new, direction))
+    names = {item: name for name, *classes, _ in pairs for item in classes}  # args lists are "Orders.get(args)"
+    for name, old_class, new_class, data_direction in pairs:
+        if _shape(old_class) == _shape(new_class):
+            continue  # declared alike, nested types included: nothing to tell them apart on the wire
         writer, reader = (old_class, new_class) if data_direction == "BACKWARD" else (new_class, old_class)
         written_by, read_by = VERSION[data_direction]
         for sample in _samples(writer, unions):
             for protocol_name, protocol in protocols.items():
                 checked += 1
-                for owner, path, problem in _read_back(sample, reader, protocol):
-                    location = f"{file}:{owner}" if owner else f"{file}:{name}"
+                for owner, path, problem in _read_back(utils, sample, reader, protocol, names):
                     subject = f"{name}.{path}" if path else f"a {name}"
-                    change = f"{subject} written by the {written_by} version, read by the {read_by} one over {protocol_name}: {problem}"
-                    why = "readers see something else than was written"
-                    findings.setdefault(location, CompatibilityFinding(ROUND_TRIP, location, change, why, (direction,)))
-    return checked, list(findings.values())
+                    what = f"{subject} written by the {written_by} version, read by the {read_by} one"
+                    seen.setdefault(f"{file}:{owner or name}", (what, problem, set()))[2].add(protocol_name)
+    why = "readers see something else than was written"
+    return checked, [
+        CompatibilityFinding(ROUND_TRIP, location, f"{what} over {' and '.join(sorted(over))}: {problem}", why, (direction,))
+        for location, (what, problem, over) in seen.items()
+    ]
 
 
 def _pairs(old: ModuleType, new: ModuleType, direction: str) -> Iterator[tuple[str, Any, Any, str]]:
@@ -68,6 +77,28 @@ def _pairs(old: ModuleType, new: ModuleType, direction: str) -> Iterator[tuple[s
                     old_part = getattr(service, f"{method}_{part}")
                     new_part = getattr(new_services[service_name], f"{method}_{part}")
                     yield f"{service_name}.{method}({part})", old_part, new_part, travels
+
+
+def _shape(struct: Any, seen: frozenset[Any] = frozenset()) -> object:
+    """Everything the wire and a reader see of a struct: ids, types, names, requiredness, defaults,
+    nested structs' shapes and enums' values."""
+    if struct in seen:
+        return struct.__name__  # a recursive type: its shape is already being described
+    fields = []
+    for number, spec in sorted(struct.thrift_spec.items()):
+        ttype, name, argument, required = field_spec(spec)
+        fields.append((number, ttype, name, required, _argument_shape(argument, seen | {struct})))
+    return struct.__name__, tuple(fields), tuple(sorted(struct.default_spec, key=repr))
+
+
+def _argument_shape(argument: Any, seen: frozenset[Any]) -> object:
+    if isinstance(argument, tuple):
+        return tuple(_argument_shape(part, seen) for part in argument)
+    if _is_enum(argument):
+        return argument.__name__, tuple(sorted(argument._VALUES_TO_NAMES.items()))
+    if isinstance(argument, type) and hasattr(argument, "thrift_spec"):
+        return _shape(argument, seen)
+    return argument
 
 
 def _samples(struct: Any, unions: frozenset[Any]) -> list[Any]:
@@ -142,58 +173,61 @@ def _unpacked(argument: Any) -> tuple[int, Any]:
     return (argument[0], argument[1]) if isinstance(argument, tuple) else (argument, None)
 
 
-def _read_back(sample: Any, reader: Any, protocol: Any) -> Iterator[tuple[str, str, str]]:
-    from thriftpy2.utils import deserialize, serialize
-
+def _read_back(utils: ModuleType, sample: Any, reader: Any, protocol: Any, names: dict[Any, str]) -> Iterator[tuple[str, str, str]]:
+    data = utils.serialize(sample, protocol)
     try:
-        read = deserialize(reader(), serialize(sample, protocol), protocol)
+        read = utils.deserialize(reader(), data, protocol)
     except Exception as error:  # thriftpy2 raises several kinds (decode, protocol, type errors): all mean "cannot read"
         yield "", "", f"fails to read ({type(error).__name__}: {error})"
         return
-    yield from _differences(sample, read, "")
+    yield from _differences(sample, read, "", names)
 
 
-def _differences(written: Any, read: Any, path: str) -> Iterator[tuple[str, str, str]]:
+def _differences(written: Any, read: Any, path: str, names: dict[Any, str]) -> Iterator[tuple[str, str, str]]:
     """(struct.field, path, problem) for every field of `written` that `read` (another version) does
     not carry as written, and every required field of `read` that `written` could leave unset."""
-    reader_specs, owner = read.thrift_spec, type(written).__name__
-    for number, spec in sorted(written.thrift_spec.items()):
-        name = field_spec(spec)[1]
+    writer_fields, reader_fields = _fields(type(written)), _fields(type(read))
+    owner, reader_owner = names.get(type(written), type(written).__name__), names.get(type(read), type(read).__name__)
+    for number, (name, _) in writer_fields.items():
         value = getattr(written, name)
-        if value is None or number not in reader_specs:
+        if value is None or number not in reader_fields:
             continue
         here = f"{path}.{name}" if path else name
-        got = getattr(read, field_spec(reader_specs[number])[1])
+        got = getattr(read, reader_fields[number][0])
         if got is None:
             yield f"{owner}.{name}", here, f"field {number} is skipped (its wire type differs) and reads as unset"
-        else:
-            yield from _compared(value, got, here, f"{owner}.{name}")
-    for number, spec in sorted(reader_specs.items()):
-        _, name, _, required = field_spec(spec)
-        writer_required = number in written.thrift_spec and field_spec(written.thrift_spec[number])[3]
-        if required and not writer_required and getattr(read, name) is None:
+        elif got != value or type(got) is not type(value):  # structs of two versions are never ==
+            yield from _compared(value, got, here, f"{owner}.{name}", names)
+    for number, (name, required) in reader_fields.items():
+        if required and not writer_fields.get(number, ("", False))[1] and getattr(read, name) is None:
             here = f"{path}.{name}" if path else name
             problem = f"required field {number} is missing, and readers that validate reject the struct"
-            yield f"{type(read).__name__}.{name}", here, problem
+            yield f"{reader_owner}.{name}", here, problem
 
 
-def _compared(value: Any, got: Any, path: str, owner: str) -> Iterator[tuple[str, str, str]]:
+@cache
+def _fields(struct: Any) -> dict[int, tuple[str, bool]]:
+    """Field id → (name, required), in id order."""
+    return {number: (field_spec(spec)[1], field_spec(spec)[3]) for number, spec in sorted(struct.thrift_spec.items())}
+
+
+def _compared(value: Any, got: Any, path: str, owner: str, names: dict[Any, str]) -> Iterator[tuple[str, str, str]]:
     if hasattr(value, "thrift_spec") and hasattr(got, "thrift_spec"):
-        yield from _differences(value, got, path)
+        yield from _differences(value, got, path, names)
     elif isinstance(value, list | set | frozenset) and isinstance(got, list | set | frozenset):
         if len(value) != len(got):
             yield owner, path, f"{len(value)} item(s) are read as {len(got)}"
             return
         unordered = not (isinstance(value, list) and isinstance(got, list))  # a set may come back as a list
         for position, (one, other) in enumerate(zip(_ordered(value, unordered), _ordered(got, unordered), strict=True)):
-            yield from _compared(one, other, f"{path}[{position}]", owner)
+            yield from _compared(one, other, f"{path}[{position}]", owner, names)
     elif isinstance(value, dict) and isinstance(got, dict):
         keys = {_plain(key): key for key in got}
         if set(keys) != {_plain(key) for key in value}:
             yield owner, path, f"keys {_shown(sorted(map(repr, value)))} are read as {_shown(sorted(map(repr, got)))}"
             return
         for key, item in value.items():
-            yield from _compared(item, got[keys[_plain(key)]], f"{path}[{key!r}]", owner)
+            yield from _compared(item, got[keys[_plain(key)]], f"{path}[{key!r}]", owner, names)
     elif _plain(value) != _plain(got):
         yield owner, path, f"{_shown(value)} is read as {_shown(got)}"
 

@@ -22,7 +22,20 @@ from typing import Any
 from pytest_ipc.contracts.compatibility import BACKWARD, BOTH, CATEGORIES, FORWARD, CompatibilityFinding
 
 SOURCE = ("FILE", "PACKAGE")
-TTYPE_NAMES = {2: "bool", 3: "byte", 4: "double", 6: "i16", 8: "i32", 10: "i64", 11: "string", 12: "struct", 13: "map", 14: "set", 15: "list", 18: "binary"}
+TTYPE_NAMES = {
+    2: "bool",
+    3: "byte",
+    4: "double",
+    6: "i16",
+    8: "i32",
+    10: "i64",
+    11: "string",
+    12: "struct",
+    13: "map",
+    14: "set",
+    15: "list",
+    18: "binary",
+}
 STRUCT, I32, STRING, MAP, SET, LIST, BINARY = 12, 8, 11, 13, 14, 15, 18
 KINDS = ("structs", "unions", "exceptions")
 FLIPPED = {"BACKWARD": "FORWARD", "FORWARD": "BACKWARD"}
@@ -77,7 +90,11 @@ def thrift_breaking_changes(old: ModuleType, new: ModuleType) -> list[Compatibil
         for name, before in declared(old, kind).items():
             where = f"{file}:{name}"
             if name not in new_structs:
-                findings.append(CompatibilityFinding(f"{kind[:-1].upper()}_NO_DELETE", where, f"{kind[:-1]} deleted", "code that uses it breaks", BOTH, SOURCE))
+                findings.append(
+                    CompatibilityFinding(
+                        f"{kind[:-1].upper()}_NO_DELETE", where, f"{kind[:-1]} deleted", "code that uses it breaks", BOTH, SOURCE
+                    )
+                )
             else:
                 findings += struct_changes(before, new_structs[name], where)
     findings += _enums(old, new, file)
@@ -93,10 +110,14 @@ def struct_changes(before: Any, after: Any, where: str) -> Iterator[Compatibilit
         here = f"{where}.{name}"
         if number not in after.thrift_spec:
             why = "Thrift cannot reserve an id: keep the field, deprecated, so no later field reuses it with another type"
-            yield CompatibilityFinding("FIELD_NO_DELETE", here, f"field {number} ({type_name(ttype, argument)} {name}) deleted", why, BOTH, SOURCE)
+            yield CompatibilityFinding(
+                "FIELD_NO_DELETE", here, f"field {number} ({type_name(ttype, argument)} {name}) deleted", why, BOTH, SOURCE
+            )
             if required:
                 why = "new writers never set it, and old readers reject a struct without it"
-                yield CompatibilityFinding("STRUCT_SAME_REQUIRED_FIELDS", here, f"required field {number} deleted", why, FORWARD, CATEGORIES)
+                yield CompatibilityFinding(
+                    "STRUCT_SAME_REQUIRED_FIELDS", here, f"required field {number} deleted", why, FORWARD, CATEGORIES
+                )
             continue
         new_ttype, new_name, new_argument, new_required = field_spec(after.thrift_spec[number])
         if name != new_name:
@@ -109,19 +130,25 @@ def struct_changes(before: Any, after: Any, where: str) -> Iterator[Compatibilit
             yield CompatibilityFinding("FIELD_SAME_REQUIREDNESS", here, change, why, BACKWARD if new_required else FORWARD, CATEGORIES)
         if old_defaults.get(name) != new_defaults.get(new_name):
             change = f"field {number} default changed from {old_defaults.get(name)!r} to {new_defaults.get(new_name)!r}"
-            yield CompatibilityFinding("FIELD_SAME_DEFAULT", here, change, "an unset field means another value to each side", BOTH, CATEGORIES)
+            yield CompatibilityFinding(
+                "FIELD_SAME_DEFAULT", here, change, "an unset field means another value to each side", BOTH, CATEGORIES
+            )
     for number, spec in after.thrift_spec.items():
         _, name, _, required = field_spec(spec)
         if number not in before.thrift_spec and required:
             why = "old writers never set it, and new readers reject a struct without it"
-            yield CompatibilityFinding("STRUCT_SAME_REQUIRED_FIELDS", f"{where}.{name}", f"required field {number} added", why, BACKWARD, CATEGORIES)
+            yield CompatibilityFinding(
+                "STRUCT_SAME_REQUIRED_FIELDS", f"{where}.{name}", f"required field {number} added", why, BACKWARD, CATEGORIES
+            )
 
 
 def _requiredness(required: bool) -> str:
     return "required" if required else "optional"
 
 
-def _type_change(number: int, was: tuple[int, Any], now: tuple[int, Any], where: str, renamed: bool, new_name: str) -> Iterator[CompatibilityFinding]:
+def _type_change(
+    number: int, was: tuple[int, Any], now: tuple[int, Any], where: str, renamed: bool, new_name: str
+) -> Iterator[CompatibilityFinding]:
     before, after = type_name(*was), type_name(*now)
     if before == after:
         return
@@ -154,7 +181,9 @@ def _enums(old: ModuleType, new: ModuleType, file: str) -> Iterator[Compatibilit
         for number, value in sorted(old_values.items()):
             if number not in new_values:
                 why = "old writers still send it; readers in Java and others map it to null, and a later value may reuse it"
-                yield CompatibilityFinding("ENUM_VALUE_NO_DELETE", f"{where}.{value}", f"value {value} = {number} deleted", why, BACKWARD, CATEGORIES)
+                yield CompatibilityFinding(
+                    "ENUM_VALUE_NO_DELETE", f"{where}.{value}", f"value {value} = {number} deleted", why, BACKWARD, CATEGORIES
+                )
             elif new_values[number] != value:
                 change = f"value {number} renamed from {value} to {new_values[number]}"
                 yield CompatibilityFinding("ENUM_VALUE_SAME_NAME", f"{where}.{value}", change, "code that names it breaks", BOTH, SOURCE)
@@ -195,7 +224,9 @@ def _method_changes(before: Any, after: Any, method: str, where: str) -> Iterato
     yield from struct_changes(getattr(before, f"{method}_args"), getattr(after, f"{method}_args"), f"{where}(args)")
     old_result, new_result = getattr(before, f"{method}_result"), getattr(after, f"{method}_result")
     for finding in struct_changes(old_result, new_result, f"{where}(result)"):  # the server writes results
-        yield CompatibilityFinding(finding.rule, finding.location, finding.change, finding.why, tuple(FLIPPED[d] for d in finding.directions), finding.categories)
+        yield CompatibilityFinding(
+            finding.rule, finding.location, finding.change, finding.why, tuple(FLIPPED[d] for d in finding.directions), finding.categories
+        )
     for number in sorted(set(old_result.thrift_spec) | set(new_result.thrift_spec)):
         if number in old_result.thrift_spec and number in new_result.thrift_spec:
             continue
