@@ -186,7 +186,7 @@ def _read_back(utils: ModuleType, sample: Any, reader: Any, protocol: Any, names
 def _differences(written: Any, read: Any, path: str, names: dict[Any, str]) -> Iterator[tuple[str, str, str]]:
     """(struct.field, path, problem) for every field of `written` that `read` (another version) does
     not carry as written, and every required field of `read` that `written` could leave unset."""
-    writer_fields, reader_fields = _fields(type(written)), _fields(type(read))
+    writer_fields, reader_fields = _fields(written.__class__), _fields(read.__class__)
     owner, reader_owner = names.get(type(written), type(written).__name__), names.get(type(read), type(read).__name__)
     for number, (name, _) in writer_fields.items():
         value = getattr(written, name)
