@@ -73,6 +73,7 @@ class CompatibilityReport:
 
     @property
     def compatible(self) -> bool:
+        """True when nothing breaks the mode in the enforced category (warnings aside)."""
         return not self.failures
 
     def add(self, findings: list[CompatibilityFinding]) -> None:
