@@ -317,6 +317,17 @@ def test_execution_catches_a_wire_corruption_and_names_the_field(tmp_path: Path)
     assert rules_of(report.failures) == {"ROUND_TRIP", "FIELD_WIRE_COMPATIBLE_TYPE"}
 
 
+def test_execution_sees_map_entries_the_reader_cannot_parse(tmp_path: Path) -> None:
+    changed = edited(tmp_path, "orders.proto", ("map<string, string> labels = 5;", "map<string, int64> labels = 5;"))
+    with pytest.raises(ContractError) as caught:
+        check_protobuf_compatibility(V1 / "orders.proto", changed, "BACKWARD")
+    assert [line.split(";")[0] for line in failure_lines(caught)] == [
+        f"FIELD_WIRE_COMPATIBLE_TYPE at {ORDER}.labels: field 5 changed type from map<string, string> to map<string, int64>",
+        f"ROUND_TRIP at {ORDER}.labels: shop.orders.v1.Order.labels written by the old version (#5) landed in the reader's "
+        "unknown fields in the new one",
+    ]
+
+
 def test_execution_sees_the_widened_int_truncated_by_old_readers_only(tmp_path: Path) -> None:
     changed = edited(tmp_path, "orders.proto", ("int32 expiry_year = 4;", "int64 expiry_year = 4;"))
     report = check_protobuf_compatibility(V1 / "orders.proto", changed, "BACKWARD")
