@@ -64,26 +64,22 @@ def protobuf_breaking_changes(old: ProtoSchema, new: ProtoSchema) -> list[Compat
     return [*_files(old, new), *_messages(old, new), *_enums(old, new), *_services(old, new)]
 
 
-def _finding(
-    rule: str, location: str, change: str, why: str, directions: tuple[str, ...], categories: tuple[str, ...]
-) -> CompatibilityFinding:
-    return CompatibilityFinding(rule, location, change, why, directions, categories)
-
-
 # -- files and packages ------------------------------------------------------------------------------
 def _files(old: ProtoSchema, new: ProtoSchema) -> Iterator[CompatibilityFinding]:
     new_files = {file.name: file for file in new.files}
     for file in old.files:
         if file.name not in new_files:
-            yield _finding("FILE_NO_DELETE", file.name, "file deleted", "code generated from it no longer exists", BOTH, ("FILE",))
+            yield CompatibilityFinding(
+                "FILE_NO_DELETE", file.name, "file deleted", "code generated from it no longer exists", BOTH, ("FILE",)
+            )
         elif new_files[file.name].package != file.package:
             change = f"package changed from {file.package!r} to {new_files[file.name].package!r}"
             why = "every type's full name changes, so do gRPC method paths (/package.Service/Method) and Any type URLs"
-            yield _finding("FILE_SAME_PACKAGE", file.name, change, why, BOTH, CATEGORIES)
+            yield CompatibilityFinding("FILE_SAME_PACKAGE", file.name, change, why, BOTH, CATEGORIES)
     new_packages = {file.package for file in new.files}
     for package in sorted({file.package for file in old.files} - new_packages):
         where = next(file.name for file in old.files if file.package == package)
-        yield _finding("PACKAGE_NO_DELETE", where, f"package {package!r} deleted", "code that imports it breaks", BOTH, SOURCE)
+        yield CompatibilityFinding("PACKAGE_NO_DELETE", where, f"package {package!r} deleted", "code that imports it breaks", BOTH, SOURCE)
 
 
 # -- messages and fields -----------------------------------------------------------------------------
@@ -93,14 +89,14 @@ def _messages(old: ProtoSchema, new: ProtoSchema) -> Iterator[CompatibilityFindi
         where = f"{before.file.name}:{name}"
         if name not in new_messages:
             why = "code that uses it breaks, and fields of this type are gone too; deprecate it instead"
-            yield _finding("MESSAGE_NO_DELETE", where, "message deleted", why, BOTH, SOURCE)
+            yield CompatibilityFinding("MESSAGE_NO_DELETE", where, "message deleted", why, BOTH, SOURCE)
             continue
         after = new_messages[name]
         yield from _reserved(_reservations(before), _reservations(after), where, "RESERVED_MESSAGE_NO_DELETE", "field")
         new_oneofs = {oneof.name for oneof in after.oneofs if not _synthetic(oneof.fields)}
         for oneof in before.oneofs:
             if not _synthetic(oneof.fields) and oneof.name not in new_oneofs:
-                yield _finding(
+                yield CompatibilityFinding(
                     "ONEOF_NO_DELETE", f"{where}.{oneof.name}", "oneof deleted", "generated code has a type per oneof", BOTH, SOURCE
                 )
         for number, field in before.fields_by_number.items():
@@ -111,7 +107,7 @@ def _messages(old: ProtoSchema, new: ProtoSchema) -> Iterator[CompatibilityFindi
         for number, field in after.fields_by_number.items():
             if number not in before.fields_by_number and _cardinality(field) == "required":
                 why = "old writers never set it, and new readers reject a message without it"
-                yield _finding(
+                yield CompatibilityFinding(
                     "MESSAGE_SAME_REQUIRED_FIELDS", f"{where}.{field.name}", f"required field {number} added", why, BACKWARD, CATEGORIES
                 )
 
@@ -127,15 +123,17 @@ def _field_deleted(field: FieldDescriptor, after: Descriptor, where: str) -> Ite
     hint = RESERVE_HINT.format(number=field.number, name=field.name)
     if not any(start <= field.number < end for start, end in numbers):
         why = f"a later field may reuse number {field.number} with another type and misread old data; {hint}"
-        yield _finding("FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED", where, change, why, BOTH, CATEGORIES)
+        yield CompatibilityFinding("FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED", where, change, why, BOTH, CATEGORIES)
     elif field.name not in names:
         why = f"JSON readers and writers still use the name {field.name!r}; reserve the name too"
-        yield _finding("FIELD_NO_DELETE_UNLESS_NAME_RESERVED", where, change, why, BOTH, JSON)
+        yield CompatibilityFinding("FIELD_NO_DELETE_UNLESS_NAME_RESERVED", where, change, why, BOTH, JSON)
     else:
-        yield _finding("FIELD_NO_DELETE", where, change, "generated code loses the field", BOTH, SOURCE)
+        yield CompatibilityFinding("FIELD_NO_DELETE", where, change, "generated code loses the field", BOTH, SOURCE)
     if _cardinality(field) == "required":
         why = "new writers never set it, and old readers reject a message without it"
-        yield _finding("MESSAGE_SAME_REQUIRED_FIELDS", where, f"required field {field.number} deleted", why, FORWARD, CATEGORIES)
+        yield CompatibilityFinding(
+            "MESSAGE_SAME_REQUIRED_FIELDS", where, f"required field {field.number} deleted", why, FORWARD, CATEGORIES
+        )
 
 
 def _field_changes(before: FieldDescriptor, after: FieldDescriptor, where: str) -> Iterator[CompatibilityFinding]:
@@ -143,10 +141,10 @@ def _field_changes(before: FieldDescriptor, after: FieldDescriptor, where: str) 
     if renamed:
         change = f"field {before.number} renamed from {before.name!r} to {after.name!r}"
         why = "the binary encoding is unchanged, but JSON uses the name and generated code the accessor"
-        yield _finding("FIELD_SAME_NAME", where, change, why, BOTH, JSON)
+        yield CompatibilityFinding("FIELD_SAME_NAME", where, change, why, BOTH, JSON)
     elif before.json_name != after.json_name:
         change = f"field {before.number} JSON name changed from {before.json_name!r} to {after.json_name!r}"
-        yield _finding("FIELD_SAME_JSON_NAME", where, change, "JSON readers look for the old key", BOTH, JSON)
+        yield CompatibilityFinding("FIELD_SAME_JSON_NAME", where, change, "JSON readers look for the old key", BOTH, JSON)
     yield from _cardinality_change(before, after, where)
     was, now = _cardinality(before), _cardinality(after)
     if was == now or "map" not in (was, now):  # to or from a map, the cardinality finding says it all
@@ -155,10 +153,10 @@ def _field_changes(before: FieldDescriptor, after: FieldDescriptor, where: str) 
     if oneof_before != oneof_after:
         change = f"field {before.number} moved from {_oneof_words(oneof_before)} to {_oneof_words(oneof_after)}"
         why = "setting one member of a oneof clears the others, so readers and writers disagree on which fields survive"
-        yield _finding("FIELD_SAME_ONEOF", where, change, why, BOTH, CATEGORIES)
+        yield CompatibilityFinding("FIELD_SAME_ONEOF", where, change, why, BOTH, CATEGORIES)
     if (before.has_default_value or after.has_default_value) and before.default_value != after.default_value:
         change = f"field {before.number} default changed from {before.default_value!r} to {after.default_value!r}"
-        yield _finding("FIELD_SAME_DEFAULT", where, change, "an unset field means another value to each side", BOTH, CATEGORIES)
+        yield CompatibilityFinding("FIELD_SAME_DEFAULT", where, change, "an unset field means another value to each side", BOTH, CATEGORIES)
 
 
 def _cardinality(field: FieldDescriptor) -> str:
@@ -178,15 +176,17 @@ def _cardinality_change(before: FieldDescriptor, after: FieldDescriptor, where: 
     change = f"field {before.number} cardinality changed from {was} to {now}"
     if "required" in (was, now):
         why = "a writer that leaves it unset produces messages the reader rejects"
-        yield _finding("MESSAGE_SAME_REQUIRED_FIELDS", where, change, why, BACKWARD if now == "required" else FORWARD, CATEGORIES)
+        yield CompatibilityFinding(
+            "MESSAGE_SAME_REQUIRED_FIELDS", where, change, why, BACKWARD if now == "required" else FORWARD, CATEGORIES
+        )
     elif {was, now} == {"repeated", "map"} and _entry_shaped(before if was == "repeated" else after):
         why = "the binary encoding is the same, JSON writes an array for one and an object for the other"
-        yield _finding("FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY", where, change, why, BOTH, JSON)
+        yield CompatibilityFinding("FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY", where, change, why, BOTH, JSON)
     elif {was, now} == {"implicit", "optional"}:
-        yield _finding("FIELD_SAME_CARDINALITY", where, change, "generated code gains or loses has_ accessors", BOTH, SOURCE)
+        yield CompatibilityFinding("FIELD_SAME_CARDINALITY", where, change, "generated code gains or loses has_ accessors", BOTH, SOURCE)
     else:
         why = "a reader of one cardinality keeps only part of what the other writes"
-        yield _finding("FIELD_WIRE_COMPATIBLE_CARDINALITY", where, change, why, BOTH, CATEGORIES)
+        yield CompatibilityFinding("FIELD_WIRE_COMPATIBLE_CARDINALITY", where, change, why, BOTH, CATEGORIES)
 
 
 def _entry_shaped(field: FieldDescriptor) -> bool:
@@ -258,15 +258,15 @@ def _type_change(before: FieldDescriptor, after: FieldDescriptor, where: str, re
         why = f"{_kind(pairs[wire[0]][0])} data on the wire is not readable as {_kind(pairs[wire[0]][1])}: the reader fails or drops it"
         if {_kind(before), _kind(after)} == {"string", "bytes"}:
             why = "bytes that are not valid UTF-8 fail to parse as a string"
-        yield _finding("FIELD_WIRE_COMPATIBLE_TYPE", where, change, why, wire, CATEGORIES)
+        yield CompatibilityFinding("FIELD_WIRE_COMPATIBLE_TYPE", where, change, why, wire, CATEGORIES)
     if json:
         why = "the binary encoding is compatible, the JSON one is not (64-bit ints are strings, bytes are base64)"
-        yield _finding("FIELD_WIRE_JSON_COMPATIBLE_TYPE", where, change, why, json, JSON)
+        yield CompatibilityFinding("FIELD_WIRE_JSON_COMPATIBLE_TYPE", where, change, why, json, JSON)
     if not wire and not json:
         why = "wire and JSON compatible, but generated code changes type"
         if _narrows(before, after) or _narrows(after, before):
             why += "; values outside the narrower type are truncated"
-        yield _finding("FIELD_SAME_TYPE", where, change, why, BOTH, SOURCE)
+        yield CompatibilityFinding("FIELD_SAME_TYPE", where, change, why, BOTH, SOURCE)
 
 
 def _narrows(writer: FieldDescriptor, reader: FieldDescriptor) -> bool:
@@ -311,9 +311,9 @@ def _reserved(before: Reservations, after: Reservations, where: str, rule: str, 
     for start, end in old_numbers:
         if not _covered(start, end, new_numbers):
             span = str(start) if end == start + 1 else f"{start} to {end - 1}"
-            yield _finding(rule, where, f"reserved number(s) {span} no longer reserved", why, BOTH, CATEGORIES)
+            yield CompatibilityFinding(rule, where, f"reserved number(s) {span} no longer reserved", why, BOTH, CATEGORIES)
     for name in sorted(old_names - new_names):
-        yield _finding(rule, where, f"reserved name {name!r} no longer reserved", why, BOTH, CATEGORIES)
+        yield CompatibilityFinding(rule, where, f"reserved name {name!r} no longer reserved", why, BOTH, CATEGORIES)
 
 
 def _covered(start: int, end: int, ranges: list[tuple[int, int]]) -> bool:
@@ -338,7 +338,9 @@ def _enums(old: ProtoSchema, new: ProtoSchema) -> Iterator[CompatibilityFinding]
     for name, before in _all_enums(old).items():
         where = f"{before.file.name}:{name}"
         if name not in new_enums:
-            yield _finding("ENUM_NO_DELETE", where, "enum deleted", "code that uses it breaks; deprecate it instead", BOTH, SOURCE)
+            yield CompatibilityFinding(
+                "ENUM_NO_DELETE", where, "enum deleted", "code that uses it breaks; deprecate it instead", BOTH, SOURCE
+            )
             continue
         after = new_enums[name]
         yield from _reserved(_enum_reservations(before), _enum_reservations(after), where, "RESERVED_ENUM_NO_DELETE", "value")
@@ -352,24 +354,30 @@ def _enums(old: ProtoSchema, new: ProtoSchema) -> Iterator[CompatibilityFinding]
                 hint = RESERVE_HINT.format(number=number, name=label)
                 if not any(start <= number < end for start, end in numbers):
                     why = f"a later value may reuse {number} with another meaning; {hint}"
-                    yield _finding("ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED", f"{where}.{label}", change, why, BOTH, CATEGORIES)
+                    yield CompatibilityFinding(
+                        "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED", f"{where}.{label}", change, why, BOTH, CATEGORIES
+                    )
                 elif not value_names <= names:
                     why = "JSON writes enum values by name; reserve the name too"
-                    yield _finding("ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED", f"{where}.{label}", change, why, BOTH, JSON)
+                    yield CompatibilityFinding("ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED", f"{where}.{label}", change, why, BOTH, JSON)
                 else:
-                    yield _finding("ENUM_VALUE_NO_DELETE", f"{where}.{label}", change, "code that names it breaks", BOTH, SOURCE)
+                    yield CompatibilityFinding(
+                        "ENUM_VALUE_NO_DELETE", f"{where}.{label}", change, "code that names it breaks", BOTH, SOURCE
+                    )
             elif not value_names <= new_names[number]:
                 change = f"value {number} renamed from {label} to {'/'.join(sorted(new_names[number]))}"
-                yield _finding("ENUM_VALUE_SAME_NAME", f"{where}.{label}", change, "JSON writes enum values by name", BOTH, JSON)
+                yield CompatibilityFinding(
+                    "ENUM_VALUE_SAME_NAME", f"{where}.{label}", change, "JSON writes enum values by name", BOTH, JSON
+                )
         for number in sorted(set(new_names) - set(old_names)):
             label = "/".join(sorted(new_names[number]))
             change = f"value {label} = {number} added"
             if before.is_closed:
                 why = "old readers of this closed (proto2) enum drop the value into unknown fields: the field reads as unset"
-                yield _finding("ENUM_VALUE_ADDED", f"{where}.{label}", change, why, FORWARD, CATEGORIES)
+                yield CompatibilityFinding("ENUM_VALUE_ADDED", f"{where}.{label}", change, why, FORWARD, CATEGORIES)
             else:
                 why = "old readers keep the number but cannot name it: check they handle unrecognised values"
-                yield _finding("ENUM_VALUE_ADDED", f"{where}.{label}", change, why, FORWARD, ())
+                yield CompatibilityFinding("ENUM_VALUE_ADDED", f"{where}.{label}", change, why, FORWARD, ())
 
 
 def _names_by_number(enum: EnumDescriptor) -> dict[int, set[str]]:
@@ -386,7 +394,7 @@ def _services(old: ProtoSchema, new: ProtoSchema) -> Iterator[CompatibilityFindi
         where = f"{before.file.name}:{name}"
         if name not in new_services:
             why = "clients built on the old version call it and get UNIMPLEMENTED from a new server"
-            yield _finding("SERVICE_NO_DELETE", where, "service deleted", why, BACKWARD, CATEGORIES)
+            yield CompatibilityFinding("SERVICE_NO_DELETE", where, "service deleted", why, BACKWARD, CATEGORIES)
             continue
         yield from _methods(before, new_services[name], where)
 
@@ -398,7 +406,7 @@ def _methods(before: ServiceDescriptor, after: ServiceDescriptor, where: str) ->
         here = f"{where}.{method.name}"
         if method.name not in new_methods:
             why = "clients built on the old version call it and get UNIMPLEMENTED from a new server"
-            yield _finding("RPC_NO_DELETE", here, "RPC deleted", why, BACKWARD, CATEGORIES)
+            yield CompatibilityFinding("RPC_NO_DELETE", here, "RPC deleted", why, BACKWARD, CATEGORIES)
             continue
         now = new_methods[method.name]
         signature_why = "client and server disagree on the call's shape: the call fails"
@@ -409,13 +417,13 @@ def _methods(before: ServiceDescriptor, after: ServiceDescriptor, where: str) ->
             ("RPC_SAME_SERVER_STREAMING", "server streaming", method.server_streaming, now.server_streaming),
         ):
             if was != is_now:
-                yield _finding(rule, here, f"{part} changed from {was} to {is_now}", signature_why, BOTH, CATEGORIES)
+                yield CompatibilityFinding(rule, here, f"{part} changed from {was} to {is_now}", signature_why, BOTH, CATEGORIES)
         level_was, level_now = method.GetOptions().idempotency_level, now.GetOptions().idempotency_level
         if level_was != level_now:
             change = f"idempotency level changed from {level_was} to {level_now}"
             why = "clients and proxies may retry it, or use GET, differently"
-            yield _finding("RPC_SAME_IDEMPOTENCY_LEVEL", here, change, why, BOTH, CATEGORIES)
+            yield CompatibilityFinding("RPC_SAME_IDEMPOTENCY_LEVEL", here, change, why, BOTH, CATEGORIES)
     for method in after.methods:
         if method.name not in old_names:
             why = "new clients calling it on a server still on the old version get UNIMPLEMENTED: deploy servers first"
-            yield _finding("RPC_ADDED", f"{where}.{method.name}", "RPC added", why, FORWARD, ())
+            yield CompatibilityFinding("RPC_ADDED", f"{where}.{method.name}", "RPC added", why, FORWARD, ())

@@ -36,7 +36,7 @@ TTYPE_NAMES = {
     15: "list",
     18: "binary",
 }
-STRUCT, I32, STRING, MAP, SET, LIST, BINARY = 12, 8, 11, 13, 14, 15, 18
+STRUCT, MAP, SET, LIST, BINARY = 12, 13, 14, 15, 18
 KINDS = ("structs", "unions", "exceptions")
 FLIPPED = {"BACKWARD": "FORWARD", "FORWARD": "BACKWARD"}
 
