@@ -1,6 +1,7 @@
 """Protobuf compatibility by doing it: messages written with one version, parsed with the other.
 
-Every message the two versions share is filled with distinctive values: every field set (nested
+Every message the two versions declare differently (the message, or a message or enum it refers to;
+identical ones cannot tell the versions apart) is filled with distinctive values: every field set (nested
 messages, repeated fields and maps with two entries, well-known types as the messages they are),
 signed integers negative, 64-bit ones beyond 32 bits, unsigned 32-bit ones beyond int32, bytes that
 are not UTF-8. Sample `n` sets member `n` of each oneof and the `n`-th non-zero value of each enum,
@@ -36,9 +37,12 @@ def protobuf_round_trip(writer: ProtoSchema, reader: ProtoSchema, direction: str
     reader_messages = {name for name, message in reader.messages().items() if not message.GetOptions().map_entry}
     findings: dict[str, CompatibilityFinding] = {}
     checked = 0
+    readers = reader.messages()
     for name, descriptor in writer.messages().items():
         if descriptor.GetOptions().map_entry or name not in reader_messages:
             continue
+        if _shape(descriptor) == _shape(readers[name]):
+            continue  # declared alike, nested and referenced types included: the versions read it alike
         writer_class, reader_class = writer.message_class(name), reader.message_class(name)
         for index in range(_samples(descriptor)):
             message = writer_class()
@@ -64,6 +68,25 @@ def protobuf_round_trip(writer: ProtoSchema, reader: ProtoSchema, direction: str
                 why = "readers see something else than was written"
                 findings.setdefault(location, CompatibilityFinding(ROUND_TRIP, location, change, why, (direction,)))
     return checked, list(findings.values())
+
+
+def _shape(descriptor: Descriptor) -> bytes:
+    """Everything a reader sees of a message: its declaration and those of every message and enum it
+    refers to, transitively, serialized in one deterministic blob."""
+    from google.protobuf import descriptor_pb2
+
+    parts: dict[str, bytes] = {}
+    pending: list[Descriptor | EnumDescriptor] = [descriptor]
+    while pending:
+        item = pending.pop()
+        if item.full_name in parts:
+            continue
+        proto: Any = descriptor_pb2.EnumDescriptorProto() if hasattr(item, "values") else descriptor_pb2.DescriptorProto()
+        item.CopyToProto(proto)
+        parts[item.full_name] = proto.SerializeToString(deterministic=True)
+        for field in getattr(item, "fields", ()):
+            pending += [kind for kind in (field.message_type, field.enum_type) if kind is not None]
+    return b"".join(name.encode() + b"\0" + blob for name, blob in sorted(parts.items()))
 
 
 def _descriptor(message: Message) -> Descriptor:
