@@ -8,7 +8,10 @@ are not UTF-8. Sample `n` sets member `n` of each oneof and the `n`-th non-zero 
 so every member and value is written once. The reader's copy is compared with what was written,
 field by field by number; a parse error, a changed value, or a value that landed in the reader's
 unknown fields is a `ROUND_TRIP` finding with the field's path. Fields the reader does not declare
-are skipped: their deletion is a rule's business.
+are skipped: their deletion is a rule's business. With `json=True` each message also goes through
+protobuf's JSON mapping, read by a tolerant reader (unknown keys ignored, as gateways do); those
+findings count for WIRE_JSON and stricter. Timestamps get valid nanoseconds so that JSON can print them;
+a message holding an `Any` whose type the pool lacks has no JSON form and is checked in binary only.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
-from pytest_ipc.contracts.compatibility import ROUND_TRIP, CompatibilityFinding
+from pytest_ipc.contracts.compatibility import CATEGORIES, ROUND_TRIP, CompatibilityFinding
 
 if TYPE_CHECKING:
     from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor
@@ -29,45 +32,59 @@ MAX_SAMPLES = 16
 VERSION = {"BACKWARD": ("old", "new"), "FORWARD": ("new", "old")}
 
 
-def protobuf_round_trip(writer: ProtoSchema, reader: ProtoSchema, direction: str) -> tuple[int, list[CompatibilityFinding]]:
-    """Messages written with `writer`, parsed with `reader`: how many, and every corruption seen."""
-    from google.protobuf.message import DecodeError
-
+def protobuf_round_trip(
+    writer: ProtoSchema, reader: ProtoSchema, direction: str, *, json: bool = False
+) -> tuple[int, list[CompatibilityFinding]]:
+    """Messages written with `writer`, parsed with `reader` (binary, and JSON too if `json`): how many,
+    and every corruption seen."""
     written_by, read_by = VERSION[direction]
-    reader_messages = {name for name, message in reader.messages().items() if not message.GetOptions().map_entry}
-    findings: dict[str, CompatibilityFinding] = {}
+    readers = {name: message for name, message in reader.messages().items() if not message.GetOptions().map_entry}
+    findings: dict[tuple[str, str], CompatibilityFinding] = {}
     checked = 0
-    readers = reader.messages()
     for name, descriptor in writer.messages().items():
-        if descriptor.GetOptions().map_entry or name not in reader_messages:
-            continue
-        if _shape(descriptor) == _shape(readers[name]):
-            continue  # declared alike, nested and referenced types included: the versions read it alike
+        if name not in readers or _shape(descriptor) == _shape(readers[name]):
+            continue  # a map entry, a message the reader lacks (a rule's business), or one declared alike
         writer_class, reader_class = writer.message_class(name), reader.message_class(name)
         for index in range(_samples(descriptor)):
             message = writer_class()
             _fill(message, index, 0)
             checked += 1
-            try:
-                read = reader_class.FromString(message.SerializeToString(deterministic=True))
-            except DecodeError as error:
-                change = f"a {name} written by the {written_by} version fails to parse with the {read_by} one: {error}"
-                location = f"{descriptor.file.name}:{name}"
-                why = "every such message is rejected"
-                findings.setdefault(location, CompatibilityFinding(ROUND_TRIP, location, change, why, (direction,)))
-                continue
-            missing = cast(Any, read).FindInitializationErrors()  # not in the type stubs
-            if missing:
-                change = f"a {name} written by the {written_by} version lacks required field(s) {', '.join(missing)} of the {read_by} one"
-                location = f"{descriptor.file.name}:{name}"
-                why = "readers that check required fields (C++, Java, Go) reject every such message"
-                findings.setdefault(location, CompatibilityFinding(ROUND_TRIP, location, change, why, (direction,)))
-            for field, path, problem in _differences(message, read, name):
-                location = _location(field)
-                change = f"{path} written by the {written_by} version {problem} in the {read_by} one"
-                why = "readers see something else than was written"
-                findings.setdefault(location, CompatibilityFinding(ROUND_TRIP, location, change, why, (direction,)))
+            for encoding in ("binary", "JSON") if json else ("binary",):
+                how = "" if encoding == "binary" else " as JSON"
+                categories = CATEGORIES if encoding == "binary" else ("FILE", "PACKAGE", "WIRE_JSON")
+                written = f"written by the {written_by} version{how}"
+                for location, change, why in _read_back(message, reader_class, encoding, name, written, f"the {read_by} one"):
+                    finding = CompatibilityFinding(ROUND_TRIP, location, change, why, (direction,), categories)
+                    findings.setdefault((location, encoding), finding)
     return checked, list(findings.values())
+
+
+def _read_back(
+    message: Message, reader_class: type[Message], encoding: str, name: str, written: str, reader: str
+) -> Iterator[tuple[str, str, str]]:
+    """(location, what changed, why) for each way `reader_class` misreads `message` sent in `encoding`."""
+    from google.protobuf import json_format
+    from google.protobuf.message import DecodeError
+
+    where = f"{_descriptor(message).file.name}:{name}"
+    try:
+        if encoding == "binary":
+            read = reader_class.FromString(message.SerializeToString(deterministic=True))
+        else:
+            try:
+                text = json_format.MessageToJson(message)
+            except (json_format.Error, ValueError, TypeError):  # an Any whose type the pool lacks: no JSON to read
+                return
+            read = json_format.Parse(text, reader_class(), ignore_unknown_fields=True)
+    except (DecodeError, json_format.ParseError) as error:
+        yield where, f"a {name} {written} fails to parse with {reader}: {error}", "every such message is rejected"
+        return
+    missing = cast(Any, read).FindInitializationErrors()  # not in the type stubs
+    if missing:
+        why = "readers that check required fields (C++, Java, Go) reject every such message"
+        yield where, f"a {name} {written} lacks required field(s) {', '.join(missing)} of {reader}", why
+    for field, path, problem in _differences(message, read, name):
+        yield _location(field), f"{path} {written} {problem} in {reader}", "readers see something else than was written"
 
 
 def _shape(descriptor: Descriptor) -> bytes:
@@ -159,6 +176,8 @@ def _scalar(field: FieldDescriptor, index: int) -> object:
     """A value no default and no neighbour has, that shows a misread (sign, width, UTF-8)."""
     base = (field.number % 10_000) * 100 + index + 1
     kind = field.type
+    if field.full_name == "google.protobuf.Timestamp.nanos":
+        return 1_000 * base  # JSON prints a Timestamp only with nanoseconds in [0, 1e9)
     if kind == field.TYPE_ENUM:
         values = _enum_values(field)
         return values[index % len(values)]

@@ -10,8 +10,9 @@ for a new reader and not for an old one.
 
 Two departures from buf, both because a pytest-ipc user tests running services: a deleted service
 or RPC also breaks WIRE (old clients get UNIMPLEMENTED); and two rules buf does not have, advice
-unless said otherwise: ENUM_VALUE_ADDED (old readers get a number they cannot name; with a closed
-enum the value is dropped, a WIRE break) and RPC_ADDED (new clients calling an old server).
+unless said otherwise: ENUM_VALUE_ADDED (old readers get a number they cannot name, and drop the
+name JSON writes: a WIRE_JSON break; with a closed enum they drop the number too, a WIRE break) and
+RPC_ADDED (new clients calling an old server).
 """
 
 from __future__ import annotations
@@ -376,8 +377,8 @@ def _enums(old: ProtoSchema, new: ProtoSchema) -> Iterator[CompatibilityFinding]
                 why = "old readers of this closed (proto2) enum drop the value into unknown fields: the field reads as unset"
                 yield CompatibilityFinding("ENUM_VALUE_ADDED", f"{where}.{label}", change, why, FORWARD, CATEGORIES)
             else:
-                why = "old readers keep the number but cannot name it: check they handle unrecognised values"
-                yield CompatibilityFinding("ENUM_VALUE_ADDED", f"{where}.{label}", change, why, FORWARD, ())
+                why = "old readers keep the number on the wire but cannot name it, and JSON writes the name, which they drop"
+                yield CompatibilityFinding("ENUM_VALUE_ADDED", f"{where}.{label}", change, why, FORWARD, JSON)
 
 
 def _names_by_number(enum: EnumDescriptor) -> dict[int, set[str]]:

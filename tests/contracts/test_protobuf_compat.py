@@ -57,12 +57,33 @@ def test_v2_is_compatible_in_every_mode_and_says_what_to_watch(mode: str) -> Non
 
 
 def test_a_stricter_category_turns_the_source_break_into_a_failure() -> None:
-    with pytest.raises(ContractError, match=r"not FULL compatible \(FILE enforced\), and 2 warning") as caught:
-        check_protobuf_compatibility(V1 / "orders.proto", V2 / "orders.proto", "FULL", category="FILE")
+    with pytest.raises(ContractError, match=r"not BACKWARD compatible \(FILE enforced\):") as caught:
+        check_protobuf_compatibility(V1 / "orders.proto", V2 / "orders.proto", "BACKWARD", category="FILE")
     assert failure_lines(caught) == [
         "FIELD_NO_DELETE at orders.proto:shop.orders.v1.Order.signature: field 15 (bytes signature) deleted; "
         "generated code loses the field (BACKWARD and FORWARD; breaks FILE, PACKAGE)"
     ]
+
+
+def test_a_new_enum_value_passes_the_wire_and_breaks_old_json_readers() -> None:
+    check_protobuf_compatibility(V1 / "orders.proto", V2 / "orders.proto", "FORWARD")
+    with pytest.raises(ContractError, match=r"not FORWARD compatible \(WIRE_JSON enforced\)") as caught:
+        check_protobuf_compatibility(V1 / "orders.proto", V2 / "orders.proto", "FORWARD", category="WIRE_JSON")
+    lines = failure_lines(caught)
+    assert lines[0].startswith(
+        "ENUM_VALUE_ADDED at orders.proto:shop.orders.v1.Order.Status.REFUNDED: value REFUNDED = 4 added; old readers keep "
+        "the number on the wire but cannot name it, and JSON writes the name, which they drop (FORWARD (new → old); "
+        "breaks FILE, PACKAGE, WIRE_JSON)"
+    )
+    assert lines[1].startswith(
+        "ROUND_TRIP at orders.proto:shop.orders.v1.Order.status: shop.orders.v1.Order.status written by the new version "
+        "as JSON (#3) reads as unset in the old one"
+    )
+    assert {line.split(":")[1].split(";")[0] for line in lines[1:]} == {
+        "shop.orders.v1.Order.status",
+        "shop.orders.v1.PlaceOrderResponse.status",
+        "shop.orders.v1.WatchOrdersRequest.statuses",
+    }
 
 
 def test_schemas_compiled_beforehand_are_accepted() -> None:
@@ -354,8 +375,15 @@ def test_a_rename_survives_the_wire_and_is_flagged_as_a_json_and_source_break(tm
         ("FILE", "PACKAGE", "WIRE_JSON"),
         ("BACKWARD", "FORWARD"),
     )
-    with pytest.raises(ContractError, match=r"FIELD_SAME_NAME at orders\.proto:shop\.orders\.v1\.Order\.customer_id"):
+    with pytest.raises(ContractError) as caught:  # and JSON, which WIRE_JSON also round-trips, loses the value
         check_protobuf_compatibility(V1 / "orders.proto", changed, "FULL", category="WIRE_JSON")
+    assert [line.split(";")[0] for line in failure_lines(caught)] == [
+        f"FIELD_SAME_NAME at {ORDER}.customer_id: field 2 renamed from 'customer_id' to 'buyer_id'",
+        f"ROUND_TRIP at {ORDER}.buyer_id: shop.orders.v1.Order.buyer_id written by the new version as JSON (#2) reads as "
+        "unset in the old one",
+        f"ROUND_TRIP at {ORDER}.customer_id: shop.orders.v1.Order.customer_id written by the old version as JSON (#2) reads "
+        "as unset in the new one",
+    ]
 
 
 # -- proto2: required fields, closed enums, defaults -------------------------------------------------------
