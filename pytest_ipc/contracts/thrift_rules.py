@@ -96,23 +96,25 @@ def thrift_breaking_changes(old: ModuleType, new: ModuleType) -> list[Compatibil
                     )
                 )
             else:
-                findings += struct_changes(before, new_structs[name], where)
+                findings += struct_changes(before, new_structs[name], where, union=kind == "unions")
     findings += _enums(old, new, file)
     findings += _services(old, new, file)
     return findings
 
 
-def struct_changes(before: Any, after: Any, where: str) -> Iterator[CompatibilityFinding]:
+def struct_changes(before: Any, after: Any, where: str, *, union: bool = False) -> Iterator[CompatibilityFinding]:
     """Field changes between two versions of one struct, union, exception or argument list (by id)."""
     old_defaults, new_defaults = dict(before.default_spec), dict(after.default_spec)
     for number, spec in before.thrift_spec.items():
         ttype, name, argument, required = field_spec(spec)
         here = f"{where}.{name}"
         if number not in after.thrift_spec:
+            change = f"field {number} ({type_name(ttype, argument)} {name}) deleted"
+            if union:
+                why = "old writers still choose it, and new readers get a union with no member set"
+                yield CompatibilityFinding("UNION_MEMBER_NO_DELETE", here, change, why, BACKWARD, CATEGORIES)
             why = "Thrift cannot reserve an id: keep the field, deprecated, so no later field reuses it with another type"
-            yield CompatibilityFinding(
-                "FIELD_NO_DELETE", here, f"field {number} ({type_name(ttype, argument)} {name}) deleted", why, BOTH, SOURCE
-            )
+            yield CompatibilityFinding("FIELD_NO_DELETE", here, change, why, BOTH, SOURCE)
             if required:
                 why = "new writers never set it, and old readers reject a struct without it"
                 yield CompatibilityFinding(

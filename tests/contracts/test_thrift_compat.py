@@ -99,6 +99,13 @@ BREAKING = {
         "FILE",
         "FIELD_NO_DELETE at orders.thrift:Order.coupons: field 9 (set<string> coupons) deleted; Thrift cannot reserve an id",
     ),
+    "union member deleted": (
+        [("  2: string voucher_code,\n", "")],
+        "BACKWARD",
+        "WIRE",
+        "UNION_MEMBER_NO_DELETE at orders.thrift:Payment.voucher_code: field 2 (string voucher_code) deleted; old writers "
+        "still choose it, and new readers get a union with no member set",
+    ),
     "optional made required": (
         [("  2: optional string customer_id,\n", "  2: required string customer_id,\n")],
         "BACKWARD",
