@@ -22,7 +22,18 @@ from typing import Any
 
 from pytest_ipc._optional import require
 from pytest_ipc.contracts.compatibility import ROUND_TRIP, CompatibilityFinding
-from pytest_ipc.contracts.thrift_rules import BINARY, FLIPPED, KINDS, LIST, MAP, SET, STRUCT, declared, field_spec
+from pytest_ipc.contracts.thrift_rules import (
+    BINARY,
+    FLIPPED,
+    KINDS,
+    LIST,
+    MAP,
+    SET,
+    STRUCT,
+    declared,
+    field_spec,
+    matched_modules,
+)
 
 MAX_DEPTH = 4
 MAX_SAMPLES = 16
@@ -34,13 +45,13 @@ def thrift_round_trip(old: ModuleType, new: ModuleType, direction: str) -> tuple
     every corruption seen."""
     factories = require("thriftpy2.protocol", extra="thrift", feature="checking Thrift compatibility")
     utils = require("thriftpy2.utils", extra="thrift", feature="checking Thrift compatibility")
-    file = os.path.basename(old.__thrift_file__)
     protocols = {"binary": factories.TBinaryProtocolFactory(), "compact": factories.TCompactProtocolFactory()}
-    unions = frozenset([*declared(old, "unions").values(), *declared(new, "unions").values()])
+    modules = list(matched_modules(old, new))
+    unions = frozenset(union for pair in modules for module in pair for union in declared(module, "unions").values())
     seen: dict[str, tuple[str, str, set[str]]] = {}  # location → (what, problem, protocols it happened over)
     checked = 0
-    pairs = list(_pairs(old, new, direction))
-    names = {item: name for name, *classes, _ in pairs for item in classes}  # args lists are "Orders.get(args)"
+    pairs = [pair for before, after in modules for pair in _pairs(before, after, direction)]
+    names = {item: f"{_file(item)}:{name}" for name, *classes, _ in pairs for item in classes}  # "orders.thrift:Orders.get(args)"
     for name, old_class, new_class, data_direction in pairs:
         if _shape(old_class) == _shape(new_class):
             continue  # declared alike, nested types included: nothing to tell them apart on the wire
@@ -52,12 +63,16 @@ def thrift_round_trip(old: ModuleType, new: ModuleType, direction: str) -> tuple
                 for owner, path, problem in _read_back(utils, sample, reader, protocol, names):
                     subject = f"{name}.{path}" if path else f"a {name}"
                     what = f"{subject} written by the {written_by} version, read by the {read_by} one"
-                    seen.setdefault(f"{file}:{owner or name}", (what, problem, set()))[2].add(protocol_name)
+                    seen.setdefault(owner or names[writer], (what, problem, set()))[2].add(protocol_name)
     why = "readers see something else than was written"
     return checked, [
         CompatibilityFinding(ROUND_TRIP, location, f"{what} over {' and '.join(sorted(over))}: {problem}", why, (direction,))
         for location, (what, problem, over) in seen.items()
     ]
+
+
+def _file(struct: Any) -> str:
+    return os.path.basename(str(struct.__thrift_file__))
 
 
 def _pairs(old: ModuleType, new: ModuleType, direction: str) -> Iterator[tuple[str, Any, Any, str]]:
@@ -187,7 +202,8 @@ def _differences(written: Any, read: Any, path: str, names: dict[Any, str]) -> I
     """(struct.field, path, problem) for every field of `written` that `read` (another version) does
     not carry as written, and every required field of `read` that `written` could leave unset."""
     writer_fields, reader_fields = _fields(written.__class__), _fields(read.__class__)
-    owner, reader_owner = names.get(type(written), type(written).__name__), names.get(type(read), type(read).__name__)
+    owner = names.get(type(written), f"{_file(type(written))}:{type(written).__name__}")
+    reader_owner = names.get(type(read), f"{_file(type(read))}:{type(read).__name__}")
     for number, (name, _) in writer_fields.items():
         value = getattr(written, name)
         if value is None or number not in reader_fields:

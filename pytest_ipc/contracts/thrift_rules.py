@@ -1,9 +1,10 @@
 """Breaking changes between two loaded Thrift IDL versions, by rules in the spirit of buf's.
 
 Structs, unions, exceptions, enums and services are matched by name, fields by id, enum values by
-number, methods by name. The binary, compact and JSON protocols all identify a field by its id and
-wire type, so only an id's type matters on the wire: a rename breaks generated code (FILE, PACKAGE),
-a type change breaks the wire unless both types travel alike (string and binary, an enum and i32).
+number, methods by name; files both versions include are matched by include name and compared too.
+The binary, compact and JSON protocols all identify a field by its id and wire type, so only an id's
+type matters on the wire: a rename breaks generated code (FILE, PACKAGE), a type change breaks the
+wire unless both types travel alike (string and binary, an enum and i32).
 
 Directions: for data, BACKWARD is old writer → new reader. For a service, BACKWARD is old clients
 calling a new server and FORWARD new clients calling an old server; a method's arguments travel from
@@ -81,8 +82,27 @@ def declared(module: ModuleType, kind: str) -> dict[str, Any]:
     return {item.__name__: item for item in module.__thrift_meta__.get(kind, [])}
 
 
+def matched_modules(old: ModuleType, new: ModuleType) -> Iterator[tuple[ModuleType, ModuleType]]:
+    """The two versions, then each file both include (matched by include name), recursively, once each."""
+    pending, seen = [(old, new)], set()
+    while pending:
+        before, after = pending.pop(0)
+        if (id(before), id(after)) in seen:
+            continue
+        seen.add((id(before), id(after)))
+        yield before, after
+        included = {module.__name__: module for module in after.__thrift_meta__.get("includes", [])}
+        pending += [
+            (module, included[module.__name__]) for module in before.__thrift_meta__.get("includes", []) if module.__name__ in included
+        ]
+
+
 def thrift_breaking_changes(old: ModuleType, new: ModuleType) -> list[CompatibilityFinding]:
-    """Every change from `old` to `new` that some rule counts, in every direction and category."""
+    """Every change from `old` to `new` (and the files both include) that some rule counts."""
+    return [finding for before, after in matched_modules(old, new) for finding in _module_changes(before, after)]
+
+
+def _module_changes(old: ModuleType, new: ModuleType) -> list[CompatibilityFinding]:
     file = os.path.basename(old.__thrift_file__)
     findings: list[CompatibilityFinding] = []
     new_structs = {name: item for kind in KINDS for name, item in declared(new, kind).items()}

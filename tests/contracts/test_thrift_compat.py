@@ -279,6 +279,24 @@ def test_an_argument_type_change_is_seen_by_the_server_reading_old_clients_calls
     ]
 
 
+def test_included_files_load_side_by_side_and_are_checked_too(tmp_path: Path) -> None:
+    for version, units in (("v1", "i64"), ("v2", "string")):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "common.thrift").write_text(f"struct Money {{\n  1: required {units} units,\n}}\n")
+        (tmp_path / version / "orders.thrift").write_text(
+            'include "common.thrift"\n\nstruct Order {\n  1: required string id,\n  2: optional common.Money total,\n}\n'
+        )
+    old, new = load_thrift(tmp_path / "v1" / "orders.thrift"), load_thrift(tmp_path / "v2" / "orders.thrift")
+    assert old.common.Money.thrift_spec[1][0] != new.common.Money.thrift_spec[1][0]  # each version its own common.thrift
+    with pytest.raises(ContractError) as caught:
+        check_thrift_compatibility(old, new, "BACKWARD")
+    assert [line.split(";")[0] for line in caught.value.mismatches] == [
+        "FIELD_WIRE_COMPATIBLE_TYPE at common.thrift:Money.units: field 1 changed type from i64 to string",
+        "ROUND_TRIP at common.thrift:Money.units: Order.total.units written by the old version, read by the new one over "
+        "binary and compact: field 1 is skipped (its wire type differs) and reads as unset",
+    ]
+
+
 # -- usage errors -------------------------------------------------------------------------------------------
 def test_bad_input_names_the_problem(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'SIDEWAYS'; choose one of BACKWARD, FORWARD, FULL"):
