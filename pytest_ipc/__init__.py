@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     from pytest_ipc.contracts import breaking_changes as breaking_changes
     from pytest_ipc.contracts import can_i_deploy as can_i_deploy
     from pytest_ipc.contracts import check_avro_compatibility as check_avro_compatibility
+    from pytest_ipc.contracts import check_protobuf_compatibility as check_protobuf_compatibility
+    from pytest_ipc.contracts import check_thrift_compatibility as check_thrift_compatibility
     from pytest_ipc.contracts import provider_state as provider_state
     from pytest_ipc.contracts import states_for as states_for
     from pytest_ipc.faults import FaultNeverFired as FaultNeverFired
@@ -170,6 +172,8 @@ __all__ = [
     "can_i_deploy",
     "channels_for",
     "check_avro_compatibility",
+    "check_protobuf_compatibility",
+    "check_thrift_compatibility",
     "constant",
     "consumer_down",
     "duplicate",

@@ -3,7 +3,9 @@
 Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verification`/`states`/
 `callbacks`, pact files `pactfile`, exceptions `errors`, the Pact Broker (`broker` the client,
 `broker_session` the session's part, `broker_fake` an in-memory broker for tests, `broker_cli`),
-and the evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `avro`, `maturity`.
+and the evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `maturity`, and
+schema compatibility (`compatibility` owns the modes, findings and report) for `avro`,
+`protobuf_compat` and `thrift_compat`.
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """
@@ -14,6 +16,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "CompatibilityFinding": "compatibility",
+    "CompatibilityReport": "compatibility",
     "ContractError": "errors",
     "Deployability": "broker",
     "FakePactBroker": "broker_fake",
@@ -38,6 +42,8 @@ _EXPORTS = {
     "breaking_changes": "compat",
     "can_i_deploy": "broker",
     "check_avro_compatibility": "avro",
+    "check_protobuf_compatibility": "protobuf_compat",
+    "check_thrift_compatibility": "thrift_compat",
     "provider_state": "states",
     "publish_pacts": "broker",
     "states_for": "states",
@@ -45,6 +51,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CompatibilityFinding",
+    "CompatibilityReport",
     "ContractError",
     "Deployability",
     "FakePactBroker",
@@ -69,6 +77,8 @@ __all__ = [
     "breaking_changes",
     "can_i_deploy",
     "check_avro_compatibility",
+    "check_protobuf_compatibility",
+    "check_thrift_compatibility",
     "provider_state",
     "publish_pacts",
     "states_for",

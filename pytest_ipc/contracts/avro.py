@@ -1,8 +1,8 @@
 """Avro schema compatibility, checked by doing it: write records with one schema, read with the other.
 
-Modes follow the Schema Registry's meaning. BACKWARD: consumers on the new schema read data written
-with the old one. FORWARD: consumers still on the old schema read data written with the new one.
-FULL: both. Sample records come from the writer schema (Faker-seeded), and every union branch and
+Modes follow the Schema Registry's meaning (`compatibility` owns them and the report). BACKWARD:
+consumers on the new schema read data written with the old one. FORWARD: consumers still on the old
+schema read data written with the new one. FULL: both. Sample records come from the writer schema (Faker-seeded), and every union branch and
 enum symbol is used by some record, so a removed branch or symbol is caught, not just missing defaults.
 """
 
@@ -11,27 +11,19 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import fastavro
 from faker import Faker
 
-from pytest_ipc.contracts.errors import ContractError
+from pytest_ipc.contracts.compatibility import (
+    ROUND_TRIP,
+    CompatibilityFinding,
+    CompatibilityReport,
+    directions_of,
+)
 
-MODES = ("BACKWARD", "FORWARD", "FULL")
 DEFAULT_SAMPLES = 12
-
-
-@dataclass
-class AvroCompatibilityReport:
-    mode: str
-    records_checked: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def compatible(self) -> bool:
-        return not self.failures
 
 
 def check_avro_compatibility(
@@ -41,29 +33,23 @@ def check_avro_compatibility(
     *,
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
-) -> AvroCompatibilityReport:
+) -> CompatibilityReport:
     """Write sample records with one schema, read them with the other; raise `ContractError` if any
     direction the mode demands fails, naming the direction and fastavro's reason."""
-    if mode not in MODES:
-        raise ValueError(f"unknown Avro compatibility mode {mode!r}; choose one of {', '.join(MODES)}")
     old, new = fastavro.parse_schema(old_schema), fastavro.parse_schema(new_schema)
-    directions = {
-        "BACKWARD": [("old", old, "new", new)],
-        "FORWARD": [("new", new, "old", old)],
-        "FULL": [("old", old, "new", new), ("new", new, "old", old)],
-    }[mode]
-    report = AvroCompatibilityReport(mode)
-    for writer_name, writer, reader_name, reader in directions:
+    versions = {"BACKWARD": ("old", old, "new", new), "FORWARD": ("new", new, "old", old)}
+    report = CompatibilityReport(mode)
+    for direction in directions_of(mode, "Avro"):
+        writer_name, writer, reader_name, reader = versions[direction]
         records = SampleRecords(writer, seed).make(samples)
         report.records_checked += len(records)
         failure = _round_trip(records, writer, reader)
         if failure:
-            report.failures.append(
-                f"data written with the {writer_name} schema cannot be read with the {reader_name} schema: {failure}"
-            )
-    if report.failures:
-        raise ContractError(f"Avro schemas are not {mode} compatible:", report.failures, report)
-    return report
+            change = f"data written with the {writer_name} schema cannot be read with the {reader_name} schema: {failure}"
+            why = "readers fail on every such record; give new fields a default and keep old symbols and branches"
+            name = str(writer.get("name", "record")) if isinstance(writer, dict) else "record"
+            report.add([CompatibilityFinding(ROUND_TRIP, name, change, why, (direction,))])
+    return report.raise_if_incompatible("Avro schemas")
 
 
 def _round_trip(records: list[Any], writer: Any, reader: Any) -> str | None:

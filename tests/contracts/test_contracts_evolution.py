@@ -110,7 +110,9 @@ def test_new_field_without_default_breaks_backward_but_not_forward() -> None:
     with pytest.raises(ContractError, match="not BACKWARD compatible") as caught:
         check_avro_compatibility(ORDER_V1, WITH_REQUIRED_FIELD, "BACKWARD")
     (failure,) = caught.value.mismatches
-    assert failure.startswith("data written with the old schema cannot be read with the new schema: record 0")
+    assert failure.startswith(
+        "ROUND_TRIP at shop.Order: data written with the old schema cannot be read with the new schema: record 0"
+    )
     assert "No default value for field currency" in failure
 
 
