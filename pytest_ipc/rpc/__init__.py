@@ -9,7 +9,8 @@
 
 Pieces: `codes` (status names), `replies` (`RpcReply`), `methods` (`MethodRoute`), `journal`
 (`RpcCall`, `RpcJournal`), `stub` (`RpcStub`, what a transport subclasses; see RPC_CORE.md in the
-repository) and the gRPC transport, `grpc_server` (`GrpcStub`; imports grpc). Names load on first use. Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
+repository) and the gRPC transport, `grpc_server` (`GrpcStub`; imports grpc). Names load on first
+use. Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
 `pytest_ipc.faults.layers.rpc`. Fixtures: `pytest_ipc.fixtures.grpc`.
 """
 
