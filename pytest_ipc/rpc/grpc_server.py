@@ -173,7 +173,7 @@ class GrpcStub(RpcStub):
         return self
 
     def resolve(self, method: str) -> str:
-        """"Service/Method" (full or short service name), "/pkg.Service/Method" or "pkg.Service.Method"."""
+        """ "Service/Method" (full or short service name), "/pkg.Service/Method" or "pkg.Service.Method"."""
         text = method.strip().lstrip("/")
         if "/" not in text and "." in text:
             text = "/".join(text.rsplit(".", 1))
