@@ -80,9 +80,13 @@ if TYPE_CHECKING:
     from pytest_ipc.report import ReportHandle as ReportHandle
     from pytest_ipc.resilience import BreakerStates as BreakerStates
     from pytest_ipc.resilience import assert_breaker as assert_breaker
+    from pytest_ipc.resilience import assert_deadline_honoured as assert_deadline_honoured
+    from pytest_ipc.resilience import assert_deadline_propagated as assert_deadline_propagated
+    from pytest_ipc.resilience import assert_deadline_set as assert_deadline_set
     from pytest_ipc.resilience import assert_fallback as assert_fallback
     from pytest_ipc.resilience import assert_request_cap as assert_request_cap
     from pytest_ipc.resilience import assert_retries as assert_retries
+    from pytest_ipc.resilience import assert_retry_codes as assert_retry_codes
     from pytest_ipc.resilience import assert_retry_jitter as assert_retry_jitter
     from pytest_ipc.resilience import assert_timeout_honoured as assert_timeout_honoured
     from pytest_ipc.resilience import constant as constant
@@ -90,6 +94,7 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_circuitbreaker as watch_circuitbreaker
     from pytest_ipc.resilience import watch_purgatory as watch_purgatory
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
+    from pytest_ipc.rpc.grpc_server import GrpcStub as GrpcStub
     from pytest_ipc.specs import IncompatibleApi as IncompatibleApi
     from pytest_ipc.specs import assert_asyncapi_compatible as assert_asyncapi_compatible
     from pytest_ipc.specs import assert_openapi_compatible as assert_openapi_compatible
@@ -116,6 +121,7 @@ __all__ = [
     "EmbeddedToxiproxy",
     "FaultNeverFired",
     "FaultNotSupported",
+    "GrpcStub",
     "HttpStub",
     "IdempotencyProbe",
     "IdempotentConsumer",
@@ -155,6 +161,9 @@ __all__ = [
     "assert_all_correlated",
     "assert_asyncapi_compatible",
     "assert_breaker",
+    "assert_deadline_honoured",
+    "assert_deadline_propagated",
+    "assert_deadline_set",
     "assert_exactly_once_effect",
     "assert_fallback",
     "assert_message_matches_pact",
@@ -166,6 +175,7 @@ __all__ = [
     "assert_poison_dead_lettered",
     "assert_request_cap",
     "assert_retries",
+    "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
     "breaking_changes",

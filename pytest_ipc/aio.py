@@ -26,8 +26,11 @@ from pytest_ipc.messaging.aio import (
 )
 from pytest_ipc.resilience.aio import (
     assert_breaker,
+    assert_deadline_honoured,
+    assert_deadline_propagated,
     assert_fallback,
     assert_request_cap,
+    assert_retry_codes,
     assert_retry_jitter,
     assert_timeout_honoured,
 )
@@ -40,8 +43,11 @@ __all__ = [
     "RequestReply",
     "Responder",
     "assert_breaker",
+    "assert_deadline_honoured",
+    "assert_deadline_propagated",
     "assert_fallback",
     "assert_request_cap",
+    "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
     "can_i_deploy",

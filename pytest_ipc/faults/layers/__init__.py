@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_ipc.faults.errors import FaultNotSupported, FaultUsageError
-from pytest_ipc.faults.layers import proxy, respx, stub
+from pytest_ipc.faults.layers import grpc, proxy, respx, stub
 from pytest_ipc.faults.vocabulary import FAULTS, Fault
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub
+    from pytest_ipc._observed import ObservedStub
 
 
 class Injection(Protocol):
@@ -46,11 +46,11 @@ class Layer(Protocol):
     def why_not(self, fault: Fault) -> str | None:
         """None when this layer can express `fault` (with its parameters), else the reason."""
 
-    def inject(self, fault: Fault, target: Any, upstream: HttpStub | None) -> Injection:
+    def inject(self, fault: Fault, target: Any, upstream: ObservedStub | None) -> Injection:
         """Put `fault` in place on `target`; `upstream` is the stub behind it, if known."""
 
 
-LAYERS: dict[str, Layer] = {layer.name: layer for layer in (respx.LAYER, stub.LAYER, proxy.LAYER)}
+LAYERS: dict[str, Layer] = {layer.name: layer for layer in (respx.LAYER, stub.LAYER, proxy.LAYER, grpc.LAYER)}
 
 
 def layer_named(name: object) -> Layer:

@@ -23,8 +23,8 @@ from pytest_ipc.client.toxics import Toxic
 from pytest_ipc.faults import vocabulary as v
 
 if TYPE_CHECKING:
+    from pytest_ipc._observed import ObservedStub
     from pytest_ipc.client.counters import ProxyCounters
-    from pytest_ipc.stub import HttpStub
 
 KILOBYTE = 1000  # Toxiproxy's bandwidth unit
 
@@ -64,12 +64,21 @@ def _counters(proxy: Proxy) -> ProxyCounters | None:
         return None
 
 
+def _address_hint(proxy: Proxy, upstream: ObservedStub | None) -> str:
+    """Where the client should have called: an HTTP client the proxy's URL, an RPC client its host:port."""
+    from pytest_ipc.rpc.stub import RpcStub
+
+    if isinstance(upstream, RpcStub):
+        return f"ipc_target (here {proxy.host}:{proxy.port})"
+    return f"ipc_target_url (here {proxy.url})"
+
+
 class ToxicInjection:
-    """A toxic in place; its activations count only while the client's bytes flowed through."""
+    """A toxic in place; its activations count only while the client's bytes flowed through, or it connected."""
 
     deferred = False
 
-    def __init__(self, fault: v.Fault, proxy: Proxy, upstream: HttpStub | None) -> None:
+    def __init__(self, fault: v.Fault, proxy: Proxy, upstream: ObservedStub | None) -> None:
         self.proxy = proxy
         self.upstream = upstream
         self.before = _counters(proxy)
@@ -88,7 +97,10 @@ class ToxicInjection:
         earlier = self.before.toxics.get(self.toxic.name)
         activations = (fired.activations if fired else 0) - (earlier.activations if earlier else 0)
         self._sent = after.upstream.received - self.before.upstream.received
-        return activations if self._sent > 0 else 0
+        # A connection opened during the toxic is the client's too: a server that speaks first (HTTP/2's
+        # SETTINGS) meets a reset before the client's own bytes arrive.
+        opened = after.connections_accepted - self.before.connections_accepted
+        return activations if self._sent > 0 or opened > 0 else 0
 
     def never_fired(self) -> str:
         if self._sent:
@@ -96,7 +108,7 @@ class ToxicInjection:
         direct = ""
         if self.upstream is not None and self.upstream.calls():
             direct = f" (the stub behind it saw {len(self.upstream.calls())} request(s) in this test: the client reached it some other way)"
-        return f"the client never connected through the proxy — did it use ipc_target_url (here {self.proxy.url})?{direct}"
+        return f"the client never connected through the proxy — did it use {_address_hint(self.proxy, self.upstream)}?{direct}"
 
     def remove(self) -> None:
         if self._removed:
@@ -167,7 +179,7 @@ class ProxyLayer:
             return f"the bandwidth toxic counts whole kilobytes (1000 bytes) per second; {fault.rate} is not a multiple"
         return None
 
-    def inject(self, fault: v.Fault, target: Proxy, upstream: HttpStub | None) -> ToxicInjection | OutageInjection:
+    def inject(self, fault: v.Fault, target: Proxy, upstream: ObservedStub | None) -> ToxicInjection | OutageInjection:
         if isinstance(fault, v.Outage):
             return OutageInjection(target)
         return ToxicInjection(fault, target, upstream)
