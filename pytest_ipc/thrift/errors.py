@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pytest_ipc._errors import IpcUsageError
+from pytest_ipc.rpc.errors import RpcUsageError
 
 
-class ThriftUsageError(IpcUsageError):
+class ThriftUsageError(RpcUsageError):
     """An IDL, method, reply, protocol or transport the Thrift stub cannot use; the message lists the choices."""

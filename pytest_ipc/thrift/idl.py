@@ -14,21 +14,13 @@ from types import ModuleType
 from typing import Any
 
 import thriftpy2
-from thriftpy2.thrift import TApplicationException, TMessageType, TType
+from thriftpy2.thrift import TApplicationException, TMessageType, TPayload, TType
 
+from pytest_ipc.rpc.codes import THRIFT_ERRORS
 from pytest_ipc.thrift.errors import ThriftUsageError
 from pytest_ipc.thrift.wire import Wire
 
-APPLICATION_ERRORS: dict[str, int] = {
-    "UNKNOWN": TApplicationException.UNKNOWN,
-    "UNKNOWN_METHOD": TApplicationException.UNKNOWN_METHOD,
-    "INVALID_MESSAGE_TYPE": TApplicationException.INVALID_MESSAGE_TYPE,
-    "WRONG_METHOD_NAME": TApplicationException.WRONG_METHOD_NAME,
-    "BAD_SEQUENCE_ID": TApplicationException.BAD_SEQUENCE_ID,
-    "MISSING_RESULT": TApplicationException.MISSING_RESULT,
-    "INTERNAL_ERROR": TApplicationException.INTERNAL_ERROR,
-    "PROTOCOL_ERROR": TApplicationException.PROTOCOL_ERROR,
-}
+APPLICATION_ERRORS: dict[str, int] = {name: getattr(TApplicationException, name) for name in THRIFT_ERRORS}  # name -> type
 
 
 @dataclass(frozen=True)
@@ -95,22 +87,17 @@ class Service:
         spec = getattr(self.cls, f"{method}_result").thrift_spec
         return {field[2].__name__: field[2] for fid, field in spec.items() if field[1] != "success" and fid != 0}
 
-    def check_reply(self, method: str, value: object) -> None:
-        """Fail in the test, not on the stub's thread, for a reply `method` cannot send."""
-        if isinstance(value, BaseException):
-            if isinstance(value, TApplicationException):
-                return
-            declared = self.exceptions(method)
-            if type(value).__name__ not in declared:
-                listed = ", ".join(declared) or "none"
-                raise ThriftUsageError(
-                    f"{self.name}.{method} does not declare {type(value).__name__} (its `throws`: {listed}); "
-                    "an undeclared exception cannot travel in Thrift: raise a declared one, or answer with "
-                    "faults.thrift_error(...) / a TApplicationException"
-                )
-            return
-        if self.oneway(method) and value is not None:
-            raise ThriftUsageError(f"{self.name}.{method} is oneway: the stub sends nothing back, so it takes no reply value")
+    def declared(self, method: str, error: BaseException) -> str | None:
+        """The result field that carries `error` when `method` declares its class (by name), else None."""
+        spec = getattr(self.cls, f"{method}_result").thrift_spec
+        return next((field[1] for fid, field in spec.items() if fid != 0 and field[2].__name__ == type(error).__name__), None)
+
+    def as_result(self, method: str, value: object) -> object:
+        """`value` as `method`'s return type: dicts become the IDL's structs (nested ones too); the rest as is."""
+        success = getattr(self.cls, f"{method}_result").thrift_spec.get(0)
+        if success is None or value is None:
+            return value
+        return _build(success[0], _element(success), value, f"{self.name}.{method} reply")
 
     # -- codecs ----------------------------------------------------------------------------------
     def read_call(self, protocol: Any) -> ThriftCall:
@@ -126,42 +113,86 @@ class Service:
         names = [field[1] for field in args.thrift_spec.values()]
         return ThriftCall(method, {name: getattr(args, name) for name in names}, seqid, oneway=self.oneway(method))
 
-    def encode_reply(self, wire: Wire, call: ThriftCall, value: object) -> bytes:
-        """The bytes answering `call` with `value`: a result, a declared exception or a TApplicationException."""
-        if isinstance(value, TApplicationException):
-            return encode_application_error(wire, call, value)
+    def encode_result(self, wire: Wire, call: ThriftCall, value: object) -> bytes:
+        """The REPLY carrying `value` (already `as_result`) as `call`'s result."""
         result = getattr(self.cls, f"{call.method}_result")()
-        if isinstance(value, BaseException):
-            field = next(spec[1] for fid, spec in result.thrift_spec.items() if fid != 0 and spec[2].__name__ == type(value).__name__)
-            setattr(result, field, value)
-        elif "success" in (spec[1] for spec in result.thrift_spec.values()):
+        if 0 in result.thrift_spec:
             result.success = value
+        return _message(wire, call, TMessageType.REPLY, result)
 
-        def write(protocol: Any) -> None:
-            protocol.write_message_begin(call.method, TMessageType.REPLY, call.seqid)
-            protocol.write_struct(result)
-            protocol.write_message_end()
+    def encode_declared(self, wire: Wire, call: ThriftCall, error: BaseException) -> bytes:
+        """The REPLY carrying `error`, an exception `call.method` declares, in its own result field."""
+        result = getattr(self.cls, f"{call.method}_result")()
+        field = self.declared(call.method, error)
+        if field is None:
+            raise ThriftUsageError(self.undeclared(call.method, error))
+        setattr(result, field, error)
+        return _message(wire, call, TMessageType.REPLY, result)
 
-        return wire.encode(write)
+    def undeclared(self, method: str, error: BaseException) -> str:
+        listed = ", ".join(field[2].__name__ for fid, field in getattr(self.cls, f"{method}_result").thrift_spec.items() if fid != 0)
+        return (
+            f"{self.name}.{method} does not declare {type(error).__name__} (its `throws`: {listed or 'none'}); an undeclared "
+            "exception cannot travel in Thrift: answer with a declared one, or with faults.thrift_error(\"INTERNAL_ERROR\")"
+        )
 
 
-def encode_application_error(wire: Wire, call: ThriftCall, error: TApplicationException) -> bytes:
-    """The bytes of a TApplicationException answering `call` (an EXCEPTION message)."""
+def _element(field: tuple[Any, ...]) -> Any:
+    """The type detail of a thrift_spec entry: a struct or enum class, a container's element spec, or None."""
+    return field[2] if len(field) == 4 else None
 
+
+def _unpack(spec: Any) -> tuple[int, Any]:
+    return (spec[0], spec[1]) if isinstance(spec, tuple) else (spec, None)
+
+
+def _build(ttype: int, spec: Any, value: object, where: str) -> object:
+    """`value` with every dict that stands for a struct made into that struct (by the IDL's `spec`)."""
+    if ttype == TType.STRUCT and isinstance(value, Mapping):
+        fields = {field[1]: field for field in spec.thrift_spec.values()}
+        unknown = sorted(set(value) - set(fields))
+        if unknown:
+            missing = ", ".join(map(str, unknown))
+            raise ThriftUsageError(f"{where}: {spec.__name__} has no field(s) {missing}; its fields: {', '.join(fields)}")
+        return spec(**{name: _build(fields[name][0], _element(fields[name]), item, f"{where}.{name}") for name, item in value.items()})
+    if ttype in (TType.LIST, TType.SET) and isinstance(value, (list, tuple, set, frozenset)):
+        kind, detail = _unpack(spec)
+        items = [_build(kind, detail, item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return set(items) if ttype == TType.SET else items
+    if ttype == TType.MAP and isinstance(value, Mapping):
+        (key_type, key_spec), (value_type, value_spec) = _unpack(spec[0]), _unpack(spec[1])
+        return {
+            _build(key_type, key_spec, key, f"{where} key"): _build(value_type, value_spec, item, f"{where}[{key!r}]")
+            for key, item in value.items()
+        }
+    return value
+
+
+def plain(value: object) -> object:
+    """A decoded Thrift value with its structs as dicts of their fields (what request matching compares)."""
+    if isinstance(value, TPayload):
+        return {name: plain(item) for name, item in vars(value).items()}
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(item) for item in value]
+    return value
+
+
+def _message(wire: Wire, call: ThriftCall, kind: int, body: Any) -> bytes:
     def write(protocol: Any) -> None:
-        protocol.write_message_begin(call.method, TMessageType.EXCEPTION, call.seqid)
-        protocol.write_struct(error)
+        protocol.write_message_begin(call.method, kind, call.seqid)
+        protocol.write_struct(body)
         protocol.write_message_end()
 
     return wire.encode(write)
 
 
-def application_error(kind: str | int, message: str | None = None) -> TApplicationException:
-    """A `TApplicationException` from its type's name ("INTERNAL_ERROR") or number."""
-    if isinstance(kind, str):
-        if kind.upper() not in APPLICATION_ERRORS:
-            raise ThriftUsageError(f"unknown TApplicationException type {kind!r}; choose one of: {', '.join(APPLICATION_ERRORS)}")
-        return TApplicationException(APPLICATION_ERRORS[kind.upper()], message)
-    if kind not in APPLICATION_ERRORS.values():
-        raise ThriftUsageError(f"unknown TApplicationException type {kind!r}; choose one of: {', '.join(APPLICATION_ERRORS)}")
-    return TApplicationException(kind, message)
+def encode_application_error(wire: Wire, call: ThriftCall, error: TApplicationException) -> bytes:
+    """The EXCEPTION message carrying a TApplicationException, answering `call`."""
+    return _message(wire, call, TMessageType.EXCEPTION, error)
+
+
+def application_error(kind: str, message: str) -> TApplicationException:
+    """A `TApplicationException` of the type named `kind` ("INTERNAL_ERROR"; an unknown name is INTERNAL_ERROR)."""
+    return TApplicationException(APPLICATION_ERRORS.get(kind, TApplicationException.INTERNAL_ERROR), message or None)

@@ -1,59 +1,51 @@
-"""The Thrift stub's server: real sockets on loopback, a thread per connection, every thread joined.
+"""The Thrift stub's sockets: a listener per test on loopback, a thread per connection, every thread joined.
 
-It decodes each call (`idl.Service`), asks its `Dispatcher` what to do, and does it on the wire:
-answer (a result, a declared exception, a `TApplicationException`), after a delay or not, hold the
-call until the test ends (hang), close the connection (FIN) or reset it (RST). It owns no routes,
-journal or fault decisions: those are the dispatcher's.
+It decodes each call (`idl.Service`) and hands it to its `Dispatcher` (the stub), which decides and
+answers through the connection's primitives: `send` the bytes of an answer, `cut` the connection
+(FIN or RST), and `closed_by_client` to end a wait when the client gives up. It owns no routes,
+journal or fault decisions.
 
 Each test gets a listener of its own on a port the OS chooses (`next_listener`): when a test ends,
-its listener and every connection it accepted are closed and their threads joined, so a client of
-an ended test that reconnects is refused instead of being counted in the next test. A client that
-speaks another protocol or transport than the stub's (`wire.heard`) is closed at once and reported.
+its listener and every connection it accepted are closed and their threads joined, so a client of an
+ended test that reconnects is refused instead of being counted in the next test. A client that speaks
+another protocol or transport than the stub's (`wire.heard`) is closed at once and reported.
 """
 
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import struct
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
 from thriftpy2.protocol.exc import TProtocolException
-from thriftpy2.thrift import TApplicationException, TException
+from thriftpy2.thrift import TException
 from thriftpy2.transport.base import TTransportException
 
 from pytest_ipc._net import LOOPBACK
-from pytest_ipc.thrift.idl import Service, ThriftCall, encode_application_error
+from pytest_ipc.thrift.idl import Service, ThriftCall
 from pytest_ipc.thrift.wire import SocketReader, Wire, heard, next_message
 
-Action = Literal["reply", "hang", "close", "reset"]
+Cut = Literal["close", "reset"]
 CONNECTION_THREAD = "pytest-ipc-thrift-connection"
 ACCEPT_THREAD = "pytest-ipc-thrift-accept"
-JOIN_TIMEOUT = 5.0  # seconds; a connection thread only blocks on its socket or its cancel event
+WATCH_THREAD = "pytest-ipc-thrift-watch"
+JOIN_TIMEOUT = 5.0  # seconds; every thread here blocks only on a socket that closing wakes
 LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
-@dataclass
-class Plan:
-    """What the dispatcher decided for one call: wait `delay` seconds, then do `action` (for "reply",
-    send `value`: a result, a declared exception or a TApplicationException; None for a void or
-    oneway method). `ended(outcome)` is told how it went ("replied", "hung", "closed", "reset",
-    "cancelled": the test ended or the stub reset first)."""
-
-    action: Action = "reply"
-    value: object = None
-    delay: float = 0.0
-    ended: Callable[[str], None] = lambda outcome: None
-
-
 class Dispatcher(Protocol):
-    """Decides each call (the stub: routes, replies, faults, journal)."""
+    """What the server serves for (the Thrift stub): its wire, and a decision for each call."""
 
-    def dispatch(self, call: ThriftCall, peer: str) -> Plan:
-        """What to do with `call`, which came from `peer` ("127.0.0.1:53412")."""
+    @property
+    def wire(self) -> Wire:
+        """The protocol and transport clients must speak (read when a connection's first bytes arrive)."""
+
+    def dispatch(self, call: ThriftCall, connection: Connection) -> bool:
+        """Answer `call` on `connection`; False when the connection is done (cut, or the call was cancelled)."""
 
     def problem(self, message: str) -> None:
         """Something the stub's report must name (a client on the wrong wire, an undecodable message)."""
@@ -66,14 +58,14 @@ class Connection:
         self.sock = sock
         self.peer = peer
         self.server = server
-        self.cancelled = threading.Event()
+        self.wire = server.dispatcher.wire
         self.thread = threading.Thread(target=self.run, name=CONNECTION_THREAD, daemon=True)
 
     def run(self) -> None:
         try:
             self.serve()
         except (OSError, TTransportException):
-            pass  # the client went away, or the test ended and closed the socket under us
+            pass  # the client went away, or the test ended and shut the socket under us
         finally:
             self.sock.close()
 
@@ -82,8 +74,8 @@ class Connection:
         head = reader.peek(5)
         if not head:
             return  # connected and left (a readiness probe)
-        spoken = heard(head)
-        wire = self.server.wire
+        spoken, wire = heard(head), self.server.dispatcher.wire
+        self.wire = wire
         if spoken != wire:
             what = f"spoke {spoken}" if isinstance(spoken, Wire) else f"sent {spoken}"
             self.server.dispatcher.problem(
@@ -91,48 +83,53 @@ class Connection:
                 f"(or serve the client's wire with thrift_stub.serve(protocol=..., transport=...)); the connection was closed"
             )
             return
-        while not self.cancelled.is_set() and not reader.at_end():
+        service = self.server.service
+        while not reader.at_end():
             try:
-                call = self.server.service.read_call(next_message(reader, wire))
-            except (TProtocolException, TException, ValueError, RecursionError, UnicodeDecodeError) as error:
-                if isinstance(error, TTransportException):
-                    raise
+                call = service.read_call(next_message(reader, wire))
+            except TTransportException:
+                raise
+            except (TProtocolException, TException, ValueError, TypeError, RecursionError, UnicodeDecodeError) as error:
                 self.server.dispatcher.problem(f"a client ({self.peer}) sent a message this stub cannot decode as {wire}: {error!r}")
                 return
-            if not self.perform(call, self.server.dispatcher.dispatch(call, self.peer)):
+            if not self.server.dispatcher.dispatch(call, self):
                 return
 
-    def perform(self, call: ThriftCall, plan: Plan) -> bool:
-        """Carry out `plan`; False when the connection is done."""
-        if plan.delay > 0 and self.cancelled.wait(plan.delay):
-            plan.ended("cancelled")
-            return False
-        if plan.action == "hang":
-            self.cancelled.wait()
-            plan.ended("hung")
-            return False
-        if plan.action == "close":
-            self.sock.shutdown(socket.SHUT_RDWR)
-            plan.ended("closed")
-            return False
-        if plan.action == "reset":
+    # -- what the dispatcher does with the connection --------------------------------------------
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def cut(self, how: Cut) -> None:
+        """End the connection without an answer: "close" sends FIN, "reset" RST (the thread then closes the socket)."""
+        if how == "reset":
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
-            plan.ended("reset")
-            return False
-        if not call.oneway:
-            if call.known:
-                data = self.server.service.encode_reply(self.server.wire, call, plan.value)
-            else:
-                unknown = f"{self.server.service.name} has no method {call.method!r}"
-                error = TApplicationException(TApplicationException.UNKNOWN_METHOD, unknown)
-                data = encode_application_error(self.server.wire, call, error)
-            self.sock.sendall(data)
-        plan.ended("replied")
-        return True
+        else:
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    @contextlib.contextmanager
+    def closed_by_client(self, on_close: Callable[[], None]) -> Iterator[None]:
+        """Call `on_close` if the client closes the connection inside the block (it gave up on a late answer)."""
+        wake_here, wake_there = socket.socketpair()
+        watcher = threading.Thread(target=self._watch, args=(wake_there, on_close), name=WATCH_THREAD, daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            wake_here.send(b"x")
+            watcher.join(JOIN_TIMEOUT)
+            wake_here.close()
+            wake_there.close()
+
+    def _watch(self, wake: socket.socket, on_close: Callable[[], None]) -> None:
+        try:
+            readable, _, _ = select.select([self.sock, wake], [], [])
+            if self.sock in readable and wake not in readable and not self.sock.recv(1, socket.MSG_PEEK):
+                on_close()
+        except (OSError, ValueError):
+            on_close()  # the socket was shut or closed under us: nobody waits for the answer any more
 
     def close(self) -> None:
-        """Stop serving: wake a delayed or hung call, end the socket, join the thread."""
-        self.cancelled.set()
+        """Stop serving: end the socket (a waiting call is woken by the stub), join the thread."""
         with contextlib.suppress(OSError):  # already closed by the client or by a fault
             self.sock.shutdown(socket.SHUT_RDWR)
         if self.thread.is_alive() and self.thread is not threading.current_thread():
@@ -177,32 +174,24 @@ class Listener:
         for connection in connections:
             connection.close()
 
-    def drop_connections(self) -> None:
-        """Close every connection accepted so far, keeping the listener."""
-        with self.lock:
-            connections, self.connections = self.connections, []
-        for connection in connections:
-            connection.close()
-
     def busy(self) -> bool:
         with self.lock:
             return any(connection.thread.is_alive() for connection in self.connections)
 
 
 class ThriftServer:
-    """Serves `service` on `host` in `wire`, deciding each call with `dispatcher`."""
+    """Serves `service` on `host` for `dispatcher`."""
 
-    def __init__(self, service: Service, dispatcher: Dispatcher, wire: Wire, host: str = LOOPBACK) -> None:
+    def __init__(self, service: Service, dispatcher: Dispatcher, host: str = LOOPBACK) -> None:
         self.service = service
         self.dispatcher = dispatcher
-        self.wire = wire
         self.host = host
         self.listener: Listener | None = None
 
     @property
     def address(self) -> tuple[str, int]:
         if self.listener is None:
-            raise RuntimeError("the Thrift stub is not started")
+            raise RuntimeError("the Thrift stub is not started: use it as a context manager, or call start()")
         return self.listener.address
 
     def start(self) -> None:
@@ -215,15 +204,11 @@ class ThriftServer:
         if listener is not None:
             listener.close()
 
-    def drop_connections(self) -> None:
-        """Close the current test's connections (hung and delayed calls end), keeping its port."""
-        if self.listener is not None:
-            self.listener.drop_connections()
-
     def next_listener(self) -> None:
         """End the current test's port and connections; the next test gets a new port."""
-        self.stop()
-        self.start()
+        if self.listener is not None:
+            self.stop()
+            self.start()
 
     @property
     def idle(self) -> bool:
