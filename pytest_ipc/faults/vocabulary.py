@@ -209,6 +209,42 @@ class Status(Fault):
 
 
 @dataclass(frozen=True)
+class GrpcStatus(Fault):
+    """An RPC ends with status `code` (a name: "UNAVAILABLE", "RESOURCE_EXHAUSTED"...), `details`, and
+    `grpc-retry-pushback-ms` in the trailers when `pushback` (seconds) is given; `after` response
+    messages go out first (a stream aborted midway)."""
+
+    name: ClassVar[str] = "grpc_status"
+    code: str = "UNAVAILABLE"
+    details: str = ""
+    pushback: float | None = None
+    after: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from pytest_ipc.rpc.codes import CODES
+
+        code = getattr(self.code, "name", self.code)  # a grpc.StatusCode member reads as its name
+        if not isinstance(code, str) or code.upper() not in CODES[1:]:
+            raise FaultUsageError(f"grpc_status: code {self.code!r} is not a failing status code; valid names: {', '.join(CODES[1:])}")
+        object.__setattr__(self, "code", code.upper())
+        if not isinstance(self.details, str):
+            raise FaultUsageError(f"grpc_status: details must be a str, got {self.details!r}")
+        if self.pushback is not None:
+            _number(self.name, "pushback", self.pushback)
+        _count(self.name, "after (messages)", self.after, minimum=0)
+
+    @property
+    def label(self) -> str:
+        label = "grpc-" + self.code.lower().replace("_", "-")
+        if self.pushback is not None:
+            label += f"-pushback-{_millis(self.pushback)}"
+        if self.after:
+            label += f"-after-{self.after}"
+        return label if self.times is None else f"{label}-{self.times}x"
+
+
+@dataclass(frozen=True)
 class ConnectTimeout(Fault):
     """The client's connect attempt times out (in-process: raises httpx.ConnectTimeout)."""
 
@@ -338,7 +374,7 @@ def _split(data: bytes, pieces: int) -> list[bytes]:
 FAULTS: dict[str, type[Fault]] = {
     kind.name: kind
     for kind in (
-        Latency, Hang, Outage, Reset, Status, ConnectTimeout, ReadTimeout, Bandwidth, MalformedResponse,
+        Latency, Hang, Outage, Reset, Status, GrpcStatus, ConnectTimeout, ReadTimeout, Bandwidth, MalformedResponse,
         EmptyResponse, CloseBeforeHeaders, RandomBytes, Truncated, Dribble,
     )
 }  # fmt: skip
@@ -389,6 +425,18 @@ def status(code: int = 503, *, retry_after: int | None = None, body: str = "", *
 def fail_first(times: int, *, status: int = 503, retry_after: int | None = None) -> Status:
     """The first `times` requests get `status`, later ones the real answer: ``status(status, times=times)``."""
     return Status(code=status, retry_after=retry_after, times=times)
+
+
+def grpc_status(
+    code: str = "UNAVAILABLE", *, details: str = "", pushback: float | None = None, after: int = 0, **common: Unpack[Common]
+) -> GrpcStatus:
+    """An RPC ends with status `code` (by name), with `grpc-retry-pushback-ms` when `pushback` seconds are given."""
+    return GrpcStatus(code=code, details=details, pushback=pushback, after=after, **common)
+
+
+def abort_stream(after: int, code: str = "UNAVAILABLE", *, details: str = "", **common: Unpack[Common]) -> GrpcStatus:
+    """A response stream breaks off with `code` after `after` messages."""
+    return GrpcStatus(code=code, details=details, after=after, **common)
 
 
 def connect_timeout(**common: Unpack[Common]) -> ConnectTimeout:

@@ -1,0 +1,24 @@
+"""RPC stubs: the transport-independent core (routes per method, replies, journal, faults, test lifecycle).
+
+    def test_orders(grpc_stub):
+        grpc_stub.serve(orders_pb2_grpc)               # or serve("orders.proto"), or a ProtoSchema
+        get = grpc_stub.expect("Orders/Get", metadata={"x-tenant": "acme"})
+        get.fail_first(2, code="UNAVAILABLE").then_respond({"id": "o-1", "qty": 2})
+        ...  # a real grpcio client against grpc_stub.target
+        assert [call.code for call in grpc_stub.calls(get)] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
+
+Pieces: `codes` (status names), `replies` (`RpcReply`), `methods` (`MethodRoute`), `journal`
+(`RpcCall`, `RpcJournal`), `stub` (`RpcStub`, what a transport subclasses; see RPC_CORE.md in the
+repository) and the gRPC transport, `grpc_server` (`GrpcStub`; imports grpc, so it is not imported
+here). Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
+`pytest_ipc.faults.layers.rpc`. Fixtures: `pytest_ipc.fixtures.grpc`.
+"""
+
+from pytest_ipc.rpc.codes import CODES, PUSHBACK_KEY
+from pytest_ipc.rpc.errors import RpcUsageError
+from pytest_ipc.rpc.journal import RpcCall, RpcJournal
+from pytest_ipc.rpc.methods import MethodRoute
+from pytest_ipc.rpc.replies import RpcReply
+from pytest_ipc.rpc.stub import RpcStub
+
+__all__ = ["CODES", "PUSHBACK_KEY", "MethodRoute", "RpcCall", "RpcJournal", "RpcReply", "RpcStub", "RpcUsageError"]
