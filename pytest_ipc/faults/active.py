@@ -23,7 +23,7 @@ from pytest_ipc.faults.layers import Injection, Layer, check_fault, layer_of
 from pytest_ipc.faults.vocabulary import Fault
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub
+    from pytest_ipc._observed import ObservedStub
 
 OPT_OUT = "if the point of the test is that the dependency is never reached, say so with must_fire=False"
 
@@ -71,7 +71,7 @@ def settle(actives: list[ActiveFault]) -> None:
         raise FaultNeverFired("\n".join(problems))
 
 
-def start(fault: Fault, into: object, *, upstream: HttpStub | None = None) -> ActiveFault:
+def start(fault: Fault, into: object, *, upstream: ObservedStub | None = None) -> ActiveFault:
     """Put `fault` in place on `into` until `heal()`; `upstream` is the stub behind the target (respx:
     the server at the base URL, proxy: its upstream), so a fault that never fired can say whether
     the client went around it. Raises `FaultNotSupported` when the layer cannot express the fault."""
@@ -83,10 +83,10 @@ def start(fault: Fault, into: object, *, upstream: HttpStub | None = None) -> Ac
 
 
 @contextmanager
-def inject(fault: Fault, into: object, *, must_fire: bool = True, upstream: HttpStub | None = None) -> Iterator[ActiveFault]:
+def inject(fault: Fault, into: object, *, must_fire: bool = True, upstream: ObservedStub | None = None) -> Iterator[ActiveFault]:
     """Apply `fault` to `into` inside the block and remove it afterwards, also on an exception.
 
-    `into` chooses the layer: an `HttpStub` (stub), a fault-proxy `Proxy` (proxy) or
+    `into` chooses the layer: an `HttpStub` (stub), a `GrpcStub` (grpc), a fault-proxy `Proxy` (proxy) or
     `InProcess(base_url)` (respx, httpx clients only). At the end of a block that raised nothing,
     a fault that never fired fails with `FaultNeverFired`, unless `must_fire=False`.
     """

@@ -17,8 +17,11 @@ from pytest_ipc.faults.layers import LAYERS, layer_named, layers_for
 from pytest_ipc.faults.vocabulary import FAULTS, Fault, make
 
 if TYPE_CHECKING:
+    from pytest_ipc._observed import ObservedStub
     from pytest_ipc.client import Proxy
-    from pytest_ipc.stub import HttpStub
+
+# The stub fixture a matrix test calls through -> the layers that can reach it (the first is the default).
+STUB_LAYERS: dict[str, tuple[str, ...]] = {"http_stub": ("respx", "stub", "proxy"), "grpc_stub": ("grpc", "proxy")}
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,21 @@ class FaultCase:
         return f"{self.layer}-{self.fault.label}"
 
 
-def matrix_cases(faults: object, layers: object = None) -> tuple[list[FaultCase], list[FaultCase]]:
+def matrix_cases(faults: object, layers: object = None, *, stub: str = "http_stub") -> tuple[list[FaultCase], list[FaultCase]]:
     """(cells to run, cells left out because the layer cannot express the fault) for `faults`
-    (Fault values, or names of faults without required parameters) x `layers` (default: all)."""
+    (Fault values, or names of faults without required parameters) x `layers` (default: every layer
+    that reaches `stub`, the stub fixture the test calls through: see `STUB_LAYERS`)."""
     if isinstance(faults, (str, Fault)) or not isinstance(faults, Sequence) or not faults:
         raise FaultUsageError(f"faults= must be a non-empty list of faults, e.g. [faults.hang(), faults.status(503)], got {faults!r}")
+    reach = STUB_LAYERS[stub]
     if layers is None:
-        layers = list(LAYERS)
+        layers = list(reach)
     if isinstance(layers, str) or not isinstance(layers, Sequence) or not layers:
-        raise FaultUsageError(f"layers= must be a non-empty list drawn from {', '.join(LAYERS)}, got {layers!r}")
+        raise FaultUsageError(f"layers= must be a non-empty list drawn from {', '.join(reach)}, got {layers!r}")
     chosen_layers = [layer_named(layer).name for layer in layers]
+    unreachable = [layer for layer in chosen_layers if layer not in reach]
+    if unreachable:
+        raise FaultUsageError(f"layer(s) {', '.join(unreachable)} cannot reach the {stub} the test uses; choose from: {', '.join(reach)}")
     chosen = [_fault(item) for item in faults]
     for fault in chosen:
         able = [layer for layer in chosen_layers if LAYERS[layer].why_not(fault) is None]
@@ -67,11 +75,12 @@ def _fault(item: object) -> Fault:
 
 @dataclass
 class InjectedFault:
-    """A cell applied for one test (the `ipc_fault` fixture): call `url`; `heal()` removes the fault."""
+    """A cell applied for one test (the `ipc_fault` fixture): call `url` (a gRPC stub's: "host:port",
+    also `target`); `heal()` removes the fault."""
 
     case: FaultCase
     url: str
-    stub: HttpStub
+    stub: ObservedStub
     active: ActiveFault
     proxy: Proxy | None = None
 
@@ -82,6 +91,11 @@ class InjectedFault:
     @property
     def layer(self) -> str:
         return self.case.layer
+
+    @property
+    def target(self) -> str:
+        """Where the client must call: the base URL (HTTP), or "host:port" (gRPC)."""
+        return self.url
 
     def heal(self) -> None:
         """Remove the fault: the dependency recovers for the rest of the test."""

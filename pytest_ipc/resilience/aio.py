@@ -28,12 +28,12 @@ from pytest_ipc.resilience.retries import jitter_probe
 from pytest_ipc.resilience.timeouts import timeout_probe
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub, Route
+    from pytest_ipc._observed import ObservedStub
 
 __all__ = ["assert_breaker", "assert_fallback", "assert_request_cap", "assert_retry_jitter", "assert_timeout_honoured"]
 
 
-async def assert_timeout_honoured(call: AsyncCall, budget: float, *, slack: float = 0.3, stub: HttpStub | None = None) -> CallOutcome:
+async def assert_timeout_honoured(call: AsyncCall, budget: float, *, slack: float = 0.3, stub: ObservedStub | None = None) -> CallOutcome:
     """Async form of `pytest_ipc.resilience.assert_timeout_honoured`."""
     return await drive_async(call, timeout_probe(budget, slack, stub))
 
@@ -44,7 +44,7 @@ async def assert_fallback(call: AsyncCall, expected: object, *, within: float = 
 
 
 async def assert_request_cap(
-    stub: HttpStub,
+    stub: ObservedStub,
     limit: int,
     *,
     call: AsyncCall,
@@ -59,13 +59,13 @@ async def assert_request_cap(
 
 async def assert_breaker(
     call: AsyncCall,
-    stub: HttpStub,
+    stub: ObservedStub,
     *,
     threshold: int,
     cool_down: float,
     failure: faults.Fault | None = None,
     not_counted: Sequence[faults.Fault] = (),
-    route: Route | str | None = None,
+    route: object = None,
     fail_fast: float = 0.05,
     calls_while_open: int = 3,
     concurrent: int = 5,
@@ -86,7 +86,7 @@ async def assert_breaker(
 
 async def assert_retry_jitter(
     call: AsyncCall,
-    stub: HttpStub,
+    stub: ObservedStub,
     *,
     clients: int = 10,
     window: float = 0.01,

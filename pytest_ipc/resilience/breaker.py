@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING
 
 from pytest_ipc import faults
 from pytest_ipc._errors import IpcAssertionError
-from pytest_ipc.faults.layers import check_supported
+from pytest_ipc.faults.layers import check_supported, layer_of
 from pytest_ipc.resilience.adapters import BreakerStates
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, Sleep, drive, positive, whole
 from pytest_ipc.resilience.cap import peak_in_flight
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub, JournalEntry, Route
+    from pytest_ipc._observed import ObservedCall, ObservedStub
 
 COOL_DOWN_MARGIN = 0.05  # waited past the cool-down, so the breaker's own clock has surely expired
 
@@ -39,17 +39,17 @@ COOL_DOWN_MARGIN = 0.05  # waited past the cool-down, so the breaker's own clock
 class BreakerProbe:
     """A run of the probe; `transcript` lists every call with what the stub saw."""
 
-    stub: HttpStub
-    route: Route | str | None
+    stub: ObservedStub
+    route: object
     fail_fast: float
     call_timeout: float
     observer: BreakerStates | None
     transcript: list[str] = field(default_factory=list)
 
-    def requests(self) -> list[JournalEntry]:
-        return self.stub.calls(self.route)
+    def requests(self) -> list[ObservedCall]:
+        return list(self.stub.calls(self.route))
 
-    def calls(self, phase: str, count: int = 1) -> Probe[tuple[list[CallOutcome], list[JournalEntry]]]:
+    def calls(self, phase: str, count: int = 1) -> Probe[tuple[list[CallOutcome], list[ObservedCall]]]:
         """`count` calls at once; returns how they ended and the requests they made at the stub."""
         self.poll()  # a hook-less library's half-open shows only as time passes, before the next call
         known = {id(entry) for entry in self.requests()}
@@ -91,13 +91,13 @@ class BreakerProbe:
 
 
 def breaker_probe(
-    stub: HttpStub,
+    stub: ObservedStub,
     *,
     threshold: int,
     cool_down: float,
     failure: faults.Fault,
     not_counted: Sequence[faults.Fault],
-    route: Route | str | None,
+    route: object,
     fail_fast: float,
     calls_while_open: int,
     concurrent: int,
@@ -114,7 +114,7 @@ def breaker_probe(
             raise ResilienceUsageError(
                 f"failure and not_counted take faults from pytest_ipc.faults (e.g. faults.status(404)), got {fault!r}"
             )
-        check_supported(fault, "stub")
+        check_supported(fault, layer_of(stub).name)
     probe = BreakerProbe(stub, route, positive("fail_fast", fail_fast), positive("call_timeout", call_timeout), observer)
 
     for ignored in not_counted:
@@ -165,13 +165,13 @@ def breaker_probe(
 
 def assert_breaker(
     call: Call,
-    stub: HttpStub,
+    stub: ObservedStub,
     *,
     threshold: int,
     cool_down: float,
     failure: faults.Fault | None = None,
     not_counted: Sequence[faults.Fault] = (),
-    route: Route | str | None = None,
+    route: object = None,
     fail_fast: float = 0.05,
     calls_while_open: int = 3,
     concurrent: int = 5,

@@ -18,10 +18,10 @@ from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, drive, positive, whole
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub, JournalEntry
+    from pytest_ipc._observed import ObservedCall, ObservedStub
 
 
-def peak_in_flight(entries: Sequence[JournalEntry]) -> int:
+def peak_in_flight(entries: Sequence[ObservedCall]) -> int:
     """The most of `entries` the stub was handling at the same moment (one still open counts to the end)."""
     events = sorted(
         [(entry.started, 1) for entry in entries] + [(entry.ended, -1) for entry in entries if entry.ended is not None]
@@ -34,7 +34,7 @@ def peak_in_flight(entries: Sequence[JournalEntry]) -> int:
 
 
 def cap_probe(
-    stub: HttpStub, limit: int, concurrency: int | None, fail_fast: float, hold: float, call_timeout: float
+    stub: ObservedStub, limit: int, concurrency: int | None, fail_fast: float, hold: float, call_timeout: float
 ) -> Probe[list[CallOutcome]]:
     limit = whole("limit", limit, 1)
     count = 3 * limit if concurrency is None else concurrency
@@ -73,7 +73,7 @@ def cap_probe(
 
 
 def assert_request_cap(
-    stub: HttpStub,
+    stub: ObservedStub,
     limit: int,
     *,
     call: Call,

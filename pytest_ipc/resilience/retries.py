@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from pytest_ipc import faults
 from pytest_ipc._errors import IpcAssertionError
-from pytest_ipc.faults.layers import check_supported
+from pytest_ipc.faults.layers import check_supported, layer_of
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, ResilienceUsageError, drive, positive, whole
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub, JournalEntry
+    from pytest_ipc._observed import ObservedCall, ObservedStub
 
 Backoff = Sequence[float] | Callable[[int], float]
 EARLY_SLACK = 0.02  # seconds: clock and transport granularity
@@ -44,14 +44,14 @@ def exponential(initial: float, multiplier: float = 2.0, maximum: float = math.i
     return lambda retry: min(maximum, initial * multiplier ** (retry - 1))
 
 
-def pauses(entries: Sequence[JournalEntry]) -> list[float]:
+def pauses(entries: Sequence[ObservedCall]) -> list[float]:
     """The pause before each retry (one fewer than there are attempts)."""
     ordered = sorted(entries, key=lambda entry: entry.started)
     return [later.started - (earlier.ended or earlier.started) for earlier, later in itertools.pairwise(ordered)]
 
 
 def assert_retries(
-    entries: Sequence[JournalEntry], *, retries: int, backoff: Backoff | None = None, tolerance: float = 0.15
+    entries: Sequence[ObservedCall], *, retries: int, backoff: Backoff | None = None, tolerance: float = 0.15
 ) -> list[float]:
     """The stub saw exactly `retries` + 1 attempts; with `backoff` (the expected pause before each
     retry: a list of seconds, `constant(s)` or `exponential(...)`), each pause matched it within
@@ -61,7 +61,7 @@ def assert_retries(
     tolerance = positive("tolerance", tolerance)
     attempts = len(entries)
     if attempts != retries + 1:
-        requests = sorted({entry.request.describe().split("?")[0] for entry in entries})
+        requests = sorted({entry.endpoint for entry in entries})
         of = f" of {', '.join(requests)}" if requests else ""
         raise IpcAssertionError(
             f"expected {retries} retries ({retries + 1} attempts), the stub saw {attempts} attempt(s){of} "
@@ -98,7 +98,7 @@ def _expected(backoff: Backoff, retries: int) -> list[float]:
     return expected
 
 
-def _render(entries: Sequence[JournalEntry]) -> str:
+def _render(entries: Sequence[ObservedCall]) -> str:
     if not entries:
         return "journal: (no requests)"
     first = min(entry.started for entry in entries)
@@ -113,14 +113,14 @@ JITTER_BURSTS = 3
 
 
 def jitter_probe(
-    stub: HttpStub, clients: int, window: float, failure: faults.Fault, most: int | None, call_timeout: float
+    stub: ObservedStub, clients: int, window: float, failure: faults.Fault, most: int | None, call_timeout: float
 ) -> Probe[list[float]]:
     clients = whole("clients", clients, 2)
     window, call_timeout = positive("window", window), positive("call_timeout", call_timeout)
     # four fifths: lockstep puts every client's retry in one wave, while full jitter on a busy host
     # was seen to bunch 7 of 20 retries (10 clients, two retries each) into one window
     allowed = max(2, 4 * clients // 5) if most is None else whole("most", most, 1)
-    check_supported(failure, "stub")
+    check_supported(failure, layer_of(stub).name)
     bursts: list[tuple[float, list[float], list[float], list[CallOutcome]]] = []
     while len(bursts) < JITTER_BURSTS:
         known = {id(entry) for entry in stub.calls()}
@@ -167,7 +167,7 @@ def _waves(origin: float, retries: list[float], width: float) -> str:
 
 def assert_retry_jitter(
     call: Call,
-    stub: HttpStub,
+    stub: ObservedStub,
     *,
     clients: int = 10,
     window: float = 0.01,

@@ -16,12 +16,12 @@ from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, positive
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub, JournalEntry
+    from pytest_ipc._observed import ObservedCall, ObservedStub
 
 TRICKLES = ("dribble", "bandwidth")  # stub faults that keep an answer coming slowly
 
 
-def timeout_probe(budget: float, slack: float, stub: HttpStub | None) -> Probe[CallOutcome]:
+def timeout_probe(budget: float, slack: float, stub: ObservedStub | None) -> Probe[CallOutcome]:
     budget = positive("budget", budget)
     slack = positive("slack", slack)
     limit = budget + slack
@@ -36,13 +36,13 @@ def timeout_probe(budget: float, slack: float, stub: HttpStub | None) -> Probe[C
     )
 
 
-def assert_timeout_honoured(call: Call, budget: float, *, slack: float = 0.3, stub: HttpStub | None = None) -> CallOutcome:
+def assert_timeout_honoured(call: Call, budget: float, *, slack: float = 0.3, stub: ObservedStub | None = None) -> CallOutcome:
     """`call` must return or raise within `budget` + `slack` seconds (make the dependency hang, answer
     late or dribble first). With `stub`, a failure says what the stub saw. Returns the outcome."""
     return drive(call, timeout_probe(budget, slack, stub))
 
 
-def _diagnosis(outcome: CallOutcome, stub: HttpStub | None, budget: float) -> str:
+def _diagnosis(outcome: CallOutcome, stub: ObservedStub | None, budget: float) -> str:
     if stub is None:
         return "Is there a timeout on each attempt and a deadline on the whole call, retries included? (Pass stub= to see what it saw.)"
     now = time.monotonic()
@@ -70,7 +70,7 @@ def _diagnosis(outcome: CallOutcome, stub: HttpStub | None, budget: float) -> st
     )
 
 
-def _attempts(entries: list[JournalEntry]) -> str:
+def _attempts(entries: list[ObservedCall]) -> str:
     first = entries[0].started
     shown = ", ".join(f"+{entry.started - first:.2f} s" for entry in entries[:6])
     return f"attempts at {shown}{', ...' if len(entries) > 6 else ''}"

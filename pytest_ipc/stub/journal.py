@@ -66,6 +66,11 @@ class JournalEntry:
         return self.request.params
 
     @property
+    def endpoint(self) -> str:
+        """The method and path, without the query (the journal protocol's one-line name for it)."""
+        return f"{self.request.method} {self.request.path}"
+
+    @property
     def fault(self) -> str | None:
         """The faults that fired for this request, joined with '+', or None."""
         return "+".join(self.faults) or None

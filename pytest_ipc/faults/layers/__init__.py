@@ -14,7 +14,7 @@ from pytest_ipc.faults.layers import grpc, proxy, respx, stub, thrift
 from pytest_ipc.faults.vocabulary import FAULTS, Fault
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub
+    from pytest_ipc._observed import ObservedStub
 
 
 class Injection(Protocol):
@@ -46,7 +46,7 @@ class Layer(Protocol):
     def why_not(self, fault: Fault) -> str | None:
         """None when this layer can express `fault` (with its parameters), else the reason."""
 
-    def inject(self, fault: Fault, target: Any, upstream: HttpStub | None) -> Injection:
+    def inject(self, fault: Fault, target: Any, upstream: ObservedStub | None) -> Injection:
         """Put `fault` in place on `target`; `upstream` is the stub behind it, if known."""
 
 

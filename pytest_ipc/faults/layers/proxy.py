@@ -23,8 +23,8 @@ from pytest_ipc.client.toxics import Toxic
 from pytest_ipc.faults import vocabulary as v
 
 if TYPE_CHECKING:
+    from pytest_ipc._observed import ObservedStub
     from pytest_ipc.client.counters import ProxyCounters
-    from pytest_ipc.stub import HttpStub
 
 KILOBYTE = 1000  # Toxiproxy's bandwidth unit
 
@@ -69,7 +69,7 @@ class ToxicInjection:
 
     deferred = False
 
-    def __init__(self, fault: v.Fault, proxy: Proxy, upstream: HttpStub | None) -> None:
+    def __init__(self, fault: v.Fault, proxy: Proxy, upstream: ObservedStub | None) -> None:
         self.proxy = proxy
         self.upstream = upstream
         self.before = _counters(proxy)
@@ -167,7 +167,7 @@ class ProxyLayer:
             return f"the bandwidth toxic counts whole kilobytes (1000 bytes) per second; {fault.rate} is not a multiple"
         return None
 
-    def inject(self, fault: v.Fault, target: Proxy, upstream: HttpStub | None) -> ToxicInjection | OutageInjection:
+    def inject(self, fault: v.Fault, target: Proxy, upstream: ObservedStub | None) -> ToxicInjection | OutageInjection:
         if isinstance(fault, v.Outage):
             return OutageInjection(target)
         return ToxicInjection(fault, target, upstream)

@@ -20,7 +20,7 @@ import httpx
 from pytest_ipc.faults import vocabulary as v
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub
+    from pytest_ipc._observed import ObservedStub
 
 Effect = Callable[[httpx.Request], httpx.Response]
 
@@ -62,7 +62,7 @@ class RespxInjection:
 
     deferred = False
 
-    def __init__(self, fault: v.Fault, target: InProcess, upstream: HttpStub | None) -> None:
+    def __init__(self, fault: v.Fault, target: InProcess, upstream: ObservedStub | None) -> None:
         import respx  # here: respx patches httpx only while a fault is in place
 
         self.fault = fault
@@ -118,7 +118,7 @@ class RespxLayer:
             return "respx answers in-process at once: it cannot hold a real socket open or slow one down"
         return None
 
-    def inject(self, fault: v.Fault, target: InProcess, upstream: HttpStub | None) -> RespxInjection:
+    def inject(self, fault: v.Fault, target: InProcess, upstream: ObservedStub | None) -> RespxInjection:
         return RespxInjection(fault, target, upstream)
 
 

@@ -26,8 +26,8 @@ from pytest_ipc.rpc.codes import code_for_http
 from pytest_ipc.rpc.replies import RpcReply
 
 if TYPE_CHECKING:
+    from pytest_ipc._observed import ObservedStub
     from pytest_ipc.rpc.stub import RpcStub
-    from pytest_ipc.stub import HttpStub
 
 
 @dataclass
@@ -141,5 +141,5 @@ class RpcLayer:
             raise FaultNotSupported(chosen.describe(), self.name, layers_for(chosen), why)
         return RpcArmedFault(chosen, self.shapers[type(chosen)])
 
-    def inject(self, fault: v.Fault, target: RpcStub, upstream: HttpStub | None) -> RpcInjection:
+    def inject(self, fault: v.Fault, target: RpcStub, upstream: ObservedStub | None) -> RpcInjection:
         return RpcInjection(self.arm(fault), target)

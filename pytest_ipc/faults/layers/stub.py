@@ -22,6 +22,7 @@ from pytest_ipc.faults.errors import FaultNotSupported
 if TYPE_CHECKING:
     import random
 
+    from pytest_ipc._observed import ObservedStub
     from pytest_ipc.stub import HttpStub
 
 Perform = Callable[[Any, Response, Exchange, "random.Random"], Awaitable[Response | None]]
@@ -202,7 +203,7 @@ class StubLayer:
             return "the stub is an HTTP server that is listening: it can answer badly or late, not refuse connections or time out a connect"
         return None
 
-    def inject(self, fault: v.Fault, target: HttpStub, upstream: HttpStub | None) -> StubInjection:
+    def inject(self, fault: v.Fault, target: HttpStub, upstream: ObservedStub | None) -> StubInjection:
         return StubInjection(fault, target)
 
 

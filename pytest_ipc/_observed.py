@@ -1,0 +1,39 @@
+"""What the resilience assertions and fault proofs read from a stub: its calls, each with timing and faults.
+
+The one journal protocol the HTTP stub (`HttpStub`, `JournalEntry`) and the RPC stubs (`GrpcStub`,
+`RpcCall`) satisfy, so `assert_retries`, `assert_breaker`, `assert_request_cap`... judge any of them
+without a copy per transport. Faults go in through `faults.inject(fault, into=stub)`, which finds the
+stub's layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+
+class ObservedCall(Protocol):
+    """One request or call a stub saw (`time.monotonic()` seconds; `ended` None while it runs)."""
+
+    @property
+    def started(self) -> float: ...
+
+    @property
+    def ended(self) -> float | None: ...
+
+    @property
+    def faults(self) -> Sequence[str]:
+        """The labels of the faults that fired for it."""
+
+    @property
+    def endpoint(self) -> str:
+        """What it was for, in one line ("GET /price", "/shop.v1.Orders/Get")."""
+
+    def describe(self) -> str: ...
+
+
+class ObservedStub(Protocol):
+    """A stub whose journal the assertions read."""
+
+    def calls(self, route: Any = None) -> Sequence[ObservedCall]:
+        """Its calls, of one route (a route object or name) or all of them, in arrival order."""
