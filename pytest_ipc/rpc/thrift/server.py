@@ -26,8 +26,8 @@ from thriftpy2.thrift import TException
 from thriftpy2.transport.base import TTransportException
 
 from pytest_ipc._net import LOOPBACK
-from pytest_ipc.thrift.idl import Service, ThriftCall
-from pytest_ipc.thrift.wire import SocketReader, Wire, heard, next_message
+from pytest_ipc.rpc.thrift.idl import Service, ThriftCall, read_call
+from pytest_ipc.rpc.thrift.wire import SocketReader, Wire, heard, next_message
 
 Cut = Literal["close", "reset"]
 CONNECTION_THREAD = "pytest-ipc-thrift-connection"
@@ -38,11 +38,15 @@ LINGER_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST
 
 
 class Dispatcher(Protocol):
-    """What the server serves for (the Thrift stub): its wire, and a decision for each call."""
+    """What the server serves for (the Thrift stub): its service and wire, and a decision for each call."""
 
     @property
     def wire(self) -> Wire:
         """The protocol and transport clients must speak (read when a connection's first bytes arrive)."""
+
+    @property
+    def service(self) -> Service | None:
+        """The IDL service calls are decoded with (None: none served yet; every call is then unknown)."""
 
     def dispatch(self, call: ThriftCall, connection: Connection) -> bool:
         """Answer `call` on `connection`; False when the connection is done (cut, or the call was cancelled)."""
@@ -83,10 +87,10 @@ class Connection:
                 f"(or serve the client's wire with thrift_stub.serve(protocol=..., transport=...)); the connection was closed"
             )
             return
-        service = self.server.service
+        dispatcher = self.server.dispatcher
         while not reader.at_end():
             try:
-                call = service.read_call(next_message(reader, wire))
+                call = read_call(next_message(reader, wire), dispatcher.service)
             except TTransportException:
                 raise
             except (TProtocolException, TException, ValueError, TypeError, RecursionError, UnicodeDecodeError) as error:
@@ -180,10 +184,9 @@ class Listener:
 
 
 class ThriftServer:
-    """Serves `service` on `host` for `dispatcher`."""
+    """Serves on `host` for `dispatcher`."""
 
-    def __init__(self, service: Service, dispatcher: Dispatcher, host: str = LOOPBACK) -> None:
-        self.service = service
+    def __init__(self, dispatcher: Dispatcher, host: str = LOOPBACK) -> None:
         self.dispatcher = dispatcher
         self.host = host
         self.listener: Listener | None = None

@@ -68,7 +68,7 @@ class Wire:
 
 def check_wire(protocol: object, transport: object) -> Wire:
     """A `Wire` from user input; anything else names the choices."""
-    from pytest_ipc.thrift.errors import ThriftUsageError
+    from pytest_ipc.rpc.thrift.errors import ThriftUsageError
 
     if protocol not in PROTOCOLS:
         raise ThriftUsageError(f"unknown Thrift protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")

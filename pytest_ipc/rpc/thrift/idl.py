@@ -17,8 +17,8 @@ import thriftpy2
 from thriftpy2.thrift import TApplicationException, TMessageType, TPayload, TType
 
 from pytest_ipc.rpc.codes import THRIFT_ERRORS
-from pytest_ipc.thrift.errors import ThriftUsageError
-from pytest_ipc.thrift.wire import Wire
+from pytest_ipc.rpc.thrift.errors import ThriftUsageError
+from pytest_ipc.rpc.thrift.wire import Wire
 
 APPLICATION_ERRORS: dict[str, int] = {name: getattr(TApplicationException, name) for name in THRIFT_ERRORS}  # name -> type
 
@@ -82,11 +82,6 @@ class Service:
     def oneway(self, method: str) -> bool:
         return bool(getattr(self.cls, f"{method}_result").oneway)
 
-    def exceptions(self, method: str) -> dict[str, type]:
-        """The exceptions `method` declares (`throws (1: NotFound not_found)`), by class name."""
-        spec = getattr(self.cls, f"{method}_result").thrift_spec
-        return {field[2].__name__: field[2] for fid, field in spec.items() if field[1] != "success" and fid != 0}
-
     def declared(self, method: str, error: BaseException) -> str | None:
         """The result field that carries `error` when `method` declares its class (by name), else None."""
         spec = getattr(self.cls, f"{method}_result").thrift_spec
@@ -100,19 +95,6 @@ class Service:
         return _build(success[0], _element(success), value, f"{self.name}.{method} reply")
 
     # -- codecs ----------------------------------------------------------------------------------
-    def read_call(self, protocol: Any) -> ThriftCall:
-        """Decode the message `protocol` is positioned at."""
-        method, kind, seqid = protocol.read_message_begin()
-        if method not in self.methods:
-            protocol.skip(TType.STRUCT)
-            protocol.read_message_end()
-            return ThriftCall(method, {}, seqid, oneway=kind == TMessageType.ONEWAY, known=False)
-        args = getattr(self.cls, f"{method}_args")()
-        protocol.read_struct(args)
-        protocol.read_message_end()
-        names = [field[1] for field in args.thrift_spec.values()]
-        return ThriftCall(method, {name: getattr(args, name) for name in names}, seqid, oneway=self.oneway(method))
-
     def encode_result(self, wire: Wire, call: ThriftCall, value: object) -> bytes:
         """The REPLY carrying `value` (already `as_result`) as `call`'s result."""
         result = getattr(self.cls, f"{call.method}_result")()
@@ -135,6 +117,20 @@ class Service:
             f"{self.name}.{method} does not declare {type(error).__name__} (its `throws`: {listed or 'none'}); an undeclared "
             "exception cannot travel in Thrift: answer with a declared one, or with faults.thrift_error(\"INTERNAL_ERROR\")"
         )
+
+
+def read_call(protocol: Any, service: Service | None) -> ThriftCall:
+    """Decode the message `protocol` is positioned at; a method `service` lacks (or any, without one) is skipped."""
+    method, kind, seqid = protocol.read_message_begin()
+    if service is None or method not in service.methods:
+        protocol.skip(TType.STRUCT)
+        protocol.read_message_end()
+        return ThriftCall(method, {}, seqid, oneway=kind == TMessageType.ONEWAY, known=False)
+    args = getattr(service.cls, f"{method}_args")()
+    protocol.read_struct(args)
+    protocol.read_message_end()
+    names = [field[1] for field in args.thrift_spec.values()]
+    return ThriftCall(method, {name: getattr(args, name) for name in names}, seqid, oneway=service.oneway(method))
 
 
 def _element(field: tuple[Any, ...]) -> Any:
