@@ -163,13 +163,15 @@ class ThriftStub(RpcStub):
                 self.cancelled(call)
                 return False
         if plan.cut is not None:
-            connection.cut("reset" if plan.cut == "reset" else "close")
-            self.finish_call(call, "UNAVAILABLE", f"the stub {'reset' if plan.cut == 'reset' else 'closed'} the connection")
+            how = "reset" if plan.cut == "reset" else "close"
+            self.finish_call(call, "UNAVAILABLE", f"the stub {'reset' if how == 'reset' else 'closed'} the connection")
+            connection.cut(how)
             return False
         data, code, details = self.answer(decoded, call, plan)
+        # journaled before it is sent: a client that has its answer finds the call finished
+        self.finish_call(call, code, details, responses=int(code == "OK" and not decoded.oneway))
         if not decoded.oneway:
             connection.send(data)
-        self.finish_call(call, code, details, responses=int(code == "OK" and not decoded.oneway))
         return True
 
     def answer(self, decoded: ThriftCall, call: RpcCall, plan: Plan) -> tuple[bytes, str, str]:
