@@ -74,12 +74,17 @@ if TYPE_CHECKING:
     from pytest_ipc.network import NetworkService as NetworkService
     from pytest_ipc.network import ServiceNetwork as ServiceNetwork
     from pytest_ipc.report import Outcome as Outcome
+    from pytest_ipc.rpc.grpc_server import GrpcStub as GrpcStub
     from pytest_ipc.report import ReportHandle as ReportHandle
     from pytest_ipc.resilience import BreakerStates as BreakerStates
     from pytest_ipc.resilience import assert_breaker as assert_breaker
+    from pytest_ipc.resilience import assert_deadline_honoured as assert_deadline_honoured
+    from pytest_ipc.resilience import assert_deadline_propagated as assert_deadline_propagated
+    from pytest_ipc.resilience import assert_deadline_set as assert_deadline_set
     from pytest_ipc.resilience import assert_fallback as assert_fallback
     from pytest_ipc.resilience import assert_request_cap as assert_request_cap
     from pytest_ipc.resilience import assert_retries as assert_retries
+    from pytest_ipc.resilience import assert_retry_codes as assert_retry_codes
     from pytest_ipc.resilience import assert_retry_jitter as assert_retry_jitter
     from pytest_ipc.resilience import assert_timeout_honoured as assert_timeout_honoured
     from pytest_ipc.resilience import constant as constant
@@ -109,6 +114,7 @@ __all__ = [
     "EmbeddedToxiproxy",
     "FaultNeverFired",
     "FaultNotSupported",
+    "GrpcStub",
     "HttpStub",
     "IdempotencyProbe",
     "IdempotentConsumer",
@@ -146,6 +152,9 @@ __all__ = [
     "aio",
     "assert_all_correlated",
     "assert_breaker",
+    "assert_deadline_honoured",
+    "assert_deadline_propagated",
+    "assert_deadline_set",
     "assert_exactly_once_effect",
     "assert_fallback",
     "assert_message_matches_pact",
@@ -155,6 +164,7 @@ __all__ = [
     "assert_poison_dead_lettered",
     "assert_request_cap",
     "assert_retries",
+    "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
     "breaking_changes",

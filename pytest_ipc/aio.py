@@ -25,8 +25,11 @@ from pytest_ipc.messaging.aio import (
 )
 from pytest_ipc.resilience.aio import (
     assert_breaker,
+    assert_deadline_honoured,
+    assert_deadline_propagated,
     assert_fallback,
     assert_request_cap,
+    assert_retry_codes,
     assert_retry_jitter,
     assert_timeout_honoured,
 )
@@ -39,8 +42,11 @@ __all__ = [
     "RequestReply",
     "Responder",
     "assert_breaker",
+    "assert_deadline_honoured",
+    "assert_deadline_propagated",
     "assert_fallback",
     "assert_request_cap",
+    "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
     "channels_for",

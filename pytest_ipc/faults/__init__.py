@@ -12,31 +12,37 @@ or let ``@pytest.mark.fault_matrix(faults=[...], layers=[...])`` run a test once
 naming the layers that can; a fault that never fired during the block fails it with
 `FaultNeverFired`, naming the likely cause (opt out with ``must_fire=False``).
 
-======================  =====  ====  =====  ========================================================
-fault                   respx  stub  proxy  what each layer does
-======================  =====  ====  =====  ========================================================
-latency(delay)           -     yes   yes    stub: sleeps (fixed, uniform, lognormal); proxy: latency
-                                            toxic (fixed, or uniform as latency +- jitter)
-hang()                   -     yes   yes    stub: never answers; proxy: timeout toxic of 0
-outage()                yes     -    yes    respx: httpx.ConnectError; proxy: listener disabled
-reset()                 yes    yes   yes    respx: httpx.ReadError; stub: RST; proxy: reset_peer
-status(code)            yes    yes    -     a response with that status (Retry-After, body)
-connect_timeout()       yes     -     -     httpx.ConnectTimeout
-read_timeout()          yes     -     -     httpx.ReadTimeout (a real read timeout: hang())
-bandwidth(rate)          -     yes   yes    stub: paces the answer; proxy: bandwidth toxic (whole kB/s)
-malformed_response()    yes    yes    -     respx: RemoteProtocolError; stub: bad chunk header
-empty_response()        yes    yes    -     respx: RemoteProtocolError; stub: close, no bytes
-close_before_headers()  yes    yes    -     respx: RemoteProtocolError; stub: status line, then close
-random_bytes(size)       -     yes    -     stub: garbage bytes, then close
-truncated(size)          -     yes   yes    stub: first size bytes, then close; proxy: limit_data
-dribble(duration)        -     yes    -     stub: the answer in pieces about 10 ms apart
-======================  =====  ====  =====  ========================================================
+======================  =====  ====  =====  ====  ===================================================
+fault                   respx  stub  proxy  grpc  what each layer does
+======================  =====  ====  =====  ====  ===================================================
+latency(delay)          -      yes   yes    yes   stub: sleeps (fixed, uniform, lognormal); proxy: latency
+                                                  toxic (fixed, or uniform as latency +- jitter)
+hang()                  -      yes   yes    yes   stub: never answers; proxy: timeout toxic of 0
+outage()                yes    -     yes    -     respx: httpx.ConnectError; proxy: listener disabled
+reset()                 yes    yes   yes    -     respx: httpx.ReadError; stub: RST; proxy: reset_peer
+status(code)            yes    yes   -      yes   a response with that status (Retry-After, body)
+grpc_status(code)       -      -     -      yes   a status by name (details, grpc-retry-pushback-ms, after=n
+                                                  messages: a stream aborted midway)
+connect_timeout()       yes    -     -      -     httpx.ConnectTimeout
+read_timeout()          yes    -     -      -     httpx.ReadTimeout (a real read timeout: hang())
+bandwidth(rate)         -      yes   yes    -     stub: paces the answer; proxy: bandwidth toxic (whole kB/s)
+malformed_response()    yes    yes   -      -     respx: RemoteProtocolError; stub: bad chunk header
+empty_response()        yes    yes   -      -     respx: RemoteProtocolError; stub: close, no bytes
+close_before_headers()  yes    yes   -      -     respx: RemoteProtocolError; stub: status line, then close
+random_bytes(size)      -      yes   -      -     stub: garbage bytes, then close
+truncated(size)         -      yes   yes    -     stub: first size bytes, then close; proxy: limit_data
+dribble(duration)       -      yes   -      -     stub: the answer in pieces about 10 ms apart
+======================  =====  ====  =====  ====  ===================================================
 
 Every fault also takes ``probability=``, ``seed=`` and ``times=`` (``fail_first(n)`` is
 ``status(503, times=n)``). The proxy cannot express ``times`` or ``seed`` (a toxic acts per
 connection, from its own random stream); ``probability`` becomes the toxic's toxicity, drawn per
 connection rather than per request. respx faults never touch a socket, so they test how the client
-*handles* an error, not whether its timeouts are set; the stub and proxy layers do real I/O.
+*handles* an error, not whether its timeouts are set; the stub and proxy layers do real I/O. The
+grpc layer is the gRPC stub (`grpc_stub`): latency and hang hold the call, ``status(503)`` answers the
+status gRPC maps that HTTP status to (UNAVAILABLE; ``retry_after`` becomes the pushback), and
+``grpc_status``/``abort_stream`` name any code; connection faults on gRPC go through a proxy in front
+of the stub (``reset`` and ``outage`` cut or refuse HTTP/2 connections).
 """
 
 from pytest_ipc.faults.active import ActiveFault, inject, start

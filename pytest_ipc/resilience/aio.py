@@ -23,14 +23,26 @@ from pytest_ipc.resilience.adapters import BreakerStates
 from pytest_ipc.resilience.breaker import breaker_probe
 from pytest_ipc.resilience.calls import AsyncCall, CallOutcome, drive_async
 from pytest_ipc.resilience.cap import cap_probe
+from pytest_ipc.resilience.deadlines import DEADLINE_SLACK, deadline_probe, propagation_probe
 from pytest_ipc.resilience.fallback import Degraded, fallback_probe
-from pytest_ipc.resilience.retries import jitter_probe
+from pytest_ipc.resilience.retries import Backoff, jitter_probe
+from pytest_ipc.resilience.retry_codes import retry_codes_probe
 from pytest_ipc.resilience.timeouts import timeout_probe
 
 if TYPE_CHECKING:
     from pytest_ipc._observed import ObservedStub
+    from pytest_ipc.rpc import RpcStub
 
-__all__ = ["assert_breaker", "assert_fallback", "assert_request_cap", "assert_retry_jitter", "assert_timeout_honoured"]
+__all__ = [
+    "assert_breaker",
+    "assert_deadline_honoured",
+    "assert_deadline_propagated",
+    "assert_fallback",
+    "assert_request_cap",
+    "assert_retry_codes",
+    "assert_retry_jitter",
+    "assert_timeout_honoured",
+]
 
 
 async def assert_timeout_honoured(call: AsyncCall, budget: float, *, slack: float = 0.3, stub: ObservedStub | None = None) -> CallOutcome:
@@ -96,3 +108,30 @@ async def assert_retry_jitter(
 ) -> list[float]:
     """Async form of `pytest_ipc.resilience.assert_retry_jitter`."""
     return await drive_async(call, jitter_probe(stub, clients, window, failure or faults.status(503), most, call_timeout))
+
+
+async def assert_deadline_honoured(call: AsyncCall, stub: RpcStub, budget: float, *, slack: float = 0.3) -> CallOutcome:
+    """Async form of `pytest_ipc.resilience.assert_deadline_honoured`."""
+    return await drive_async(call, deadline_probe(stub, budget, slack))
+
+
+async def assert_deadline_propagated(
+    call: AsyncCall, downstream: RpcStub, *, budget: float, slack: float = DEADLINE_SLACK
+) -> CallOutcome:
+    """Async form of `pytest_ipc.resilience.assert_deadline_propagated`."""
+    return await drive_async(call, propagation_probe(downstream, budget, slack))
+
+
+async def assert_retry_codes(
+    call: AsyncCall,
+    stub: RpcStub,
+    *,
+    retryable: Sequence[str] = ("UNAVAILABLE",),
+    not_retryable: Sequence[str] = ("INVALID_ARGUMENT",),
+    retries: int | None = None,
+    backoff: Backoff | None = None,
+    tolerance: float = 0.15,
+    call_timeout: float = 5.0,
+) -> dict[str, int]:
+    """Async form of `pytest_ipc.resilience.assert_retry_codes`."""
+    return await drive_async(call, retry_codes_probe(stub, retryable, not_retryable, retries, backoff, tolerance, call_timeout))

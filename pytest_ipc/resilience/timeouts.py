@@ -32,7 +32,7 @@ def timeout_probe(budget: float, slack: float, stub: ObservedStub | None) -> Pro
     measured = f"{outcome.duration:.2f} s" if outcome.duration is not None else f"more than {waited:.2f} s (still waiting)"
     raise IpcAssertionError(
         f"timeout not honoured: expected the call to return or raise within {budget:.2f} s (+{slack:.2f} s slack), "
-        f"measured {measured}; the call {outcome.describe()}.\n{_diagnosis(outcome, stub, budget)}"
+        f"measured {measured}; the call {outcome.describe()}.\n{overrun_diagnosis(outcome, stub, budget)}"
     )
 
 
@@ -42,7 +42,8 @@ def assert_timeout_honoured(call: Call, budget: float, *, slack: float = 0.3, st
     return drive(call, timeout_probe(budget, slack, stub))
 
 
-def _diagnosis(outcome: CallOutcome, stub: ObservedStub | None, budget: float) -> str:
+def overrun_diagnosis(outcome: CallOutcome, stub: ObservedStub | None, budget: float) -> str:
+    """What the stub saw of a call that overran, and so what to fix."""
     if stub is None:
         return "Is there a timeout on each attempt and a deadline on the whole call, retries included? (Pass stub= to see what it saw.)"
     now = time.monotonic()

@@ -9,16 +9,36 @@
 
 Pieces: `codes` (status names), `replies` (`RpcReply`), `methods` (`MethodRoute`), `journal`
 (`RpcCall`, `RpcJournal`), `stub` (`RpcStub`, what a transport subclasses; see RPC_CORE.md in the
-repository) and the gRPC transport, `grpc_server` (`GrpcStub`; imports grpc, so it is not imported
-here). Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
+repository) and the gRPC transport, `grpc_server` (`GrpcStub`; imports grpc). Names load on first
+use. Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
 `pytest_ipc.faults.layers.rpc`. Fixtures: `pytest_ipc.fixtures.grpc`.
 """
 
-from pytest_ipc.rpc.codes import CODES, PUSHBACK_KEY
-from pytest_ipc.rpc.errors import RpcUsageError
-from pytest_ipc.rpc.journal import RpcCall, RpcJournal
-from pytest_ipc.rpc.methods import MethodRoute
-from pytest_ipc.rpc.replies import RpcReply
-from pytest_ipc.rpc.stub import RpcStub
+from __future__ import annotations
 
-__all__ = ["CODES", "PUSHBACK_KEY", "MethodRoute", "RpcCall", "RpcJournal", "RpcReply", "RpcStub", "RpcUsageError"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_ipc.rpc.codes import CODES, PUSHBACK_KEY
+    from pytest_ipc.rpc.errors import RpcUsageError
+    from pytest_ipc.rpc.grpc_server import GrpcStub
+    from pytest_ipc.rpc.journal import RpcCall, RpcJournal
+    from pytest_ipc.rpc.methods import MethodRoute
+    from pytest_ipc.rpc.replies import RpcReply
+    from pytest_ipc.rpc.stub import RpcStub
+
+__all__ = ["CODES", "PUSHBACK_KEY", "GrpcStub", "MethodRoute", "RpcCall", "RpcJournal", "RpcReply", "RpcStub", "RpcUsageError"]
+
+# Resolved on first use: the fault layers import `codes` and `replies` from here while `stub` imports
+# the layers, and `grpc_server` imports grpc.
+_HOMES = {
+    "CODES": "codes", "PUSHBACK_KEY": "codes", "RpcUsageError": "errors", "GrpcStub": "grpc_server", "RpcCall": "journal",
+    "RpcJournal": "journal", "MethodRoute": "methods", "RpcReply": "replies", "RpcStub": "stub",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'pytest_ipc.rpc' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pytest_ipc.rpc.{_HOMES[name]}"), name)
