@@ -74,7 +74,6 @@ if TYPE_CHECKING:
     from pytest_ipc.network import NetworkService as NetworkService
     from pytest_ipc.network import ServiceNetwork as ServiceNetwork
     from pytest_ipc.report import Outcome as Outcome
-    from pytest_ipc.rpc.grpc_server import GrpcStub as GrpcStub
     from pytest_ipc.report import ReportHandle as ReportHandle
     from pytest_ipc.resilience import BreakerStates as BreakerStates
     from pytest_ipc.resilience import assert_breaker as assert_breaker
@@ -92,6 +91,8 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_circuitbreaker as watch_circuitbreaker
     from pytest_ipc.resilience import watch_purgatory as watch_purgatory
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
+    from pytest_ipc.rpc.grpc_server import GrpcStub as GrpcStub
+    from pytest_ipc.rpc.thrift import ThriftStub as ThriftStub
     from pytest_ipc.stub import HttpStub as HttpStub
     from pytest_ipc.stub import JournalEntry as JournalEntry
     from pytest_ipc.stub import Reply as Reply
@@ -145,6 +146,7 @@ __all__ = [
     "ScopedToxiproxy",
     "ServiceNetwork",
     "StubRequest",
+    "ThriftStub",
     "Toxic",
     "ToxiproxyClient",
     "ToxiproxyError",
