@@ -236,7 +236,7 @@ class GrpcStatus(Fault):
 
     @property
     def label(self) -> str:
-        label = "grpc-" + self.code.lower().replace("_", "-")
+        label = "status-" + self.code.lower().replace("_", "-")
         if self.pushback is not None:
             label += f"-pushback-{_millis(self.pushback)}"
         if self.after:

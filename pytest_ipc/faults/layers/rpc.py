@@ -127,7 +127,7 @@ class RpcLayer:
         if type(fault) not in self.shapers:
             return (
                 f"the {self.name} stub answers calls on a connection its server manages: it can answer late, never or with "
-                "a status, not refuse or cut connections (inject those into a fault proxy in front of it)"
+                "a status, not refuse or cut connections; inject those into a fault proxy in front of it"
             )
         return None
 
