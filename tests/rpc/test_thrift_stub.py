@@ -203,3 +203,58 @@ def test_each_test_gets_a_clean_stub_on_a_port_of_its_own(thrift_stub: ThriftStu
     if round_ == 2:  # the first test's port is closed: a client of an ended test cannot reach this one
         with pytest.raises(TTransportException):
             make_client(inventory.Inventory, thrift_stub.host, PORTS[0], timeout=500)
+
+
+USER_TESTS = """
+import pytest
+from thriftpy2.protocol import TCompactProtocolFactory
+from thriftpy2.rpc import make_client
+from thriftpy2.thrift import TApplicationException
+from thriftpy2.transport import TTransportException
+
+IDL = {idl!r}
+
+def client(stub, **factories):
+    return make_client(stub.module.Inventory, stub.host, stub.port, timeout=2000, **factories)
+
+def test_unmatched(thrift_stub):
+    thrift_stub.serve(IDL).expect("get_item", request={{"sku": "A-1"}}).respond({{"sku": "A-1", "name": "widget"}})
+    with pytest.raises(TApplicationException):
+        client(thrift_stub).get_item("B-2")
+
+def test_wrong_wire(thrift_stub):
+    thrift_stub.serve(IDL).expect("ping").respond(True)
+    with pytest.raises(TTransportException):
+        client(thrift_stub, proto_factory=TCompactProtocolFactory()).ping()
+
+@pytest.mark.thrift_stub_allow_unmatched
+def test_allowed_by_marker(thrift_stub):
+    thrift_stub.serve(IDL)
+    with pytest.raises(TApplicationException):
+        client(thrift_stub).ping()
+
+def test_clean_after_the_others(thrift_stub, thrift_stub_server):
+    assert thrift_stub is thrift_stub_server and thrift_stub.service is None and thrift_stub.calls() == []
+"""
+QUIET = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:benchmark")
+
+
+def test_the_fixture_fails_a_test_at_teardown_and_leaves_no_thread(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(USER_TESTS.format(idl=str(IDL)))
+    result = pytester.runpytest_inprocess(*QUIET)
+    result.assert_outcomes(passed=4, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_unmatched*",
+            "*thrift_stub: 1 call(s) matched no route (answered UNIMPLEMENTED):",
+            "*/Inventory/get_item",
+            "*closest: Inventory/get_item: request.sku: expected 'A-1', got 'B-2'",
+            "*(allow them with thrift_stub.allow_unmatched() or @pytest.mark.thrift_stub_allow_unmatched)",
+            "*ERROR at teardown of test_wrong_wire*",
+            "*thrift_stub: a client (127.0.0.1:*) spoke compact protocol over buffered transport; this stub serves binary "
+            "protocol over buffered transport: give the client proto_factory=TBinaryProtocolFactory(), "
+            "trans_factory=TBufferedTransportFactory()*",
+        ]
+    )
+    assert not [thread.name for thread in threading.enumerate() if thread.name.startswith("pytest-ipc-thrift")]
+    pytester.runpytest_inprocess(*QUIET, "--ipc-thrift-allow-unmatched", "-k", "test_unmatched").assert_outcomes(passed=1)
