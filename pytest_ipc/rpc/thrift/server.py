@@ -159,6 +159,7 @@ class Listener:
                 sock, peer = self.sock.accept()
             except OSError:
                 return  # the listener was shut down
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # an answer goes out at once, as RPC servers send
             connection = Connection(sock, f"{peer[0]}:{peer[1]}", self.server)
             with self.lock:
                 if self.closing:

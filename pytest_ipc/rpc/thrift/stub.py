@@ -35,7 +35,7 @@ from pytest_ipc.rpc.journal import RpcCall
 from pytest_ipc.rpc.stub import RpcStub
 from pytest_ipc.rpc.thrift.errors import ThriftUsageError
 from pytest_ipc.rpc.thrift.idl import APPLICATION_ERRORS, Service, ThriftCall, application_error, encode_application_error, plain
-from pytest_ipc.rpc.thrift.server import Connection, ThriftServer
+from pytest_ipc.rpc.thrift.server import Connection, Cut, ThriftServer
 from pytest_ipc.rpc.thrift.wire import Wire, check_wire
 
 Idl = str | Path | ModuleType
@@ -163,7 +163,7 @@ class ThriftStub(RpcStub):
                 self.cancelled(call)
                 return False
         if plan.cut is not None:
-            how = "reset" if plan.cut == "reset" else "close"
+            how: Cut = "reset" if plan.cut == "reset" else "close"
             self.finish_call(call, "UNAVAILABLE", f"the stub {'reset' if how == 'reset' else 'closed'} the connection")
             connection.cut(how)
             return False

@@ -15,6 +15,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import thriftpy2.protocol
+import thriftpy2.transport
 from thriftpy2.protocol import binary, compact
 from thriftpy2.transport import memory
 from thriftpy2.transport.base import TTransportBase, TTransportException
@@ -26,11 +28,14 @@ TRANSPORTS: tuple[Transport, ...] = ("buffered", "framed")
 MAX_FRAME = 16 * 1024 * 1024  # bytes; Apache Thrift's default frame limit
 FRAME_HEADER = struct.Struct("!i")
 READ_SIZE = 65536
-# thriftpy2's pure-Python protocols and buffer: they read any transport (the Cython ones want their own).
-# Untyped in thriftpy2, hence Any.
+# thriftpy2's pure-Python protocols and buffer read any transport, so they decode a buffered stream
+# exactly to a message's end; whole messages (a frame, an answer) go through the Cython binary protocol
+# where thriftpy2 has it (it reads only its own buffers). Untyped in thriftpy2, hence Any.
 TBinaryProtocol: Any = binary.TBinaryProtocol
 TCompactProtocol: Any = compact.TCompactProtocol
 TMemoryBuffer: Any = memory.TMemoryBuffer
+FastBinaryProtocol: Any = thriftpy2.protocol.TCyBinaryProtocol
+FastMemoryBuffer: Any = thriftpy2.transport.TCyMemoryBuffer
 _FIRST_BYTE: dict[int, Protocol] = {0x80: "binary", 0x82: "compact"}
 _FACTORIES = {
     "binary": "TBinaryProtocolFactory",
@@ -55,13 +60,21 @@ class Wire:
         return f"proto_factory={_FACTORIES[self.protocol]}(), trans_factory={_FACTORIES[self.transport]}()"
 
     def protocol_on(self, transport: TTransportBase) -> Any:
-        """A thriftpy2 protocol of this kind reading and writing `transport`."""
+        """A thriftpy2 protocol of this kind reading and writing `transport` (any transport)."""
         return TBinaryProtocol(transport) if self.protocol == "binary" else TCompactProtocol(transport)
+
+    def protocol_in_memory(self, data: bytes | None = None) -> tuple[Any, Any]:
+        """(protocol, buffer) over bytes in memory: reading `data`, or writing when None."""
+        if self.protocol == "binary":
+            buffer = FastMemoryBuffer() if data is None else FastMemoryBuffer(data)
+            return FastBinaryProtocol(buffer), buffer
+        buffer = TMemoryBuffer() if data is None else TMemoryBuffer(data)
+        return TCompactProtocol(buffer), buffer
 
     def encode(self, write: Any) -> bytes:
         """The bytes of one message, written by `write(protocol)`, framed when the transport is."""
-        buffer = TMemoryBuffer()
-        write(self.protocol_on(buffer))
+        protocol, buffer = self.protocol_in_memory()
+        write(protocol)
         payload: bytes = buffer.getvalue()
         return FRAME_HEADER.pack(len(payload)) + payload if self.transport == "framed" else payload
 
@@ -95,29 +108,32 @@ def heard(head: bytes) -> Wire | str:
 
 
 class SocketReader(TTransportBase):
-    """The reading side of a connection as a thriftpy2 transport, with bytes already read put back first."""
+    """The reading side of a connection as a thriftpy2 transport: bytes received but not yet read wait
+    in `pending` (from `at`), so a peek or a message's end never loses the next message's bytes."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.pending = bytearray()
+        self.pending = b""
+        self.at = 0
+
+    def _receive(self) -> bool:
+        chunk = self.sock.recv(READ_SIZE)
+        if chunk:
+            self.pending = self.pending[self.at :] + chunk
+            self.at = 0
+        return bool(chunk)
 
     def peek(self, size: int) -> bytes:
         """Up to `size` bytes without consuming them (fewer only at end of stream)."""
-        while len(self.pending) < size:
-            chunk = self.sock.recv(READ_SIZE)
-            if not chunk:
-                break
-            self.pending += chunk
-        return bytes(self.pending[:size])
+        while len(self.pending) - self.at < size and self._receive():
+            pass
+        return self.pending[self.at : self.at + size]
 
     def _read(self, size: int) -> bytes:
-        if not self.pending:
-            chunk = self.sock.recv(max(size, READ_SIZE))
-            if not chunk:
-                raise TTransportException(TTransportException.END_OF_FILE, "the client closed the connection")
-            self.pending += chunk
-        taken = bytes(self.pending[:size])
-        del self.pending[:size]
+        if self.at == len(self.pending) and not self._receive():
+            raise TTransportException(TTransportException.END_OF_FILE, "the client closed the connection")
+        taken = self.pending[self.at : self.at + size]
+        self.at += len(taken)
         return taken
 
     def at_end(self) -> bool:
@@ -132,4 +148,4 @@ def next_message(reader: SocketReader, wire: Wire) -> Any:
     (length,) = FRAME_HEADER.unpack(reader.read(FRAME_HEADER.size))
     if not 0 < length <= MAX_FRAME:
         raise TTransportException(TTransportException.UNKNOWN, f"frame of {length} bytes (at most {MAX_FRAME})")
-    return wire.protocol_on(TMemoryBuffer(reader.read(length)))
+    return wire.protocol_in_memory(reader.read(length))[0]
