@@ -98,6 +98,7 @@ class GrpcStub(RpcStub):
         super()._clear()
         self.methods = {}
         self._handlers = {}
+        self._encoded: dict[int, tuple[RpcReply, list[Message]]] = {}  # id(reply) -> (reply, its messages built)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> GrpcStub:
@@ -173,7 +174,7 @@ class GrpcStub(RpcStub):
         return self
 
     def resolve(self, method: str) -> str:
-        """"Service/Method" (full or short service name), "/pkg.Service/Method" or "pkg.Service.Method"."""
+        """ "Service/Method" (full or short service name), "/pkg.Service/Method" or "pkg.Service.Method"."""
         text = method.strip().lstrip("/")
         if "/" not in text and "." in text:
             text = "/".join(text.rsplit(".", 1))
@@ -256,9 +257,18 @@ def _ended(context: Any) -> None:
     context.abort(grpc.StatusCode.CANCELLED, "the call ended at the stub (the client gave up, or the test ended)")
 
 
+ENCODED_KEPT = 256  # canned replies whose messages are kept built (a callback's replies are new each call)
+
+
 def _responses(stub: GrpcStub, method: GrpcMethod, call: RpcCall, reply: RpcReply, context: Any) -> list[Message] | None:
+    built = stub._encoded.get(id(reply))
+    if built is not None and built[0] is reply:
+        return built[1]
     try:
-        return [stub.message(method.response_class, message) for message in reply.messages]
+        messages = [stub.message(method.response_class, message) for message in reply.messages]
+        if len(stub._encoded) < ENCODED_KEPT:
+            stub._encoded[id(reply)] = (reply, messages)
+        return messages
     except Exception as error:  # a reply the schema cannot take: INTERNAL now, the test fails at teardown
         route = call.route.name if call.route else call.method
         call.error = f"the reply of {route} does not fit {method.response_class.DESCRIPTOR.full_name}: {error}"

@@ -35,9 +35,7 @@ class MethodRoute:
     message); on a method whose requests stream in, it matches the first of them.
     """
 
-    def __init__(
-        self, method: str, name: str, *, metadata: Mapping[str, Expected] | None, request: object, arm: Arm
-    ) -> None:
+    def __init__(self, method: str, name: str, *, metadata: Mapping[str, Expected] | None, request: object, arm: Arm) -> None:
         self.method = method
         self.name = name
         self.metadata = {key.lower(): value for key, value in (metadata or {}).items()}

@@ -47,9 +47,7 @@ class RpcReply:
         return answer if isinstance(answer, RpcReply) else cls(messages=(answer,))
 
     @classmethod
-    def failure(
-        cls, code: str, details: str = "", *, trailing_metadata: Metadata | None = None, pushback: float | None = None
-    ) -> RpcReply:
+    def failure(cls, code: str, details: str = "", *, trailing_metadata: Metadata | None = None, pushback: float | None = None) -> RpcReply:
         """A failing status; `pushback` (seconds) adds `grpc-retry-pushback-ms`: when the client may retry."""
         pairs = metadata_pairs(trailing_metadata)
         if pushback is not None:

@@ -70,7 +70,9 @@ def test_sequences_fail_first_statuses_details_and_trailers(grpc_stub: GrpcStub,
     assert [call.code for call in grpc_stub.calls(route)] == ["RESOURCE_EXHAUSTED"] * 2 + ["OK"] + ["NOT_FOUND"] * 2
 
 
-def test_request_matching_and_scenarios(grpc_stub: GrpcStub, shop_schema: ProtoSchema, shop_pb2: ModuleType, shop_pb2_grpc: ModuleType) -> None:
+def test_request_matching_and_scenarios(
+    grpc_stub: GrpcStub, shop_schema: ProtoSchema, shop_pb2: ModuleType, shop_pb2_grpc: ModuleType
+) -> None:
     grpc_stub.serve(shop_schema)
     flow = grpc_stub.scenario("order", initial="new", states=["new", "paid"])
     grpc_stub.expect("Orders/Get", request={"id": "o-1"}).in_state(flow, "new", then="paid").respond({"status": "new"})
@@ -81,7 +83,9 @@ def test_request_matching_and_scenarios(grpc_stub: GrpcStub, shop_schema: ProtoS
     assert flow.history == ["new", "paid"]
 
 
-def test_unmatched_calls_are_answered_unimplemented_and_listed(grpc_stub: GrpcStub, shop_pb2: ModuleType, shop_pb2_grpc: ModuleType) -> None:
+def test_unmatched_calls_are_answered_unimplemented_and_listed(
+    grpc_stub: GrpcStub, shop_pb2: ModuleType, shop_pb2_grpc: ModuleType
+) -> None:
     grpc_stub.serve(shop_pb2_grpc)
     grpc_stub.expect("Orders/Get", metadata={"x-tenant": "acme"}).respond({"status": "paid"})
     orders = shop_pb2_grpc.OrdersStub(grpc_stub.channel())
@@ -107,13 +111,18 @@ def test_bad_input_names_the_choices(grpc_stub: GrpcStub, shop_pb2: ModuleType) 
     grpc_stub.serve(shop_pb2)
     with pytest.raises(RpcUsageError, match=r"method 'Orders/Gett' is not served; served methods: shop.v1.Orders/Chat, shop.v1.Orders/Get"):
         grpc_stub.expect("Orders/Gett")
-    with pytest.raises(RpcUsageError, match=r"code 'UNAVAILBLE' is not a status code; valid names: OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT"):
+    with pytest.raises(
+        RpcUsageError, match=r"code 'UNAVAILBLE' is not a status code; valid names: OK, CANCELLED, UNKNOWN, INVALID_ARGUMENT"
+    ):
         grpc_stub.expect("Orders/Get").fail("UNAVAILBLE")
     with pytest.raises(faults.FaultUsageError, match=r"grpc_status: code 'BUSY' is not a failing status code; valid names: CANCELLED, "):
         faults.grpc_status("BUSY")
     with pytest.raises(RpcUsageError, match=r"cannot serve 42: give a generated \*_pb2 or \*_pb2_grpc module, a .proto path"):
         grpc_stub.serve(42)  # type: ignore[arg-type]
-    with pytest.raises(faults.FaultNotSupported, match=r"reset cannot be injected at the grpc layer .*fault proxy in front of it\); layers that can: respx, stub, proxy"):
+    with pytest.raises(
+        faults.FaultNotSupported,
+        match=r"reset cannot be injected at the grpc layer .*fault proxy in front of it\); layers that can: respx, stub, proxy",
+    ):
         grpc_stub.inject(faults.reset())
 
 

@@ -65,7 +65,7 @@ def _counters(proxy: Proxy) -> ProxyCounters | None:
 
 
 class ToxicInjection:
-    """A toxic in place; its activations count only while the client's bytes flowed through."""
+    """A toxic in place; its activations count only while the client's bytes flowed through, or it connected."""
 
     deferred = False
 
@@ -88,7 +88,10 @@ class ToxicInjection:
         earlier = self.before.toxics.get(self.toxic.name)
         activations = (fired.activations if fired else 0) - (earlier.activations if earlier else 0)
         self._sent = after.upstream.received - self.before.upstream.received
-        return activations if self._sent > 0 else 0
+        # A connection opened during the toxic is the client's too: a server that speaks first (HTTP/2's
+        # SETTINGS) meets a reset before the client's own bytes arrive.
+        opened = after.connections_accepted - self.before.connections_accepted
+        return activations if self._sent > 0 or opened > 0 else 0
 
     def never_fired(self) -> str:
         if self._sent:
