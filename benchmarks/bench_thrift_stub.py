@@ -81,8 +81,10 @@ class Thriftpy2Server:
     name = "thriftpy2 TThreadedServer"
 
     def start(self) -> int:
-        # make_server's own arguments, but port 0 (make_server refuses it): the kernel picks the port
-        self.server = TThreadedServer(TProcessor(inventory.Inventory, Handler()), TServerSocket(HOST, 0), daemon=True)
+        # make_server's server, but on port 0 (make_server refuses it: the kernel picks the port) and with no
+        # idle timeout (its 3 s default closes the connection while the other contenders are measured)
+        listener = TServerSocket(HOST, 0, client_timeout=None)
+        self.server = TThreadedServer(TProcessor(inventory.Inventory, Handler()), listener, daemon=True)
         self.server.trans.listen()
         self.server.trans.listen = lambda: None  # serve() listens again otherwise
         port = int(self.server.trans.sock.getsockname()[1])
@@ -129,8 +131,11 @@ def measure_rates(contenders: list[tuple[Contender, bool]], rounds: int, calls: 
     clients = []
     for contender, framed in contenders:
         client = client_of(contender.start(), framed)
-        for _ in range(50):  # warm up both sides
-            call(client)
+        try:
+            for _ in range(50):  # warm up both sides
+                call(client)
+        except Exception as error:
+            raise RuntimeError(f"{contender.name} failed while warming up: {error!r}") from error
         clients.append(client)
     best = [0.0] * len(contenders)
     try:

@@ -192,17 +192,24 @@ def test_bad_input_names_the_choices(thrift_stub: ThriftStub, tmp_path: Any) -> 
         thrift_stub.serve(broken)
 
 
-PORTS: list[int] = []
-
-
-@pytest.mark.parametrize("round_", [1, 2])
-def test_each_test_gets_a_clean_stub_on_a_port_of_its_own(thrift_stub: ThriftStub, round_: int) -> None:
-    assert thrift_stub.service is None and thrift_stub.routes == [] and thrift_stub.calls() == []
-    assert thrift_stub.port not in PORTS
-    PORTS.append(thrift_stub.port)
-    if round_ == 2:  # the first test's port is closed: a client of an ended test cannot reach this one
+def test_each_test_gets_a_clean_stub_on_a_port_of_its_own(thrift_stub_server: ThriftStub) -> None:
+    stub = thrift_stub_server  # two tests in a row, as the thrift_stub fixture runs them
+    stub.begin_test("first")
+    stub.serve(IDL).expect("ping").respond(True)
+    first = stub.port
+    client = make_client(inventory.Inventory, stub.host, first, timeout=2000)
+    assert client.ping() is True
+    stub.end_test()
+    stub.begin_test("second")
+    try:
+        assert stub.service is None and stub.routes == [] and stub.calls() == [] and stub.port != first
+        with pytest.raises((TTransportException, ConnectionResetError, BrokenPipeError)):
+            client.ping()  # the first test's connection closed as it ended (EOF, or RST when the write came first)
         with pytest.raises(TTransportException):
-            make_client(inventory.Inventory, thrift_stub.host, PORTS[0], timeout=500)
+            make_client(inventory.Inventory, stub.host, first, timeout=500)  # and its port no longer listens
+    finally:
+        client.close()
+        stub.end_test()
 
 
 USER_TESTS = """
