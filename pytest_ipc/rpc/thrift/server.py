@@ -18,6 +18,7 @@ import select
 import socket
 import struct
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
@@ -70,6 +71,8 @@ class Connection:
             self.serve()
         except (OSError, TTransportException):
             pass  # the client went away, or the test ended and shut the socket under us
+        except Exception:  # a defect of the stub: the test must hear of it, not a thread's stderr
+            self.server.dispatcher.problem(f"serving a client ({self.peer}) failed:\n{traceback.format_exc()}")
         finally:
             self.sock.close()
 
