@@ -266,3 +266,13 @@ def test_the_fixture_fails_a_test_at_teardown_and_leaves_no_thread(pytester: pyt
     )
     assert not [thread.name for thread in set(threading.enumerate()) - before if thread.name.startswith("pytest-ipc-thrift")]
     pytester.runpytest_inprocess(*QUIET, "--ipc-thrift-allow-unmatched", "-k", "test_unmatched").assert_outcomes(passed=1)
+
+
+def test_two_idl_files_of_one_name_are_two_services(thrift_stub: ThriftStub, connect: Connect, tmp_path: Any) -> None:
+    """thriftpy2 caches modules by name: a second inventory.thrift must not be served as the first."""
+    other = tmp_path / "inventory.thrift"
+    other.write_text("service Inventory { string version() }")
+    thrift_stub.serve(other)
+    assert thrift_stub.service is not None and thrift_stub.service.methods == ("version",)
+    thrift_stub.serve(IDL)
+    assert thrift_stub.module is inventory  # the IDL the test loaded itself: the same classes

@@ -14,12 +14,14 @@ from types import ModuleType
 from typing import Any
 
 import thriftpy2
+from thriftpy2.parser import parser as thrift_parser
 from thriftpy2.thrift import TApplicationException, TMessageType, TPayload, TType
 
 from pytest_ipc.rpc.codes import THRIFT_ERRORS
 from pytest_ipc.rpc.thrift.errors import ThriftUsageError
 from pytest_ipc.rpc.thrift.wire import Wire
 
+parse: Any = thrift_parser.parse  # untyped in thriftpy2
 APPLICATION_ERRORS: dict[str, int] = {name: getattr(TApplicationException, name) for name in THRIFT_ERRORS}  # name -> type
 
 
@@ -45,8 +47,12 @@ def load_service(idl: str | Path | ModuleType, service: str | None = None) -> tu
         path = Path(idl)
         if path.suffix != ".thrift" or not path.is_file():
             raise ThriftUsageError(f"expected a .thrift file or a module thriftpy2.load made, got {str(idl)!r} (no such .thrift file)")
+        name = f"{path.stem.replace('-', '_').replace('.', '_')}_thrift"
         try:
-            module = thriftpy2.load(str(path), module_name=f"{path.stem.replace('-', '_')}_thrift")
+            module = thriftpy2.load(str(path), module_name=name)  # the user's own load of it, if any: the same classes
+            if Path(getattr(module, "__thrift_file__", "")).resolve() != path.resolve():
+                # thriftpy2 caches by module name: another file of this name was loaded first
+                module = parse(str(path), name, enable_cache=False)
         except Exception as error:  # thriftpy2's parser raises its own errors; say which file
             raise ThriftUsageError(f"{path}: thriftpy2 cannot load this IDL: {error}") from error
     meta = getattr(module, "__thrift_meta__", None)
