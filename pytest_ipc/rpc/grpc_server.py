@@ -195,7 +195,7 @@ class GrpcStub(RpcStub):
             return message
         return json_format.MessageToDict(message, preserving_proto_field_name=True)  # type: ignore[arg-type]
 
-    def message(self, cls: type[Message], value: object) -> Message:
+    def _message(self, cls: type[Message], value: object) -> Message:
         """`value` as a `cls` message: itself, or a dict of its fields (json_format's names)."""
         if isinstance(value, cls):
             return value
@@ -265,7 +265,7 @@ def _responses(stub: GrpcStub, method: GrpcMethod, call: RpcCall, reply: RpcRepl
     if built is not None and built[0] is reply:
         return built[1]
     try:
-        messages = [stub.message(method.response_class, message) for message in reply.messages]
+        messages = [stub._message(method.response_class, message) for message in reply.messages]
         if len(stub._encoded) < ENCODED_KEPT:
             stub._encoded[id(reply)] = (reply, messages)
         return messages

@@ -19,7 +19,7 @@ GetOrder = SCHEMA.message_class("shop.v1.GetOrder")
 
 
 def get(stub, metadata=()):
-    call = grpc.insecure_channel(stub.target).unary_unary("/shop.v1.Orders/Get", request_serializer=GetOrder.SerializeToString)
+    call = stub.channel().unary_unary("/shop.v1.Orders/Get", request_serializer=GetOrder.SerializeToString)
     with pytest.raises(grpc.RpcError) as caught:
         call(GetOrder(id="o-1"), metadata=metadata, timeout=2)
     return caught.value.code()
