@@ -21,6 +21,8 @@ from thriftpy2.protocol import binary, compact
 from thriftpy2.transport import memory
 from thriftpy2.transport.base import TTransportBase, TTransportException
 
+from pytest_ipc.rpc.thrift.errors import ThriftUsageError
+
 Protocol = Literal["binary", "compact"]
 Transport = Literal["buffered", "framed"]
 PROTOCOLS: tuple[Protocol, ...] = ("binary", "compact")
@@ -81,8 +83,6 @@ class Wire:
 
 def check_wire(protocol: object, transport: object) -> Wire:
     """A `Wire` from user input; anything else names the choices."""
-    from pytest_ipc.rpc.thrift.errors import ThriftUsageError
-
     if protocol not in PROTOCOLS:
         raise ThriftUsageError(f"unknown Thrift protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     if transport not in TRANSPORTS:
