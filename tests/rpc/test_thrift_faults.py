@@ -122,7 +122,7 @@ def test_a_fault_that_never_fired_fails(served: ThriftStub) -> None:
 
 def test_faults_the_thrift_stub_cannot_perform_name_the_layers_that_can(served: ThriftStub) -> None:
     with pytest.raises(faults.FaultNotSupported, match=r"outage cannot be injected at the thrift layer .*; layers that can: respx, proxy"):
-        faults.inject(faults.outage(), into=served).__enter__()
+        faults.start(faults.outage(), served)
     only_thrift = r"thrift-internal-error cannot be injected at the stub layer .*; layers that can: thrift"
     with pytest.raises(faults.FaultNotSupported, match=only_thrift):
         faults.check_supported(faults.thrift_error(), "stub")
