@@ -6,14 +6,17 @@ whatever the stub holds at the moment, so services and routes change while the s
 server per session; `begin_test`/`end_test` reset it). A method the stub does not serve, or a call
 no route takes, gets `unmatched_reply` (UNIMPLEMENTED) and is reported at teardown.
 
-Requests that stream in are read to the end before the route answers (a bidirectional call is
-answered once the client half-closes). The deadline a call carries is read as the time left when it
-arrived; grpcio reports "no deadline" as a remaining time of about 292 years, recorded as None.
+A stream of requests is read to its end before the route answers, unless the route answers request
+by request (`route.respond_each`, for a bidirectional chat): then it is chosen on the first request
+and each answer goes out as its request arrives. The deadline a call carries is read as the time
+left when it arrived; grpcio reports "no deadline" as a remaining time of about 292 years, recorded
+as None.
 """
 
 from __future__ import annotations
 
 import os
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -276,6 +279,14 @@ def _responses(stub: GrpcStub, method: GrpcMethod, call: RpcCall, reply: RpcRepl
         return None
 
 
+def _each(stub: GrpcStub, method: GrpcMethod, reply: RpcReply, request: Message) -> list[Message]:
+    """What `reply.each` answers to one request, as messages of the method's response type."""
+    assert reply.each is not None
+    answer = reply.each(request)
+    answers = [] if answer is None else list(answer) if isinstance(answer, (list, tuple)) else [answer]
+    return [stub._message(method.response_class, message) for message in answers]
+
+
 def _method_handler(stub: GrpcStub, method: GrpcMethod) -> Any:
     """The grpcio handler of one method, of its kind."""
     name = method.full_name
@@ -319,8 +330,38 @@ def _method_handler(stub: GrpcStub, method: GrpcMethod) -> Any:
 
     def stream_stream(requests: Iterator[Message], context: Any) -> Iterator[Message]:
         call = stub.open_call(name, context)
-        read(call, requests)
-        return stream_reply(call, context)
+        first = next(requests, None)
+        if first is not None:
+            call.requests.append(first)
+        if not stub.answers_each(call):
+            read(call, requests)  # answered once the client half-closes
+        plan = stub.decide(call, context)
+        if plan is None:
+            _ended(context)
+        assert plan is not None
+        if plan.reply.each is None or not plan.reply.ok:
+            read(call, requests)
+            messages = _responses(stub, method, call, plan.reply, context) or []
+            yield from messages
+            _status(context, stub, call, plan.reply, len(messages))
+            return
+        sent = 0
+        pending = [] if first is None else [first]
+        while True:
+            for request in pending:
+                try:
+                    answers = _each(stub, method, plan.reply, request)
+                except Exception:  # a user callback failed: INTERNAL now, the test fails at teardown
+                    call.error = traceback.format_exc()
+                    _status(context, stub, call, RpcReply.failure("INTERNAL", "stub route raised; see the test's teardown report"), sent)
+                yield from answers
+                sent += len(answers)
+            following = next(requests, None)
+            if following is None:
+                break
+            call.requests.append(following)
+            pending = [following]
+        _status(context, stub, call, plan.reply, sent)
 
     decode, encode = method.request_class.FromString, method.response_class.SerializeToString
     makers: dict[tuple[bool, bool], tuple[Callable[..., Any], Callable[..., Any]]] = {

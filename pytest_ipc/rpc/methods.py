@@ -96,6 +96,14 @@ class MethodRoute:
             self.fail(code, details, trailing_metadata=trailing_metadata, pushback=pushback)
         return self
 
+    def respond_each(self, callback: Callable[[object], object], *, trailing_metadata: Metadata | None = None) -> MethodRoute:
+        """Answer a bidirectional stream as it goes: `callback(request)` gives the message(s) for each
+        request as it arrives (a message, a dict, a list of them, or None for no answer); then OK."""
+        if not callable(callback):
+            raise RpcUsageError(f"{self.name}: respond_each needs a callable, got {callback!r}")
+        self.replies.append(RpcReply(each=callback, trailing_metadata=metadata_pairs(trailing_metadata)))
+        return self
+
     def respond_with(self, callback: ReplyCallback) -> MethodRoute:
         """Compute the answer from the call (`RpcCall`: `.request`, `.requests`, `.metadata`): a message,
         a dict of its fields or an `RpcReply`."""
@@ -140,6 +148,12 @@ class MethodRoute:
             return None if self.request(message) else f"request {message!r} fails {describe_expected(self.request)}"
         reason = json_mismatch(self.request, as_dict(message), "request")
         return reason
+
+    def answers_each(self) -> bool:
+        """Whether the next reply answers request by request (`respond_each`)."""
+        with self._lock:
+            upcoming = self.replies[min(self.served, len(self.replies) - 1)] if self.replies else None
+        return isinstance(upcoming, RpcReply) and upcoming.each is not None
 
     def answer(self, call: RpcCall) -> RpcReply:
         """The next reply in the sequence (a callback computes its own); moves the scenario on."""

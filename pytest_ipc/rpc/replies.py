@@ -4,6 +4,8 @@ A message is whatever the transport encodes (a protobuf message, or a dict of it
 transport converts); the core never looks inside. One reply serves every kind of method: a unary or
 client-streaming method sends `messages[0]`, a server-streaming or bidirectional one sends them all,
 then the status. A failing status with messages is an abort mid-stream (the messages go first).
+A reply with `each` answers a stream of requests as they arrive instead: `each(request)` gives the
+message(s) for one request (a bidirectional chat), then the status.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class RpcReply:
     code: str = "OK"
     details: str = ""
     trailing_metadata: tuple[tuple[str, str], ...] = ()
+    each: Callable[[object], object] | None = None  # request -> a message, a dict, a list of them or None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "code", check_code(self.code))

@@ -229,6 +229,13 @@ class RpcStub:
                 plan.wake = self._waiting[id(call)] = threading.Event()
         return plan
 
+    def answers_each(self, call: RpcCall) -> bool:
+        """Whether the route that takes `call` (as far as it has arrived) answers request by request:
+        then the transport plans after the first request and answers each as it comes."""
+        with self._lock:
+            route, _ = self._match(call)
+        return route is not None and route.answers_each()
+
     def _match(self, call: RpcCall) -> tuple[MethodRoute | None, list[str]]:
         misses: list[tuple[int, str]] = []
         for route in self.routes:

@@ -3,6 +3,7 @@ replies, sequences, scenarios, statuses with details and trailers, and what the 
 
 from __future__ import annotations
 
+import queue
 import re
 import time
 from types import ModuleType
@@ -33,6 +34,21 @@ def test_unary_and_streams_served_from_generated_modules(grpc_stub: GrpcStub, sh
     assert [call.code for call in grpc_stub.calls()] == ["OK"] * 4
     upload = grpc_stub.calls("Orders/Upload")[0]
     assert [order.id for order in upload.requests] == ["a", "b"]  # type: ignore[attr-defined]
+
+
+def test_a_bidirectional_chat_is_answered_request_by_request(grpc_stub: GrpcStub, shop_pb2: ModuleType, shop_pb2_grpc: ModuleType) -> None:
+    grpc_stub.serve(shop_pb2_grpc)
+    grpc_stub.expect("Orders/Chat").respond_each(lambda event: {"event": f"ack {event.event}"})
+    outbox: queue.Queue[object] = queue.Queue()
+    outbox.put(shop_pb2.OrderEvent(event="hello"))
+    replies = shop_pb2_grpc.OrdersStub(grpc_stub.channel()).Chat(iter(outbox.get, None), timeout=2)
+    assert next(replies).event == "ack hello"  # answered before the client sends more: no deadlock
+    outbox.put(shop_pb2.OrderEvent(event="bye"))
+    assert next(replies).event == "ack bye"
+    outbox.put(None)  # half-close
+    assert list(replies) == []
+    chat = grpc_stub.calls("Orders/Chat")[0]
+    assert [event.event for event in chat.requests] == ["hello", "bye"] and chat.responses == 2 and chat.code == "OK"  # type: ignore[attr-defined]
 
 
 def test_journal_records_deadline_metadata_request_timing_and_in_flight(

@@ -64,6 +64,15 @@ def _counters(proxy: Proxy) -> ProxyCounters | None:
         return None
 
 
+def _address_hint(proxy: Proxy, upstream: ObservedStub | None) -> str:
+    """Where the client should have called: an HTTP client the proxy's URL, an RPC client its host:port."""
+    from pytest_ipc.rpc.stub import RpcStub
+
+    if isinstance(upstream, RpcStub):
+        return f"ipc_target (here {proxy.host}:{proxy.port})"
+    return f"ipc_target_url (here {proxy.url})"
+
+
 class ToxicInjection:
     """A toxic in place; its activations count only while the client's bytes flowed through, or it connected."""
 
@@ -99,7 +108,7 @@ class ToxicInjection:
         direct = ""
         if self.upstream is not None and self.upstream.calls():
             direct = f" (the stub behind it saw {len(self.upstream.calls())} request(s) in this test: the client reached it some other way)"
-        return f"the client never connected through the proxy — did it use ipc_target_url (here {self.proxy.url})?{direct}"
+        return f"the client never connected through the proxy — did it use {_address_hint(self.proxy, self.upstream)}?{direct}"
 
     def remove(self) -> None:
         if self._removed:
