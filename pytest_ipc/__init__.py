@@ -95,6 +95,7 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_purgatory as watch_purgatory
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
     from pytest_ipc.rpc.grpc_server import GrpcStub as GrpcStub
+    from pytest_ipc.rpc.thrift import ThriftStub as ThriftStub
     from pytest_ipc.specs import IncompatibleApi as IncompatibleApi
     from pytest_ipc.specs import assert_asyncapi_compatible as assert_asyncapi_compatible
     from pytest_ipc.specs import assert_openapi_compatible as assert_openapi_compatible
@@ -153,6 +154,7 @@ __all__ = [
     "ScopedToxiproxy",
     "ServiceNetwork",
     "StubRequest",
+    "ThriftStub",
     "Toxic",
     "ToxiproxyClient",
     "ToxiproxyError",

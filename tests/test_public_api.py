@@ -42,6 +42,7 @@ PUBLIC_MODULES = (
     "pytest_ipc.network",
     "pytest_ipc.protobuf",
     "pytest_ipc.rpc",
+    "pytest_ipc.rpc.thrift",
     "pytest_ipc.specs",
 )
 # A unit in a name is allowed only where the unit is not the convention (seconds, bytes, bytes/s).

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from pytest_ipc.client import Proxy
 
 # The stub fixture a matrix test calls through -> the layers that can reach it (the first is the default).
-STUB_LAYERS: dict[str, tuple[str, ...]] = {"http_stub": ("respx", "stub", "proxy"), "grpc_stub": ("grpc", "proxy")}
+STUB_LAYERS: dict[str, tuple[str, ...]] = {
+    "http_stub": ("respx", "stub", "proxy"),
+    "grpc_stub": ("grpc", "proxy"),
+    "thrift_stub": ("thrift", "proxy"),
+}
 
 
 @dataclass(frozen=True)

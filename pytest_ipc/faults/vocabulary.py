@@ -245,6 +245,37 @@ class GrpcStatus(Fault):
 
 
 @dataclass(frozen=True)
+class ThriftError(Fault):
+    """A Thrift call ends with an exception: a `TApplicationException` of `kind` ("INTERNAL_ERROR",
+    "UNKNOWN_METHOD"...) with `message`, or `exception`, an instance of an exception the IDL declares
+    for the method (`throws`), sent as the method's own result."""
+
+    name: ClassVar[str] = "thrift_error"
+    kind: str = "INTERNAL_ERROR"
+    message: str = ""
+    exception: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from pytest_ipc.rpc.codes import THRIFT_ERRORS
+
+        if not isinstance(self.kind, str) or self.kind.upper() not in THRIFT_ERRORS:
+            valid = ", ".join(THRIFT_ERRORS)
+            raise FaultUsageError(f"thrift_error: kind {self.kind!r} is not a TApplicationException type; valid: {valid}")
+        object.__setattr__(self, "kind", self.kind.upper())
+        if not isinstance(self.message, str):
+            raise FaultUsageError(f"thrift_error: message must be a str, got {self.message!r}")
+        if self.exception is not None and not isinstance(self.exception, BaseException):
+            raise FaultUsageError(f"thrift_error: exception must be an instance of an IDL exception, got {self.exception!r}")
+
+    @property
+    def label(self) -> str:
+        what = type(self.exception).__name__ if self.exception is not None else self.kind
+        label = "thrift-" + what.lower().replace("_", "-")
+        return label if self.times is None else f"{label}-{self.times}x"
+
+
+@dataclass(frozen=True)
 class ConnectTimeout(Fault):
     """The client's connect attempt times out (in-process: raises httpx.ConnectTimeout)."""
 
@@ -374,7 +405,7 @@ def _split(data: bytes, pieces: int) -> list[bytes]:
 FAULTS: dict[str, type[Fault]] = {
     kind.name: kind
     for kind in (
-        Latency, Hang, Outage, Reset, Status, GrpcStatus, ConnectTimeout, ReadTimeout, Bandwidth, MalformedResponse,
+        Latency, Hang, Outage, Reset, Status, GrpcStatus, ThriftError, ConnectTimeout, ReadTimeout, Bandwidth, MalformedResponse,
         EmptyResponse, CloseBeforeHeaders, RandomBytes, Truncated, Dribble,
     )
 }  # fmt: skip
@@ -437,6 +468,14 @@ def grpc_status(
 def abort_stream(after: int, code: str = "UNAVAILABLE", *, details: str = "", **common: Unpack[Common]) -> GrpcStatus:
     """A response stream breaks off with `code` after `after` messages."""
     return GrpcStatus(code=code, details=details, after=after, **common)
+
+
+def thrift_error(error: str | BaseException = "INTERNAL_ERROR", *, message: str = "", **common: Unpack[Common]) -> ThriftError:
+    """A Thrift call ends with a `TApplicationException` of this type ("INTERNAL_ERROR", "UNKNOWN_METHOD"...),
+    or with `error` itself when it is an instance of an exception the IDL declares for the method."""
+    if isinstance(error, BaseException):
+        return ThriftError(exception=error, message=message, **common)
+    return ThriftError(kind=error, message=message, **common)
 
 
 def connect_timeout(**common: Unpack[Common]) -> ConnectTimeout:

@@ -9,8 +9,8 @@
 
 Pieces: `codes` (status names), `replies` (`RpcReply`), `methods` (`MethodRoute`), `journal`
 (`RpcCall`, `RpcJournal`), `stub` (`RpcStub`, what a transport subclasses; see RPC_CORE.md in the
-repository) and the gRPC transport, `grpc_server` (`GrpcStub`; imports grpc). Names load on first
-use. Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
+repository) and two transports: `grpc_server` (`GrpcStub`; imports grpc) and `thrift` (`ThriftStub`;
+imports thriftpy2). Names load on first use. Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
 `pytest_ipc.faults.layers.rpc`. Fixtures: `pytest_ipc.fixtures.grpc`.
 """
 
@@ -27,14 +27,17 @@ if TYPE_CHECKING:
     from pytest_ipc.rpc.methods import MethodRoute
     from pytest_ipc.rpc.replies import RpcReply
     from pytest_ipc.rpc.stub import RpcStub
+    from pytest_ipc.rpc.thrift import ThriftStub
 
-__all__ = ["CODES", "PUSHBACK_KEY", "GrpcStub", "MethodRoute", "RpcCall", "RpcJournal", "RpcReply", "RpcStub", "RpcUsageError"]
+__all__ = [
+    "CODES", "PUSHBACK_KEY", "GrpcStub", "MethodRoute", "RpcCall", "RpcJournal", "RpcReply", "RpcStub", "RpcUsageError", "ThriftStub",
+]  # fmt: skip
 
 # Resolved on first use: the fault layers import `codes` and `replies` from here while `stub` imports
 # the layers, and `grpc_server` imports grpc.
 _HOMES = {
     "CODES": "codes", "PUSHBACK_KEY": "codes", "RpcUsageError": "errors", "GrpcStub": "grpc_server", "RpcCall": "journal",
-    "RpcJournal": "journal", "MethodRoute": "methods", "RpcReply": "replies", "RpcStub": "stub",
+    "RpcJournal": "journal", "MethodRoute": "methods", "RpcReply": "replies", "RpcStub": "stub", "ThriftStub": "thrift",
 }  # fmt: skip
 
 

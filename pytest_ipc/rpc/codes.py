@@ -20,6 +20,14 @@ CODES: tuple[str, ...] = (
 HTTP_TO_CODE: dict[int, str] = {400: "INTERNAL", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "UNIMPLEMENTED",
                                 429: "UNAVAILABLE", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "UNAVAILABLE"}  # fmt: skip
 
+# Thrift's TApplicationException types by name, and the status each stands for (in the journal, and when a
+# failing status is sent by a Thrift stub: `THRIFT_ERROR_FOR` picks the type, INTERNAL_ERROR by default).
+THRIFT_ERRORS: dict[str, str] = {"UNKNOWN": "UNKNOWN", "UNKNOWN_METHOD": "UNIMPLEMENTED", "INVALID_MESSAGE_TYPE": "INTERNAL",
+                                 "WRONG_METHOD_NAME": "INTERNAL", "BAD_SEQUENCE_ID": "INTERNAL", "MISSING_RESULT": "INTERNAL",
+                                 "INTERNAL_ERROR": "INTERNAL", "PROTOCOL_ERROR": "INVALID_ARGUMENT"}  # fmt: skip
+THRIFT_ERROR_FOR: dict[str, str] = {"UNKNOWN": "UNKNOWN", "UNIMPLEMENTED": "UNKNOWN_METHOD", "INVALID_ARGUMENT": "PROTOCOL_ERROR"}
+THRIFT_ERROR_KEY = "thrift-application-error"  # trailing metadata of a reply: the TApplicationException type a Thrift stub sends
+
 PUSHBACK_KEY = "grpc-retry-pushback-ms"  # trailing metadata: when the client may retry, in milliseconds (the wire unit)
 
 

@@ -82,6 +82,8 @@ class RpcCall:
     def describe(self) -> str:
         deadline = "no deadline" if self.deadline is None else f"deadline {self.deadline:.3f} s"
         outcome = f"-> {self.code}" if self.code is not None else ("-> (cancelled)" if self.cancelled else "-> (running)")
+        if self.code not in (None, "OK") and self.details:
+            outcome += f" ({self.details})"  # which failure: a Thrift stub's declared exception, say
         extra = f" [{self.fault}]" if self.faults else ""
         return f"{self.method} ({deadline}) {outcome}{extra}"
 

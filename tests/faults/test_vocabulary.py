@@ -20,7 +20,7 @@ def test_make_builds_faults_by_name() -> None:
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("latncy", {}, r"unknown fault 'latncy'; choose one of: latency, hang, outage, reset, status, grpc_status, connect_timeout"),
+        ("latncy", {}, r"unknown fault 'latncy'; choose one of: latency, hang, outage, reset, status, grpc_status, thrift_error, connect"),
         ("dribble", {}, r"dribble: missing parameter\(s\) duration; dribble takes: probability, seed, times, duration, pieces, piece_size"),
         ("hang", {"seconds": 1}, r"hang: unknown parameter\(s\) seconds; hang takes: probability, seed, times"),
         ("latency", {"delay": -0.1}, r"latency: delay must be a finite number >= 0, got -0.1"),
@@ -51,20 +51,21 @@ def test_labels_make_readable_ids() -> None:
 
 def test_unsupported_fault_names_the_layers_that_can() -> None:
     with pytest.raises(
-        faults.FaultNotSupported, match=r"^status-503 cannot be injected at the proxy layer \(.*\); layers that can: respx, stub, grpc$"
+        faults.FaultNotSupported,
+        match=r"^status-503 cannot be injected at the proxy layer \(.*\); layers that can: respx, stub, grpc, thrift$",
     ):
         faults.check_supported(faults.status(503), "proxy")
-    with pytest.raises(faults.FaultUsageError, match=r"unknown fault layer 'tcp'; choose one of: respx, stub, proxy, grpc"):
+    with pytest.raises(faults.FaultUsageError, match=r"unknown fault layer 'tcp'; choose one of: respx, stub, proxy, grpc, thrift"):
         faults.check_supported(faults.hang(), "tcp")
 
 
 def test_support_is_decided_per_instance() -> None:
-    assert faults.layers_for(faults.latency(0.1)) == ("stub", "proxy", "grpc")
-    assert faults.layers_for(faults.Latency.uniform(0.1, 0.2)) == ("stub", "proxy", "grpc")
-    assert faults.layers_for(faults.Latency.lognormal(0.1, 0.5)) == ("stub", "grpc")
-    assert faults.layers_for(faults.reset(times=2)) == ("respx", "stub")
-    assert faults.layers_for(faults.reset(seed=3)) == ("respx", "stub")
-    assert faults.layers_for(faults.reset(probability=0.5)) == ("respx", "stub", "proxy")  # toxicity, per connection
+    assert faults.layers_for(faults.latency(0.1)) == ("stub", "proxy", "grpc", "thrift")
+    assert faults.layers_for(faults.Latency.uniform(0.1, 0.2)) == ("stub", "proxy", "grpc", "thrift")
+    assert faults.layers_for(faults.Latency.lognormal(0.1, 0.5)) == ("stub", "grpc", "thrift")
+    assert faults.layers_for(faults.reset(times=2)) == ("respx", "stub", "thrift")
+    assert faults.layers_for(faults.reset(seed=3)) == ("respx", "stub", "thrift")
+    assert faults.layers_for(faults.reset(probability=0.5)) == ("respx", "stub", "proxy", "thrift")  # toxicity, per connection
     assert faults.layers_for(faults.outage(probability=0.5)) == ("respx",)
     assert faults.layers_for(faults.bandwidth(1500)) == ("stub",)
     assert faults.layers_for(faults.bandwidth(2000)) == ("stub", "proxy")
@@ -91,7 +92,7 @@ def test_matrix_arguments_are_checked() -> None:
     with pytest.raises(faults.FaultUsageError, match=r"expected a fault \(e.g. faults.latency\(0.2\)\) or one of the names"):
         matrix_cases([503])
     with pytest.raises(
-        faults.FaultNotSupported, match=r"status-503 cannot be injected at the proxy layer .*; layers that can: respx, stub, grpc"
+        faults.FaultNotSupported, match=r"status-503 cannot be injected at the proxy layer .*; layers that can: respx, stub, grpc, thrift"
     ):
         matrix_cases([faults.status(503)], ["proxy"])  # an exact pair no layer asked for can express
 
@@ -99,7 +100,7 @@ def test_matrix_arguments_are_checked() -> None:
 def test_documented_table_matches_the_layers() -> None:
     documented: dict[str, tuple[str, ...]] = {}
     for line in (faults.__doc__ or "").splitlines():
-        row = re.match(r"^([a-z_]+)\(.*?\)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s", line)
+        row = re.match(r"^([a-z_]+)\(.*?\)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s", line)
         if row:
             documented[row.group(1)] = tuple(layer for layer, mark in zip(faults.LAYERS, row.groups()[1:], strict=True) if mark == "yes")
     assert documented == faults.support_table()

@@ -39,6 +39,7 @@ class Plan:
     delay: float = 0.0
     hang: bool = False
     faults: list[str] = field(default_factory=list)
+    cut: str | None = None  # "close" (FIN) or "reset" (RST) instead of an answer: transports that own their sockets (Thrift)
     wake: threading.Event | None = None
 
 
@@ -58,7 +59,8 @@ def _grpc_status(fault: v.GrpcStatus, plan: Plan, rng: random.Random) -> None:
     plan.reply = plan.reply.cut(fault.after, RpcReply.failure(fault.code, fault.details, pushback=fault.pushback))
 
 
-SHAPERS: dict[type[v.Fault], Callable[[Any, Plan, random.Random], None]] = {
+Shaper = Callable[[Any, Plan, random.Random], None]
+SHAPERS: dict[type[v.Fault], Shaper] = {
     v.Latency: _latency,
     v.Hang: _hang,
     v.Status: _status,
@@ -69,14 +71,15 @@ SHAPERS: dict[type[v.Fault], Callable[[Any, Plan, random.Random], None]] = {
 class RpcArmedFault:
     """A fault attached to an RPC stub or method: its trigger (firing rules, random stream, counts)."""
 
-    def __init__(self, fault: v.Fault) -> None:
+    def __init__(self, fault: v.Fault, shaper: Shaper | None = None) -> None:
         self.fault = fault
         self.trigger = v.Trigger(fault)
+        self.shaper = shaper or SHAPERS[type(fault)]
 
     def apply(self, plan: Plan) -> None:
         """Shape `plan` when the fault fires for this call (the trigger counts both)."""
         if self.trigger.fires():
-            SHAPERS[type(self.fault)](self.fault, plan, self.trigger.rng)
+            self.shaper(self.fault, plan, self.trigger.rng)
             plan.faults.append(self.fault.label)
 
 
@@ -107,11 +110,13 @@ class RpcInjection:
 
 
 class RpcLayer:
-    """The layer of one transport's RPC stub (`transport` is also the layer's name)."""
+    """The layer of one transport's RPC stub (`transport` is also the layer's name); `shapers` are the
+    faults it performs (default `SHAPERS`; a transport that owns its sockets adds connection faults)."""
 
-    def __init__(self, transport: str, hint: str) -> None:
+    def __init__(self, transport: str, hint: str, shapers: dict[type[v.Fault], Shaper] | None = None) -> None:
         self.name = transport
         self.target_hint = hint
+        self.shapers = SHAPERS if shapers is None else shapers
 
     def handles(self, target: object) -> bool:
         from pytest_ipc.rpc.stub import RpcStub  # the core, not the transport: no grpc import here
@@ -119,7 +124,7 @@ class RpcLayer:
         return isinstance(target, RpcStub) and target.transport == self.name
 
     def why_not(self, fault: v.Fault) -> str | None:
-        if type(fault) not in SHAPERS:
+        if type(fault) not in self.shapers:
             return (
                 f"the {self.name} stub answers calls on a connection its server manages: it can answer late, never or with "
                 "a status, not refuse or cut connections; inject those into a fault proxy in front of it"
@@ -134,7 +139,7 @@ class RpcLayer:
         why = self.why_not(chosen)
         if why is not None:
             raise FaultNotSupported(chosen.describe(), self.name, layers_for(chosen), why)
-        return RpcArmedFault(chosen)
+        return RpcArmedFault(chosen, self.shapers[type(chosen)])
 
     def inject(self, fault: v.Fault, target: RpcStub, upstream: ObservedStub | None) -> RpcInjection:
         return RpcInjection(self.arm(fault), target)
