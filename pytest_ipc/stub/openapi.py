@@ -12,7 +12,7 @@ answered 400 with a problem JSON (`application/problem+json`, as a strict provid
 the test at teardown, naming the operation, the rule (`#/paths/~1pets/post/requestBody/...`) and
 what was sent; `api.assert_conforming()` fails at once. A conforming request gets, unless the test
 set replies of its own, the operation's first success response: its example (`example`, the first of
-`examples`), else a value generated from its schema (`pytest_ipc.specs.examples`, seeded: the n-th
+`examples`; one that breaks the schema is skipped), else a value generated from its schema (`pytest_ipc.specs.examples`, seeded: the n-th
 answer of an operation is the same on every run). Operations match under the path of the document's
 first server (`/v1`), or `prefix=`, so two versions are served side by side by one stub.
 """
@@ -243,10 +243,17 @@ class Operation:
             self.body = (body_pointer, body)
         self.responses_pointer = f"{self.pointer}/responses"
 
-    def template(self, prefix: str) -> PathTemplate:
+    def matcher(self, prefix: str) -> RequestMatcher:
+        """What requests this operation takes: its method and path, under `prefix` (a path written
+        with a query, `/models?beta=true` as some documents tell operations apart, needs that query)."""
+        path, _, query = self.path.partition("?")
+        literal = {name: values[0] for name, values in parse_qs(query, keep_blank_values=True).items()}
+        return RequestMatcher(self.method, self.template(prefix + path), query=literal or None)
+
+    @staticmethod
+    def template(full: str) -> PathTemplate:
         """The path to match: `{name}` placeholders, through named groups where a name is no identifier."""
-        full = prefix + self.path
-        names = re.findall(r"\{([^{}]+)\}", self.path)
+        names = re.findall(r"\{([^{}]+)\}", full)
         if all(_IDENTIFIER.fullmatch(name) for name in names):
             return PathTemplate(full)
         pattern = "".join(
@@ -337,10 +344,13 @@ class Operation:
         media = _preferred(content)
         media_node = self.api.document.resolve(content[media])
         value = self._example(media_node, example, status)
+        schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+        if value is not _NONE and example is None and "schema" in media_node:  # an example that breaks its schema is not served
+            value = value if self.api.generator.validator(schema_pointer, "response").is_valid(value) else _NONE
         if value is _NONE:
             if "schema" not in media_node:
                 return Reply(code, headers=headers, content_type=media)
-            value = self.api.generator.value(f"{pointer}/content/{_escape(media)}/schema", seed=seed, direction="response")
+            value = self.api.generator.value(schema_pointer, seed=seed, direction="response")
         if media == "application/json" or media.endswith("+json"):
             return Reply(code, json=value, headers=headers, content_type=media)
         if isinstance(value, str):
@@ -415,8 +425,7 @@ class SpecRoute(Route):
     needs_python = "routes served from an OpenAPI document check and answer each request in Python; WireMock cannot"
 
     def __init__(self, api: OpenApiStub, operation: Operation, name: str, on_change: Callable[[], None]) -> None:
-        matcher = RequestMatcher(operation.method, operation.template(api.prefix))
-        super().__init__(matcher, name, on_change)
+        super().__init__(operation.matcher(api.prefix), name, on_change)
         self.api = api
         self.operation = operation
         self.violations: list[RequestViolation] = []

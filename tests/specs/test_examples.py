@@ -167,7 +167,7 @@ def schemas(version: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("version", ["3.0.3", "3.1.0"])
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_generated_value_conforms_to_its_schema(version: str, data: st.DataObject) -> None:
     schema = data.draw(schemas(version))
