@@ -493,8 +493,9 @@ class OpenApiStub:
             for method in METHODS
             if isinstance(item, Mapping) and method in item
         ]
-        # A literal segment beats a template (`/pets/mine` before `/pets/{id}`), as OpenAPI says.
-        operations.sort(key=lambda operation: [part.startswith("{") for part in operation.path.split("/")])
+        # A literal segment beats a template (`/pets/mine` before `/pets/{id}`), as OpenAPI says, and a
+        # path written with a query (`/models?beta=true`) beats the same path without one.
+        operations.sort(key=_precedence)
         suffix = f" [{self.prefix}]" if self.prefix else ""
         self.routes = {operation.label: SpecRoute(self, operation, operation.label + suffix, stub.publish) for operation in operations}
 
@@ -531,6 +532,11 @@ class OpenApiStub:
         if found:
             lines = "\n".join(f"  {violation.describe()}" for violation in found)
             raise AssertionError(f"{len(found)} request(s) did not conform to {self.describe()}:\n{lines}")
+
+
+def _precedence(operation: Operation) -> tuple[list[bool], bool]:
+    path, query_mark, _ = operation.path.partition("?")
+    return [part.startswith("{") for part in path.split("/")], not query_mark
 
 
 def server_prefix(document: ApiDocument) -> str:
