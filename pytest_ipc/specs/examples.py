@@ -35,6 +35,8 @@ from pytest_ipc.specs.schema import Direction, SchemaValidator
 if TYPE_CHECKING:
     from faker import Faker
 
+__all__ = ["ExampleGenerator", "example_for"]
+
 #: Below this depth of nesting, optional properties are left out and arrays get their minimum size.
 DEEPEST = 4
 #: The standard library's regular expression parser (private, but stable since Python 3.11).

@@ -10,7 +10,8 @@ A request is checked against its operation: path, query, header and cookie param
 and the request body by its content type (JSON, form-encoded, text). One that breaks the document is
 answered 400 with a problem JSON (`application/problem+json`, as a strict provider would) and fails
 the test at teardown, naming the operation, the rule (`#/paths/~1pets/post/requestBody/...`) and
-what was sent; `api.assert_conforming()` fails at once. A conforming request gets, unless the test
+what was sent; `api.assert_conforming()` fails at once, and a test whose point is such a request
+takes them with `api.take_violations()`. A conforming request gets, unless the test
 set replies of its own, the operation's first success response: its example (`example`, the first of
 `examples`; one that breaks the schema is skipped), else a value generated from its schema (`pytest_ipc.specs.examples`, seeded: the n-th
 answer of an operation is the same on every run). Operations match under the path of the document's
@@ -34,6 +35,8 @@ from pytest_ipc.stub.matchers import PathTemplate, RequestMatcher
 from pytest_ipc.stub.request import NOT_JSON, StubRequest
 from pytest_ipc.stub.responses import JsonTransform, Reply
 from pytest_ipc.stub.routes import Route
+
+__all__ = ["OpenApiStub", "RequestViolation", "SpecRoute", "server_prefix"]
 
 if TYPE_CHECKING:
     from pytest_ipc.stub.server import HttpStub
@@ -465,10 +468,13 @@ class SpecRoute(Route):
         return Reply(400, json=problem, content_type=PROBLEM_TYPE).render()
 
     def problems(self) -> list[str]:
-        if not self.violations:
+        """The document's request violations, reported once for all its routes (by the first that saw one)."""
+        found = self.api.violations
+        if not found or next(route for route in self.api.routes.values() if route.violations) is not self:
             return []
-        lines = [f"http_stub: {len(self.violations)} request violation(s) of {self.api.describe()} (answered 400):"]
-        lines += [f"  {violation.describe()}" for violation in self.violations]
+        lines = [f"http_stub: {len(found)} request(s) broke {self.api.describe()} (answered 400):"]
+        lines += [f"  {violation.describe()}" for violation in found]
+        lines.append("(if breaking it was the test's point, check them with api.take_violations())")
         return lines
 
 
@@ -525,6 +531,13 @@ class OpenApiStub:
     def violations(self) -> list[RequestViolation]:
         """Every request violation seen so far, in order of operation."""
         return [violation for route in self.routes.values() for violation in route.violations]
+
+    def take_violations(self) -> list[RequestViolation]:
+        """The request violations so far, now the test's to check: they no longer fail it at teardown."""
+        found = self.violations
+        for route in self.routes.values():
+            route.violations.clear()
+        return found
 
     def assert_conforming(self) -> None:
         """Fail now if any request broke the document (the fixture also fails the test at teardown)."""

@@ -65,7 +65,7 @@ def test_a_consumer_that_breaks_the_document_fails_naming_operation_rule_and_wha
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_body_breaks_the_document*",
-            "*http_stub: 2 request violation(s) of Pet Shop 1.4.0 at /v1 (answered 400):",
+            "*http_stub: 2 request(s) broke Pet Shop 1.4.0 at /v1 (answered 400):",
             "*createPet: POST /v1/pets: body $: 'name' is a required property",
             "*rule: #/paths/~1pets/post/requestBody/content/application~1json/schema/required",
             '*sent: {"species": "cow"}',
@@ -76,9 +76,11 @@ def test_a_consumer_that_breaks_the_document_fails_naming_operation_rule_and_wha
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_query_and_path_parameters_break_it*",
+            "*http_stub: 2 request(s) broke Pet Shop 1.4.0 at /v1 (answered 400):",
             "*listPets: GET /v1/pets?limit=lots: query parameter 'limit' $: 'lots' is not of type 'integer'",
             "*rule: #/components/parameters/Limit/schema/type",
             "*getPet: GET /v1/pets/0: path parameter 'petId' $: 0 is less than the minimum of 1",
+            "*(if breaking it was the test's point, check them with api.take_violations())",
         ]
     )
     result.stdout.fnmatch_lines(
@@ -144,6 +146,8 @@ def test_a_request_that_breaks_it_is_checked_before_the_tests_own_reply() -> Non
         api.route("createPet").respond(status=201, json={"id": 1, "name": "Rex", "species": "dog"})
         assert httpx.post(stub.url_for("/v1/pets"), json={}, headers={"Idempotency-Key": "k-12345678"}).status_code == 400
         assert [violation.schema_path.rsplit("/", 1)[-1] for violation in api.violations] == ["required", "required"]
+        assert stub.problems_report() is not None
+        assert len(api.take_violations()) == 2 and api.violations == [] and stub.problems_report() is None
         unchecked = stub.serve_openapi(V1, prefix="/loose", validate=False)
         assert httpx.post(stub.url_for("/loose/pets"), json={}).status_code == 201
         assert unchecked.violations == []
