@@ -12,7 +12,7 @@ is read-only need not be sent in a request, nor a write-only one in a response.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -53,15 +53,17 @@ class SchemaValidator:
         document.at(self.pointer)  # fails now, with the document's name, if the pointer leads nowhere
         jsonschema = require("jsonschema", extra="openapi", feature="schema validation")
         validator_class, registry = _registry_for(document)
-        self._validator = validator_class(
-            {"$ref": f"{_base_uri(document)}{self.pointer}"}, registry=registry, format_checker=jsonschema.FormatChecker()
-        )
+        target = f"{_base_uri(document)}{self.pointer}"
+        self._validator = validator_class({"$ref": target}, registry=registry, format_checker=jsonschema.FormatChecker())
+        # The schema behind the pointer, found once: following the `$ref` on every call costs more than
+        # checking a small value against what it points at.
+        self._target = registry.resolver(base_uri=_base_uri(document)).lookup(target)
         self._error_type = jsonschema.ValidationError
 
     def violations(self, value: Any) -> list[SchemaViolation]:
         """Every violation, ordered by where in the value it is; empty when `value` conforms."""
         found = []
-        for error in sorted(self._validator.iter_errors(value), key=lambda error: [str(part) for part in error.absolute_path]):
+        for error in sorted(self._errors(value), key=lambda error: [str(part) for part in error.absolute_path]):
             if self._excused(error):
                 continue
             rule = [str(part) for part in error.relative_schema_path]
@@ -73,7 +75,10 @@ class SchemaValidator:
 
     def is_valid(self, value: Any) -> bool:
         """Whether `value` conforms (cheaper than `violations` when it does)."""
-        return bool(self._validator.is_valid(value)) or (self.direction is not None and not self.violations(value))
+        return next(self._errors(value), None) is None or (self.direction is not None and not self.violations(value))
+
+    def _errors(self, value: Any) -> Iterator[Any]:
+        return self._validator.descend(value, self._target.contents, resolver=self._target.resolver)  # type: ignore[no-any-return]
 
     def _excused(self, error: Any) -> bool:
         """An error this direction does not count: a missing required property that it does not carry
