@@ -60,10 +60,12 @@ class ApiDocument:
             if ref in seen:
                 raise SpecError(f"{self.source}: reference cycle through {ref}")
             seen.add(ref)
-            node = self._target(ref)
+            node = self.target(ref)
         return node
 
-    def _target(self, ref: str) -> Any:
+    def target(self, ref: str) -> Any:
+        """What one `$ref` ("#/components/schemas/Pet", "common.yaml#/Error") points at, as written
+        there (a `$ref` found there is not followed: its pointer stays known)."""
         location, _, fragment = ref.partition("#")
         root: Any = self.raw if not location else self._file(location)
         node = root

@@ -81,18 +81,11 @@ def _shown(value: object) -> str:
 def _local(document: ApiDocument, pointer: str) -> tuple[Any, str]:
     """The node at `pointer` and the pointer of where it really is (behind a local `$ref`)."""
     node = document.at(pointer)
-    raw = _raw_at(document, pointer)
+    raw = document.target(pointer)
     while isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str) and raw["$ref"].startswith("#/"):
         pointer = raw["$ref"]
-        raw = _raw_at(document, pointer)
+        raw = document.target(pointer)
     return node, pointer
-
-
-def _raw_at(document: ApiDocument, pointer: str) -> Any:
-    node: Any = document.raw
-    for token in [part.replace("~1", "/").replace("~0", "~") for part in pointer.lstrip("#").split("/") if part]:
-        node = node[int(token)] if isinstance(node, list) else node[token]
-    return node
 
 
 def _kind(document: ApiDocument, schema: Any) -> str:
@@ -337,7 +330,7 @@ class Operation:
         if status not in self.statuses():
             raise ValueError(f"{self.label}: no response {status!r} in the document; it has: {', '.join(self.statuses())}")
         node, pointer = _local(self.api.document, f"{self.responses_pointer}/{_escape(status)}")
-        code = 200 if not status[:3].isdigit() else int(status[:3])
+        code = int(status) if status.isdigit() else int(status[0]) * 100 if status[0].isdigit() else 200  # "4XX", "default"
         headers = self._headers(node, pointer, seed)
         content: Mapping[str, Any] = node.get("content") or {}
         if not content:
