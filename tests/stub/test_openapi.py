@@ -221,3 +221,62 @@ def test_real_public_api_descriptions_served(http_stub: HttpStub, package_path: 
                 assert SchemaValidator(document, pointer, direction="response").violations(answer.json()) == []
             answered += 1
     assert answered >= 3 and api.violations == []
+
+
+INTEGER = {"type": "integer"}
+STYLES = {
+    "openapi": "3.0.3",
+    "info": {"title": "Styles", "version": "1"},
+    "paths": {
+        "/label/{ids}/matrix/{point}": {
+            "get": {
+                "operationId": "styles",
+                "parameters": [
+                    {"name": "ids", "in": "path", "required": True, "style": "label", "schema": {"type": "array", "items": INTEGER}},
+                    {"name": "point", "in": "path", "required": True, "style": "matrix", "schema": {"type": "integer", "maximum": 9}},
+                    {"name": "session", "in": "cookie", "required": True, "schema": {"type": "string", "pattern": "^s-[0-9]+$"}},
+                    {"name": "X-Tags", "in": "header", "schema": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}}},
+                    {"name": "where", "in": "query", "content": {"application/json": {"schema": {"type": "object", "required": ["lat"]}}}},
+                    {"name": "pet-id", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "responses": {"204": {"description": "ok"}},
+            }
+        },
+        "/notes": {
+            "post": {
+                "operationId": "note",
+                "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string", "maxLength": 5}}}},
+                "responses": {"201": {"description": "ok", "headers": {"X-Id": {"schema": {**INTEGER, "minimum": 7, "maximum": 7}}}}},
+            }
+        },
+    },
+}
+
+
+def test_parameter_styles_cookies_content_parameters_and_bodies_by_content_type() -> None:
+    with HttpStub() as stub, httpx.Client(base_url=stub.url) as client:
+        api = stub.serve_openapi(STYLES)
+        good = client.get(
+            "/label/.1.2.3/matrix/;point=4",
+            params={"where": '{"lat": 1}', "pet-id": "true"},
+            headers={"X-Tags": "a,b", "Cookie": "session=s-42"},
+        )
+        assert good.status_code == 204, good.text
+        assert client.post("/notes", content=b"hello", headers={"content-type": "text/plain"}).headers["x-id"] == "7"
+        assert api.violations == []
+        client.get("/label/.1.x/matrix/;point=12", params={"where": "{}", "pet-id": "yes"}, headers={"X-Tags": "c"})
+        client.post("/notes", content=b"too long", headers={"content-type": "text/plain; charset=utf-8"})
+        client.post("/notes", json="hi")
+        client.post("/notes")
+        found = {(violation.where, violation.schema_path.rsplit("/", 1)[-1]) for violation in api.take_violations()}
+    assert found == {
+        ("path parameter 'ids'", "type"),  # .1.x: x is no integer
+        ("path parameter 'point'", "maximum"),
+        ("cookie parameter 'session'", "required"),
+        ("header parameter 'X-Tags'", "enum"),
+        ("query parameter 'where'", "required"),
+        ("query parameter 'pet-id'", "type"),
+        ("body", "maxLength"),
+        ("body", "content"),  # application/json is not text/plain
+        ("body", "required"),  # no body at all
+    }
