@@ -88,6 +88,11 @@ class ApiDocument:
         return self._files[path]
 
 
+def pointer_token(name: str) -> str:
+    """`name` as one token of a JSON pointer ("/pets/{id}" -> "~1pets~1{id}")."""
+    return name.replace("~", "~0").replace("/", "~1")
+
+
 def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> ApiDocument:
     """Load an OpenAPI 3.0/3.1 or AsyncAPI 2.6/3.0 document from a path, YAML/JSON text or a mapping."""
     if isinstance(source, ApiDocument):

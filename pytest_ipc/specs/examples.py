@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pytest_ipc.specs.document import ApiDocument, SpecError
+from pytest_ipc.specs.document import ApiDocument, SpecError, pointer_token
 from pytest_ipc.specs.schema import Direction, SchemaValidator
 
 if TYPE_CHECKING:
@@ -307,7 +307,7 @@ class _Walk:
                 continue
             if name in required and skipped and _flag(self.document, subschema, skipped):
                 continue
-            inner = None if pointer is None else f"{pointer}/properties/{_escape(name)}"
+            inner = None if pointer is None else f"{pointer}/properties/{pointer_token(name)}"
             result[name] = self.generate(subschema, inner, depth + 1, name)
         for name in sorted(required - set(result) - set(properties)):
             result[name] = self.extra(schema, depth, name)
@@ -522,11 +522,6 @@ def _inside(schema: Mapping[str, Any], value: float) -> bool:
 
 def _fail(message: str) -> int:
     raise _CannotGenerate(message)
-
-
-def _escape(token: str) -> str:
-    """A JSON pointer token."""
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _key(value: Any) -> str:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 from pytest_ipc._http import Response
-from pytest_ipc.specs.document import ApiDocument, SpecError
+from pytest_ipc.specs.document import ApiDocument, SpecError, pointer_token
 from pytest_ipc.specs.examples import ExampleGenerator
 from pytest_ipc.specs.schema import SchemaValidator
 from pytest_ipc.stub.matchers import PathTemplate, RequestMatcher
@@ -66,11 +66,8 @@ class RequestViolation:
         return f"{head}\n    rule: {self.schema_path}\n    sent: {self.sent}"
 
     def as_json(self) -> dict[str, str]:
+        """The violation as the problem JSON's `violations` list carries it."""
         return {"in": self.where, "path": self.path, "schemaPath": self.schema_path, "message": self.message}
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _shown(value: object) -> str:
@@ -116,8 +113,6 @@ def _coerce(text: str, kind: str) -> object:
             return text
     if kind == "boolean" and text in ("true", "false"):
         return text == "true"
-    if kind == "null" and text == "":
-        return None
     return text
 
 
@@ -139,7 +134,7 @@ class Parameter:
             schema = document.resolve(node["schema"])
         else:  # `content`: the value is a document of that media type (JSON here)
             media = next(iter(node.get("content") or {"application/json": {}}))
-            self.schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+            self.schema_pointer = f"{pointer}/content/{pointer_token(media)}/schema"
             schema = {}
             self.json_content = True
         self.kind = _kind(document, schema)
@@ -150,6 +145,7 @@ class Parameter:
 
     @property
     def where(self) -> str:
+        """How a failure message names it: "query parameter 'limit'"."""
         return f"{self.location} parameter {self.name!r}"
 
     def read(self, request: StubRequest) -> tuple[bool, object]:
@@ -196,7 +192,7 @@ class Parameter:
             if self.location == "query" and self.explode and self.style == "form":
                 parts = values
             else:
-                separator = {"spaceDelimited": " ", "pipeDelimited": "|", "label": "."}.get(self.style, ",")
+                separator = {"spaceDelimited": " ", "pipeDelimited": "|", "label": "." if self.explode else ","}.get(self.style, ",")
                 parts = text.split(separator) if text else []
             return [_coerce(part, self.item_kind) for part in parts]
         if self.kind == "object":
@@ -222,7 +218,7 @@ class Operation:
         self.api = api
         self.path = path
         self.method = method.upper()
-        path_pointer = f"#/paths/{_escape(path)}"
+        path_pointer = f"#/paths/{pointer_token(path)}"
         self.pointer = f"{path_pointer}/{method}"
         node = document.at(self.pointer)
         self.operation_id: str | None = node.get("operationId")
@@ -294,7 +290,7 @@ class Operation:
             return
         if not isinstance(content[media], Mapping) or "schema" not in content[media]:
             return
-        schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+        schema_pointer = f"{pointer}/content/{pointer_token(media)}/schema"
         if sent_type == "application/json" or sent_type.endswith("+json"):
             value = request.json_body
             if value is NOT_JSON:
@@ -329,7 +325,7 @@ class Operation:
         status = status or self.success()
         if status not in self.statuses():
             raise ValueError(f"{self.label}: no response {status!r} in the document; it has: {', '.join(self.statuses())}")
-        node, pointer = _local(self.api.document, f"{self.responses_pointer}/{_escape(status)}")
+        node, pointer = _local(self.api.document, f"{self.responses_pointer}/{pointer_token(status)}")
         code = int(status) if status.isdigit() else int(status[0]) * 100 if status[0].isdigit() else 200  # "4XX", "default"
         headers = self._headers(node, pointer, seed)
         content: Mapping[str, Any] = node.get("content") or {}
@@ -340,7 +336,7 @@ class Operation:
         media = _preferred(content)
         media_node = self.api.document.resolve(content[media])
         value = self._example(media_node, example, status)
-        schema_pointer = f"{pointer}/content/{_escape(media)}/schema"
+        schema_pointer = f"{pointer}/content/{pointer_token(media)}/schema"
         if value is not _NONE and example is None and "schema" in media_node:  # an example that breaks its schema is not served
             value = value if self.api.generator.validator(schema_pointer, "response").is_valid(value) else _NONE
         if value is _NONE:
@@ -376,7 +372,7 @@ class Operation:
                 continue
             value = header.get("example", _NONE)
             if value is _NONE:
-                header_pointer = _local(self.api.document, f"{pointer}/headers/{_escape(name)}")[1]
+                header_pointer = _local(self.api.document, f"{pointer}/headers/{pointer_token(name)}")[1]
                 value = self.api.generator.value(f"{header_pointer}/schema", seed=seed, direction="response")
             headers.append((name, value if isinstance(value, str) else json.dumps(value)))
         return tuple(headers)
@@ -385,7 +381,7 @@ class Operation:
         """The statuses whose content lists an example called `name`."""
         found = []
         for status in self.statuses():
-            node = self.api.document.resolve(self.api.document.at(f"{self.responses_pointer}/{_escape(status)}"))
+            node = self.api.document.resolve(self.api.document.at(f"{self.responses_pointer}/{pointer_token(status)}"))
             for media in (node.get("content") or {}).values():
                 if name in (self.api.document.resolve(media).get("examples") or {}):
                     found.append(status)

@@ -224,6 +224,7 @@ def test_real_public_api_descriptions_served(http_stub: HttpStub, package_path: 
 
 
 INTEGER = {"type": "integer"}
+INTEGERS = {"type": "array", "items": INTEGER}
 STYLES = {
     "openapi": "3.0.3",
     "info": {"title": "Styles", "version": "1"},
@@ -232,7 +233,7 @@ STYLES = {
             "get": {
                 "operationId": "styles",
                 "parameters": [
-                    {"name": "ids", "in": "path", "required": True, "style": "label", "schema": {"type": "array", "items": INTEGER}},
+                    {"name": "ids", "in": "path", "required": True, "style": "label", "explode": True, "schema": INTEGERS},
                     {"name": "point", "in": "path", "required": True, "style": "matrix", "schema": {"type": "integer", "maximum": 9}},
                     {"name": "session", "in": "cookie", "required": True, "schema": {"type": "string", "pattern": "^s-[0-9]+$"}},
                     {"name": "X-Tags", "in": "header", "schema": {"type": "array", "items": {"type": "string", "enum": ["a", "b"]}}},
