@@ -89,6 +89,7 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
     from pytest_ipc.stub import HttpStub as HttpStub
     from pytest_ipc.stub import JournalEntry as JournalEntry
+    from pytest_ipc.stub import OpenApiStub as OpenApiStub
     from pytest_ipc.stub import Reply as Reply
     from pytest_ipc.stub import Route as Route
     from pytest_ipc.stub import Scenario as Scenario
@@ -123,6 +124,7 @@ __all__ = [
     "Message",
     "NetworkProxy",
     "NetworkService",
+    "OpenApiStub",
     "Outcome",
     "PactCase",
     "ProviderStates",
