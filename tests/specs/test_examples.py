@@ -176,3 +176,30 @@ def test_any_generated_value_conforms_to_its_schema(version: str, data: st.DataO
     document = load_document({"openapi": version, "info": {"title": "t", "version": "1"}, "components": {"schemas": {"S": schema}}})
     value = example_for(document, "#/components/schemas/S", seed=data.draw(st.integers(0, 3)), direction=direction)
     assert SchemaValidator(document, "#/components/schemas/S", direction=direction).violations(value) == []
+
+
+def test_asyncapi_message_payloads_get_values_in_their_dialect() -> None:
+    document = load_document(
+        """
+asyncapi: 2.6.0
+info: {title: Lights, version: "1"}
+channels:
+  light/measured:
+    publish:
+      message: {$ref: '#/components/messages/Measured'}
+components:
+  messages:
+    Measured:
+      payload:
+        type: object
+        required: [id, lumens, at]
+        properties:
+          id: {type: string, format: uuid}
+          lumens: {type: integer, minimum: 0, exclusiveMaximum: 1000}
+          at: {type: string, format: date-time}
+          tags: {type: array, items: {type: string}, examples: [[kitchen]]}
+"""
+    )
+    pointer = "#/components/messages/Measured/payload"
+    value = example_for(document, pointer, seed=1)
+    assert SchemaValidator(document, pointer).violations(value) == [] and value["tags"] == ["kitchen"]
