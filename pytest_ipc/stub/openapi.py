@@ -15,7 +15,9 @@ takes them with `api.take_violations()`. A conforming request gets, unless the t
 set replies of its own, the operation's first success response: its example (`example`, the first of
 `examples`; one that breaks the schema is skipped), else a value generated from its schema (`pytest_ipc.specs.examples`, seeded: the n-th
 answer of an operation is the same on every run). Operations match under the path of the document's
-first server (`/v1`), or `prefix=`, so two versions are served side by side by one stub.
+first server (`/v1`), or `prefix=`, so two versions are served side by side by one stub. Checking
+and answering run Python per request: the embedded stub serves them; WireMock (the container and
+external backends) refuses them with `WireMockUnsupported`.
 """
 
 from __future__ import annotations
