@@ -102,6 +102,7 @@ if TYPE_CHECKING:
     from pytest_ipc.specs import assert_pact_matches_openapi as assert_pact_matches_openapi
     from pytest_ipc.stub import HttpStub as HttpStub
     from pytest_ipc.stub import JournalEntry as JournalEntry
+    from pytest_ipc.stub import OpenApiStub as OpenApiStub
     from pytest_ipc.stub import Reply as Reply
     from pytest_ipc.stub import Route as Route
     from pytest_ipc.stub import Scenario as Scenario
@@ -138,6 +139,7 @@ __all__ = [
     "Message",
     "NetworkProxy",
     "NetworkService",
+    "OpenApiStub",
     "Outcome",
     "PactCase",
     "ProviderStates",

@@ -1,17 +1,18 @@
 """API definitions as contracts: OpenAPI (HTTP) and AsyncAPI (messaging) documents.
 
 `document` loads a document and follows its references; `schema` validates values against the
-schemas in it, whatever the document's dialect. Every other use of a document (the stub served from
-it, provider conformance, breaking-change checks, channel validation) builds on these two. The
-breaking-change checks are `openapi_diff` and `asyncapi_diff` (both compare schemas through
-`schema_diff`); `pact_check` holds a consumer's pact against the provider's document; their
-findings and failure are in `findings`.
+schemas in it, whatever the document's dialect; `examples` makes values that conform to them. Every
+other use of a document (the stub served from it, provider conformance, breaking-change checks,
+channel validation) builds on these. The breaking-change checks are `openapi_diff` and
+`asyncapi_diff` (both compare schemas through `schema_diff`); `pact_check` holds a consumer's pact
+against the provider's document; their findings and failure are in `findings`.
 """
 
 from __future__ import annotations
 
 from pytest_ipc.specs.asyncapi_diff import assert_asyncapi_compatible, asyncapi_changes
 from pytest_ipc.specs.document import ApiDocument, SpecError, load_document
+from pytest_ipc.specs.examples import ExampleGenerator, example_for
 from pytest_ipc.specs.findings import ApiFinding, IncompatibleApi
 from pytest_ipc.specs.openapi_diff import assert_openapi_compatible, openapi_changes
 from pytest_ipc.specs.pact_check import assert_pact_matches_asyncapi, assert_pact_matches_openapi, pact_mismatches
@@ -20,6 +21,7 @@ from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation
 __all__ = [
     "ApiDocument",
     "ApiFinding",
+    "ExampleGenerator",
     "IncompatibleApi",
     "SchemaValidator",
     "SchemaViolation",
@@ -29,6 +31,7 @@ __all__ = [
     "assert_pact_matches_asyncapi",
     "assert_pact_matches_openapi",
     "asyncapi_changes",
+    "example_for",
     "load_document",
     "openapi_changes",
     "pact_mismatches",

@@ -64,7 +64,7 @@ class ApiDocument:
             if ref in seen:
                 raise SpecError(f"{self.source}: reference cycle through {ref}")
             seen.add(ref)
-            node = self._target(ref)
+            node = self.target(ref)
         return node
 
     def follow(self, pointer: str) -> tuple[str, Any]:
@@ -74,14 +74,14 @@ class ApiDocument:
         files are followed for the node but leave the pointer at the last local one.
         """
         pointer = pointer if pointer.startswith("#") else f"#{pointer}"
-        node = self._target(pointer)
+        node = self.target(pointer)
         seen = {pointer}
         while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#"):
             if node["$ref"] in seen:
                 raise SpecError(f"{self.source}: reference cycle through {node['$ref']}")
             pointer = node["$ref"]
             seen.add(pointer)
-            node = self._target(pointer)
+            node = self.target(pointer)
         return pointer, self.resolve(node)
 
     def derived(self, purpose: str, node: Any, build: Callable[[Any], T]) -> T:
@@ -94,7 +94,9 @@ class ApiDocument:
             return built
         return cached[1]  # type: ignore[no-any-return]
 
-    def _target(self, ref: str) -> Any:
+    def target(self, ref: str) -> Any:
+        """What one `$ref` ("#/components/schemas/Pet", "common.yaml#/Error") points at, as written
+        there (a `$ref` found there is not followed: its pointer stays known)."""
         location, _, fragment = ref.partition("#")
         root: Any = self.raw if not location else self._file(location)
         node = root
@@ -115,6 +117,11 @@ class ApiDocument:
         if path not in self._files:
             self._files[path] = _parse(_read(path), str(path))
         return self._files[path]
+
+
+def pointer_token(name: str) -> str:
+    """`name` as one token of a JSON pointer ("/pets/{id}" -> "~1pets~1{id}")."""
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 Source = str | os.PathLike[str] | Mapping[str, Any] | ApiDocument

@@ -14,7 +14,8 @@
 Pieces: `matchers` (what a route takes), `responses` and `fake` (what it answers), `routes` (the
 fluent route), `auth`, `scenarios`, `journal` (what was seen), `server` (`HttpStub`, the API), and
 the two servers behind it: `embedded` (the shared h11 core, whose bounds are `Limits`) and
-`wiremock` (`HttpStub.on_wiremock(url)`; what WireMock cannot express raises `WireMockUnsupported`). Faults are the vocabulary of
+`wiremock` (`HttpStub.on_wiremock(url)`; what WireMock cannot express raises `WireMockUnsupported`);
+`openapi` serves an OpenAPI document's operations as routes (`HttpStub.serve_openapi`). Faults are the vocabulary of
 `pytest_ipc.faults`; how the stub performs them lives in `pytest_ipc.faults.layers.stub`. Fixtures:
 `pytest_ipc.fixtures.stub`.
 """
@@ -22,6 +23,7 @@ the two servers behind it: `embedded` (the shared h11 core, whose bounds are `Li
 from pytest_ipc._http import Limits
 from pytest_ipc.stub.fake import FakeJson, fake_json
 from pytest_ipc.stub.journal import Journal, JournalEntry
+from pytest_ipc.stub.openapi import OpenApiStub, RequestViolation, SpecRoute
 from pytest_ipc.stub.request import StubRequest
 from pytest_ipc.stub.responses import Reply
 from pytest_ipc.stub.routes import Route
@@ -35,9 +37,12 @@ __all__ = [
     "Journal",
     "JournalEntry",
     "Limits",
+    "OpenApiStub",
     "Reply",
+    "RequestViolation",
     "Route",
     "Scenario",
+    "SpecRoute",
     "StubRequest",
     "WireMockError",
     "WireMockUnsupported",
