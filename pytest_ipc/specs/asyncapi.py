@@ -13,6 +13,7 @@ them reports schema paths inside the document (`#/components/messages/lightMeasu
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from typing import Any, Literal
 from pytest_ipc.specs.document import ApiDocument, SpecError, load_document
 
 PayloadFormat = Literal["jsonschema", "avro", "protobuf"]
+DocumentSource = ApiDocument | str | os.PathLike[str] | Mapping[str, Any]
+"""A document, or what `load_document` loads one from: a path, YAML or JSON text, a mapping."""
 DEFAULT_CONTENT_TYPE = "application/json"
 _JSON_SCHEMA_FORMATS = ("application/vnd.aai.asyncapi", "application/schema+json", "application/schema+yaml")
 _AVRO_FORMATS = ("application/vnd.apache.avro",)
@@ -133,9 +136,9 @@ def payload_format(schema_format: str) -> PayloadFormat:
     raise SpecError(f"schemaFormat {schema_format!r} is not supported; supported: {supported}")
 
 
-def asyncapi_channels(source: ApiDocument | str | Any) -> AsyncApiChannels:
+def asyncapi_channels(source: DocumentSource) -> AsyncApiChannels:
     """The channels and messages of an AsyncAPI 2.6 or 3.0 document (a path, text, mapping or `ApiDocument`)."""
-    document = load_document(source)
+    document = source if isinstance(source, ApiDocument) else load_document(source)
     if document.kind != "asyncapi":
         raise SpecError(f"{document.title} is an {document.kind} document; channels come from an AsyncAPI document")
     reader = _Reader(document)

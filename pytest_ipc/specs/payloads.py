@@ -85,10 +85,10 @@ class PayloadChecker:
         """What the payload is read as, for failure messages: "JSON", "Avro record smartylighting.PowerMeasured"..."""
         if self._proto_class is not None:
             return f"Protobuf message {self._proto_class.DESCRIPTOR.full_name}"
+        if isinstance(self._avro_schema, Mapping) and "name" in self._avro_schema:
+            return f"Avro {self._avro_schema.get('namespace', '')}.{self._avro_schema['name']}".replace(" .", " ")
         if self._avro_schema is not None:
-            schema = self._avro_schema
-            name = f"{schema.get('namespace', '')}.{schema['name']}".lstrip(".") if isinstance(schema, Mapping) and "name" in schema else "value"
-            return f"Avro {name}"
+            return "Avro value"
         return {"json": "JSON", "xml": "XML", "text": "text"}[self._reader] if self._validator is not None else "bytes"
 
     def read(self, body: bytes) -> Any:
@@ -156,7 +156,9 @@ def xml_value(element: ElementTree.Element, schema: Any, document: ApiDocument) 
     if kind != "object" and not children and not element.attrib:
         return _scalar((element.text or "").strip(), kind)
     properties = schema.get("properties") or {}
-    value: dict[str, Any] = {name: _scalar(text, _type_of(document.resolve(properties.get(name, {})))) for name, text in element.attrib.items()}
+    value: dict[str, Any] = {
+        name: _scalar(text, _type_of(document.resolve(properties.get(name, {})))) for name, text in element.attrib.items()
+    }
     grouped: dict[str, list[ElementTree.Element]] = {}
     for child in children:
         grouped.setdefault(_local(child.tag), []).append(child)
@@ -247,7 +249,10 @@ def _root_message(proto: ProtoSchema, message: MessageSpec) -> str:
     """The one top-level message of the files that no other message uses as a field's type."""
     top = [descriptor for file in proto.files for descriptor in file.message_types_by_name.values()]
     used = {
-        field.message_type.full_name for descriptor in proto.messages().values() for field in descriptor.fields if field.message_type is not None
+        field.message_type.full_name
+        for descriptor in proto.messages().values()
+        for field in descriptor.fields
+        if field.message_type is not None
     }
     roots = [descriptor.full_name for descriptor in top if descriptor.full_name not in used]
     if len(roots) != 1:
@@ -291,7 +296,7 @@ def _unknown_fields(decoded: ProtoMessage, path: str) -> list[tuple[str, str]]:
     for field, value in decoded.ListFields():
         if field.type != FieldDescriptor.TYPE_MESSAGE:
             continue
-        if field.message_type.GetOptions().map_entry:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
             items = [(f"{path}.{field.name}[{key!r}]", each) for key, each in value.items() if hasattr(each, "DESCRIPTOR")]
         elif field.is_repeated:
             items = [(f"{path}.{field.name}[{index}]", each) for index, each in enumerate(value)]
