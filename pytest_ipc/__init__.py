@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pytest_ipc.contracts import ProviderStates as ProviderStates
     from pytest_ipc.contracts import PublishedMessage as PublishedMessage
     from pytest_ipc.contracts import assert_message_matches_pact as assert_message_matches_pact
+    from pytest_ipc.contracts import assert_pact_matches_asyncapi as assert_pact_matches_asyncapi
     from pytest_ipc.contracts import assert_pacts_compatible as assert_pacts_compatible
     from pytest_ipc.contracts import breaking_changes as breaking_changes
     from pytest_ipc.contracts import check_avro_compatibility as check_avro_compatibility
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from pytest_ipc.messaging import RequestReply as RequestReply
     from pytest_ipc.messaging import Responder as Responder
     from pytest_ipc.messaging import assert_all_correlated as assert_all_correlated
+    from pytest_ipc.messaging import assert_channel_conforms as assert_channel_conforms
     from pytest_ipc.messaging import assert_exactly_once_effect as assert_exactly_once_effect
     from pytest_ipc.messaging import assert_nothing_lost as assert_nothing_lost
     from pytest_ipc.messaging import assert_nothing_lost_across_restart as assert_nothing_lost_across_restart
@@ -146,11 +148,13 @@ __all__ = [
     "aio",
     "assert_all_correlated",
     "assert_breaker",
+    "assert_channel_conforms",
     "assert_exactly_once_effect",
     "assert_fallback",
     "assert_message_matches_pact",
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",
+    "assert_pact_matches_asyncapi",
     "assert_pacts_compatible",
     "assert_poison_dead_lettered",
     "assert_request_cap",

@@ -2,7 +2,7 @@
 
 Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verification`/`states`/
 `callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs
-pact), `evolve` (tolerant reader), `avro`, `maturity`.
+pact), `evolve` (tolerant reader), `avro`, `maturity`; `pact_asyncapi` (message pacts vs AsyncAPI).
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """
@@ -27,6 +27,7 @@ _EXPORTS = {
     "ResponseEvolver": "evolve",
     "UnknownProviderState": "errors",
     "assert_message_matches_pact": "verification",
+    "assert_pact_matches_asyncapi": "pact_asyncapi",
     "assert_pacts_compatible": "compat",
     "assess_maturity": "maturity",
     "breaking_changes": "compat",
@@ -51,6 +52,7 @@ __all__ = [
     "ResponseEvolver",
     "UnknownProviderState",
     "assert_message_matches_pact",
+    "assert_pact_matches_asyncapi",
     "assert_pacts_compatible",
     "assess_maturity",
     "breaking_changes",

@@ -27,6 +27,8 @@ from pytest_ipc.specs.payloads import PayloadChecker
 if TYPE_CHECKING:
     from pytest_ipc.protobuf import ProtoSchema
 
+__all__ = ["CHANNEL_KEYS", "assert_pact_matches_asyncapi"]
+
 CHANNEL_KEYS = ("channel", "topic", "destination", "subject", "queue", "routing_key", "routingKey", "address")
 """Metadata keys that name an interaction's channel, in the order they are looked at."""
 

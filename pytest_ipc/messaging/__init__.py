@@ -26,6 +26,7 @@ from pytest_ipc.messaging.channel import (
     Subscription,
     UnsupportedFeature,
 )
+from pytest_ipc.messaging.conformance import ChannelConformanceError, assert_channel_conforms
 from pytest_ipc.messaging.factory import channels_for
 from pytest_ipc.messaging.faults import (
     ConsumerCrash,
@@ -52,6 +53,7 @@ __all__ = [
     "Capture",
     "CaptureSubscription",
     "Channel",
+    "ChannelConformanceError",
     "ConsumerCrash",
     "CrashMidProcessing",
     "DeadLetterAfter",
@@ -70,6 +72,7 @@ __all__ = [
     "Subscription",
     "UnsupportedFeature",
     "assert_all_correlated",
+    "assert_channel_conforms",
     "assert_exactly_once_effect",
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",

@@ -24,6 +24,8 @@ from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation
 if TYPE_CHECKING:
     from pytest_ipc.protobuf import ProtoSchema
 
+__all__ = ["ChannelConformanceError", "OffendingMessage", "assert_channel_conforms"]
+
 SHOWN_MESSAGES = 10
 """How many offending messages a failure lists before it abbreviates."""
 SHOWN_VIOLATIONS = 5

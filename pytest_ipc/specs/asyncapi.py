@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 from pytest_ipc.specs.document import ApiDocument, SpecError, load_document
 
+__all__ = ["AsyncApiChannels", "ChannelSpec", "DocumentSource", "MessageSpec", "asyncapi_channels"]
+
 PayloadFormat = Literal["jsonschema", "avro", "protobuf"]
 DocumentSource = ApiDocument | str | os.PathLike[str] | Mapping[str, Any]
 """A document, or what `load_document` loads one from: a path, YAML or JSON text, a mapping."""

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
     from pytest_ipc.protobuf import ProtoSchema
 
+__all__ = ["PayloadChecker", "xml_value"]
+
 READERS = {
     "json": ("application/json", "text/json", "+json"),
     "xml": ("application/xml", "text/xml", "+xml"),
