@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree
 
 from pytest_ipc._optional import require
 from pytest_ipc.specs.asyncapi import MessageSpec
@@ -35,6 +34,8 @@ from pytest_ipc.specs.document import ApiDocument, SpecError
 from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation
 
 if TYPE_CHECKING:
+    from xml.etree import ElementTree
+
     from google.protobuf.message import Message as ProtoMessage
 
     from pytest_ipc.protobuf import ProtoSchema
@@ -113,6 +114,8 @@ class PayloadChecker:
             except ValueError as error:
                 raise ValueError(str(error)) from None
         if self._reader == "xml":
+            from xml.etree import ElementTree
+
             try:
                 root = ElementTree.fromstring(text)
             except ElementTree.ParseError as error:
