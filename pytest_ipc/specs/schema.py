@@ -4,7 +4,9 @@ The one owner of "does this value conform": request and response bodies and para
 message payloads (AsyncAPI), pact bodies checked against a provider's spec. OpenAPI 3.0 schemas are
 JSON Schema draft 4 plus `nullable`; 3.1 ones are draft 2020-12; AsyncAPI payloads are draft 7. A
 validator is built for a JSON pointer into the document, so a violation says where in the value it
-is (`$.items[0].price`) and which schema it broke (`#/components/schemas/Pet/...`).
+is (`$.items[0].price`) and which schema it broke (`#/components/schemas/Pet/...`). A validator
+for one direction of an exchange applies OpenAPI's `readOnly`/`writeOnly`: a required property that
+is read-only need not be sent in a request, nor a write-only one in a response.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pytest_ipc._optional import require
 from pytest_ipc.specs.document import ApiDocument, SpecError
 
 _ROOT = "urn:pytest-ipc:document"
 _LONGEST_MESSAGE = 240
+
+Direction = Literal["request", "response"]
+#: The property flag that excuses a missing required property, per direction.
+_EXCUSED_BY: dict[Direction, str] = {"request": "readOnly", "response": "writeOnly"}
 
 
 @dataclass(frozen=True)
@@ -37,11 +43,13 @@ class SchemaViolation:
 
 
 class SchemaValidator:
-    """Validates values against the schema at `pointer` in `document` (built once, used many times)."""
+    """Validates values against the schema at `pointer` in `document` (built once, used many times);
+    with a `direction`, `readOnly` (request) or `writeOnly` (response) required properties may be absent."""
 
-    def __init__(self, document: ApiDocument, pointer: str) -> None:
+    def __init__(self, document: ApiDocument, pointer: str, *, direction: Direction | None = None) -> None:
         self.document = document
         self.pointer = pointer if pointer.startswith("#") else f"#{pointer}"
+        self.direction = direction
         document.at(self.pointer)  # fails now, with the document's name, if the pointer leads nowhere
         jsonschema = require("jsonschema", extra="openapi", feature="schema validation")
         validator_class, registry = _registry_for(document)
@@ -54,6 +62,8 @@ class SchemaValidator:
         """Every violation, ordered by where in the value it is; empty when `value` conforms."""
         found = []
         for error in sorted(self._validator.iter_errors(value), key=lambda error: [str(part) for part in error.absolute_path]):
+            if self._excused(error):
+                continue
             rule = [str(part) for part in error.relative_schema_path]
             if rule and rule[0] == "$ref":
                 rule = rule[1:]
@@ -63,7 +73,33 @@ class SchemaValidator:
 
     def is_valid(self, value: Any) -> bool:
         """Whether `value` conforms (cheaper than `violations` when it does)."""
-        return bool(self._validator.is_valid(value))
+        return bool(self._validator.is_valid(value)) or (self.direction is not None and not self.violations(value))
+
+    def _excused(self, error: Any) -> bool:
+        """An error this direction does not count: a missing required property that it does not carry
+        (`readOnly` in a request), or an `anyOf`/`oneOf` that one branch passes but for such errors."""
+        if self.direction is None:
+            return False
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            by_branch: dict[Any, list[Any]] = {}
+            for inner in error.context:
+                by_branch.setdefault(inner.relative_schema_path[0], []).append(inner)
+            return any(all(self._excused(inner) for inner in errors) for errors in by_branch.values())
+        if error.validator != "required" or not isinstance(error.schema, Mapping):
+            return False
+        properties = error.schema.get("properties")
+        if not isinstance(properties, Mapping):
+            return False
+        for name in error.validator_value:
+            if error.message == f"{name!r} is a required property":
+                schema = properties.get(name)
+                if isinstance(schema, Mapping) and str(schema.get("$ref", "#")).startswith("#"):
+                    try:
+                        schema = self.document.resolve(schema)
+                    except SpecError:  # a reference local to another file: not excused
+                        return False
+                return isinstance(schema, Mapping) and schema.get(_EXCUSED_BY[self.direction]) is True
+        return False
 
 
 def _base_uri(document: ApiDocument) -> str:

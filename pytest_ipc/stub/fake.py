@@ -3,13 +3,16 @@
 A template is JSON-shaped: every string names a Faker provider ("uuid4", "name", "email"), a
 `(provider, {kwargs})` tuple passes arguments, dicts and lists keep their shape, other values are
 copied as they are. With a seed, the n-th body a route serves is the same on every run.
+
+This module is the one owner of Faker: `new_faker` and `fake_value` also serve the values that
+`pytest_ipc.specs.examples` generates for schemas (emails, UUIDs, dates, names).
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pytest_ipc._optional import require
 
@@ -21,16 +24,26 @@ class FakeJson:
     """A template plus its own seeded Faker; `generate()` gives the next body."""
 
     def __init__(self, template: object, *, seed: int | None = None, locale: str | None = None) -> None:
-        faker = require("faker", extra="fake", feature="fake_json")
         self.template = template
         self.seed = seed
-        self._faker = faker.Faker(locale)
-        if seed is not None:
-            self._faker.seed_instance(seed)
+        self._faker = new_faker(seed=seed, locale=locale, feature="fake_json")
         _check_providers(self._faker, template)
 
     def generate(self) -> object:
         return _fill(self._faker, self.template)
+
+
+def new_faker(*, seed: int | None = None, locale: str | None = None, feature: str = "fake data") -> Faker:
+    """A Faker (from the `fake` extra), seeded when `seed` is given, so its values repeat run to run."""
+    faker = require("faker", extra="fake", feature=feature).Faker(locale)
+    if seed is not None:
+        faker.seed_instance(seed)
+    return cast("Faker", faker)
+
+
+def fake_value(faker: Faker, provider: str, **kwargs: Any) -> object:
+    """One value of a Faker provider ("email", "uuid4", "date"), as JSON (UUIDs and dates as text)."""
+    return _jsonable(_provider(faker, provider)(**kwargs))
 
 
 def fake_json(template: object, *, seed: int | None = None, locale: str | None = None) -> FakeJson:
