@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from pytest_ipc.messaging import channels_for as channels_for
     from pytest_ipc.messaging import consumer_down as consumer_down
     from pytest_ipc.messaging import duplicate as duplicate
+    from pytest_ipc.messaging import example_message as example_message
     from pytest_ipc.messaging import reorder as reorder
     from pytest_ipc.network import NetworkProxy as NetworkProxy
     from pytest_ipc.network import NetworkService as NetworkService
@@ -167,6 +168,7 @@ __all__ = [
     "constant",
     "consumer_down",
     "duplicate",
+    "example_message",
     "exponential",
     "fake_json",
     "faults",

@@ -27,6 +27,7 @@ from pytest_ipc.messaging.channel import (
     UnsupportedFeature,
 )
 from pytest_ipc.messaging.conformance import ChannelConformanceError, assert_channel_conforms
+from pytest_ipc.messaging.examples import example_message
 from pytest_ipc.messaging.factory import channels_for
 from pytest_ipc.messaging.faults import (
     ConsumerCrash,
@@ -81,5 +82,6 @@ __all__ = [
     "consumer_down",
     "duplicate",
     "echo_reply",
+    "example_message",
     "reorder",
 ]

@@ -27,7 +27,12 @@ __all__ = ["AsyncApiChannels", "ChannelSpec", "DocumentSource", "MessageSpec", "
 PayloadFormat = Literal["jsonschema", "avro", "protobuf"]
 DocumentSource = ApiDocument | str | os.PathLike[str] | Mapping[str, Any]
 """A document, or what `load_document` loads one from: a path, YAML or JSON text, a mapping."""
-DEFAULT_CONTENT_TYPE = "application/json"
+DEFAULT_CONTENT_TYPES: dict[PayloadFormat, str] = {
+    "jsonschema": "application/json",
+    "avro": "application/octet-stream",
+    "protobuf": "application/x-protobuf",
+}
+"""A message's content type when neither it nor the document's `defaultContentType` says one."""
 _JSON_SCHEMA_FORMATS = ("application/vnd.aai.asyncapi", "application/schema+json", "application/schema+yaml")
 _AVRO_FORMATS = ("application/vnd.apache.avro",)
 _PROTOBUF_FORMATS = ("application/vnd.google.protobuf", "application/x-protobuf", "application/protobuf")
@@ -46,7 +51,7 @@ class MessageSpec:
     id: str  # the key in the channel's `messages` (3.0) or components, else `name`/`messageId`
     name: str | None  # the message's own `name`, when it has one
     pointer: str  # the message object, after its `$ref`s
-    content_type: str  # the message's, else the document's `defaultContentType`, else application/json
+    content_type: str  # the message's, else the document's `defaultContentType`, else per payload format
     schema_format: str  # as written, "" for the default (the AsyncAPI JSON Schema dialect)
     payload_pointer: str | None  # the payload schema (the `schema` of a multi-format payload)
     headers_pointer: str | None
@@ -154,7 +159,7 @@ class _Reader:
     def __init__(self, document: ApiDocument) -> None:
         self.document = document
         default = document.raw.get("defaultContentType")
-        self.default_content_type = str(default) if default else DEFAULT_CONTENT_TYPE
+        self.default_content_type = str(default) if default else None
 
     def follow(self, pointer: str) -> tuple[str, Any]:
         """The node at `pointer` and the pointer it really lives at, after its local `$ref`s."""
@@ -221,12 +226,12 @@ class _Reader:
         return channels
 
     def _message(self, identifier: str, pointer: str, node: Mapping[str, Any], schema_format: str, payload: str) -> MessageSpec:
-        payload_format(schema_format)  # an unsupported format fails when the document is read
+        kind = payload_format(schema_format)  # an unsupported format fails when the document is read
         return MessageSpec(
             id=identifier,
             name=str(node["name"]) if node.get("name") else None,
             pointer=pointer,
-            content_type=str(node.get("contentType") or self.default_content_type),
+            content_type=str(node.get("contentType") or self.default_content_type or DEFAULT_CONTENT_TYPES[kind]),
             schema_format=schema_format,
             payload_pointer=payload if "payload" in node else None,
             headers_pointer=f"{pointer}/headers" if "headers" in node else None,

@@ -60,7 +60,7 @@ def reader_of(content_type: str) -> str:
 
 
 class PayloadChecker:
-    """Reads and checks the payloads of one message of a document (built once, used for many payloads)."""
+    """Reads, writes and checks the payloads of one message of a document (built once, used many times)."""
 
     def __init__(
         self, document: ApiDocument, message: MessageSpec, *, proto: ProtoSchema | None = None, proto_type: str | None = None
@@ -93,6 +93,39 @@ class PayloadChecker:
         if self._avro_schema is not None:
             return "Avro value"
         return {"json": "JSON", "xml": "XML", "text": "text"}[self._reader] if self._validator is not None else "bytes"
+
+    @property
+    def avro_schema(self) -> Any:
+        """The Avro schema of an Avro payload (plain dicts and lists), else None."""
+        return None if self._avro_schema is None else _plain(self._avro_schema)
+
+    @property
+    def proto_class(self) -> type[ProtoMessage] | None:
+        """The message class of a Protobuf payload, else None."""
+        return self._proto_class
+
+    def write(self, value: Any) -> bytes:
+        """`value` as the message's bytes: the reverse of `read` (for Protobuf, `value` is the message or
+        its JSON mapping as a dict)."""
+        if self._proto_class is not None:
+            return _write_proto(value, self._proto_class, self.message.content_type)
+        if self._avro_schema is not None:
+            from pytest_ipc.contracts.avro import write_record
+
+            return json.dumps(value).encode() if _is_json(self.message.content_type) else write_record(value, _plain(self._avro_schema))
+        if self._validator is None:
+            return bytes(value) if isinstance(value, bytes) else json.dumps(value).encode()
+        if self._reader == "json":
+            return json.dumps(value).encode()
+        if self._reader == "xml":
+            from xml.etree import ElementTree
+
+            schema = self.document.resolve(self.document.at(self.message.payload_pointer or ""))
+            named = schema.get("xml", {}).get("name") if isinstance(schema.get("xml"), Mapping) else None
+            root = ElementTree.Element(str(named or self.message.name or self.message.id))
+            _xml_fill(root, value, schema, self.document)
+            return bytes(ElementTree.tostring(root, encoding="utf-8", xml_declaration=False))
+        return str(value).encode()
 
     def read(self, body: bytes) -> Any:
         """The payload as a value: JSON, XML mapped onto the schema, text, an Avro record or a Protobuf message.
@@ -171,12 +204,45 @@ def xml_value(element: ElementTree.Element, schema: Any, document: ApiDocument) 
         prop = document.resolve(properties.get(name, {}))
         if _type_of(prop) == "array" or len(elements) > 1:
             items = prop.get("items", {}) if isinstance(prop, Mapping) else {}
-            if len(elements) == 1 and len(elements[0]) and not (elements[0].text or "").strip():
-                elements = list(elements[0])  # a wrapper element around the items
+            if len(elements) == 1 and not (elements[0].text or "").strip() and not elements[0].attrib:
+                elements = list(elements[0])  # a wrapper element around the items (none: an empty list)
             value[name] = [xml_value(each, items, document) for each in elements]
         else:
             value[name] = xml_value(elements[0], prop, document)
     return value
+
+
+def _xml_fill(element: ElementTree.Element, value: Any, schema: Any, document: ApiDocument) -> None:
+    """Write `value` into `element`, the reverse of `xml_value`: properties become child elements (or
+    attributes where their schema says `xml: {attribute: true}`), lists repeat the element."""
+    from xml.etree import ElementTree
+
+    schema = document.resolve(schema) if isinstance(schema, Mapping) else {}
+    if isinstance(value, Mapping):
+        properties = schema.get("properties") or {}
+        for name, each in value.items():
+            prop = document.resolve(properties.get(name, {}))
+            xml = prop.get("xml") if isinstance(prop, Mapping) else None
+            if isinstance(xml, Mapping) and xml.get("attribute") and not isinstance(each, Mapping | list):
+                element.set(str(name), _text(each))
+            elif isinstance(each, list):
+                items = prop.get("items", {}) if isinstance(prop, Mapping) else {}
+                if not each:
+                    ElementTree.SubElement(element, str(name))  # an empty list is one empty element
+                for item in each:
+                    _xml_fill(ElementTree.SubElement(element, str(name)), item, items, document)
+            else:
+                _xml_fill(ElementTree.SubElement(element, str(name)), each, prop, document)
+    elif isinstance(value, list):
+        items = schema.get("items", {})
+        for item in value:
+            _xml_fill(ElementTree.SubElement(element, "item"), item, items, document)
+    elif value is not None:
+        element.text = _text(value)
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _scalar(text: str, kind: str | None) -> Any:
@@ -284,6 +350,13 @@ def _read_proto(body: bytes, message_class: type[ProtoMessage], content_type: st
     except DecodeError as error:
         raise ValueError(f"the bytes do not parse ({error})") from None
     return decoded
+
+
+def _write_proto(value: Any, message_class: type[ProtoMessage], content_type: str) -> bytes:
+    from google.protobuf import json_format
+
+    decoded = value if isinstance(value, message_class) else json_format.ParseDict(value, message_class())
+    return json_format.MessageToJson(decoded).encode() if _is_json(content_type) else decoded.SerializeToString()
 
 
 def _unknown_fields(decoded: ProtoMessage, path: str) -> list[tuple[str, str]]:
