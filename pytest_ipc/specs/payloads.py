@@ -78,26 +78,25 @@ class PayloadChecker:
             self._reader = reader_of(message.content_type)
             self._validator = SchemaValidator(document, message.payload_pointer)
         elif kind == "avro":
-            require("fastavro", extra="contracts", feature="Avro payloads")
-            self._avro_schema = document.resolve(document.at(message.payload_pointer))
+            fastavro = require("fastavro", extra="contracts", feature="Avro payloads")
+            self._avro_schema = fastavro.parse_schema(_plain(document.resolve(document.at(message.payload_pointer))))
         else:
             self._proto_class = _proto_class(document.at(message.payload_pointer), message, proto, proto_type)
 
     @property
     def payload_type(self) -> str:
-        """What the payload is read as, for failure messages: "JSON", "Avro record smartylighting.PowerMeasured"..."""
+        """What the payload is read as, for failure messages: "JSON", "Avro smartylighting.PowerMeasured"..."""
         if self._proto_class is not None:
             return f"Protobuf message {self._proto_class.DESCRIPTOR.full_name}"
-        if isinstance(self._avro_schema, Mapping) and "name" in self._avro_schema:
-            return f"Avro {self._avro_schema.get('namespace', '')}.{self._avro_schema['name']}".replace(" .", " ")
-        if self._avro_schema is not None:
-            return "Avro value"
+        if self._avro_schema is not None:  # parsed: a named type's name is its full name
+            named = isinstance(self._avro_schema, Mapping) and "name" in self._avro_schema
+            return f"Avro {self._avro_schema['name'] if named else 'value'}"
         return {"json": "JSON", "xml": "XML", "text": "text"}[self._reader] if self._validator is not None else "bytes"
 
     @property
     def avro_schema(self) -> Any:
-        """The Avro schema of an Avro payload (plain dicts and lists), else None."""
-        return None if self._avro_schema is None else _plain(self._avro_schema)
+        """The Avro schema of an Avro payload (as fastavro parsed it), else None."""
+        return self._avro_schema
 
     @property
     def proto_class(self) -> type[ProtoMessage] | None:
@@ -112,7 +111,7 @@ class PayloadChecker:
         if self._avro_schema is not None:
             from pytest_ipc.contracts.avro import write_record
 
-            return json.dumps(value).encode() if _is_json(self.message.content_type) else write_record(value, _plain(self._avro_schema))
+            return json.dumps(value).encode() if _is_json(self.message.content_type) else write_record(value, self._avro_schema)
         if self._validator is None:
             return bytes(value) if isinstance(value, bytes) else json.dumps(value).encode()
         if self._reader == "json":
@@ -164,7 +163,7 @@ class PayloadChecker:
             return [SchemaViolation("$", self.where, f"payload cannot be read as {self.payload_type}: {error}")]
         if self._proto_class is not None:
             return [SchemaViolation(path, self.where, problem) for path, problem in _unknown_fields(value, "$")]
-        if self._avro_schema is not None or self._validator is None:
+        if self._avro_schema is not None or self._validator is None or self._validator.is_valid(value):
             return []
         return self._validator.violations(value)
 
@@ -270,10 +269,10 @@ def _read_avro(body: bytes, schema: Any, content_type: str) -> Any:
             record = json.loads(body)
         except ValueError as error:
             raise ValueError(f"not JSON: {error}") from None
-        if problems := validate_record(record, _plain(schema)):
+        if problems := validate_record(record, schema):
             raise ValueError("; ".join(problems))
         return record
-    return read_record(body, _plain(schema))
+    return read_record(body, schema)
 
 
 def _plain(node: Any) -> Any:

@@ -53,8 +53,11 @@ class SchemaValidator:
         document.at(self.pointer)  # fails now, with the document's name, if the pointer leads nowhere
         jsonschema = require("jsonschema", extra="openapi", feature="schema validation")
         validator_class, registry = _registry_for(document)
+        # The schema itself with a resolver at its place in the document: its own `$ref`s resolve as
+        # before, without a registry lookup of the pointer on every validation.
+        resolved = registry.resolver(base_uri=_base_uri(document)).lookup(f"{_base_uri(document)}{self.pointer}")
         self._validator = validator_class(
-            {"$ref": f"{_base_uri(document)}{self.pointer}"}, registry=registry, format_checker=jsonschema.FormatChecker()
+            resolved.contents, registry=registry, _resolver=resolved.resolver, format_checker=jsonschema.FormatChecker()
         )
         self._error_type = jsonschema.ValidationError
 
