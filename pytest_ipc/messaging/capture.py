@@ -68,13 +68,17 @@ class CaptureRecord:
         proto_types: Mapping[str, str] | None = None,
     ) -> list[str]:
         """Every message captured so far conforms to the AsyncAPI `document`'s channel this capture
-        listens on (`channel`: its id, when the name does not match the channel's address); see
-        `messaging.conformance.assert_channel_conforms`. Returns the declared message each one is."""
+        listens on: the one whose address is the capture's name (before the namespace), else its full
+        address, else `channel` (an id) when given; see `messaging.conformance.assert_channel_conforms`.
+        Returns the declared message each one is."""
         from pytest_ipc.messaging.conformance import assert_channel_conforms
+        from pytest_ipc.specs.asyncapi import asyncapi_channels
 
-        where = self.name or self.address
+        channels = asyncapi_channels(document)
+        names = [name for name in (self.name, self.address) if name]
+        where = next((name for name in names if channels.find(name) is not None), names[0])
         return assert_channel_conforms(
-            document, self.messages, channel or where, address=where, message=message, proto=proto, proto_types=proto_types
+            channels.document, self.messages, channel or where, address=where, message=message, proto=proto, proto_types=proto_types
         )
 
     def _listen(self, wake: Callable[[], None]) -> None:

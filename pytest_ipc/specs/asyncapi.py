@@ -1,8 +1,9 @@
 """The channels and messages an AsyncAPI 2.6 or 3.0 document declares (the one owner of reading them).
 
 Both versions become the same shape: a `ChannelSpec` per channel (its id, its address with
-`{parameters}`, the messages it may carry) and a `MessageSpec` per message (its id, content type,
-schema format, and JSON pointers to its payload and headers). In 2.6 a channel's messages are those of
+`{parameters}` and the addresses its protocol bindings name, the messages it may carry) and a
+`MessageSpec` per message (its id, content type, schema format, and JSON pointers to its payload and
+headers). In 2.6 a channel's messages are those of
 its `publish` and `subscribe` operations (a `oneOf` lists several); in 3.0 they are the channel's
 `messages`, and `operations` (`action: send|receive`) only point at them. A payload in 3.0 may be a
 multi-format schema (`{schemaFormat, schema}`); in 2.6 the message says its `schemaFormat`.
@@ -37,6 +38,7 @@ _JSON_SCHEMA_FORMATS = ("application/vnd.aai.asyncapi", "application/schema+json
 _AVRO_FORMATS = ("application/vnd.apache.avro",)
 _PROTOBUF_FORMATS = ("application/vnd.google.protobuf", "application/x-protobuf", "application/protobuf")
 _OPERATIONS_26 = ("publish", "subscribe")
+_BOUND_KEYS = ("channel", "topic", "subject")
 
 
 def escape(token: str) -> str:
@@ -75,21 +77,24 @@ class ChannelSpec:
     pointer: str
     parameters: Mapping[str, str]  # parameter name -> pointer to its parameter object
     messages: tuple[MessageSpec, ...]
+    bound: tuple[str, ...] = ()  # addresses its protocol bindings name (`bindings.redis.channel`...)
 
     @cached_property
-    def _pattern(self) -> re.Pattern[str] | None:
-        if self.address is None:
-            return None
-        parts = re.split(r"\{([^}]+)\}", self.address)
-        regex = "".join(re.escape(part) if even % 2 == 0 else f"(?P<p{even // 2}>.+?)" for even, part in enumerate(parts))
-        return re.compile(regex)
+    def _patterns(self) -> list[tuple[re.Pattern[str], list[str]]]:
+        """Per address (its own, then those of its bindings): a regex, and its parameters in order."""
+        patterns = []
+        for address in dict.fromkeys([*([self.address] if self.address is not None else []), *self.bound]):
+            parts = re.split(r"\{([^}]+)\}", address)
+            regex = "".join(re.escape(part) if even % 2 == 0 else f"(?P<p{even // 2}>.+?)" for even, part in enumerate(parts))
+            patterns.append((re.compile(regex), parts[1::2]))
+        return patterns
 
     def match(self, address: str) -> dict[str, str] | None:
         """The parameter values when `address` is one of this channel's addresses, else None."""
-        if self._pattern is None or (found := self._pattern.fullmatch(address)) is None:
-            return None
-        names = re.findall(r"\{([^}]+)\}", self.address or "")
-        return {name: found.group(f"p{index}") for index, name in enumerate(names)}
+        for pattern, names in self._patterns:
+            if (found := pattern.fullmatch(address)) is not None:
+                return {name: found.group(f"p{index}") for index, name in enumerate(names)}
+        return None
 
     def message(self, name: str) -> MessageSpec:
         """The message called `name` (its id or `name`), or a `SpecError` listing the channel's messages."""
@@ -197,7 +202,7 @@ class _Reader:
                     spec = self.message_26(each, operation if len(pointers) == 1 else f"{operation}{index}")
                     if all(spec.pointer != known.pointer for known in messages):
                         messages.append(spec)
-            channels[key] = ChannelSpec(key, key, pointer, self.parameters(pointer, node), tuple(messages))
+            channels[key] = ChannelSpec(key, key, pointer, self.parameters(pointer, node), tuple(messages), _bound(node))
         return channels
 
     def message_26(self, pointer: str, fallback: str) -> MessageSpec:
@@ -221,7 +226,7 @@ class _Reader:
                     schema_format, payload_pointer = str(payload["schemaFormat"]), f"{payload_pointer}/schema"
                 messages.append(self._message(str(message_key), message_pointer, message, schema_format, payload_pointer))
             channels[key] = ChannelSpec(
-                key, None if address is None else str(address), pointer, self.parameters(pointer, node), tuple(messages)
+                key, None if address is None else str(address), pointer, self.parameters(pointer, node), tuple(messages), _bound(node)
             )
         return channels
 
@@ -241,3 +246,19 @@ class _Reader:
         return {
             name: self.follow(f"{pointer}/parameters/{escape(name)}")[0] for name in node.get("parameters") or {}
         }
+
+
+def _bound(channel: Mapping[str, Any]) -> tuple[str, ...]:
+    """The addresses a channel's protocol bindings name: generators (FastStream, for one) give 2.x
+    channels a name as key and put the broker address in `bindings.<protocol>.channel|topic|subject`
+    (or an AMQP queue's or exchange's `name`)."""
+    found: list[str] = []
+    bindings = channel.get("bindings")
+    for binding in bindings.values() if isinstance(bindings, Mapping) else ():
+        if not isinstance(binding, Mapping):
+            continue
+        found.extend(str(binding[key]) for key in _BOUND_KEYS if isinstance(binding.get(key), str))
+        for part in ("queue", "exchange"):
+            if isinstance(binding.get(part), Mapping) and binding[part].get("name"):
+                found.append(str(binding[part]["name"]))
+    return tuple(dict.fromkeys(found))
