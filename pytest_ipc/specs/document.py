@@ -110,7 +110,12 @@ def load_document(source: str | os.PathLike[str] | Mapping[str, Any]) -> ApiDocu
 
 def _names_a_file(text: str) -> bool:
     """A one-line string that exists as a file or ends like a document's file name is a path."""
-    return "\n" not in text and (text.endswith((".yaml", ".yml", ".json")) or Path(text).is_file())
+    if "\n" in text or text.lstrip().startswith(("{", "[")):  # JSON on one line is text, however long
+        return False
+    try:
+        return text.endswith((".yaml", ".yml", ".json")) or Path(text).is_file()
+    except OSError:  # a name too long for the file system is no file
+        return False
 
 
 def _read(path: Path) -> str:

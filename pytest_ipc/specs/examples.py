@@ -177,7 +177,7 @@ class _Walk:
         """The schema behind `$ref`s (3.1 siblings of a `$ref` kept), and its pointer when local."""
         while isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str):
             ref = schema["$ref"]
-            target = self.document.resolve({"$ref": ref})
+            target = _step(self.document, ref)
             siblings = {key: value for key, value in schema.items() if key != "$ref" and key not in _DESCRIPTIVE}
             pointer = ref if ref.startswith("#/") and not siblings else None
             schema = {**target, **siblings} if siblings and isinstance(target, Mapping) else target
@@ -422,6 +422,21 @@ class _Walk:
 
     def plain(self, name: str | None) -> str:
         return str(self.generator.fake("word"))
+
+
+def _step(document: ApiDocument, ref: str) -> Any:
+    """What a `$ref` points at, one reference deep when it is local (so its pointer stays known)."""
+    if not ref.startswith("#/"):
+        return document.resolve({"$ref": ref})
+    node: Any = document.raw
+    for token in [part.replace("~1", "/").replace("~0", "~") for part in ref[2:].split("/")]:
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return document.resolve({"$ref": ref})  # through another reference on the way: SpecError names it
+    return node
 
 
 def _examples_of(schema: Mapping[str, Any]) -> list[Any]:

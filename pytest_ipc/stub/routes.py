@@ -57,6 +57,9 @@ class Route:
         self.scenario_state: str | None = None
         self.next_state: str | None = None
 
+    #: Why this route needs Python per request (a server that cannot run Python refuses it), or None.
+    needs_python: str | None = None
+
     def __repr__(self) -> str:
         return f"Route({self.name!r})"
 
@@ -132,6 +135,10 @@ class Route:
         return self
 
     # -- serving (on the stub's loop thread) -----------------------------------------------------
+    def problems(self) -> list[str]:
+        """What this route saw that must fail the test at teardown (lines of the report); none here."""
+        return []
+
     def scenario_mismatch(self) -> str | None:
         if self.scenario is not None and self.scenario.state != self.scenario_state:
             return f"scenario {self.scenario.name!r} is in state {self.scenario.state!r}, route needs {self.scenario_state!r}"
@@ -145,6 +152,11 @@ class Route:
                 return denied
         if self.next_state is not None and self.scenario is not None:
             self.scenario.move_to(self.next_state)
+        return self.reply(request, json_transform)
+
+    def reply(self, request: StubRequest, json_transform: JsonTransform | None) -> Response:
+        """The next reply in the sequence (an empty 200 when there is none); a route served from an API
+        description (`stub.openapi`) checks the request and answers from the description here."""
         if not self.replies:
             return Response(200)
         source = self.replies[min(self.served, len(self.replies) - 1)]

@@ -16,20 +16,23 @@ takes gets 404 and is kept as *unmatched*, with why its closest routes said no.
 
 from __future__ import annotations
 
+import os
 import re
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from pytest_ipc._http import DEFAULT_LIMITS, Limits, Response, plain_error
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.faults.layers.stub import ArmedFault, arm
 from pytest_ipc.faults.vocabulary import Fault
+from pytest_ipc.specs.document import ApiDocument, load_document
 from pytest_ipc.stub.auth import Auth, BasicAuth, BearerAuth
 from pytest_ipc.stub.embedded import EmbeddedServer
 from pytest_ipc.stub.journal import Journal, JournalEntry
 from pytest_ipc.stub.matchers import NOT_GIVEN, Expected, Miss, PathTemplate, QueryExpected, RequestMatcher
+from pytest_ipc.stub.openapi import OpenApiStub
 from pytest_ipc.stub.request import StubRequest
 from pytest_ipc.stub.responses import JsonTransform
 from pytest_ipc.stub.routes import Route
@@ -219,6 +222,27 @@ class HttpStub:
         self._publish(undo=lambda: self.routes.remove(route))
         return route
 
+    def serve_openapi(
+        self, document: str | os.PathLike[str] | Mapping[str, Any] | ApiDocument, *, prefix: str | None = None, seed: int = 0,
+        validate: bool = True,
+    ) -> OpenApiStub:
+        """A route for every operation of an OpenAPI 3.0/3.1 document (a path, YAML/JSON text, a mapping),
+        under `prefix` (default: the path of its first server); see `pytest_ipc.stub.openapi`.
+
+        Each request is checked against the document (`validate=False` turns that off) and answered
+        from its examples or schemas, seeded with `seed`; `.route(operationId)` changes one operation."""
+        loaded = document if isinstance(document, ApiDocument) else load_document(document)
+        api = OpenApiStub(self, loaded, prefix=prefix, seed=seed, validate=validate)
+        added = list(api.routes.values())
+        self.routes.extend(added)
+
+        def undo() -> None:
+            for route in added:
+                self.routes.remove(route)
+
+        self._publish(undo)
+        return api
+
     def require_bearer(self, token: str) -> None:
         """Every request must carry this bearer token (401 without one, 403 with another)."""
         self._set_auth(BearerAuth(token))
@@ -322,6 +346,8 @@ class HttpStub:
                 lines.append(f"  {entry.request.describe()}")
                 lines += [f"      closest: {miss}" for miss in entry.closest_misses]
             lines.append("(allow them with http_stub.allow_unmatched() or @pytest.mark.http_stub_allow_unmatched)")
+        for route in self.routes:
+            lines += route.problems()
         failed = [entry for entry in self.journal.snapshot() if entry.error]
         for entry in failed:
             lines.append(f"http_stub: answering {entry.request.describe()} raised:\n{entry.error}")

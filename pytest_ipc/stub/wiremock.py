@@ -106,6 +106,8 @@ def _route_mappings(route: Route, faults: Sequence[ArmedFault], priority: int) -
     def unsupported(what: str) -> WireMockUnsupported:
         return WireMockUnsupported(f"route {route.name!r}: {what}")
 
+    if route.needs_python is not None:
+        raise unsupported(route.needs_python)
     if route.auth is not None:
         raise unsupported("auth (require_bearer/require_basic) has no WireMock mapping")
     if route.scenario is not None:

