@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pytest_ipc.contracts import ProviderStates as ProviderStates
     from pytest_ipc.contracts import PublishedMessage as PublishedMessage
     from pytest_ipc.contracts import assert_message_matches_pact as assert_message_matches_pact
+    from pytest_ipc.contracts import assert_pact_matches_asyncapi as assert_pact_matches_asyncapi
     from pytest_ipc.contracts import assert_pacts_compatible as assert_pacts_compatible
     from pytest_ipc.contracts import breaking_changes as breaking_changes
     from pytest_ipc.contracts import can_i_deploy as can_i_deploy
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
     from pytest_ipc.messaging import RequestReply as RequestReply
     from pytest_ipc.messaging import Responder as Responder
     from pytest_ipc.messaging import assert_all_correlated as assert_all_correlated
+    from pytest_ipc.messaging import assert_channel_conforms as assert_channel_conforms
     from pytest_ipc.messaging import assert_exactly_once_effect as assert_exactly_once_effect
     from pytest_ipc.messaging import assert_nothing_lost as assert_nothing_lost
     from pytest_ipc.messaging import assert_nothing_lost_across_restart as assert_nothing_lost_across_restart
@@ -72,6 +74,7 @@ if TYPE_CHECKING:
     from pytest_ipc.messaging import channels_for as channels_for
     from pytest_ipc.messaging import consumer_down as consumer_down
     from pytest_ipc.messaging import duplicate as duplicate
+    from pytest_ipc.messaging import example_message as example_message
     from pytest_ipc.messaging import reorder as reorder
     from pytest_ipc.network import NetworkProxy as NetworkProxy
     from pytest_ipc.network import NetworkService as NetworkService
@@ -165,6 +168,7 @@ __all__ = [
     "assert_all_correlated",
     "assert_asyncapi_compatible",
     "assert_breaker",
+    "assert_channel_conforms",
     "assert_deadline_honoured",
     "assert_deadline_propagated",
     "assert_deadline_set",
@@ -174,6 +178,7 @@ __all__ = [
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",
     "assert_openapi_compatible",
+    "assert_pact_matches_asyncapi",
     "assert_pact_matches_openapi",
     "assert_pacts_compatible",
     "assert_poison_dead_lettered",
@@ -191,6 +196,7 @@ __all__ = [
     "constant",
     "consumer_down",
     "duplicate",
+    "example_message",
     "exponential",
     "fake_json",
     "faults",

@@ -46,6 +46,8 @@ PUBLIC_MODULES = (
     "pytest_ipc.specs",
     "pytest_ipc.specs.examples",
     "pytest_ipc.stub.openapi",
+    "pytest_ipc.specs.asyncapi",
+    "pytest_ipc.specs.payloads",
 )
 # A unit in a name is allowed only where the unit is not the convention (seconds, bytes, bytes/s).
 UNIT_SUFFIX = re.compile(r"(^|_)(ms|millis|milliseconds|us|micros|s|secs|seconds|kb|kb_s|kbs|mb|rate_kb)$")

@@ -6,6 +6,8 @@ Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verificat
 and the evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `maturity`, and
 schema compatibility (`compatibility` owns the modes, findings and report) for `avro`,
 `protobuf_compat` and `thrift_compat`.
+`callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs
+pact), `evolve` (tolerant reader), `avro`, `maturity`; `pact_asyncapi` (message pacts vs AsyncAPI).
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """
@@ -37,6 +39,7 @@ _EXPORTS = {
     "UnknownProviderState": "errors",
     "VerifiablePact": "broker",
     "assert_message_matches_pact": "verification",
+    "assert_pact_matches_asyncapi": "pact_asyncapi",
     "assert_pacts_compatible": "compat",
     "assess_maturity": "maturity",
     "breaking_changes": "compat",
@@ -72,6 +75,7 @@ __all__ = [
     "UnknownProviderState",
     "VerifiablePact",
     "assert_message_matches_pact",
+    "assert_pact_matches_asyncapi",
     "assert_pacts_compatible",
     "assess_maturity",
     "breaking_changes",

@@ -1,4 +1,5 @@
-"""Avro schema compatibility, checked by doing it: write records with one schema, read with the other.
+"""Avro records: schema compatibility, checked by doing it (write records with one schema, read with the
+other), and single records as brokers carry them (`read_record`, `write_record`).
 
 Modes follow the Schema Registry's meaning (`compatibility` owns them and the report). BACKWARD:
 consumers on the new schema read data written with the old one. FORWARD: consumers still on the old
@@ -50,6 +51,48 @@ def check_avro_compatibility(
             name = str(writer.get("name", "record")) if isinstance(writer, dict) else "record"
             report.add([CompatibilityFinding(ROUND_TRIP, name, change, why, (direction,))])
     return report.raise_if_incompatible("Avro schemas")
+
+
+def write_record(record: Any, schema: Any) -> bytes:
+    """One record in Avro's binary encoding, without a container (how a broker message carries it)."""
+    buffer = io.BytesIO()
+    fastavro.schemaless_writer(buffer, fastavro.parse_schema(schema), record)
+    return buffer.getvalue()
+
+
+def read_record(payload: bytes, schema: Any) -> Any:
+    """The record `payload` holds, written with `schema` by `write_record`; a `ValueError` says why not.
+
+    Bytes left over after the record, or a record that writes back as other bytes, mean the payload was
+    written with another schema even where every byte happened to decode."""
+    parsed = fastavro.parse_schema(schema)
+    buffer = io.BytesIO(payload)
+    try:
+        record = fastavro.schemaless_reader(buffer, parsed, None)
+    except EOFError:
+        raise ValueError(f"the {len(payload)} byte(s) end before one {_name_of(parsed)} does") from None
+    except Exception as error:  # fastavro raises several kinds (IndexError for an enum, UnicodeDecodeError...)
+        raise ValueError(f"{type(error).__name__}: {error}") from None
+    if (left := len(payload) - buffer.tell()) > 0:
+        raise ValueError(f"{left} byte(s) are left over after one {_name_of(parsed)}: written with another schema?")
+    if write_record(record, parsed) != payload:
+        raise ValueError(f"it decodes as {record!r}, which does not write back as the same bytes")
+    return record
+
+
+def validate_record(record: Any, schema: Any) -> list[str]:
+    """Why `record` (a value, e.g. from JSON) is no record of `schema`: one line per problem, empty if it is one."""
+    from fastavro.validation import ValidationError, validate
+
+    try:
+        validate(record, fastavro.parse_schema(schema), raise_errors=True)
+    except ValidationError as error:
+        return [str(problem) for problem in error.errors]
+    return []
+
+
+def _name_of(schema: Any) -> str:
+    return str(schema.get("name", schema.get("type"))) if isinstance(schema, dict) else str(schema)
 
 
 def _round_trip(records: list[Any], writer: Any, reader: Any) -> str | None:

@@ -26,6 +26,8 @@ from pytest_ipc.messaging.channel import (
     Subscription,
     UnsupportedFeature,
 )
+from pytest_ipc.messaging.conformance import ChannelConformanceError, assert_channel_conforms
+from pytest_ipc.messaging.examples import example_message
 from pytest_ipc.messaging.factory import channels_for
 from pytest_ipc.messaging.faults import (
     ConsumerCrash,
@@ -52,6 +54,7 @@ __all__ = [
     "Capture",
     "CaptureSubscription",
     "Channel",
+    "ChannelConformanceError",
     "ConsumerCrash",
     "CrashMidProcessing",
     "DeadLetterAfter",
@@ -70,6 +73,7 @@ __all__ = [
     "Subscription",
     "UnsupportedFeature",
     "assert_all_correlated",
+    "assert_channel_conforms",
     "assert_exactly_once_effect",
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",
@@ -78,5 +82,6 @@ __all__ = [
     "consumer_down",
     "duplicate",
     "echo_reply",
+    "example_message",
     "reorder",
 ]

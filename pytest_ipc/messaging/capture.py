@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.messaging.message import Message
+
+if TYPE_CHECKING:
+    from pytest_ipc.protobuf import ProtoSchema
+    from pytest_ipc.specs.asyncapi import DocumentSource
 
 RECHECK = 0.05
 """Seconds between checks of a predicate when nothing arrives (it may look at other state)."""
@@ -22,8 +27,9 @@ Predicate = Callable[[list[Message]], bool]
 class CaptureRecord:
     """Collects messages as a consumer receives them, from any thread; wakes whoever waits."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, name: str | None = None) -> None:
         self.address = address
+        self.name = name  # the channel's name before the namespace, as the test (and a document) calls it
         self._messages: list[Message] = []
         self._changed = threading.Condition()
         self._listeners: list[Callable[[], None]] = []
@@ -51,6 +57,29 @@ class CaptureRecord:
     def __len__(self) -> int:
         with self._changed:
             return len(self._messages)
+
+    def assert_conforms(
+        self,
+        document: DocumentSource,
+        channel: str | None = None,
+        *,
+        message: str | None = None,
+        proto: ProtoSchema | None = None,
+        proto_types: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Every message captured so far conforms to the AsyncAPI `document`'s channel this capture
+        listens on: the one whose address is the capture's name (before the namespace), else its full
+        address, else `channel` (an id) when given; see `messaging.conformance.assert_channel_conforms`.
+        Returns the declared message each one is."""
+        from pytest_ipc.messaging.conformance import assert_channel_conforms
+        from pytest_ipc.specs.asyncapi import asyncapi_channels
+
+        channels = asyncapi_channels(document)
+        names = [name for name in (self.name, self.address) if name]
+        where = next((name for name in names if channels.find(name) is not None), names[0])
+        return assert_channel_conforms(
+            channels.document, self.messages, channel or where, address=where, message=message, proto=proto, proto_types=proto_types
+        )
 
     def _listen(self, wake: Callable[[], None]) -> None:
         with self._changed:

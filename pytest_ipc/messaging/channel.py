@@ -54,11 +54,13 @@ class UnsupportedFeature(IpcUsageError):
 
 @dataclass(frozen=True)
 class Destination:
-    """Where messages go: a broker address and whether it is point-to-point or pub/sub."""
+    """Where messages go: a broker address and whether it is point-to-point or pub/sub; `name` is the
+    name the test gave it, before the namespace (what an AsyncAPI document calls the channel)."""
 
     address: str
     pattern: Pattern
     dead_letter_address: str | None = None
+    name: str | None = None
 
 
 class Subscription(ABC):
@@ -153,10 +155,10 @@ class Destinations:
         address = self._qualify(local_name)
         if dead_letter:
             self.require("dead_letter")
-        return Destination(address, "queue", self.dead_letter_address(address) if dead_letter else None)
+        return Destination(address, "queue", self.dead_letter_address(address) if dead_letter else None, local_name)
 
     def topic_destination(self, local_name: str) -> Destination:
-        return Destination(self._qualify(local_name), "topic")
+        return Destination(self._qualify(local_name), "topic", name=local_name)
 
     def require(self, feature: Feature, detail: str = "") -> None:
         """Raise `UnsupportedFeature` unless this transport has `feature`."""
@@ -289,7 +291,7 @@ class Channel:
 
     def capture(self) -> CaptureSubscription:
         """Start a consumer that records and acks every message."""
-        capture = CaptureSubscription(self.address)
+        capture = CaptureSubscription(self.address, self.destination.name)
         capture.subscription = self.consume(lambda delivery: capture.add(delivery.message))
         return capture
 

@@ -227,7 +227,7 @@ class Channel:
 
     async def capture(self) -> CaptureSubscription:
         """Start a consumer that records and acks every message."""
-        capture = CaptureSubscription(self.address)
+        capture = CaptureSubscription(self.address, self.destination.name)
 
         async def record(delivery: Delivery) -> None:
             capture.add(delivery.message)
