@@ -87,6 +87,8 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_circuitbreaker as watch_circuitbreaker
     from pytest_ipc.resilience import watch_purgatory as watch_purgatory
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
+    from pytest_ipc.specs import ConformanceError as ConformanceError
+    from pytest_ipc.specs import ProviderOperation as ProviderOperation
     from pytest_ipc.stub import HttpStub as HttpStub
     from pytest_ipc.stub import JournalEntry as JournalEntry
     from pytest_ipc.stub import Reply as Reply
@@ -103,6 +105,7 @@ __all__ = [
     "BrokerError",
     "BrokerServer",
     "Capture",
+    "ConformanceError",
     "ContractError",
     "CrashMidProcessing",
     "DeadLetterAfter",
@@ -125,6 +128,7 @@ __all__ = [
     "NetworkService",
     "Outcome",
     "PactCase",
+    "ProviderOperation",
     "ProviderStates",
     "Proxy",
     "ProxyCounters",

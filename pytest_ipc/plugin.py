@@ -13,6 +13,7 @@ pytest_plugins = [
     "pytest_ipc.fixtures.toxiproxy",
     "pytest_ipc.fixtures.stub",
     "pytest_ipc.fixtures.contracts",
+    "pytest_ipc.fixtures.conformance",
     "pytest_ipc.fixtures.brokers",
     "pytest_ipc.fixtures.resilience",
     "pytest_ipc.fixtures.report",
