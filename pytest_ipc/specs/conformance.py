@@ -12,8 +12,10 @@ request (with a curl line) and the response, and saying what to do.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import socket
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -346,7 +348,7 @@ class _Run:
             ),
         )
         try:
-            with self._in_process_app():
+            with _hypothesis_storage_elsewhere(), self._in_process_app():
                 test()
         except _Nonconforming as error:
             raise ConformanceError(
@@ -403,8 +405,6 @@ class _Run:
 
     def _in_process_app(self) -> Any:
         """An ASGI app runs on schemathesis's event-loop thread, lifespan included: both end with the run."""
-        import contextlib
-
         from schemathesis.transport import is_asgi_app
 
         if self.app is None or not is_asgi_app(self.app):
@@ -419,6 +419,22 @@ class _Run:
                 asgi._shutdown()
 
         return scope()
+
+
+@contextlib.contextmanager
+def _hypothesis_storage_elsewhere() -> Iterator[None]:
+    """Hypothesis caches what it learns in ./.hypothesis (the constants of local modules, even with no
+    example database): a run keeps that in a temporary directory, removed after, and leaves the
+    user's working tree and hypothesis's setting as they were."""
+    from hypothesis import configuration
+
+    previous = vars(configuration).get("__hypothesis_home_directory")
+    with tempfile.TemporaryDirectory(prefix="pytest-ipc-hypothesis-") as scratch:
+        configuration.set_hypothesis_home_dir(scratch)
+        try:
+            yield
+        finally:
+            configuration.set_hypothesis_home_dir(previous)
 
 
 def _describe(ref: OperationRef, observed: _Observed, app: object | None) -> str:

@@ -34,6 +34,11 @@ DEFECTS = (
 Reply = tuple[int, Any, dict[str, str]]  # status, JSON body, headers
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also says yes to "²", which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _error(status: int, message: str) -> Reply:
     return status, {"message": message}, {}
 
@@ -43,7 +48,7 @@ def respond(defect: str | None, operation: str, path_params: dict[str, str], que
     pets = {1: {"id": 1, "name": "Rex", "tag": None}}
     if operation == "listPets":
         limits = [value for name, value in query if name == "limit"]
-        if len(limits) > 1 or (limits and not (limits[0].isdigit() and 1 <= int(limits[0]) <= 100)):
+        if len(limits) > 1 or (limits and not (_whole(limits[0]) and 1 <= int(limits[0]) <= 100)):
             return _error(400, "limit is one integer from 1 to 100")
         headers = {} if defect == "missing_header" else {"X-Total-Count": str(len(pets))}
         return 200, list(pets.values())[: int(limits[0]) if limits else 20], headers
@@ -66,7 +71,7 @@ def respond(defect: str | None, operation: str, path_params: dict[str, str], que
     raw_id = path_params["petId"]
     if defect == "crash_on_invalid":
         pet_id = int(raw_id)  # the defect: a ValueError escapes the handler
-    elif raw_id.isdigit() and int(raw_id) >= 1:
+    elif _whole(raw_id) and int(raw_id) >= 1:
         pet_id = int(raw_id)
     else:
         return _error(400, "petId is an integer from 1")
