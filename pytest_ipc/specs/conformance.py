@@ -231,6 +231,9 @@ class ProviderOperation:
                 f"{self.label}: no provider to verify: pass base_url='http://host:port' or app=<ASGI or WSGI app>, "
                 "or set --ipc-openapi-provider-url"
             )
+        examples = self._max_examples if max_examples is None else max_examples
+        if examples < 1:
+            raise IpcUsageError(f"{self.label}: max_examples is a whole number from 1, got {examples!r}")
         if target is not None:
             _probe(self.label, target)
         run = _Run(
@@ -242,7 +245,7 @@ class ProviderOperation:
             checks=chosen_checks,
             request_timeout=request_timeout,
         )
-        return run.execute(self._max_examples if max_examples is None else max_examples, self._seed if seed is None else seed)
+        return run.execute(examples, self._seed if seed is None else seed)
 
 
 class AsyncProviderOperation:
@@ -372,6 +375,7 @@ class _Run:
 
     def _one(self, case: Any, functions: list[tuple[str, Callable[..., Any]]]) -> None:
         """Send one generated request and run every check on its response."""
+        from schemathesis.core.errors import IncorrectUsage
         from schemathesis.core.failures import FailureGroup
 
         kwargs: dict[str, Any] = {"headers": self.headers or None}
@@ -385,6 +389,8 @@ class _Run:
             self.negative_requests += 1
         try:
             response = case.call(**kwargs)
+        except IncorrectUsage:
+            raise
         except Exception as error:  # the in-process app raised, or the provider dropped the connection
             curl = case.as_curl_command(headers=self.headers or None, base_url=self.base_url)
             title = "the app raised an exception" if self.app is not None else "no response came back"
