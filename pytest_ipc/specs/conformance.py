@@ -351,7 +351,7 @@ class _Run:
             ),
         )
         try:
-            with _hypothesis_storage_elsewhere(), self._in_process_app():
+            with _hypothesis_isolated(), self._in_process_app():
                 test()
         except _Nonconforming as error:
             raise ConformanceError(
@@ -428,19 +428,27 @@ class _Run:
 
 
 @contextlib.contextmanager
-def _hypothesis_storage_elsewhere() -> Iterator[None]:
-    """Hypothesis caches what it learns in ./.hypothesis (the constants of local modules, even with no
-    example database): a run keeps that in a temporary directory, removed after, and leaves the
-    user's working tree and hypothesis's setting as they were."""
+def _hypothesis_isolated() -> Iterator[None]:
+    """For the duration of a run: hypothesis draws no constants from the project's own modules (which
+    ones are loaded differs between sessions and xdist workers, so the same seed would not send the
+    same requests; collecting them also parses every module) and keeps its caches in a temporary
+    directory, not ./.hypothesis. Both settings are restored after the run."""
     from hypothesis import configuration
+    from hypothesis.internal.conjecture import providers
+    from hypothesis.internal.constants_ast import Constants
 
-    previous = vars(configuration).get("__hypothesis_home_directory")
+    previous_home = vars(configuration).get("__hypothesis_home_directory")
+    previous_constants = getattr(providers, "_get_local_constants", None)
     with tempfile.TemporaryDirectory(prefix="pytest-ipc-hypothesis-") as scratch:
         configuration.set_hypothesis_home_dir(scratch)
+        if previous_constants is not None:
+            providers._get_local_constants = Constants
         try:
             yield
         finally:
-            configuration.set_hypothesis_home_dir(previous)
+            configuration.set_hypothesis_home_dir(previous_home)
+            if previous_constants is not None:
+                providers._get_local_constants = previous_constants
 
 
 def _describe(ref: OperationRef, observed: _Observed, app: object | None) -> str:

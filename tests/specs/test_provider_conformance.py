@@ -191,10 +191,17 @@ def test_an_async_test_verifies_without_blocking_its_loop() -> None:
     assert asyncio.run(main()) > 0
 
 
-def test_nothing_is_left_running_after_an_in_process_asgi_run() -> None:
+def test_nothing_is_left_behind_after_a_run() -> None:
+    """No thread (schemathesis runs an ASGI app on an event-loop thread of its own), and hypothesis's
+    storage directory and local-constants source are as they were."""
+    from hypothesis import configuration
+    from hypothesis.internal.conjecture import providers
+
+    home, constants = vars(configuration).get("__hypothesis_home_directory"), providers._get_local_constants
     before = set(threading.enumerate())
     operation(PETSTORE_30, "GET /pets").verify(app=petstore_asgi())
     assert set(threading.enumerate()) - before == set()
+    assert (vars(configuration).get("__hypothesis_home_directory"), providers._get_local_constants) == (home, constants)
 
 
 def test_a_document_that_cannot_be_used_is_a_clear_collection_error(pytester: pytest.Pytester) -> None:
