@@ -236,16 +236,17 @@ class ProviderOperation:
             raise IpcUsageError(f"{self.label}: max_examples is a whole number from 1, got {examples!r}")
         if target is not None:
             _probe(self.label, target)
-        run = _Run(
-            ref=self.ref,
-            schema=self._schemas.schema(self.ref.document, chosen_modes),
-            base_url=target,
-            app=app,
-            headers=dict(headers or {}),
-            checks=chosen_checks,
-            request_timeout=request_timeout,
-        )
-        return run.execute(examples, self._seed if seed is None else seed)
+        with _hypothesis_isolated():
+            run = _Run(
+                ref=self.ref,
+                schema=self._schemas.schema(self.ref.document, chosen_modes),
+                base_url=target,
+                app=app,
+                headers=dict(headers or {}),
+                checks=chosen_checks,
+                request_timeout=request_timeout,
+            )
+            return run.execute(examples, self._seed if seed is None else seed)
 
 
 class AsyncProviderOperation:
@@ -351,7 +352,7 @@ class _Run:
             ),
         )
         try:
-            with _hypothesis_isolated(), self._in_process_app():
+            with self._in_process_app():
                 test()
         except _Nonconforming as error:
             raise ConformanceError(
@@ -433,6 +434,7 @@ def _hypothesis_isolated() -> Iterator[None]:
     ones are loaded differs between sessions and xdist workers, so the same seed would not send the
     same requests; collecting them also parses every module) and keeps its caches in a temporary
     directory, not ./.hypothesis. Both settings are restored after the run."""
+    require("schemathesis", extra="openapi", feature="provider conformance")  # brings hypothesis
     from hypothesis import configuration
     from hypothesis.internal.conjecture import providers
     from hypothesis.internal.constants_ast import Constants
