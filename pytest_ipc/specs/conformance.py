@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# Each check schemathesis runs on a response, and what to do when it fails.
 CHECKS: dict[str, str] = {
     "not_a_server_error": (
         "the provider crashed on this request: handle it, answering a 4xx for input the document forbids "
@@ -49,11 +48,15 @@ CHECKS: dict[str, str] = {
     ),
     "positive_data_acceptance": "the provider rejected a request the document allows: accept it, or tighten the document",
 }
-# Every check but positive_data_acceptance: a valid request for an id that does not exist is rightly a 404.
+"""The checks `verify(checks=...)` can run on each response (schemathesis's), and what to do when one fails."""
 DEFAULT_CHECKS = tuple(name for name in CHECKS if name != "positive_data_acceptance")
+"""Every check but positive_data_acceptance: a valid request for an id that does not exist is rightly a 404."""
 MODES = ("positive", "negative")
+"""Valid input (the provider must answer as documented) and invalid input (it must answer a 4xx)."""
 DEFAULT_MAX_EXAMPLES = 25
+"""Random requests per operation unless `--ipc-openapi-max-examples` or `verify(max_examples=)` say otherwise."""
 DEFAULT_SEED = 0
+"""The seed unless `--ipc-openapi-seed` or `verify(seed=)` say otherwise."""
 DEFAULT_REQUEST_TIMEOUT = 5.0
 PROBE_TIMEOUT = 1.0
 _SHOWN_BODY = 600  # characters of a request or response body a failure message shows
