@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import http.client
 import socket
 import tempfile
 import traceback
@@ -324,6 +325,7 @@ class _Run:
     def execute(self, max_examples: int, seed: int) -> ConformanceResult:
         __tracebackhide__ = True
         import hypothesis
+        import hypothesis.errors
         import schemathesis.checks
         from schemathesis.generation import derive_operation_seed
         from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
@@ -361,6 +363,15 @@ class _Run:
             raise ConformanceError(
                 _describe(self.ref, error.observed, self.app), self.ref.label, [name for name, _, _ in error.observed.failures]
             ) from None
+        except hypothesis.errors.FlakyFailure as group:  # the failing request passed when it was sent again
+            observed = next((error.observed for error in group.exceptions if isinstance(error, _Nonconforming)), None)
+            if observed is None:
+                raise
+            message = _describe(self.ref, observed, self.app) + (
+                "\nthe same request got a conforming answer when it was sent again: the provider's answer depends on "
+                "earlier requests or on time (state left behind, a rate limit, a cache)"
+            )
+            raise ConformanceError(message, self.ref.label, [name for name, _, _ in observed.failures]) from None
         if self.requests == 0:
             raise ConformanceError(
                 f"{self.ref.label}: expected at least one request to verify, sent none (schemathesis generated no input "
@@ -477,7 +488,7 @@ def _describe(ref: OperationRef, observed: _Observed, app: object | None) -> str
             lines.append(f"  body: {_shown(response.request.body)}")
     lines.append("  reproduce: " + observed.curl.replace("\n", "\n  "))
     if response is not None:
-        lines.append(f"response: {response.status_code} {response.message}")
+        lines.append(f"response: {response.status_code} {response.message or http.client.responses.get(response.status_code, '')}".rstrip())
         content_type = response.headers.get("content-type")
         if content_type:
             lines.append(f"  content-type: {', '.join(content_type)}")

@@ -170,6 +170,23 @@ def test_headers_go_with_every_request() -> None:
     assert target.verify(app=guarded, headers={"X-Api-Key": "secret"}).requests > 0
 
 
+def test_a_failure_that_does_not_come_back_is_reported_as_such() -> None:
+    """A provider that crashes once, on its 15th request (a random one, after the boundary cases):
+    the failure is reported with that request, and says that sending it again got a good answer."""
+    inner, count = petstore_wsgi(), 0
+
+    def crashes_once(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        nonlocal count
+        count += 1
+        if count == 15:
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [b"out of connections"]
+        return inner(environ, start_response)
+
+    with pytest.raises(ConformanceError, match=r"(?s)check not_a_server_error.*response: 500.*conforming answer when it was sent again"):
+        operation(PETSTORE_30, "GET /pets").verify(app=crashes_once)
+
+
 def test_an_async_test_verifies_without_blocking_its_loop() -> None:
     target = operation(PETSTORE_30, "GET /pets")
 
