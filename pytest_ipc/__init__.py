@@ -87,7 +87,6 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_circuitbreaker as watch_circuitbreaker
     from pytest_ipc.resilience import watch_purgatory as watch_purgatory
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
-    from pytest_ipc.specs import ConformanceError as ConformanceError
     from pytest_ipc.specs import ProviderOperation as ProviderOperation
     from pytest_ipc.stub import HttpStub as HttpStub
     from pytest_ipc.stub import JournalEntry as JournalEntry
@@ -105,7 +104,6 @@ __all__ = [
     "BrokerError",
     "BrokerServer",
     "Capture",
-    "ConformanceError",
     "ContractError",
     "CrashMidProcessing",
     "DeadLetterAfter",
