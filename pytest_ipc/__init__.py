@@ -100,6 +100,7 @@ if TYPE_CHECKING:
     from pytest_ipc.rpc.grpc_server import GrpcStub as GrpcStub
     from pytest_ipc.rpc.thrift import ThriftStub as ThriftStub
     from pytest_ipc.specs import IncompatibleApi as IncompatibleApi
+    from pytest_ipc.specs import ProviderOperation as ProviderOperation
     from pytest_ipc.specs import assert_asyncapi_compatible as assert_asyncapi_compatible
     from pytest_ipc.specs import assert_openapi_compatible as assert_openapi_compatible
     from pytest_ipc.specs import assert_pact_matches_openapi as assert_pact_matches_openapi
@@ -145,6 +146,7 @@ __all__ = [
     "OpenApiStub",
     "Outcome",
     "PactCase",
+    "ProviderOperation",
     "ProviderStates",
     "Proxy",
     "ProxyCounters",

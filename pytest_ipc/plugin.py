@@ -15,6 +15,7 @@ pytest_plugins = [
     "pytest_ipc.fixtures.grpc",
     "pytest_ipc.fixtures.thrift",
     "pytest_ipc.fixtures.contracts",
+    "pytest_ipc.fixtures.conformance",
     "pytest_ipc.fixtures.brokers",
     "pytest_ipc.fixtures.resilience",
     "pytest_ipc.fixtures.report",
