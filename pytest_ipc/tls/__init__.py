@@ -1,0 +1,24 @@
+"""TLS for service-to-service tests: a session certificate authority (`ca`), good and bad
+certificates (`certificates`), and the `ssl.SSLContext` builders servers and clients use.
+
+Needs the ``security`` extra (trustme, cryptography).
+"""
+
+from __future__ import annotations
+
+from pytest_ipc.tls.ca import CertificateAuthority
+from pytest_ipc.tls.certificates import BAD_CLIENT_CERTIFICATES, BAD_SERVER_CERTIFICATES, LOOPBACK_IDENTITIES, Certificate
+from pytest_ipc.tls.contexts import client_context, server_context
+from pytest_ipc.tls.errors import TlsError, TlsUsageError
+
+__all__ = [
+    "BAD_CLIENT_CERTIFICATES",
+    "BAD_SERVER_CERTIFICATES",
+    "LOOPBACK_IDENTITIES",
+    "Certificate",
+    "CertificateAuthority",
+    "TlsError",
+    "TlsUsageError",
+    "client_context",
+    "server_context",
+]
