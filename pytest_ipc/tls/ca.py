@@ -133,16 +133,18 @@ class CertificateAuthority:
         certificate: Certificate | None = None,
         *,
         require_client_certificate: bool = False,
+        accept_client_certificate: bool = False,
         version: ssl.TLSVersion | None = None,
     ) -> ssl.SSLContext:
         """A server context presenting `certificate` (default: the loopback server certificate).
 
         `require_client_certificate` makes it mutual TLS with client certificates from this CA;
+        `accept_client_certificate` asks for one but lets a client without one in (`ssl.CERT_OPTIONAL`);
         `version` pins one protocol version (TLS 1.0 and 1.1 work here: OpenSSL 3 at security level 0).
         """
         return server_context(
             certificate or self.server_certificate(),
-            client_ca=self.bundle_path if require_client_certificate else None,
+            client_ca=self.bundle_path if require_client_certificate or accept_client_certificate else None,
             require_client_certificate=require_client_certificate,
             version=version,
         )
