@@ -432,13 +432,14 @@ class _Connection(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool:
+        half_close = self.server.tls is None  # TLS has no half-close: asyncio closes after a TLS client's EOF
         if self._closing:
             self.transport.close()
-            return True
+            return half_close
         self._eof = True
         if self.handling is None and not self._writing_paused and not self._yielded:
             self._process()
-        return True  # keep the write side open: a client that half-closes still gets its answer
+        return half_close  # keep the write side open: a client that half-closes still gets its answer
 
     def pause_writing(self) -> None:
         self._writing_paused = True
