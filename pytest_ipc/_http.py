@@ -22,8 +22,8 @@ handler and connections: the stub gives each test a port of its own and keeps th
 open for late requests.
 
 Given an `ssl.SSLContext` the server speaks HTTPS: asyncio runs the handshake before a connection
-is made, and each request carries its client certificate's subject when the client presented one
-(mutual TLS).
+is made (`AlertingTlsProtocol`, so a refused client reads the TLS alert), and each request carries
+its client certificate's subject when the client presented one (mutual TLS).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ import h11
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK
+from pytest_ipc.tls.alerting import AlertingTlsProtocol
 
 READ_CHUNK = 65536
 FRAMINGS_KEPT = 256
@@ -268,9 +269,12 @@ class HttpServer:
                 raise OSError(error.errno, f"error while attempting to bind on address {address!r}: {reason}") from None
             sock.setblocking(False)
             listener = Listener(self, self.handler, sock.getsockname()[:2])
-            listener.serving = await asyncio.get_running_loop().create_server(
-                lambda: _Connection(listener), sock=sock, backlog=BACKLOG, ssl=self.tls
+            loop = asyncio.get_running_loop()
+            tls = self.tls
+            factory: Callable[[], asyncio.BaseProtocol] = (
+                (lambda: _Connection(listener)) if tls is None else (lambda: AlertingTlsProtocol(loop, _Connection(listener), tls))
             )
+            listener.serving = await loop.create_server(factory, sock=sock, backlog=BACKLOG)
         except BaseException:
             sock.close()
             raise
