@@ -7,7 +7,7 @@ Owner of the certificate concept and of the names of the bad ones (`BAD_SERVER_C
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -26,8 +26,9 @@ class Certificate:
     """A certificate (with the chain up to, not including, its root) and its private key.
 
     `cert_path` holds the chain, `key_path` the key, both PEM, written once in the authority's
-    session directory. `kind` is "server", "client", or a name from `BAD_SERVER_CERTIFICATES` /
-    `BAD_CLIENT_CERTIFICATES`; `subject` is the RFC 4514 subject a server's journal shows.
+    session directory. `kind` is "server", "client", a defect of `BAD_SERVER_CERTIFICATES`, or
+    "client-" and a defect of `BAD_CLIENT_CERTIFICATES`; `subject` and `issuer` are RFC 4514
+    strings (`subject` is what the stub's journal shows as `client_subject`).
     """
 
     kind: str
@@ -39,7 +40,7 @@ class Certificate:
     key_pem: bytes
     cert_path: Path
     key_path: Path
-    issuer: str = field(default="")
+    issuer: str
 
     def load_into(self, context: ssl.SSLContext) -> None:
         """Make `context` present this certificate (a server's, or a client's for mutual TLS)."""
