@@ -4,7 +4,8 @@ are bytes to a TCP proxy).
 A proxy created with a `tls` object in its POST /proxies body (an extension upstream Toxiproxy does
 not have: it ignores the field, which the client notices) ends its clients' TLS with `certificate`
 and `key`, and opens TLS to its upstream, checking the upstream's certificate against `upstream_ca`
-for `upstream_server_name` (default: the upstream's host). Toxics then act on plaintext. Files are
+for `upstream_server_name` (default: the upstream's host), presenting `upstream_certificate` and
+`upstream_key` when the upstream requires mutual TLS. Toxics then act on plaintext. Files are
 PEM paths on the proxy's machine: the proxy reads them once, at creation.
 """
 
@@ -19,7 +20,14 @@ from pytest_ipc.toxiproxy.gojson import STRING, Struct
 TLS_BODY = Struct(
     "TLS",
     "toxiproxy.TLS",
-    (("certificate", STRING), ("key", STRING), ("upstream_ca", STRING), ("upstream_server_name", STRING)),
+    (
+        ("certificate", STRING),
+        ("key", STRING),
+        ("upstream_ca", STRING),
+        ("upstream_server_name", STRING),
+        ("upstream_certificate", STRING),
+        ("upstream_key", STRING),
+    ),
 )
 REQUIRED = ("certificate", "key", "upstream_ca")
 
@@ -36,6 +44,8 @@ class Termination:
     key: str
     upstream_ca: str
     upstream_server_name: str
+    upstream_certificate: str
+    upstream_key: str
     server_context: ssl.SSLContext
     upstream_context: ssl.SSLContext
 
@@ -51,9 +61,14 @@ class Termination:
             server.load_cert_chain(fields["certificate"], fields["key"])
             client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             client.load_verify_locations(cafile=fields["upstream_ca"])
+            if fields.get("upstream_certificate"):
+                client.load_cert_chain(fields["upstream_certificate"], fields.get("upstream_key") or None)
         except (OSError, ssl.SSLError) as error:
-            raise TerminationError(f"tls: cannot load the certificate, key or upstream_ca: {error}") from None
-        return cls(fields["certificate"], fields["key"], fields["upstream_ca"], server_name, server, client)
+            raise TerminationError(f"tls: cannot load the certificate, key, upstream_ca or upstream certificate: {error}") from None
+        return cls(
+            fields["certificate"], fields["key"], fields["upstream_ca"], server_name,
+            fields.get("upstream_certificate", ""), fields.get("upstream_key", ""), server, client,
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -61,6 +76,8 @@ class Termination:
             "key": self.key,
             "upstream_ca": self.upstream_ca,
             "upstream_server_name": self.upstream_server_name,
+            "upstream_certificate": self.upstream_certificate,
+            "upstream_key": self.upstream_key,
         }
 
 

@@ -101,6 +101,21 @@ def test_a_terminating_proxy_fires_toxics_on_plaintext_for_real_clients(
         assert time.monotonic() - started >= 0.2
 
 
+def test_a_terminating_proxy_presents_a_client_certificate_to_a_mutual_tls_upstream(
+    https_stub: HttpStub, toxiproxy: ScopedToxiproxy, ipc_tls_ca: CertificateAuthority
+) -> None:
+    https_stub.require_client_certificate()
+    https_stub.expect("GET", "/me").respond(status=200)
+    certificate = ipc_tls_ca.client_certificate("proxy.pytest-ipc.test")
+    anonymous = toxiproxy.create_proxy(https_stub.server.address, tls=TlsTermination.issued_by(ipc_tls_ca))
+    proxy = toxiproxy.create_proxy(https_stub.server.address, tls=TlsTermination.issued_by(ipc_tls_ca, upstream_client=certificate))
+    with httpx.Client(verify=ipc_tls_ca.client_context()) as client:
+        with pytest.raises(httpx.RemoteProtocolError):  # the upstream refused the proxy: the client's connection ends
+            client.get(anonymous.url + "/me")
+        assert client.get(proxy.url + "/me").status_code == 200
+    assert [entry.request.client_subject for entry in https_stub.calls()] == [certificate.subject]
+
+
 def test_a_terminating_proxy_checks_the_upstream_certificate(
     https_stub: HttpStub, toxiproxy: ScopedToxiproxy, ipc_tls_ca: CertificateAuthority
 ) -> None:
@@ -114,5 +129,5 @@ def test_a_terminating_proxy_checks_the_upstream_certificate(
 
 def test_unusable_tls_files_are_refused_with_the_reason(toxiproxy: ScopedToxiproxy, ipc_tls_ca: CertificateAuthority) -> None:
     missing = ipc_tls_ca.directory / "no-such.pem"
-    with pytest.raises(InvalidRequest, match="cannot load the certificate, key or upstream_ca"):
+    with pytest.raises(InvalidRequest, match="cannot load the certificate, key, upstream_ca or upstream certificate"):
         toxiproxy.create_proxy("127.0.0.1:1", tls=TlsTermination(missing, missing, ipc_tls_ca.bundle_path))
