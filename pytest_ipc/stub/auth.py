@@ -1,8 +1,16 @@
-"""Required credentials, as a service in front of another one would check them.
+"""Required credentials, as a service in front of another one would check them: the one owner of the
+stub's credential checks (bearer, basic, and JWTs its token issuer signs).
 
 No credentials (or a different scheme, or an unreadable header) is 401 with a `WWW-Authenticate`
 challenge; well-formed but wrong credentials are 403. That split is what service-to-service auth
 tests need: a client must tell "I forgot to authenticate" from "my token is not accepted".
+
+`JwtAuth` checks a JWT as a resource server would (RFC 6750): signature against the keys the
+stub's `TokenIssuer` serves in its JWKS, issuer, audience, expiry, not-before, then the route's
+scopes. An invalid token is 401 `error="invalid_token"` with the reason in `error_description`;
+a valid token without the scopes is 403 `error="insufficient_scope"` naming them. The token's
+claims (read even when the token is refused) and the reason go on the request, so the journal
+shows them; the raw token is never put in a message.
 """
 
 from __future__ import annotations
@@ -11,10 +19,17 @@ import base64
 import binascii
 import hmac
 import json
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_ipc._http import Response
+from pytest_ipc._optional import require
 from pytest_ipc.stub.request import StubRequest
+
+if TYPE_CHECKING:
+    from jwt.algorithms import AllowedPublicKeys
 
 REALM = "pytest-ipc"
 
@@ -79,4 +94,117 @@ class BasicAuth:
         return None
 
 
-Auth = BearerAuth | BasicAuth
+class KeySet(Protocol):
+    """What `JwtAuth` needs from the stub's token issuer: who signs, for whom, with which keys."""
+
+    issuer: str
+    audience: str
+    algorithm: str
+
+    def published_keys(self) -> Mapping[str, AllowedPublicKeys]:
+        """The public keys the JWKS serves now, by `kid`."""
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "").replace('"', "'")
+
+
+def _bearer_challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
+    """An RFC 6750 §3 challenge; no error code when the request carried no token at all (§3.1)."""
+    parts = [f'realm="{REALM}"']
+    if error:
+        parts.append(f'error="{error}"')
+    if description:
+        parts.append(f'error_description="{_quoted(description)}"')
+    if scope:
+        parts.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def token_scopes(claims: Mapping[str, object]) -> frozenset[str]:
+    """The scopes a token grants: its `scope` claim (space-separated, RFC 8693 §4.2) or `scp` list."""
+    scope = claims.get("scope", claims.get("scp", ""))
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    if isinstance(scope, list):
+        return frozenset(str(item) for item in scope)
+    return frozenset()
+
+
+@dataclass(frozen=True)
+class JwtAuth:
+    """A JWT signed by one of `keys`' published keys, for its issuer and audience, granting `scopes`.
+
+    `leeway` (seconds) is how far off this service tolerates the issuer's clock on `exp` and `nbf`.
+    """
+
+    keys: KeySet
+    scopes: tuple[str, ...] = ()
+    leeway: float = 0.0
+
+    def __post_init__(self) -> None:
+        bad = [scope for scope in self.scopes if not scope or any(ch.isspace() or ch == '"' for ch in scope)]
+        if bad:
+            raise ValueError(f"a scope is a non-empty word without spaces or quotes, got {bad!r}")
+        if isinstance(self.leeway, bool) or not isinstance(self.leeway, (int, float)) or self.leeway < 0:
+            raise ValueError(f"leeway must be a number of seconds >= 0, got {self.leeway!r}")
+
+    def check(self, request: StubRequest) -> Response | None:
+        """None when the request carries a valid token with the scopes; otherwise the 401/403 to send."""
+        token = _credentials(request, "Bearer")
+        if token is None:
+            request.token_problem = "missing bearer token"
+            return _deny(401, "missing bearer token", _bearer_challenge())
+        claims, problem = self._verify(token)
+        request.claims = claims
+        if problem is None:
+            missing = sorted(set(self.scopes) - token_scopes(claims or {}))
+            if missing:
+                request.token_problem = f"insufficient scope: lacks {' '.join(missing)}"
+                challenge = _bearer_challenge("insufficient_scope", f"token lacks scope {' '.join(missing)}", " ".join(self.scopes))
+                return _deny(403, request.token_problem, challenge)
+            return None
+        request.token_problem = problem
+        return _deny(401, problem, _bearer_challenge("invalid_token", problem))
+
+    def _verify(self, token: str) -> tuple[dict[str, Any] | None, str | None]:
+        """(claims, None) for a valid token; (claims if readable, the reason) otherwise."""
+        jwt = require("jwt", extra="security", feature="JWT checks (require_jwt)")
+        try:
+            header = jwt.get_unverified_header(token)
+            claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return None, "token malformed (not a JWT)"
+        kid = header.get("kid")
+        key = self.keys.published_keys().get(kid) if isinstance(kid, str) else None
+        if key is None:
+            return claims, f"token signed with key kid={kid!r}, which the JWKS does not publish"
+        try:
+            jwt.decode(token, key, algorithms=[self.keys.algorithm], options={"verify_aud": False, "verify_exp": False,
+                       "verify_nbf": False, "verify_iat": False, "verify_iss": False})  # fmt: skip
+        except jwt.InvalidSignatureError:
+            return claims, "token signature not valid"
+        except jwt.PyJWTError as error:
+            return claims, f"token not valid: {error}"
+        return claims, self._claims_problem(claims)
+
+    def _claims_problem(self, claims: Mapping[str, object]) -> str | None:
+        """The first registered claim that is wrong (RFC 7519 §4.1), checked to the fraction of a second."""
+        if claims.get("iss") != self.keys.issuer:
+            return f"token issuer {claims.get('iss')!r} is not {self.keys.issuer!r}"
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.keys.audience not in audiences:
+            return f"token audience {audience!r} does not include {self.keys.audience!r}"
+        now = time.time()
+        expires, not_before = claims.get("exp"), claims.get("nbf")
+        if not isinstance(expires, (int, float)):
+            return "token has no exp claim"
+        if now >= expires + self.leeway:
+            return "token expired"
+        if isinstance(not_before, (int, float)) and now < not_before - self.leeway:
+            return "token not yet valid (nbf is in the future)"
+        return None
+
+
+Auth = BearerAuth | BasicAuth | JwtAuth

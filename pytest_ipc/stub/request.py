@@ -23,6 +23,8 @@ class StubRequest:
     body: bytes
     received_at: float
     params: dict[str, str] = field(default_factory=dict)  # path template parameters, once matched
+    claims: dict[str, object] | None = None  # a bearer JWT's claims, once a JWT check read them
+    token_problem: str | None = None  # why a credential check refused the request
 
     @classmethod
     def from_core(cls, request: Request) -> StubRequest:

@@ -14,7 +14,7 @@ from typing import Concatenate, ParamSpec
 from pytest_ipc._http import Response
 from pytest_ipc.faults.layers.stub import ArmedFault, arm, status_response
 from pytest_ipc.faults.vocabulary import Fault, Status
-from pytest_ipc.stub.auth import Auth, BasicAuth, BearerAuth
+from pytest_ipc.stub.auth import Auth, BasicAuth, BearerAuth, JwtAuth, KeySet
 from pytest_ipc.stub.matchers import NOT_GIVEN, RequestMatcher
 from pytest_ipc.stub.request import StubRequest
 from pytest_ipc.stub.responses import Headers, JsonTransform, Reply
@@ -115,6 +115,15 @@ class Route:
     @_changes
     def require_basic(self, user: str, password: str) -> Route:
         self.auth = BasicAuth(user, password)
+        return self
+
+    @_changes
+    def require_jwt(self, issuer: KeySet, *, scopes: str | Iterable[str] = (), leeway: float = 0.0) -> Route:
+        """Requests need a JWT `issuer` signed (a `TokenIssuer`) granting `scopes` ("orders:read"):
+        401 invalid_token (expired, not yet valid, wrong key, issuer or audience), 403 insufficient_scope.
+        `leeway` is the seconds of clock skew this service tolerates."""
+        words = scopes.split() if isinstance(scopes, str) else list(scopes)
+        self.auth = JwtAuth(issuer, tuple(words), leeway)
         return self
 
     @_changes

@@ -34,6 +34,7 @@ from pytest_ipc.stub.request import StubRequest
 from pytest_ipc.stub.responses import JsonTransform
 from pytest_ipc.stub.routes import Route
 from pytest_ipc.stub.scenarios import Scenario
+from pytest_ipc.stub.tokens import TokenIssuer
 from pytest_ipc.stub.wiremock import WireMockServer
 
 CLOSEST_MISSES_SHOWN = 3
@@ -96,6 +97,7 @@ class HttpStub:
     auth: Auth | None
     scenarios: dict[str, Scenario]
     unmatched_allowed: bool
+    tokens: TokenIssuer | None
 
     def __init__(
         self, host: str = LOOPBACK, port: int = 0, *, limits: Limits = DEFAULT_LIMITS, allowed_hosts: Iterable[str] = ()
@@ -129,6 +131,7 @@ class HttpStub:
         self.faults = []
         self.auth = None
         self.scenarios = {}
+        self.tokens = None
         self._json_transform = None
         self.unmatched_allowed = False
         self.journal.clear()
@@ -226,6 +229,16 @@ class HttpStub:
     def require_basic(self, user: str, password: str) -> None:
         """Every request must carry these basic credentials (401 without, 403 with others)."""
         self._set_auth(BasicAuth(user, password))
+
+    def token_issuer(self, *, issuer: str | None = None, audience: str | None = None, lifetime: float = 300.0) -> TokenIssuer:
+        """An OAuth2 authorization server on this stub (`pytest_ipc.stub.tokens`): its JWKS at
+        `/.well-known/jwks.json` and its client-credentials token endpoint at `POST /oauth/token`;
+        `issuer` and `audience` default to the stub's URL, `lifetime` is the tokens' in seconds."""
+        if self.tokens is not None:
+            raise ValueError("this test's stub has a token issuer already (http_stub.tokens); add clients to it")
+        url = self.url
+        self.tokens = TokenIssuer(self, issuer or url, audience or url, lifetime)
+        return self.tokens
 
     def _set_auth(self, auth: Auth) -> None:
         previous, self.auth = self.auth, auth
