@@ -27,9 +27,13 @@ from pytest_ipc.messaging.aio import (
 from pytest_ipc.resilience.aio import (
     assert_breaker,
     assert_fallback,
+    assert_forbidden_not_retried,
+    assert_least_privilege,
+    assert_reauthenticates_once,
     assert_request_cap,
     assert_retry_jitter,
     assert_timeout_honoured,
+    assert_token_refreshed,
 )
 
 __all__ = [
@@ -41,9 +45,13 @@ __all__ = [
     "Responder",
     "assert_breaker",
     "assert_fallback",
+    "assert_forbidden_not_retried",
+    "assert_least_privilege",
+    "assert_reauthenticates_once",
     "assert_request_cap",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "assert_token_refreshed",
     "can_i_deploy",
     "channels_for",
     "consumer_down",

@@ -15,6 +15,12 @@ from pytest_ipc.resilience.cap import assert_request_cap, peak_in_flight
 from pytest_ipc.resilience.fallback import assert_fallback
 from pytest_ipc.resilience.retries import assert_retries, assert_retry_jitter, constant, exponential, pauses
 from pytest_ipc.resilience.timeouts import assert_timeout_honoured
+from pytest_ipc.resilience.tokens import (
+    assert_forbidden_not_retried,
+    assert_least_privilege,
+    assert_reauthenticates_once,
+    assert_token_refreshed,
+)
 
 __all__ = [
     "STATES",
@@ -24,10 +30,14 @@ __all__ = [
     "aio",
     "assert_breaker",
     "assert_fallback",
+    "assert_forbidden_not_retried",
+    "assert_least_privilege",
+    "assert_reauthenticates_once",
     "assert_request_cap",
     "assert_retries",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "assert_token_refreshed",
     "constant",
     "exponential",
     "pauses",

@@ -26,11 +26,25 @@ from pytest_ipc.resilience.cap import cap_probe
 from pytest_ipc.resilience.fallback import Degraded, fallback_probe
 from pytest_ipc.resilience.retries import jitter_probe
 from pytest_ipc.resilience.timeouts import timeout_probe
+from pytest_ipc.resilience.tokens import forbidden_probe, privilege_probe, reauthentication_probe, refresh_probe
+from pytest_ipc.stub.tokens import IssuedToken, scope_set
 
 if TYPE_CHECKING:
-    from pytest_ipc.stub import HttpStub, Route
+    from collections.abc import Iterable
 
-__all__ = ["assert_breaker", "assert_fallback", "assert_request_cap", "assert_retry_jitter", "assert_timeout_honoured"]
+    from pytest_ipc.stub import HttpStub, JournalEntry, Route
+
+__all__ = [
+    "assert_breaker",
+    "assert_fallback",
+    "assert_forbidden_not_retried",
+    "assert_least_privilege",
+    "assert_reauthenticates_once",
+    "assert_request_cap",
+    "assert_retry_jitter",
+    "assert_timeout_honoured",
+    "assert_token_refreshed",
+]
 
 
 async def assert_timeout_honoured(call: AsyncCall, budget: float, *, slack: float = 0.3, stub: HttpStub | None = None) -> CallOutcome:
@@ -96,3 +110,27 @@ async def assert_retry_jitter(
 ) -> list[float]:
     """Async form of `pytest_ipc.resilience.assert_retry_jitter`."""
     return await drive_async(call, jitter_probe(stub, clients, window, failure or faults.status(503), most, call_timeout))
+
+
+async def assert_token_refreshed(
+    call: AsyncCall, route: Route, *, lifetime: float = 0.3, proactive: bool = True, call_timeout: float = 5.0
+) -> list[IssuedToken]:
+    """Async form of `pytest_ipc.resilience.assert_token_refreshed`."""
+    return await drive_async(call, refresh_probe(route, lifetime, proactive, call_timeout))
+
+
+async def assert_reauthenticates_once(call: AsyncCall, route: Route, *, call_timeout: float = 5.0) -> list[JournalEntry]:
+    """Async form of `pytest_ipc.resilience.assert_reauthenticates_once`."""
+    return await drive_async(call, reauthentication_probe(route, call_timeout))
+
+
+async def assert_forbidden_not_retried(call: AsyncCall, route: Route, *, call_timeout: float = 5.0) -> list[JournalEntry]:
+    """Async form of `pytest_ipc.resilience.assert_forbidden_not_retried`."""
+    return await drive_async(call, forbidden_probe(route, call_timeout))
+
+
+async def assert_least_privilege(
+    call: AsyncCall, route: Route, *, allowed: str | Iterable[str] = (), call_timeout: float = 5.0
+) -> list[JournalEntry]:
+    """Async form of `pytest_ipc.resilience.assert_least_privilege`."""
+    return await drive_async(call, privilege_probe(route, scope_set(allowed), call_timeout))
