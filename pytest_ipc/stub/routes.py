@@ -45,10 +45,13 @@ def _changes(method: Callable[Concatenate[Route, P], Route]) -> Callable[Concate
 class Route:
     """One expectation of the stub: which requests it takes, what it answers, and its own rules."""
 
-    def __init__(self, matcher: RequestMatcher, name: str, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, matcher: RequestMatcher, name: str, on_change: Callable[[], None], refresh: Callable[[], None] | None = None
+    ) -> None:
         self.matcher = matcher
         self.name = name
         self.on_change = on_change  # the stub's `publish`
+        self.refresh = refresh or (lambda: None)  # the stub's `refresh`: counts of its faults up to date
         self.replies: list[Reply | ReplyCallback] = []
         self.served = 0
         self.auth: Auth | None = None

@@ -217,7 +217,7 @@ class HttpStub:
         template = path if isinstance(path, PathTemplate) else PathTemplate(path)
         matcher = RequestMatcher(method, template, query, headers, json, body, accept)
         label = name or f"{matcher.method} {template.text}" + (f" ({accept})" if accept else "")
-        route = Route(matcher, label, on_change=self.publish)
+        route = Route(matcher, label, on_change=self.publish, refresh=self.refresh)
         self.routes.append(route)
         self._publish(undo=lambda: self.routes.remove(route))
         return route

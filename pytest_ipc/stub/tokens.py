@@ -111,7 +111,7 @@ class TokenIssuer:
 
     `issuer` (the `iss` claim) defaults to the stub's URL, `audience` (`aud`) too. `lifetime` and
     `clock_skew` are seconds and may change during a test; `issued` lists every token signed, by
-    claims. Settings are read by the stub's thread as requests arrive.
+    claims (a fault on `token_route` may still keep one from its client). Settings are read by the stub's thread as requests arrive.
     """
 
     stub: HttpStub

@@ -28,6 +28,7 @@ from tests.resilience.token_clients import (
 )
 
 LIBRARIES = ["requests", "httpx", "httpx-async", "aiohttp"]
+CORRECT = Habits()
 LIFETIME = 0.2  # seconds: short, so that a token expires within the test
 
 Judge = Callable[..., Awaitable[Any]]
@@ -48,14 +49,15 @@ async def judge(request: pytest.FixtureRequest, http_stub: HttpStub, orders_rout
     sync_clients: list[SyncOrders] = []
     async with httpx.AsyncClient(timeout=2.0) as httpx_async, aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2.0)) as session:
 
-        async def run(assertion: str, habits: Habits = Habits(), **options: Any) -> Any:
+        async def run(assertion: str, habits: Habits = CORRECT, **options: Any) -> Any:
             if library in ("requests", "httpx"):
                 client = SyncOrders(http_stub.url, habits, library=library)
                 sync_clients.append(client)
                 check = getattr(resilience, assertion)
                 return await anyio.to_thread.run_sync(lambda: check(client.orders, orders_route, **options))
-            maker = HttpxAsyncOrders(httpx_async, http_stub.url, habits) if library == "httpx-async" else AiohttpOrders(session, http_stub.url, habits)
-            return await getattr(aio, assertion)(maker.orders, orders_route, **options)
+            made = HttpxAsyncOrders(httpx_async, http_stub.url, habits) if library == "httpx-async" else None
+            orders = made.orders if made is not None else AiohttpOrders(session, http_stub.url, habits).orders
+            return await getattr(aio, assertion)(orders, orders_route, **options)
 
         yield run
     for client in sync_clients:
@@ -74,7 +76,8 @@ async def test_the_correct_client_passes_every_token_assertion(judge: Judge) -> 
 
 @pytest.mark.asyncio
 async def test_a_client_that_never_refreshes_its_token_is_caught(judge: Judge) -> None:
-    with pytest.raises(IpcAssertionError, match=r"the client never refreshes its token: token \w+ \(sub=billing.*expired and the next call still sent it"):
+    never = r"the client never refreshes its token: token \w+ \(sub=billing.*expired and the next call still sent it"
+    with pytest.raises(IpcAssertionError, match=never):
         await judge("assert_token_refreshed", Habits(refresh=False), lifetime=LIFETIME)
 
 
@@ -86,13 +89,15 @@ async def test_a_client_that_retries_a_403_is_caught(judge: Judge) -> None:
 
 @pytest.mark.asyncio
 async def test_a_client_that_retries_a_401_forever_is_caught(judge: Judge) -> None:
-    with pytest.raises(IpcAssertionError, match=r"the client retried a 401 \d+ times( and was still retrying.*)?: while every token is refused"):
+    forever = r"the client retried a 401 \d+ times( and was still retrying.*)?: while every token is refused"
+    with pytest.raises(IpcAssertionError, match=forever):
         await judge("assert_reauthenticates_once", Habits(retries_401=None))
 
 
 @pytest.mark.asyncio
 async def test_a_client_that_ignores_scopes_is_caught(judge: Judge) -> None:
-    with pytest.raises(IpcAssertionError, match=r"over-privileged token: .* grants orders:write beyond what the call needs \(orders:read\)"):
+    over = r"over-privileged token: .* grants orders:write beyond what the call needs \(orders:read\)"
+    with pytest.raises(IpcAssertionError, match=over):
         await judge("assert_least_privilege", Habits(scope=None))
     await judge("assert_least_privilege", Habits(scope=None), allowed="orders:write")  # when the client needs both
 
