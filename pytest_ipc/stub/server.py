@@ -35,7 +35,7 @@ from pytest_ipc.stub.responses import JsonTransform
 from pytest_ipc.stub.routes import Route
 from pytest_ipc.stub.scenarios import Scenario
 from pytest_ipc.stub.tokens import TokenIssuer
-from pytest_ipc.stub.wiremock import WireMockServer
+from pytest_ipc.stub.wiremock import WireMockServer, WireMockUnsupported
 
 CLOSEST_MISSES_SHOWN = 3
 
@@ -234,6 +234,8 @@ class HttpStub:
         """An OAuth2 authorization server on this stub (`pytest_ipc.stub.tokens`): its JWKS at
         `/.well-known/jwks.json` and its client-credentials token endpoint at `POST /oauth/token`;
         `issuer` and `audience` default to the stub's URL, `lifetime` is the tokens' in seconds."""
+        if isinstance(self.server, WireMockServer):
+            raise WireMockUnsupported("the token issuer signs tokens per request; WireMock cannot (use the embedded stub)")
         if self.tokens is not None:
             raise ValueError("this test's stub has a token issuer already (http_stub.tokens); add clients to it")
         url = self.url

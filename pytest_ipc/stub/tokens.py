@@ -101,7 +101,7 @@ class IssuedToken:
 
 @dataclass
 class _Client:
-    secret: str
+    secret: str = field(repr=False)
     scopes: tuple[str, ...]
 
 
@@ -114,16 +114,16 @@ class TokenIssuer:
     claims (a fault on `token_route` may still keep one from its client). Settings are read by the stub's thread as requests arrive.
     """
 
-    stub: HttpStub
+    stub: HttpStub = field(repr=False)
     issuer: str
     audience: str
     lifetime: float = 300.0
     clock_skew: float = 0.0
     algorithm: str = ALGORITHM
-    issued: list[IssuedToken] = field(default_factory=list)
-    clients: dict[str, _Client] = field(default_factory=dict)
-    _keys: tuple[SigningKey, ...] = ()  # the current key first, then the older ones still published
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    issued: list[IssuedToken] = field(default_factory=list, repr=False)
+    clients: dict[str, _Client] = field(default_factory=dict, repr=False)
+    _keys: tuple[SigningKey, ...] = field(default=(), repr=False)  # the current key first, then older ones still published
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.lifetime = _seconds("lifetime", self.lifetime, positive=True)

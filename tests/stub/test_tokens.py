@@ -15,7 +15,7 @@ import pytest
 
 from pytest_ipc import faults
 from pytest_ipc.resilience import assert_timeout_honoured
-from pytest_ipc.stub import HttpStub, Route, TokenIssuer
+from pytest_ipc.stub import HttpStub, Route, TokenIssuer, WireMockUnsupported
 
 AUDIENCE = "orders-api"
 
@@ -172,9 +172,10 @@ def test_faults_on_the_token_endpoint_and_the_jwks(http_stub: HttpStub, issuer: 
     with faults.inject(faults.status(503, retry_after=1), into=issuer.token_route):  # the token endpoint is down
         answer = fetch(client)
         assert (answer.status_code, answer.headers["retry-after"]) == (503, "1") and "access_token" not in answer.text
-    with faults.inject(faults.latency(1.0), into=issuer.token_route):  # slow: a client without a deadline hangs on it
+    with faults.inject(faults.latency(3.0), into=issuer.token_route):  # slow: a client without a deadline hangs on it
         form = {"grant_type": "client_credentials"}
-        assert_timeout_honoured(lambda: httpx.post(issuer.token_url, data=form, auth=("billing", "s3cret"), timeout=0.2), budget=0.2)
+        call = lambda: httpx.post(issuer.token_url, data=form, auth=("billing", "s3cret"), timeout=0.2)  # noqa: E731
+        assert_timeout_honoured(call, budget=0.2, slack=1.0, stub=http_stub)
     with faults.inject(faults.status(503), into=issuer.jwks_route):  # the JWKS is unavailable
         with pytest.raises(jwt.PyJWKClientConnectionError, match="Fail to fetch data from the url"):
             jwt.PyJWKClient(issuer.jwks_url).get_signing_keys()
@@ -196,6 +197,8 @@ def test_bad_input_names_the_problem(http_stub: HttpStub, issuer: TokenIssuer) -
         http_stub.expect("GET", "/x").require_jwt(issuer, scopes=['orders"read'])
     with pytest.raises(ValueError, match="a client needs a non-empty id without ':'"):
         issuer.add_client("a:b", "secret")
+    with pytest.raises(WireMockUnsupported, match="the token issuer signs tokens per request; WireMock cannot"):
+        HttpStub.on_wiremock("http://127.0.0.1:9").token_issuer()
 
 
 def test_basic_credentials_in_the_form_header_are_read(issuer: TokenIssuer, client: httpx.Client) -> None:
