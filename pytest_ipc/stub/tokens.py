@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import math
 import threading
@@ -68,8 +69,9 @@ class SigningKey:
     kid: str
     private: Any  # cryptography's EllipticCurvePrivateKey
 
-    @property
+    @functools.cached_property
     def public(self) -> AllowedPublicKeys:
+        """The public key, one object for the key's life (the JWT check caches verdicts by it)."""
         return self.private.public_key()  # type: ignore[no-any-return]
 
     def jwk(self) -> dict[str, object]:
