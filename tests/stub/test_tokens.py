@@ -71,6 +71,7 @@ INVALID: list[tuple[Callable[[TokenIssuer], str], str]] = [
     (lambda issuer: issuer.issue("billing", scopes="orders:read", claims={"iss": "https://evil"}), "token issuer 'https://evil'"),
     (lambda issuer: issuer.issue("billing", scopes="orders:read")[:-4] + "AAAA", "token signature not valid"),
     (lambda issuer: "not-a-jwt", "token malformed"),
+    (lambda issuer: jwt.encode({"sub": "billing"}, "a-shared-secret", algorithm="HS256"), "token algorithm 'HS256' is not ES256"),
 ]
 
 
