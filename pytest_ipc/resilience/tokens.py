@@ -52,9 +52,6 @@ class _Window:
     def api(self) -> list[JournalEntry]:
         return [entry for entry in self.entries() if entry.route is self.route]
 
-    def fetches(self) -> list[JournalEntry]:
-        return [entry for entry in self.entries() if entry.route is self.issuer.token_route]
-
     def render(self, outcomes: Iterable[CallOutcome] = ()) -> str:
         entries = self.entries()
         if not entries:

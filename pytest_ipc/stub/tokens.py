@@ -94,11 +94,10 @@ class IssuedToken:
     def jti(self) -> str:
         return str(self.claims["jti"])
 
-    def describe(self, origin: float | None = None) -> str:
+    def describe(self) -> str:
         """How messages name the token: its id, subject, scopes and lifetime."""
         lifetime = float(self.claims["exp"]) - float(self.claims["iat"])
-        at = "" if origin is None else f", issued at +{self.issued_at - origin:.3f} s"
-        return f"token {self.jti[:8]} (sub={self.claims['sub']}, scope={self.claims.get('scope', '')!r}, lifetime {lifetime:.3f} s{at})"
+        return f"token {self.jti[:8]} (sub={self.claims['sub']}, scope={self.claims.get('scope', '')!r}, lifetime {lifetime:.3f} s)"
 
 
 @dataclass
