@@ -88,11 +88,15 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import assert_deadline_propagated as assert_deadline_propagated
     from pytest_ipc.resilience import assert_deadline_set as assert_deadline_set
     from pytest_ipc.resilience import assert_fallback as assert_fallback
+    from pytest_ipc.resilience import assert_forbidden_not_retried as assert_forbidden_not_retried
+    from pytest_ipc.resilience import assert_least_scopes as assert_least_scopes
+    from pytest_ipc.resilience import assert_reauthenticates_once as assert_reauthenticates_once
     from pytest_ipc.resilience import assert_request_cap as assert_request_cap
     from pytest_ipc.resilience import assert_retries as assert_retries
     from pytest_ipc.resilience import assert_retry_codes as assert_retry_codes
     from pytest_ipc.resilience import assert_retry_jitter as assert_retry_jitter
     from pytest_ipc.resilience import assert_timeout_honoured as assert_timeout_honoured
+    from pytest_ipc.resilience import assert_token_refreshed as assert_token_refreshed
     from pytest_ipc.resilience import constant as constant
     from pytest_ipc.resilience import exponential as exponential
     from pytest_ipc.resilience import watch_circuitbreaker as watch_circuitbreaker
@@ -182,6 +186,8 @@ __all__ = [
     "assert_deadline_set",
     "assert_exactly_once_effect",
     "assert_fallback",
+    "assert_forbidden_not_retried",
+    "assert_least_scopes",
     "assert_message_matches_pact",
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",
@@ -190,11 +196,13 @@ __all__ = [
     "assert_pact_matches_openapi",
     "assert_pacts_compatible",
     "assert_poison_dead_lettered",
+    "assert_reauthenticates_once",
     "assert_request_cap",
     "assert_retries",
     "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "assert_token_refreshed",
     "breaking_changes",
     "can_i_deploy",
     "channels_for",

@@ -86,7 +86,8 @@ def start(fault: Fault, into: object, *, upstream: ObservedStub | None = None) -
 def inject(fault: Fault, into: object, *, must_fire: bool = True, upstream: ObservedStub | None = None) -> Iterator[ActiveFault]:
     """Apply `fault` to `into` inside the block and remove it afterwards, also on an exception.
 
-    `into` chooses the layer: an `HttpStub` (stub), a `GrpcStub` (grpc), a `ThriftStub` (thrift), a fault-proxy `Proxy` (proxy) or
+    `into` chooses the layer: an `HttpStub` or one of its routes (stub), a `GrpcStub` (grpc), a `ThriftStub` (thrift),
+    a fault-proxy `Proxy` (proxy) or
     `InProcess(base_url)` (respx, httpx clients only). At the end of a block that raised nothing,
     a fault that never fired fails with `FaultNeverFired`, unless `must_fire=False`.
     """

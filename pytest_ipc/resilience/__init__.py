@@ -19,6 +19,12 @@ from pytest_ipc.resilience.fallback import assert_fallback
 from pytest_ipc.resilience.retries import assert_retries, assert_retry_jitter, constant, exponential, pauses
 from pytest_ipc.resilience.retry_codes import assert_retry_codes
 from pytest_ipc.resilience.timeouts import assert_timeout_honoured
+from pytest_ipc.resilience.tokens import (
+    assert_forbidden_not_retried,
+    assert_least_scopes,
+    assert_reauthenticates_once,
+    assert_token_refreshed,
+)
 
 __all__ = [
     "STATES",
@@ -31,11 +37,15 @@ __all__ = [
     "assert_deadline_propagated",
     "assert_deadline_set",
     "assert_fallback",
+    "assert_forbidden_not_retried",
+    "assert_least_scopes",
+    "assert_reauthenticates_once",
     "assert_request_cap",
     "assert_retries",
     "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "assert_token_refreshed",
     "constant",
     "exponential",
     "pauses",

@@ -28,20 +28,29 @@ from pytest_ipc.resilience.fallback import Degraded, fallback_probe
 from pytest_ipc.resilience.retries import Backoff, jitter_probe
 from pytest_ipc.resilience.retry_codes import retry_codes_probe
 from pytest_ipc.resilience.timeouts import timeout_probe
+from pytest_ipc.resilience.tokens import forbidden_probe, privilege_probe, reauthentication_probe, refresh_probe
+from pytest_ipc.stub.tokens import IssuedToken, scope_set
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from pytest_ipc._observed import ObservedStub
     from pytest_ipc.rpc import RpcStub
+    from pytest_ipc.stub import JournalEntry, Route
 
 __all__ = [
     "assert_breaker",
     "assert_deadline_honoured",
     "assert_deadline_propagated",
     "assert_fallback",
+    "assert_forbidden_not_retried",
+    "assert_least_scopes",
+    "assert_reauthenticates_once",
     "assert_request_cap",
     "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "assert_token_refreshed",
 ]
 
 
@@ -135,3 +144,27 @@ async def assert_retry_codes(
 ) -> dict[str, int]:
     """Async form of `pytest_ipc.resilience.assert_retry_codes`."""
     return await drive_async(call, retry_codes_probe(stub, retryable, not_retryable, retries, backoff, tolerance, call_timeout))
+
+
+async def assert_token_refreshed(
+    call: AsyncCall, route: Route, *, lifetime: float = 0.3, proactive: bool = True, call_timeout: float = 5.0
+) -> list[IssuedToken]:
+    """Async form of `pytest_ipc.resilience.assert_token_refreshed`."""
+    return await drive_async(call, refresh_probe(route, lifetime, proactive, call_timeout))
+
+
+async def assert_reauthenticates_once(call: AsyncCall, route: Route, *, call_timeout: float = 5.0) -> list[JournalEntry]:
+    """Async form of `pytest_ipc.resilience.assert_reauthenticates_once`."""
+    return await drive_async(call, reauthentication_probe(route, call_timeout))
+
+
+async def assert_forbidden_not_retried(call: AsyncCall, route: Route, *, call_timeout: float = 5.0) -> list[JournalEntry]:
+    """Async form of `pytest_ipc.resilience.assert_forbidden_not_retried`."""
+    return await drive_async(call, forbidden_probe(route, call_timeout))
+
+
+async def assert_least_scopes(
+    call: AsyncCall, route: Route, *, allowed: str | Iterable[str] = (), call_timeout: float = 5.0
+) -> list[JournalEntry]:
+    """Async form of `pytest_ipc.resilience.assert_least_scopes`."""
+    return await drive_async(call, privilege_probe(route, scope_set(allowed), call_timeout))

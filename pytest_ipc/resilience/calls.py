@@ -31,6 +31,7 @@ from pytest_ipc._errors import IpcUsageError
 Call = Callable[[], object]
 AsyncCall = Callable[[], Awaitable[object]]
 THREAD_NAME = "pytest-ipc-resilience-call"
+POLL = 0.02  # seconds between looks at a probe's `enough`
 T = TypeVar("T")
 
 
@@ -61,10 +62,12 @@ class CallOutcome:
 
 @dataclass(frozen=True)
 class Calls:
-    """A probe's request: start `count` calls at once and wait up to `wait_up_to` s for them."""
+    """A probe's request: start `count` calls at once and wait up to `wait_up_to` s for them, or
+    until `enough()` is true (the verdict is known: a runaway client need not be waited for)."""
 
     count: int
     wait_up_to: float
+    enough: Callable[[], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,9 @@ def _run_one(call: Call, outcome: CallOutcome, barrier: threading.Barrier | None
     outcome.duration = time.monotonic() - outcome.started
 
 
-def timed_calls(call: Call, count: int, wait_up_to: float) -> list[CallOutcome]:
-    """Start `count` calls at once, each on its own thread, and wait at most `wait_up_to` s for them."""
+def timed_calls(call: Call, count: int, wait_up_to: float, enough: Callable[[], bool] | None = None) -> list[CallOutcome]:
+    """Start `count` calls at once, each on its own thread, and wait at most `wait_up_to` s for them
+    (less once `enough()` is true)."""
     outcomes = [CallOutcome(started=time.monotonic()) for _ in range(count)]
     barrier = threading.Barrier(count) if count > 1 else None
     workers = [threading.Thread(target=_run_one, args=(call, outcome, barrier), name=THREAD_NAME, daemon=True) for outcome in outcomes]
@@ -112,7 +116,10 @@ def timed_calls(call: Call, count: int, wait_up_to: float) -> list[CallOutcome]:
         worker.start()
     deadline = time.monotonic() + wait_up_to
     for worker in workers:
-        worker.join(max(0.0, deadline - time.monotonic()))
+        while worker.is_alive() and (left := deadline - time.monotonic()) > 0:
+            worker.join(left if enough is None else min(left, POLL))
+            if enough is not None and enough():
+                return outcomes
     return outcomes
 
 
@@ -129,12 +136,15 @@ def drive(call: Call, probe: Probe[T]) -> T:
             time.sleep(max(0.0, step.until - time.monotonic()))
             answer = None
         else:
-            answer = timed_calls(call, step.count, step.wait_up_to)
+            answer = timed_calls(call, step.count, step.wait_up_to, step.enough)
 
 
 # -- the caller's event loop ------------------------------------------------------------------------
-async def timed_calls_async(call: AsyncCall, count: int, wait_up_to: float) -> list[CallOutcome]:
-    """Start `count` calls at once as tasks on this loop; cancel those still running after `wait_up_to` s.
+async def timed_calls_async(
+    call: AsyncCall, count: int, wait_up_to: float, enough: Callable[[], bool] | None = None
+) -> list[CallOutcome]:
+    """Start `count` calls at once as tasks on this loop; cancel those still running after `wait_up_to` s
+    (or once `enough()` is true).
 
     anyio's task group and cancel scope, so the same code serves asyncio (pytest-asyncio, anyio) and trio.
     """
@@ -149,10 +159,21 @@ async def timed_calls_async(call: AsyncCall, count: int, wait_up_to: float) -> l
             return
         await _finish(result, outcome)
 
-    with anyio.move_on_after(wait_up_to):  # cancels the calls still running: they stay unfinished
+    async def watch(waiting: anyio.CancelScope) -> None:
+        """Stop waiting for the calls once `enough()`; end by itself when they all have."""
+        assert enough is not None
+        while not all(outcome.finished for outcome in outcomes) and not misuse:
+            if enough():
+                waiting.cancel()
+                return
+            await anyio.sleep(POLL)
+
+    with anyio.move_on_after(wait_up_to) as waiting:  # cancels the calls still running: they stay unfinished
         async with anyio.create_task_group() as group:
             for outcome in outcomes:
                 group.start_soon(one, outcome)
+            if enough is not None:
+                group.start_soon(watch, waiting)
     if misuse:
         raise ResilienceUsageError(
             f"the aio assertions take an async call (e.g. lambda: client.get(url) on an AsyncClient); it returned {misuse[0]!r}"
@@ -173,7 +194,7 @@ async def drive_async(call: AsyncCall, probe: Probe[T]) -> T:
             await anyio.sleep(max(0.0, step.until - time.monotonic()))
             answer = None
         else:
-            answer = await timed_calls_async(call, step.count, step.wait_up_to)
+            answer = await timed_calls_async(call, step.count, step.wait_up_to, step.enough)
 
 
 # -- argument checks --------------------------------------------------------------------------------

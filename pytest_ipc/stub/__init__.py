@@ -12,7 +12,8 @@
         http_stub.assert_called(orders, times=3)
 
 Pieces: `matchers` (what a route takes), `responses` and `fake` (what it answers), `routes` (the
-fluent route), `auth`, `scenarios`, `journal` (what was seen), `server` (`HttpStub`, the API), and
+fluent route), `auth` (every credential check, JWTs included), `tokens` (the OAuth2 token issuer
+and its JWKS, `http_stub.token_issuer()`), `scenarios`, `journal` (what was seen), `server` (`HttpStub`, the API), and
 the two servers behind it: `embedded` (the shared h11 core, whose bounds are `Limits`) and
 `wiremock` (`HttpStub.on_wiremock(url)`; what WireMock cannot express raises `WireMockUnsupported`);
 `openapi` serves an OpenAPI document's operations as routes (`HttpStub.serve_openapi`). Faults are the vocabulary of
@@ -29,11 +30,13 @@ from pytest_ipc.stub.responses import Reply
 from pytest_ipc.stub.routes import Route
 from pytest_ipc.stub.scenarios import Scenario
 from pytest_ipc.stub.server import HttpStub
+from pytest_ipc.stub.tokens import IssuedToken, TokenIssuer
 from pytest_ipc.stub.wiremock import WireMockError, WireMockUnsupported
 
 __all__ = [
     "FakeJson",
     "HttpStub",
+    "IssuedToken",
     "Journal",
     "JournalEntry",
     "Limits",
@@ -44,6 +47,7 @@ __all__ = [
     "Scenario",
     "SpecRoute",
     "StubRequest",
+    "TokenIssuer",
     "WireMockError",
     "WireMockUnsupported",
     "fake_json",

@@ -71,6 +71,16 @@ class JournalEntry:
         return f"{self.request.method} {self.request.path}"
 
     @property
+    def claims(self) -> dict[str, object] | None:
+        """The bearer JWT's claims when a JWT check read them (also from a refused token), else None."""
+        return self.request.claims
+
+    @property
+    def token_problem(self) -> str | None:
+        """Why a credential check refused the request ("token expired"...), else None."""
+        return self.request.token_problem
+
+    @property
     def fault(self) -> str | None:
         """The faults that fired for this request, joined with '+', or None."""
         return "+".join(self.faults) or None

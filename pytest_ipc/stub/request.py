@@ -24,6 +24,8 @@ class StubRequest:
     received_at: float
     params: dict[str, str] = field(default_factory=dict)  # path template parameters, once matched
     client_subject: str | None = None  # RFC 4514 subject of the client's TLS certificate (HTTPS stub), if sent
+    claims: dict[str, object] | None = None  # a bearer JWT's claims, once a JWT check read them
+    token_problem: str | None = None  # why a credential check refused the request
 
     @classmethod
     def from_core(cls, request: Request) -> StubRequest:

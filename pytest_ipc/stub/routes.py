@@ -14,7 +14,7 @@ from typing import Concatenate, ParamSpec
 from pytest_ipc._http import Response
 from pytest_ipc.faults.layers.stub import ArmedFault, arm, status_response
 from pytest_ipc.faults.vocabulary import Fault, Status
-from pytest_ipc.stub.auth import Auth, BasicAuth, BearerAuth
+from pytest_ipc.stub.auth import Auth, BasicAuth, BearerAuth, JwtAuth, KeySet
 from pytest_ipc.stub.matchers import NOT_GIVEN, RequestMatcher
 from pytest_ipc.stub.request import StubRequest
 from pytest_ipc.stub.responses import Headers, JsonTransform, Reply
@@ -45,10 +45,13 @@ def _changes(method: Callable[Concatenate[Route, P], Route]) -> Callable[Concate
 class Route:
     """One expectation of the stub: which requests it takes, what it answers, and its own rules."""
 
-    def __init__(self, matcher: RequestMatcher, name: str, on_change: Callable[[], None]) -> None:
+    def __init__(
+        self, matcher: RequestMatcher, name: str, on_change: Callable[[], None], refresh: Callable[[], None] | None = None
+    ) -> None:
         self.matcher = matcher
         self.name = name
         self.on_change = on_change  # the stub's `publish`
+        self.refresh = refresh or (lambda: None)  # the stub's `refresh`: counts of its faults up to date
         self.replies: list[Reply | ReplyCallback] = []
         self.served = 0
         self.auth: Auth | None = None
@@ -118,6 +121,15 @@ class Route:
     @_changes
     def require_basic(self, user: str, password: str) -> Route:
         self.auth = BasicAuth(user, password)
+        return self
+
+    @_changes
+    def require_jwt(self, issuer: KeySet, *, scopes: str | Iterable[str] = (), leeway: float = 0.0) -> Route:
+        """Requests need a JWT `issuer` signed (a `TokenIssuer`) granting `scopes` ("orders:read"):
+        401 invalid_token (expired, not yet valid, wrong key, issuer or audience), 403 insufficient_scope.
+        `leeway` is the seconds of clock skew this service tolerates."""
+        words = scopes.split() if isinstance(scopes, str) else list(scopes)
+        self.auth = JwtAuth(issuer, tuple(words), leeway)
         return self
 
     @_changes

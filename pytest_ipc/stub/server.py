@@ -42,7 +42,8 @@ from pytest_ipc.stub.request import StubRequest
 from pytest_ipc.stub.responses import JsonTransform
 from pytest_ipc.stub.routes import Route
 from pytest_ipc.stub.scenarios import Scenario
-from pytest_ipc.stub.wiremock import WireMockServer
+from pytest_ipc.stub.tokens import TokenIssuer
+from pytest_ipc.stub.wiremock import WireMockServer, WireMockUnsupported
 from pytest_ipc.tls.errors import TlsUsageError
 
 CLOSEST_MISSES_SHOWN = 3
@@ -105,6 +106,7 @@ class HttpStub:
     auth: Auth | None
     scenarios: dict[str, Scenario]
     unmatched_allowed: bool
+    tokens: TokenIssuer | None
 
     def __init__(
         self,
@@ -150,6 +152,7 @@ class HttpStub:
         self.faults = []
         self.auth = None
         self.scenarios = {}
+        self.tokens = None
         self._json_transform = None
         self.unmatched_allowed = False
         self.journal.clear()
@@ -237,7 +240,7 @@ class HttpStub:
         template = path if isinstance(path, PathTemplate) else PathTemplate(path)
         matcher = RequestMatcher(method, template, query, headers, json, body, accept)
         label = name or f"{matcher.method} {template.text}" + (f" ({accept})" if accept else "")
-        route = Route(matcher, label, on_change=self.publish)
+        route = Route(matcher, label, on_change=self.publish, refresh=self.refresh)
         self.routes.append(route)
         self._publish(undo=lambda: self.routes.remove(route))
         return route
@@ -281,6 +284,18 @@ class HttpStub:
             )
         self.tls.verify_mode = ssl.CERT_REQUIRED
         self.client_certificate_required = True
+
+    def token_issuer(self, *, issuer: str | None = None, audience: str | None = None, lifetime: float = 300.0) -> TokenIssuer:
+        """An OAuth2 authorization server on this stub (`pytest_ipc.stub.tokens`): its JWKS at
+        `/.well-known/jwks.json` and its client-credentials token endpoint at `POST /oauth/token`;
+        `issuer` and `audience` default to the stub's URL, `lifetime` is the tokens' in seconds."""
+        if isinstance(self.server, WireMockServer):
+            raise WireMockUnsupported("the token issuer signs tokens per request; WireMock cannot (use the embedded stub)")
+        if self.tokens is not None:
+            raise ValueError("this test's stub has a token issuer already (http_stub.tokens); add clients to it")
+        url = self.url
+        self.tokens = TokenIssuer(self, issuer or url, audience or url, lifetime)
+        return self.tokens
 
     def _set_auth(self, auth: Auth) -> None:
         previous, self.auth = self.auth, auth

@@ -19,8 +19,8 @@ serving something subtly different. Not expressible:
 - ``random_bytes`` with a ``size`` other than the default (WireMock picks the length);
 - a capped lognormal latency (``maximum``), or two random latencies on one route;
 - predicates (callables) in header, query or JSON matchers, ``respond_with`` callbacks, auth
-  (``require_bearer``/``require_basic``: the 401-versus-403 answers), user scenarios and a
-  stub-level ``json_transform``.
+  (``require_bearer``/``require_basic``/``require_jwt``: the 401-versus-403 answers), the token
+  issuer (``token_issuer``: it signs per request), user scenarios and a stub-level ``json_transform``.
 
 A dribble becomes WireMock's chunked dribble of the body, in as many chunks as the stub would send
 the body in (WireMock sends the head at once).
@@ -109,7 +109,7 @@ def _route_mappings(route: Route, faults: Sequence[ArmedFault], priority: int) -
     if route.needs_python is not None:
         raise unsupported(route.needs_python)
     if route.auth is not None:
-        raise unsupported("auth (require_bearer/require_basic) has no WireMock mapping")
+        raise unsupported("auth (require_bearer/require_basic/require_jwt) has no WireMock mapping")
     if route.scenario is not None:
         raise unsupported("user scenarios are not translated")
     replies = route.replies or [Reply()]

@@ -1,7 +1,8 @@
 """The stub layer: how the HTTP stub performs each fault on the wire, and its fault activations.
 
 A fault is attached to the whole stub (`http_stub.inject`, `faults.inject(..., into=http_stub)`) or
-to one route (`route.inject`) as an `ArmedFault`. For every request it asks its `Trigger` whether it
+to one route (`route.inject`, `faults.inject(..., into=route)`: proven like the stub's) as an
+`ArmedFault`. For every request it asks its `Trigger` whether it
 fires; a fault that fires gets the response the route would send and either returns a response to
 go on with (a delay returns it later, a status replaces it) or writes to the raw connection itself
 and returns None (the connection then closes). Stub-wide faults act before any route's own.
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from pytest_ipc._observed import ObservedStub
     from pytest_ipc.stub import HttpStub
+    from pytest_ipc.stub.routes import Route
 
 Perform = Callable[[Any, Response, Exchange, "random.Random"], Awaitable[Response | None]]
 PACE = 0.01  # seconds between the pieces of a bandwidth-limited answer
@@ -157,53 +159,63 @@ def arm(fault: v.Fault | str) -> ArmedFault:
 
 
 class StubInjection:
-    """A stub-wide fault in place; its trigger counts the requests it acted on."""
+    """A fault in place on the whole stub or on one of its routes (the token endpoint, say); its
+    trigger counts the requests it acted on."""
 
     deferred = False
 
-    def __init__(self, fault: v.Fault, target: HttpStub) -> None:
-        self.stub = target
+    def __init__(self, fault: v.Fault, target: HttpStub | Route) -> None:
+        from pytest_ipc.stub.routes import Route  # here: the stub imports this module to arm its faults
+
+        self.route = target if isinstance(target, Route) else None
+        self.faults = target.faults
+        self._publish = target.on_change if isinstance(target, Route) else target.publish
+        self._refresh = target.refresh
+        self._url = None if isinstance(target, Route) else target.url
         self.armed = arm(fault)
-        target.faults.append(self.armed)
+        self.faults.append(self.armed)
         try:
-            target.publish()  # the stub's server may refuse it (WireMock: WireMockUnsupported)
+            self._publish()  # the stub's server may refuse it (WireMock: WireMockUnsupported)
         except BaseException:
-            target.faults.remove(self.armed)
+            self.faults.remove(self.armed)
             raise
         self._removed = False
 
     def activations(self) -> int:
-        self.stub.refresh()  # WireMock's journal is read back, its faults counted
+        self._refresh()  # WireMock's journal is read back, its faults counted
         return self.armed.trigger.fired
 
     def never_fired(self) -> str:
         seen = self.armed.trigger.seen
         if seen:
             return f"the stub saw {seen} request(s) and the fault's firing rules let every one through"
-        return f"the stub saw no request during the block: did the client call ipc_target_url (here {self.stub.url})?"
+        if self.route is not None:
+            return f"no request reached the route {self.route.name} during the block"
+        return f"the stub saw no request during the block: did the client call ipc_target_url (here {self._url})?"
 
     def remove(self) -> None:
         if not self._removed:
             self._removed = True
-            self.stub.faults[:] = [armed for armed in self.stub.faults if armed is not self.armed]
-            self.stub.publish()
+            self.faults[:] = [armed for armed in self.faults if armed is not self.armed]
+            self._publish()
 
 
 class StubLayer:
     name = "stub"
-    target_hint = "an HttpStub (http_stub)"
+    target_hint = "an HttpStub (http_stub) or one of its routes"
 
     def handles(self, target: object) -> bool:
-        from pytest_ipc.stub.server import HttpStub  # here: the stub imports this module to arm its faults
+        from pytest_ipc.stub.routes import Route  # here: the stub imports this module to arm its faults
+        from pytest_ipc.stub.server import HttpStub
 
-        return isinstance(target, HttpStub)
+        return isinstance(target, (HttpStub, Route))
 
     def why_not(self, fault: v.Fault) -> str | None:
         if type(fault) not in PERFORMERS:
             return "the stub is an HTTP server that is listening: it can answer badly or late, not refuse connections or time out a connect"
         return None
 
-    def inject(self, fault: v.Fault, target: HttpStub, upstream: ObservedStub | None) -> StubInjection:
+    def inject(self, fault: v.Fault, target: HttpStub | Route, upstream: ObservedStub | None) -> StubInjection:
         return StubInjection(fault, target)
 
 
