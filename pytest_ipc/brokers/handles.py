@@ -163,9 +163,9 @@ class IsolatedBroker:
         if not name or any(not (c.isalnum() or c in "-_") for c in name):
             raise IpcUsageError(f"a user's name is letters, digits, '-' and '_', got {name!r}")
         grants = admin.grants(self, list(publish), list(consume), dict(native))
-        username = f"{self.namespace}-{name}-{secrets.token_hex(2)}"
-        user = BrokerUser(name, username, secrets.token_hex(12), grants, self, admin)
-        admin.create(self, user.username, user.password, grants)
+        username, password = f"{self.namespace}-{name}-{secrets.token_hex(2)}", secrets.token_hex(12)
+        endpoint = admin.create(self, username, password, grants)
+        user = BrokerUser(name, username, password, grants, endpoint, self, admin)
         self._users.append(user)
         return user
 

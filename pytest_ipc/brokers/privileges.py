@@ -54,6 +54,9 @@ class Grant:
     permission: str
     pattern: str
     syntax: Syntax
+    group: str = ""
+    """The name of `user(publish=, consume=)` this grant is one of several for (Redis grants a
+    name as a key and a channel): the group is used when any of its grants is."""
 
     def covers(self, operation: Operation) -> bool:
         """True when this grant allows the operation (same permission, the name matches)."""
@@ -106,10 +109,13 @@ class PrivilegeReport:
     @property
     def unused(self) -> list[Grant]:
         """Grants (judged by name) that cover none of the operations the login used."""
+        used_groups = {
+            grant.group for grant in self.granted if grant.group and any(map(grant.covers, self.used))
+        }
         return [
             grant
             for grant in self.granted
-            if grant.judged and not any(grant.covers(operation) for operation in self.used)
+            if grant.judged and grant.group not in used_groups and not any(map(grant.covers, self.used))
         ]
 
     def wider_than_used(self) -> list[tuple[Grant, list[Operation]]]:
@@ -135,8 +141,11 @@ class UserAdmin(Protocol):
     ) -> tuple[Grant, ...]:
         """The broker's permissions for publishing to / consuming from the handle's names."""
 
-    def create(self, handle: IsolatedBroker, username: str, password: str, grants: tuple[Grant, ...]) -> None:
-        """Create the login with exactly these grants; it works once this returns."""
+    def create(
+        self, handle: IsolatedBroker, username: str, password: str, grants: tuple[Grant, ...]
+    ) -> BrokerEndpoint:
+        """Create the login with exactly these grants; it works once this returns. Returns where
+        the login connects (the handle's endpoint, or a recorder in front of it)."""
 
     def observe(self, handle: IsolatedBroker, username: str) -> tuple[list[Operation], list[Operation]]:
         """What the broker saw the login use, and what it refused it, so far."""
@@ -161,15 +170,10 @@ class BrokerUser:
     username: str
     password: str
     granted: tuple[Grant, ...]
+    endpoint: BrokerEndpoint
+    """Where the service connects, with this login."""
     handle: IsolatedBroker = field(repr=False)
     admin: UserAdmin = field(repr=False)
-
-    @property
-    def endpoint(self) -> BrokerEndpoint:
-        """The handle's endpoint with this login."""
-        from dataclasses import replace
-
-        return replace(self.handle.endpoint, username=self.username, password=self.password)
 
     @property
     def url(self) -> str:

@@ -10,6 +10,7 @@ the operation, the resource and the user of every ACCESS_REFUSED.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pytest_ipc.brokers.rabbitmq_admin import ACTING_USER, ErlangShell
 if TYPE_CHECKING:
     import pika.adapters.blocking_connection
 
+    from pytest_ipc.brokers.endpoint import BrokerEndpoint
     from pytest_ipc.brokers.handles import IsolatedBroker
 
 PERMISSIONS = ("configure", "write", "read")
@@ -98,7 +100,7 @@ class RabbitMQUsers:
             }
         return tuple(Grant(permission, patterns[permission], "regex") for permission in PERMISSIONS)
 
-    def create(self, handle: IsolatedBroker, username: str, password: str, grants: tuple[Grant, ...]) -> None:
+    def create(self, handle: IsolatedBroker, username: str, password: str, grants: tuple[Grant, ...]) -> BrokerEndpoint:
         vhost = _vhost(handle)
         if handle.namespace not in self._tracing:
             self._tracing[handle.namespace] = self._start_tracing(handle, vhost)
@@ -111,6 +113,7 @@ class RabbitMQUsers:
         )
         tracing = self._tracing[handle.namespace]
         tracing.channel.queue_bind(TRACE_QUEUE, TRACE_EXCHANGE, arguments={"x-match": "any", "user": username})
+        return dataclasses.replace(handle.endpoint, username=username, password=password)
 
     def _start_tracing(self, handle: IsolatedBroker, vhost: str) -> _Tracing:
         import secrets
@@ -127,8 +130,8 @@ class RabbitMQUsers:
             f"{erlang_bytes('^pytest-ipc')}, {erlang_bytes('^pytest-ipc')}, {erlang_bytes('^(pytest-ipc|amq.rabbitmq.trace)')}, Actor), "
             f"ok = rabbit_trace:start({erlang_bytes(vhost)})."
         )
-        server = handle.server.endpoint
-        parameters = connection_parameters(server.__class__(server.kind, server.host, server.port, login, password), vhost)
+        server = dataclasses.replace(handle.server.endpoint, username=login, password=password)
+        parameters = connection_parameters(server, vhost)
         connection = pika.BlockingConnection(parameters)
         channel = connection.channel()
         channel.exchange_declare(TRACE_EXCHANGE, "headers", auto_delete=False)

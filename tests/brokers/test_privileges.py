@@ -7,6 +7,8 @@ from __future__ import annotations
 import pika
 import pika.exceptions
 import pytest
+import redis
+import redis.exceptions
 
 from pytest_ipc.brokers.errors import LeastPrivilegeError
 from pytest_ipc.brokers.handles import IsolatedBroker
@@ -79,3 +81,42 @@ class TestRabbitMQ:
         message = str(caught.value)
         assert "read '.*': used only for 'orders'; narrow it to '^orders$'" in message
         assert "write '': never used" not in message  # an empty grant grants nothing
+
+
+class TestRedis:
+    """A work queue on a Redis list: the publisher LPUSHes, the consumer BRPOPs."""
+
+    def test_a_service_that_uses_exactly_what_it_was_given_passes(self, redis_broker: IsolatedBroker) -> None:
+        publisher = redis_broker.user("orders-publisher", publish=["orders"])
+        consumer = redis_broker.user("orders-consumer", consume=["orders"])
+        queue = redis_broker.name("orders")
+        with redis.Redis.from_url(publisher.url) as client:
+            client.lpush(queue, b"order-1")
+        with redis.Redis.from_url(consumer.url) as client:
+            assert client.brpop([queue], timeout=5) == (queue.encode(), b"order-1")
+        reports = assert_least_privilege(publisher, consumer)
+        assert str(reports[0].used[0]) == f"write keys on key {queue!r} (LPUSH)"
+
+    def test_a_service_that_needs_more_is_caught_naming_the_refused_operation(self, redis_broker: IsolatedBroker) -> None:
+        consumer = redis_broker.user("orders-consumer", consume=["orders"])
+        queue, audit = redis_broker.name("orders"), redis_broker.name("audit")
+        with redis.Redis.from_url(consumer.url) as client:
+            assert client.rpop(queue) is None
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                client.incr(audit)  # the consumer also counts what it did, in a key it was not given
+        with pytest.raises(LeastPrivilegeError) as caught:
+            assert_least_privilege(consumer)
+        message = str(caught.value)
+        assert f"write keys on key {audit!r} (INCRBY): granted write keys {queue!r}, which does not cover {audit!r}" in message
+
+    def test_an_over_privileged_consumer_is_caught_naming_the_grant_to_narrow(self, redis_broker: IsolatedBroker) -> None:
+        everything = redis_broker.name("*")
+        consumer = redis_broker.user("orders-consumer", keys=[f"~{everything}"], channels=[f"&{redis_broker.name('events')}"])
+        queue = redis_broker.name("orders")
+        with redis.Redis.from_url(consumer.url) as client:
+            assert client.rpop(queue) is None
+        with pytest.raises(LeastPrivilegeError) as caught:
+            assert_least_privilege(consumer)
+        message = str(caught.value)
+        assert f"read keys {everything!r}: used only for {queue!r}; narrow it to {queue!r}" in message
+        assert f"channels {redis_broker.name('events')!r}: never used; remove it" in message
