@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 Syntax = Literal["regex", "glob", "nats", "mqtt", "rule"]
 """How a grant's pattern matches names: RabbitMQ regexes, Redis globs, NATS and MQTT wildcards;
-``rule`` is a Redis command rule (``+@read``), which is listed but not judged by name."""
+``rule`` is listed but not judged by name (Redis command rules like ``+@read``, NATS denials)."""
 
 SETTLE_TIMEOUT = 2.0  # seconds for a broker's evidence (log, trace) to stop growing
 SETTLE_INTERVAL = 0.05

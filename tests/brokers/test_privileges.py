@@ -4,6 +4,9 @@ caught naming the refused operation, and an over-privileged consumer is caught n
 
 from __future__ import annotations
 
+import asyncio
+
+import nats
 import pika
 import pika.exceptions
 import pytest
@@ -120,3 +123,52 @@ class TestRedis:
         message = str(caught.value)
         assert f"read keys {everything!r}: used only for {queue!r}; narrow it to {queue!r}" in message
         assert f"channels {redis_broker.name('events')!r}: never used; remove it" in message
+
+
+async def nats_service(user: BrokerUser, subscribe: list[str], publish: list[str]) -> list[str]:
+    """A NATS service: subscribes, publishes one message to each subject, flushes; returns the
+    errors its client reported (a permissions violation arrives through the error callback)."""
+    errors: list[str] = []
+
+    async def on_error(error: Exception) -> None:
+        errors.append(str(error))
+
+    client = await nats.connect(user.url, connect_timeout=5, allow_reconnect=False, error_cb=on_error)
+    try:
+        for subject in subscribe:
+            await client.subscribe(subject)
+        for subject in publish:
+            await client.publish(subject, b"order-1")
+        await client.flush(timeout=5)
+        await asyncio.sleep(0)  # let the error callback run
+    finally:
+        await client.close()
+    return errors
+
+
+class TestNats:
+    def test_a_service_that_uses_exactly_what_it_was_given_passes(self, nats_broker: IsolatedBroker) -> None:
+        publisher = nats_broker.user("orders-publisher", publish=["orders.created"])
+        consumer = nats_broker.user("orders-consumer", consume=["orders.*"])
+        subject = nats_broker.name("orders.created")
+        assert asyncio.run(nats_service(consumer, [nats_broker.name("orders.*")], [])) == []
+        assert asyncio.run(nats_service(publisher, [], [subject])) == []
+        reports = assert_least_privilege(publisher, consumer)
+        assert [str(operation) for operation in reports[0].used] == [f"publish on subject {subject!r} (PUB)"]
+
+    def test_a_service_that_needs_more_is_caught_naming_the_refused_operation(self, nats_broker: IsolatedBroker) -> None:
+        publisher = nats_broker.user("orders-publisher", publish=["orders.created"])
+        audit = nats_broker.name("audit.orders")
+        asyncio.run(nats_service(publisher, [], [nats_broker.name("orders.created"), audit]))
+        with pytest.raises(LeastPrivilegeError) as caught:
+            assert_least_privilege(publisher)
+        message = str(caught.value)
+        assert f"publish on subject {audit!r} (PUBLISH): granted publish {nats_broker.name('orders.created')!r}" in message
+
+    def test_an_over_privileged_consumer_is_caught_naming_the_grant_to_narrow(self, nats_broker: IsolatedBroker) -> None:
+        consumer = nats_broker.user("orders-consumer", consume=[">"])
+        subject = nats_broker.name("orders.created")
+        assert asyncio.run(nats_service(consumer, [subject], [])) == []
+        with pytest.raises(LeastPrivilegeError) as caught:
+            assert_least_privilege(consumer)
+        assert f"subscribe {nats_broker.name('>')!r}: used only for {subject!r}; narrow it to {subject!r}" in str(caught.value)
