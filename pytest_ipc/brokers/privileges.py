@@ -84,7 +84,7 @@ def pattern_matches(syntax: Syntax, pattern: str, name: str) -> bool:
         for index, token in enumerate(wanted):
             if token == many:
                 return len(parts) > index or syntax == "mqtt"
-            if index >= len(parts) or (token != one and token != parts[index]):
+            if index >= len(parts) or (token != one and token != parts[index]) or parts[index] == many:
                 return False
         return len(parts) == len(wanted)
     return False

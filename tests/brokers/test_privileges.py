@@ -5,6 +5,7 @@ caught naming the refused operation, and an over-privileged consumer is caught n
 from __future__ import annotations
 
 import asyncio
+import time
 
 import nats
 import pika
@@ -15,6 +16,7 @@ import redis.exceptions
 
 from pytest_ipc.brokers.errors import LeastPrivilegeError
 from pytest_ipc.brokers.handles import IsolatedBroker
+from pytest_ipc.brokers.mqtt import mqtt_client
 from pytest_ipc.brokers.privileges import BrokerUser, assert_least_privilege
 
 
@@ -172,3 +174,53 @@ class TestNats:
         with pytest.raises(LeastPrivilegeError) as caught:
             assert_least_privilege(consumer)
         assert f"subscribe {nats_broker.name('>')!r}: used only for {subject!r}; narrow it to {subject!r}" in str(caught.value)
+
+
+def mqtt_service(user: BrokerUser, subscribe: list[str], publish: list[str]) -> list[int]:
+    """An MQTT service (paho): subscribes, publishes one message to each topic (QoS 1), disconnects;
+    returns the reason codes of its subscriptions."""
+    client = mqtt_client(user.endpoint, f"service-{user.name}")
+    granted: list[int] = []
+    client.on_subscribe = lambda _c, _u, _m, codes, _p: granted.extend(code.value for code in codes)
+    client.connect(user.endpoint.host, user.endpoint.port)
+    client.loop_start()
+    try:
+        for topic in subscribe:
+            client.subscribe(topic, qos=1)
+        for topic in publish:
+            client.publish(topic, b"order-1", qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while len(granted) < len(subscribe) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return granted
+
+
+class TestMqtt:
+    def test_a_service_that_uses_exactly_what_it_was_given_passes(self, mqtt_broker: IsolatedBroker) -> None:
+        publisher = mqtt_broker.user("orders-publisher", publish=["orders/created"])
+        consumer = mqtt_broker.user("orders-consumer", consume=["orders/+"])
+        assert mqtt_service(consumer, [mqtt_broker.name("orders/+")], []) == [1]
+        mqtt_service(publisher, [], [mqtt_broker.name("orders/created")])
+        assert_least_privilege(publisher, consumer)
+
+    def test_a_service_that_needs_more_is_caught_naming_the_refused_operation(self, mqtt_broker: IsolatedBroker) -> None:
+        consumer = mqtt_broker.user("orders-consumer", consume=["orders/+"])
+        audit = mqtt_broker.name("audit/#")
+        # Mosquitto 2.0 grants the subscription (SUBACK QoS 1) and then silently delivers nothing on it.
+        mqtt_service(consumer, [mqtt_broker.name("orders/+"), audit], [])
+        with pytest.raises(LeastPrivilegeError) as caught:
+            assert_least_privilege(consumer)
+        assert f"read on topic filter {audit!r} (SUBSCRIBE): granted read {mqtt_broker.name('orders/+')!r}" in str(caught.value)
+
+    def test_an_over_privileged_consumer_is_caught_naming_the_grant_to_narrow(self, mqtt_broker: IsolatedBroker) -> None:
+        consumer = mqtt_broker.user("orders-consumer", consume=["#"], publish=["orders/done"])
+        topic = mqtt_broker.name("orders/created")
+        mqtt_service(consumer, [topic], [])
+        with pytest.raises(LeastPrivilegeError) as caught:
+            assert_least_privilege(consumer)
+        message = str(caught.value)
+        assert f"read {mqtt_broker.name('#')!r}: used only for {topic!r}; narrow it to {topic!r}" in message
+        assert f"write {mqtt_broker.name('orders/done')!r}: never used; remove it" in message
