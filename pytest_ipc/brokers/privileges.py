@@ -237,16 +237,16 @@ def _problems(report: PrivilegeReport, tolerated: set[str]) -> list[str]:
     unused = [grant for grant in report.unused if grant.pattern not in tolerated]
     wider = [(grant, ops) for grant, ops in report.wider_than_used() if grant.pattern not in tolerated]
     if unused or wider:
-        lines = [f"  - {grant}: never used; remove it" for grant in unused]
+        advice = [f"  - {grant}: never used; remove it" for grant in unused]
         for grant, operations in wider:
             names = sorted({operation.resource for operation in operations})
-            lines.append(
+            advice.append(
                 f"  - {grant}: used only for {', '.join(map(repr, names))}; "
                 f"narrow it to {narrowest(grant.syntax, names)!r}"
             )
         problems.append(
             f"{user} holds grants it never needed; expected every grant used and no wider than used:\n"
-            + "\n".join(lines)
+            + "\n".join(advice)
             + f"\n{summary}\n  refused: {', '.join(map(str, report.refused)) or 'nothing'}"
         )
     return problems

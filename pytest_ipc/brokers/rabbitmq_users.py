@@ -143,9 +143,9 @@ class RabbitMQUsers:
         tracing = self._tracing[handle.namespace]
         while True:
             method, properties, _ = tracing.channel.basic_get(TRACE_QUEUE, auto_ack=True)
-            if method is None:
+            if method is None or properties is None:
                 break
-            tracing.traces.append((method.routing_key, dict(properties.headers or {})))
+            tracing.traces.append((str(method.routing_key), dict(properties.headers or {})))
         used: list[Operation] = []
         for key, headers in tracing.traces:
             if headers.get("user") != username:

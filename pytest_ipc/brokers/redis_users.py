@@ -254,7 +254,7 @@ def _operations(client: redis.Redis, arguments: list[str]) -> list[Operation]:
         return [Operation(CHANNELS, channel, "channel", command.upper()) for channel in arguments[1:]]
     operations = []
     with contextlib.suppress(redis_module.ResponseError):  # a command without keys
-        for key, flags in client.execute_command("COMMAND", "GETKEYSANDFLAGS", *arguments):
+        for key, flags in client.execute_command("COMMAND", "GETKEYSANDFLAGS", *arguments):  # type: ignore[no-untyped-call]
             names = {flag.decode() if isinstance(flag, bytes) else str(flag) for flag in flags}
             key = key.decode(errors="replace") if isinstance(key, bytes) else str(key)
             # As Redis's ACL checks: "access" reads, "insert"/"update"/"delete" write; else the R/W flags.
@@ -276,7 +276,7 @@ def _refusal(client: redis.Redis, entry: dict[str, object]) -> Operation:
     if reason == "channel":
         return Operation(CHANNELS, target, "channel", command)
     if reason == "key":
-        flags = client.execute_command("COMMAND", "INFO", command.split()[0]) if command else []
+        flags = client.execute_command("COMMAND", "INFO", command.split()[0]) if command else []  # type: ignore[no-untyped-call]
         described = str(flags)
         return Operation(WRITE if "write" in described else READ, target, "key", command)
     return Operation(COMMANDS, target, "command", command)

@@ -5,6 +5,7 @@ caught naming the refused operation, and an over-privileged consumer is caught n
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import nats
@@ -13,11 +14,15 @@ import pika.exceptions
 import pytest
 import redis
 import redis.exceptions
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from pytest_ipc.brokers.errors import LeastPrivilegeError
+from pytest_ipc.brokers.errors import BrokerError, LeastPrivilegeError
 from pytest_ipc.brokers.handles import IsolatedBroker
-from pytest_ipc.brokers.mqtt import mqtt_client
+from pytest_ipc.brokers.mqtt import login_accepted, mqtt_client
+from pytest_ipc.brokers.nats import NatsRequester
 from pytest_ipc.brokers.privileges import BrokerUser, assert_least_privilege
+from pytest_ipc.brokers.server import BrokerServer
 
 
 def amqp_channel(user: BrokerUser) -> tuple[pika.BlockingConnection, pika.adapters.blocking_connection.BlockingChannel]:
@@ -57,7 +62,10 @@ class TestRabbitMQ:
         amqp_publish(publisher, "orders", b"order-1")
         assert amqp_consume_one(consumer, "orders") == b"order-1"
         reports = assert_least_privilege(consumer, publisher)
-        assert [str(op) for op in reports[0].used] == ["read on queue 'orders' (basic.get/basic.consume)", "configure on queue 'orders' (queue.declare)"]
+        assert [str(op) for op in reports[0].used] == [
+            "read on queue 'orders' (basic.get/basic.consume)",
+            "configure on queue 'orders' (queue.declare)",
+        ]
 
     def test_a_service_that_needs_more_is_caught_naming_the_refused_operation(self, rabbitmq_broker: IsolatedBroker) -> None:
         consumer = rabbitmq_broker.user("orders-consumer", read="^orders$", write="", configure="^orders$")
@@ -70,7 +78,10 @@ class TestRabbitMQ:
             assert_least_privilege(consumer)
         message = str(caught.value)
         assert "was refused 1 operation(s)" in message
-        assert "configure on queue 'orders-audit' (queue.declare): granted configure '^orders$', which does not cover 'orders-audit'" in message
+        assert (
+            "configure on queue 'orders-audit' (queue.declare): granted configure '^orders$', "
+            "which does not cover 'orders-audit'"
+        ) in message
 
     def test_an_over_privileged_consumer_is_caught_naming_the_grant_to_narrow(self, rabbitmq_broker: IsolatedBroker) -> None:
         consumer = rabbitmq_broker.user("orders-consumer", read=".*", configure="^orders$")
@@ -224,3 +235,42 @@ class TestMqtt:
         message = str(caught.value)
         assert f"read {mqtt_broker.name('#')!r}: used only for {topic!r}; narrow it to {topic!r}" in message
         assert f"write {mqtt_broker.name('orders/done')!r}: never used; remove it" in message
+
+
+def logs_in(user: BrokerUser) -> bool:
+    """Whether the user's login still gets in, with the kind's real client."""
+    endpoint = user.endpoint
+    if endpoint.kind == "rabbitmq":
+        try:
+            pika.BlockingConnection(pika.URLParameters(user.url)).close()
+        except pika.exceptions.AMQPConnectionError:
+            return False
+        return True
+    if endpoint.kind == "redis":
+        try:
+            login = {"username": endpoint.username, "password": endpoint.password}
+            with redis.Redis(endpoint.host, endpoint.port, **login, retry=Retry(NoBackoff(), 0)) as client:
+                client.ping()
+        except (redis.exceptions.AuthenticationError, redis.exceptions.ConnectionError):
+            return False
+        return True
+    if endpoint.kind == "nats":
+        try:
+            NatsRequester(endpoint).close()
+        except BrokerError:
+            return False
+        return True
+    return login_accepted(endpoint)
+
+
+@pytest.mark.parametrize("kind", ["rabbitmq", "redis", "nats", "mqtt"])
+def test_users_are_removed_with_their_test(kind: str, request: pytest.FixtureRequest) -> None:
+    server: BrokerServer = request.getfixturevalue(f"{kind}_server")
+    handle = server.isolate().open()
+    try:
+        user = handle.user("orders-consumer", consume=["orders"])
+        assert logs_in(user)
+    finally:
+        handle.close()
+    direct = dataclasses.replace(user.endpoint, host=server.endpoint.host, port=server.endpoint.port)  # no relay
+    assert not logs_in(dataclasses.replace(user, endpoint=direct))
