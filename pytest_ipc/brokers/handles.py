@@ -10,7 +10,7 @@ from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 
 if TYPE_CHECKING:
-    from pytest_ipc.brokers.privileges import BrokerUser
+    from pytest_ipc.brokers.privileges import BrokerUser, UserAdmin
     from pytest_ipc.brokers.server import BrokerServer
     from pytest_ipc.client.proxy import Proxy
 
@@ -91,7 +91,7 @@ class IsolatedBroker:
         *,
         via: Proxy | None = None,
         names: list[str] | None = None,
-        users: list[BrokerUser] | None = None,
+        users: tuple[list[BrokerUser], list[UserAdmin]] | None = None,
     ) -> None:
         self.server = server
         self.kind: BrokerKind = server.kind
@@ -100,7 +100,9 @@ class IsolatedBroker:
         self._isolation = isolation
         self._proxy_factory = proxy_factory
         self._names: list[str] = [] if names is None else names
-        self._users: list[BrokerUser] = [] if users is None else users
+        # Shared with proxied() views: the users, and the admin that made them (kept from before the
+        # first user exists, so what a failed creation set up is still removed).
+        self._users: tuple[list[BrokerUser], list[UserAdmin]] = ([], []) if users is None else users
 
     @property
     def endpoint(self) -> BrokerEndpoint:
@@ -164,9 +166,12 @@ class IsolatedBroker:
             raise IpcUsageError(f"a user's name is letters, digits, '-' and '_', got {name!r}")
         grants = admin.grants(self, list(publish), list(consume), dict(native))
         username, password = f"{self.namespace}-{name}-{secrets.token_hex(2)}", secrets.token_hex(12)
+        users, admins = self._users
+        if not admins:
+            admins.append(admin)
         endpoint = admin.create(self, username, password, grants)
         user = BrokerUser(name, username, password, grants, endpoint, self, admin)
-        self._users.append(user)
+        users.append(user)
         return user
 
     def proxied(self) -> IsolatedBroker:
@@ -196,11 +201,13 @@ class IsolatedBroker:
 
     def close(self) -> None:
         """Remove the test's users, then the namespace and everything the test left in it."""
+        users, admins = self._users
         try:
-            if self._users:
-                self._users[0].admin.remove(self, [user.username for user in self._users])
-                self._users.clear()
+            if admins:
+                admins[0].remove(self, [user.username for user in users])
         finally:
+            users.clear()
+            admins.clear()
             self._isolation.close(self.namespace, list(self._names))
 
     def __repr__(self) -> str:

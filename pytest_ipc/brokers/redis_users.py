@@ -221,8 +221,9 @@ class RedisUsers:
 
         monitor = self._monitors.pop(handle.namespace, None)
         try:
-            with redis_client(self.admin) as client:
-                client.execute_command("ACL", "DELUSER", *usernames)
+            if usernames:
+                with redis_client(self.admin) as client:
+                    client.execute_command("ACL", "DELUSER", *usernames)
         finally:
             for username in usernames:
                 if (relay := self._relays.pop(username, None)) is not None:
