@@ -17,6 +17,7 @@ import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pytest_ipc.brokers import aio
 from pytest_ipc.brokers.errors import BrokerError, LeastPrivilegeError
 from pytest_ipc.brokers.handles import IsolatedBroker
 from pytest_ipc.brokers.mqtt import login_accepted, mqtt_client
@@ -157,6 +158,22 @@ async def nats_service(user: BrokerUser, subscribe: list[str], publish: list[str
     finally:
         await client.close()
     return errors
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # nats-py runs on asyncio
+
+
+@pytest.mark.anyio
+async def test_the_async_forms_judge_alike_without_blocking_the_loop(nats_broker: IsolatedBroker) -> None:
+    consumer = await aio.user(nats_broker, "orders-consumer", consume=[">"])
+    subject = nats_broker.name("orders.created")
+    assert await nats_service(consumer, [subject], []) == []
+    with pytest.raises(LeastPrivilegeError, match="narrow it to"):
+        await aio.assert_least_privilege(consumer)
+    reports = await aio.assert_least_privilege(consumer, allow_unused=[nats_broker.name(">")])
+    assert [operation.resource for operation in reports[0].used] == [subject]
 
 
 class TestNats:
