@@ -154,6 +154,24 @@ class UserAdmin(Protocol):
         """Delete the logins (and what observing them needed); their connections end."""
 
 
+UserAdminFactory = Callable[["BrokerEndpoint"], UserAdmin]
+"""Makes a kind's `UserAdmin` for a broker we do not own, from its admin endpoint."""
+
+
+def users_of_broker_not_ours(
+    kind: str, backend: str, endpoint: BrokerEndpoint, factory: UserAdminFactory | None
+) -> UserAdmin:
+    """The `UserAdmin` of a container or external broker, or why there is none."""
+    from pytest_ipc._errors import IpcUsageError
+
+    if factory is None:
+        raise IpcUsageError(
+            f"per-test {kind} users need a {kind} broker pytest-ipc administers: on the {backend} backend only "
+            f"Redis has them (its ACLs work on any server); use --ipc-{kind}-backend local"
+        )
+    return factory(endpoint)
+
+
 @runtime_checkable
 class WithUsers(Protocol):
     """A broker runtime that can make per-test logins."""

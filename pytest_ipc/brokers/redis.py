@@ -124,6 +124,11 @@ def external_isolation(endpoint: BrokerEndpoint, db: str) -> KeyPrefixes:
     return KeyPrefixes(endpoint, int(db or 0))
 
 
+def external_users(endpoint: BrokerEndpoint) -> RedisUsers:
+    """ACL users on any Redis 7 whose login may run ACL and MONITOR (a container's, an external one)."""
+    return RedisUsers(endpoint)
+
+
 def container_recipe(image: str) -> ContainerRecipe:
     """No password: the port is published on loopback only."""
 

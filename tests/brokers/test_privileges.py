@@ -17,9 +17,13 @@ import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pytest_ipc._errors import IpcUsageError
+from pytest_ipc.backends.broker_external import ExternalBroker
 from pytest_ipc.brokers import aio
+from pytest_ipc.brokers.endpoint import BrokerKind
 from pytest_ipc.brokers.errors import BrokerError, LeastPrivilegeError
 from pytest_ipc.brokers.handles import IsolatedBroker
+from pytest_ipc.brokers.kinds import KINDS
 from pytest_ipc.brokers.mqtt import login_accepted, mqtt_client
 from pytest_ipc.brokers.nats import NatsRequester
 from pytest_ipc.brokers.privileges import BrokerUser, assert_least_privilege
@@ -291,3 +295,40 @@ def test_users_are_removed_with_their_test(kind: str, request: pytest.FixtureReq
         handle.close()
     direct = dataclasses.replace(user.endpoint, host=server.endpoint.host, port=server.endpoint.port)  # no relay
     assert not logs_in(dataclasses.replace(user, endpoint=direct))
+
+
+def external(kind: BrokerKind, server: BrokerServer) -> BrokerServer:
+    """The session's broker seen as one we do not own (the external backend, given its URL)."""
+    spec = KINDS[kind]
+    runtime = ExternalBroker(kind, server.url, spec.external_isolation, "a test", spec.external_users).start()
+    return BrokerServer(runtime, "external", "external")
+
+
+def test_redis_users_work_on_a_redis_we_do_not_own(redis_server: BrokerServer) -> None:
+    server = external("redis", redis_server)
+    handle = server.isolate().open()
+    try:
+        consumer = handle.user("orders-consumer", keys=[f"~{handle.name('*')}"])
+        with redis.Redis.from_url(consumer.url) as client:
+            assert client.rpop(handle.name("orders")) is None
+        with pytest.raises(LeastPrivilegeError, match=r"narrow it to '.*:orders'"):
+            assert_least_privilege(consumer)
+    finally:
+        handle.close()
+        server.close()
+
+
+def test_brokers_we_cannot_administer_say_so(nats_server: BrokerServer) -> None:
+    server = external("nats", nats_server)
+    handle = server.isolate().open()
+    try:
+        with pytest.raises(IpcUsageError, match="only Redis has them .*use --ipc-nats-backend local"):
+            handle.user("orders-consumer", consume=["orders"])
+    finally:
+        handle.close()
+        server.close()
+
+
+def test_a_bad_keyword_names_the_valid_ones(redis_broker: IsolatedBroker) -> None:
+    with pytest.raises(IpcUsageError, match="redis users take no read; valid: publish, consume, channels, commands, keys"):
+        redis_broker.user("orders-consumer", read=".*")
