@@ -158,9 +158,15 @@ class LocalMosquitto(LocalBroker):
         return BrokerEndpoint("mqtt", LOOPBACK, self.ports["main"], self.username, self.password)
 
     def configure(self, base: Path) -> None:
-        self._write_logins(base)
         (base / "data").mkdir()
+        self._write_config(base)
+
+    def _write_config(self, base: Path) -> None:
+        self._write_logins(base)
         run_as_root = "user root\n" if os.geteuid() == 0 else ""  # else it drops to `mosquitto`, locked out of base
+        # Per-test users' evidence (`mqtt_users`): everything logged, to a file it flushes line by line
+        # (stdout is buffered), only while a test has users.
+        evidence = f"log_dest file {self.evidence_log}\nlog_type all\n" if self.extra_users else ""
         (base / "mosquitto.conf").write_text(
             f"listener {self.ports['main']} {LOOPBACK}\n"
             "allow_anonymous false\n"
@@ -168,10 +174,7 @@ class LocalMosquitto(LocalBroker):
             f"acl_file {base / 'acl'}\n"
             "persistence true\n"
             f"persistence_location {base / 'data'}/\n"
-            "log_dest stdout\n"
-            # Per-test users' evidence (`mqtt_users`), in a file it flushes line by line (stdout is buffered).
-            f"log_dest file {self.evidence_log}\n"
-            "log_type all\n" + run_as_root
+            "log_dest stdout\n" + evidence + run_as_root
         )
 
     @property
@@ -192,7 +195,7 @@ class LocalMosquitto(LocalBroker):
     def reload(self, username: str, password: str, *, present: bool) -> None:
         """Write the logins again and have Mosquitto reload them (SIGHUP); returns once `username`
         logs in (`present`) or is refused (not `present`)."""
-        self._write_logins(self.base)
+        self._write_config(self.base)
         os.kill(self.process.pid or 0, signal.SIGHUP)
         endpoint = dataclasses.replace(self.endpoint, username=username, password=password)
         deadline = time.monotonic() + RELOAD_TIMEOUT
