@@ -29,7 +29,10 @@ if TYPE_CHECKING:
     from pytest_ipc.brokers import BrokerControlError as BrokerControlError
     from pytest_ipc.brokers import BrokerError as BrokerError
     from pytest_ipc.brokers import BrokerServer as BrokerServer
+    from pytest_ipc.brokers import BrokerUser as BrokerUser
     from pytest_ipc.brokers import IsolatedBroker as IsolatedBroker
+    from pytest_ipc.brokers import LeastPrivilegeError as LeastPrivilegeError
+    from pytest_ipc.brokers import assert_least_privilege as assert_least_privilege
     from pytest_ipc.client import Proxy as Proxy
     from pytest_ipc.client import ProxyCounters as ProxyCounters
     from pytest_ipc.client import ScopedToxiproxy as ScopedToxiproxy
@@ -127,6 +130,7 @@ __all__ = [
     "BrokerControlError",
     "BrokerError",
     "BrokerServer",
+    "BrokerUser",
     "Capture",
     "Certificate",
     "CertificateAuthority",
@@ -148,6 +152,7 @@ __all__ = [
     "IpcUsageError",
     "IsolatedBroker",
     "JournalEntry",
+    "LeastPrivilegeError",
     "ManagedPact",
     "Message",
     "NetworkProxy",
@@ -187,6 +192,7 @@ __all__ = [
     "assert_exactly_once_effect",
     "assert_fallback",
     "assert_forbidden_not_retried",
+    "assert_least_privilege",
     "assert_least_scopes",
     "assert_message_matches_pact",
     "assert_nothing_lost",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
+from pytest_ipc.brokers.privileges import UserAdmin, UserAdminFactory, users_of_broker_not_ours
 
 STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL only after this
 
@@ -30,8 +31,12 @@ class ContainerBroker:
 
     name = "container"
 
-    def __init__(self, kind: BrokerKind, recipe: ContainerRecipe, isolation: IsolationFactory) -> None:
+    def __init__(
+        self, kind: BrokerKind, recipe: ContainerRecipe, isolation: IsolationFactory, users: UserAdminFactory | None = None
+    ) -> None:
         self.kind = kind
+        self._users = users
+        self._user_admin: UserAdmin | None = None
         self.recipe = recipe
         self._container = ContainerBackend(recipe.spec)
         self._isolation = isolation
@@ -49,6 +54,12 @@ class ContainerBroker:
     @property
     def endpoint(self) -> BrokerEndpoint:
         return self.recipe.endpoint(self._container.endpoint)
+
+    def user_admin(self) -> UserAdmin:
+        """Per-test users, where the kind has them on a broker we do not own (`pytest_ipc.brokers.privileges`)."""
+        if self._user_admin is None:
+            self._user_admin = users_of_broker_not_ours(self.kind, self.name, self.endpoint, self._users)
+        return self._user_admin
 
     def isolation(self) -> Isolation:
         return self._isolation(self.endpoint, "")

@@ -11,6 +11,7 @@ from pytest_ipc._net import accepts_connections
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind, parse_broker_url
 from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
+from pytest_ipc.brokers.privileges import UserAdmin, UserAdminFactory, users_of_broker_not_ours
 
 
 class ExternalBroker:
@@ -18,8 +19,17 @@ class ExternalBroker:
 
     name = "external"
 
-    def __init__(self, kind: BrokerKind, url: str | None, isolation: IsolationFactory, where: str) -> None:
+    def __init__(
+        self,
+        kind: BrokerKind,
+        url: str | None,
+        isolation: IsolationFactory,
+        where: str,
+        users: UserAdminFactory | None = None,
+    ) -> None:
         self.kind = kind
+        self._users = users
+        self._user_admin: UserAdmin | None = None
         self.url = url
         self._isolation = isolation
         self._where = where  # the option and variable that give the URL, for messages
@@ -47,6 +57,12 @@ class ExternalBroker:
 
     def stop(self) -> None:
         return None
+
+    def user_admin(self) -> UserAdmin:
+        """Per-test users, where the kind has them on a broker we do not own (`pytest_ipc.brokers.privileges`)."""
+        if self._user_admin is None:
+            self._user_admin = users_of_broker_not_ours(self.kind, self.name, self.endpoint, self._users)
+        return self._user_admin
 
     def isolation(self) -> Isolation:
         return self._isolation(*self._parsed())

@@ -158,7 +158,7 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         from pytest_ipc.backends.broker_external import ExternalBroker
         from pytest_ipc.brokers.kinds import KINDS
 
-        return ExternalBroker(kind, wanted.url, KINDS[kind].external_isolation, wanted.where)
+        return ExternalBroker(kind, wanted.url, KINDS[kind].external_isolation, wanted.where, KINDS[kind].external_users)
 
     def local(wanted: Wanted) -> Backend[BrokerRuntime]:
         from pytest_ipc.brokers.kinds import KINDS
@@ -169,7 +169,9 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         from pytest_ipc.backends.broker_container import ContainerBroker
         from pytest_ipc.brokers.kinds import KINDS
 
-        return ContainerBroker(kind, KINDS[kind].container(wanted.image), KINDS[kind].external_isolation)
+        return ContainerBroker(
+            kind, KINDS[kind].container(wanted.image), KINDS[kind].external_isolation, KINDS[kind].external_users
+        )
 
     return Service(
         kind,

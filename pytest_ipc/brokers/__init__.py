@@ -1,5 +1,6 @@
 """Message brokers as session fixtures with per-test isolation: RabbitMQ (AMQP, STOMP), Redis, NATS,
-MQTT. One module per broker kind; `kinds` tables them, `server` and `handles` are what tests hold.
+MQTT. One module per broker kind; `kinds` tables them, `server` and `handles` are what tests hold;
+`privileges` gives tests users with chosen permissions and `assert_least_privilege`.
 Names are imported on first use, like those of `pytest_ipc.contracts`: the plugin reads the broker
 kinds in every session, and most sessions start no broker.
 """
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr__ below
     from pytest_ipc.brokers.endpoint import BROKER_KINDS, BrokerEndpoint, BrokerHandle, BrokerKind
-    from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
+    from pytest_ipc.brokers.errors import BrokerControlError, BrokerError, LeastPrivilegeError
     from pytest_ipc.brokers.handles import IsolatedBroker
+    from pytest_ipc.brokers.privileges import BrokerUser, Grant, Operation, PrivilegeReport, assert_least_privilege
     from pytest_ipc.brokers.server import AsyncBrokerControls, BrokerServer
 
 _EXPORTS = {
@@ -24,7 +26,13 @@ _EXPORTS = {
     "BrokerHandle": "endpoint",
     "BrokerKind": "endpoint",
     "BrokerServer": "server",
+    "BrokerUser": "privileges",
+    "Grant": "privileges",
     "IsolatedBroker": "handles",
+    "LeastPrivilegeError": "errors",
+    "Operation": "privileges",
+    "PrivilegeReport": "privileges",
+    "assert_least_privilege": "privileges",
 }
 
 __all__ = [
@@ -36,7 +44,13 @@ __all__ = [
     "BrokerHandle",
     "BrokerKind",
     "BrokerServer",
+    "BrokerUser",
+    "Grant",
     "IsolatedBroker",
+    "LeastPrivilegeError",
+    "Operation",
+    "PrivilegeReport",
+    "assert_least_privilege",
 ]
 
 

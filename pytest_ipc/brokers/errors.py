@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_ipc._errors import IpcError
+from pytest_ipc._errors import IpcAssertionError, IpcError
 
 
 class BrokerControlError(IpcError):
@@ -13,3 +13,7 @@ class BrokerError(IpcError, ConnectionError):
     """A broker refused us or did not answer in time (a connection, a cleanup, an administration call).
 
     A `ConnectionError`, so code that retries on connection errors treats it as one."""
+
+
+class LeastPrivilegeError(IpcAssertionError):
+    """A broker user was refused what its service tried, or holds grants its service never used."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 
 if TYPE_CHECKING:
+    from pytest_ipc.brokers.privileges import BrokerUser, UserAdmin
     from pytest_ipc.brokers.server import BrokerServer
     from pytest_ipc.client.proxy import Proxy
 
@@ -90,6 +91,7 @@ class IsolatedBroker:
         *,
         via: Proxy | None = None,
         names: list[str] | None = None,
+        users: tuple[list[BrokerUser], list[UserAdmin]] | None = None,
     ) -> None:
         self.server = server
         self.kind: BrokerKind = server.kind
@@ -98,6 +100,9 @@ class IsolatedBroker:
         self._isolation = isolation
         self._proxy_factory = proxy_factory
         self._names: list[str] = [] if names is None else names
+        # Shared with proxied() views: the users, and the admin that made them (kept from before the
+        # first user exists, so what a failed creation set up is still removed).
+        self._users: tuple[list[BrokerUser], list[UserAdmin]] = ([], []) if users is None else users
 
     @property
     def endpoint(self) -> BrokerEndpoint:
@@ -110,7 +115,11 @@ class IsolatedBroker:
     @property
     def url(self) -> str:
         """A client URL that lands in this test's namespace, with its login."""
-        return self._isolation.url(self.endpoint, self.namespace)
+        return self.url_for(self.endpoint)
+
+    def url_for(self, endpoint: BrokerEndpoint) -> str:
+        """A client URL for `endpoint` (another login) that lands in this test's namespace."""
+        return self._isolation.url(endpoint, self.namespace)
 
     @property
     def vhost(self) -> str | None:
@@ -123,6 +132,47 @@ class IsolatedBroker:
         if qualified not in self._names:
             self._names.append(qualified)
         return qualified
+
+    def user(
+        self,
+        name: str,
+        *,
+        publish: Sequence[str] = (),
+        consume: Sequence[str] = (),
+        **native: object,
+    ) -> BrokerUser:
+        """A login of this test's own that may publish to `publish` and consume from `consume` (names
+        as for `name()`), or holds the broker's own permissions given by keyword (RabbitMQ ``read``,
+        ``write``, ``configure`` regexes; Redis ``keys``, ``channels``, ``commands`` ACL rules; NATS
+        ``publish_deny``, ``subscribe_deny``); removed after the test. Check it with
+        `pytest_ipc.assert_least_privilege`."""
+        import secrets
+
+        from pytest_ipc.brokers.privileges import BrokerUser, WithUsers
+
+        runtime = self.server.runtime
+        if not isinstance(runtime, WithUsers):
+            raise IpcUsageError(
+                f"per-test {self.kind} users need a broker pytest-ipc administers: this session's runs on the "
+                f"{self.server.backend!r} backend; use --ipc-{self.kind}-backend local"
+            )
+        admin = runtime.user_admin()
+        unknown = sorted(set(native) - admin.native)
+        if unknown:
+            raise IpcUsageError(
+                f"{self.kind} users take no {', '.join(unknown)}; valid: publish, consume, {', '.join(sorted(admin.native))}"
+            )
+        if not name or any(not (c.isalnum() or c in "-_") for c in name):
+            raise IpcUsageError(f"a user's name is letters, digits, '-' and '_', got {name!r}")
+        grants = admin.grants(self, list(publish), list(consume), dict(native))
+        username, password = f"{self.namespace}-{name}-{secrets.token_hex(2)}", secrets.token_hex(12)
+        users, admins = self._users
+        if not admins:
+            admins.append(admin)
+        endpoint = admin.create(self, username, password, grants)
+        user = BrokerUser(name, username, password, grants, endpoint, self, admin)
+        users.append(user)
+        return user
 
     def proxied(self) -> IsolatedBroker:
         """This view through a new fault proxy in front of the broker's main port (created now,
@@ -141,6 +191,7 @@ class IsolatedBroker:
             self._proxy_factory,
             via=proxy,
             names=self._names,
+            users=self._users,
         )
 
     def open(self) -> IsolatedBroker:
@@ -149,8 +200,15 @@ class IsolatedBroker:
         return self
 
     def close(self) -> None:
-        """Remove the namespace and everything the test left in it."""
-        self._isolation.close(self.namespace, list(self._names))
+        """Remove the test's users, then the namespace and everything the test left in it."""
+        users, admins = self._users
+        try:
+            if admins:
+                admins[0].remove(self, [user.username for user in users])
+        finally:
+            users.clear()
+            admins.clear()
+            self._isolation.close(self.namespace, list(self._names))
 
     def __repr__(self) -> str:
         via = f", via proxy {self.proxy.name!r}" if self.proxy is not None else ""

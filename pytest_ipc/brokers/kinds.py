@@ -11,6 +11,7 @@ from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.brokers import mqtt, nats, rabbitmq, redis
 from pytest_ipc.brokers.endpoint import BrokerKind
 from pytest_ipc.brokers.handles import IsolationFactory
+from pytest_ipc.brokers.privileges import UserAdminFactory
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,9 @@ class BrokerKindSpec:
     local: Callable[[], LocalBroker]
     container: Callable[[str], ContainerRecipe]
     external_isolation: IsolationFactory
+    external_users: UserAdminFactory | None = None
+    """Per-test users on a broker we do not own (container, external), where the broker's own
+    administration allows it; None: only the local backend makes them."""
 
 
 KINDS: dict[BrokerKind, BrokerKindSpec] = {
@@ -37,6 +41,7 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             redis.LocalRedis,
             redis.container_recipe,
             redis.external_isolation,
+            redis.external_users,
         ),
         BrokerKindSpec(
             "nats",

@@ -8,10 +8,12 @@ messages on subscription, before anything published later on the same connection
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import threading
 import time
@@ -27,6 +29,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.mqtt_users import MqttUsers
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "apt-get install mosquitto"
 CLEANUP_TIMEOUT = 10.0
+RELOAD_TIMEOUT = 10.0
 MARKER = "_pytest_ipc_end_of_retained"
 
 
@@ -55,6 +59,20 @@ def mqtt_ready(endpoint: BrokerEndpoint) -> bool:
             return sock.recv(4)[:1] == b"\x20"
     except OSError:
         return False
+
+
+def login_accepted(endpoint: BrokerEndpoint) -> bool:
+    """True when the broker accepts an MQTT 3.1.1 CONNECT with the endpoint's login (CONNACK 0)."""
+    user, password = (endpoint.username or "").encode(), (endpoint.password or "").encode()
+    body = b"\x00\x04MQTT\x04\xc2\x00\x3c\x00\x00" + len(user).to_bytes(2, "big") + user
+    body += len(password).to_bytes(2, "big") + password
+    try:
+        with socket.create_connection((endpoint.host, endpoint.port), timeout=2) as sock:
+            sock.sendall(b"\x10" + bytes([len(body)]) + body)
+            answer = sock.recv(4)
+    except OSError:
+        return False
+    return answer[:1] == b"\x20" and answer[3:4] == b"\x00"
 
 
 def mqtt_client(endpoint: BrokerEndpoint, client_id: str = "") -> mqtt.Client:
@@ -128,6 +146,9 @@ class LocalMosquitto(LocalBroker):
     on graceful stop, so `stopped()` keeps retained messages; `killed()` loses unsaved ones)."""
 
     kind = "mqtt"
+    extra_users: dict[str, tuple[str, str]] = {}  # noqa: RUF012 (replaced, never mutated)
+    """Per-test logins besides the session's: username -> (password, its ACL lines)."""
+    _users: MqttUsers | None = None
 
     def missing_reason(self) -> str | None:
         return None if shutil.which("mosquitto") else f"mosquitto not found ({INSTALL_HINT})"
@@ -137,19 +158,57 @@ class LocalMosquitto(LocalBroker):
         return BrokerEndpoint("mqtt", LOOPBACK, self.ports["main"], self.username, self.password)
 
     def configure(self, base: Path) -> None:
-        passwords = base / "passwd"
-        passwords.write_text(mosquitto_password_line(self.username, self.password))
-        passwords.chmod(0o600)
         (base / "data").mkdir()
+        self._write_config(base)
+
+    def _write_config(self, base: Path) -> None:
+        self._write_logins(base)
         run_as_root = "user root\n" if os.geteuid() == 0 else ""  # else it drops to `mosquitto`, locked out of base
+        # Per-test users' evidence (`mqtt_users`): everything logged, to a file it flushes line by line
+        # (stdout is buffered), only while a test has users.
+        evidence = f"log_dest file {self.evidence_log}\nlog_type all\n" if self.extra_users else ""
         (base / "mosquitto.conf").write_text(
             f"listener {self.ports['main']} {LOOPBACK}\n"
             "allow_anonymous false\n"
-            f"password_file {passwords}\n"
+            f"password_file {base / 'passwd'}\n"
+            f"acl_file {base / 'acl'}\n"
             "persistence true\n"
             f"persistence_location {base / 'data'}/\n"
-            "log_dest stdout\n" + run_as_root
+            "log_dest stdout\n" + evidence + run_as_root
         )
+
+    @property
+    def evidence_log(self) -> Path:
+        """Everything Mosquitto logs (connections, publishes, subscriptions, denials), unbuffered."""
+        return self.base / "mosquitto-all.log"
+
+    def _write_logins(self, base: Path) -> None:
+        """The password and ACL files: the session's login may do anything, per-test users what they were given."""
+        logins = {self.username: (self.password, "topic readwrite #\n"), **self.extra_users}
+        for name, content in (
+            ("passwd", "".join(mosquitto_password_line(user, password) for user, (password, _) in logins.items())),
+            ("acl", "".join(f"user {user}\n{acl}" for user, (_, acl) in logins.items())),
+        ):
+            (base / name).write_text(content)
+            (base / name).chmod(0o600)
+
+    def reload(self, username: str, password: str, *, present: bool) -> None:
+        """Write the logins again and have Mosquitto reload them (SIGHUP); returns once `username`
+        logs in (`present`) or is refused (not `present`)."""
+        self._write_config(self.base)
+        os.kill(self.process.pid or 0, signal.SIGHUP)
+        endpoint = dataclasses.replace(self.endpoint, username=username, password=password)
+        deadline = time.monotonic() + RELOAD_TIMEOUT
+        while login_accepted(endpoint) != present:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"mosquitto did not reload its logins within {RELOAD_TIMEOUT} s (see {self.process.log_path})")
+            time.sleep(0.01)
+
+    def user_admin(self) -> MqttUsers:
+        """Per-test users with topic ACLs (`pytest_ipc.brokers.privileges`)."""
+        if self._users is None:
+            self._users = MqttUsers(self)
+        return self._users
 
     def server_process(self, base: Path) -> LocalProcess:
         port = self.ports["main"]

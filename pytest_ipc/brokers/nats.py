@@ -8,9 +8,12 @@ subjects under its prefix.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
+import signal
 import socket
+import time
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -25,8 +28,10 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.nats_users import NatsUsers
 
 INSTALL_HINT = "apt-get install nats-server"
+RELOAD_TIMEOUT = 10.0
 
 
 def nats_healthy(monitor_port: int, host: str = LOOPBACK) -> bool:
@@ -133,6 +138,9 @@ class LocalNats(LocalBroker):
 
     kind = "nats"
     port_names = ("main", "monitor")
+    extra_users: tuple[str, ...] = ()
+    """Entries of ``authorization.users`` besides the session's login (per-test users)."""
+    _users: NatsUsers | None = None
 
     def missing_reason(self) -> str | None:
         return None if shutil.which("nats-server") else f"nats-server not found ({INSTALL_HINT})"
@@ -153,8 +161,38 @@ class LocalNats(LocalBroker):
             f'listen: "{LOOPBACK}:{self.ports["main"]}"\n'
             f'http: "{LOOPBACK}:{self.ports["monitor"]}"\n'
             f'jetstream {{ store_dir: "{base / "jetstream"}" }}\n'
-            f'authorization {{ user: "{self.username}", password: "{self.password}" }}\n'
+            f'authorization {{ users: [ {{ user: "{self.username}", password: "{self.password}" }}'
+            + "".join(f", {entry}" for entry in self.extra_users)
+            + " ] }\n"
+            # The per-test users' commands are their evidence (`nats_users`); only logged while there are some.
+            + ("trace: true\n" if self.extra_users else "")
         )
+
+    def reload(self) -> None:
+        """Write the config again and have the server reload it (SIGHUP); returns once its log says
+        it has (polling /varz costs the server more than the reload)."""
+        log = self.process.log_path
+        offset = log.stat().st_size
+        self.configure(self.base)
+        os.kill(self.process.pid or 0, signal.SIGHUP)
+        deadline = time.monotonic() + RELOAD_TIMEOUT
+        while True:
+            with log.open("rb") as lines:
+                lines.seek(offset)
+                outcome = [line for line in lines if b"Reloaded server configuration" in line or b"Failed to reload" in line]
+            if outcome and b"Failed to reload" in outcome[0]:
+                raise BrokerError(f"nats-server refused its new config: {outcome[0].decode(errors='replace').strip()}")
+            if outcome:
+                return
+            if time.monotonic() > deadline:
+                raise BrokerError(f"nats-server did not reload its config within {RELOAD_TIMEOUT} s (see {log})")
+            time.sleep(0.005)
+
+    def user_admin(self) -> NatsUsers:
+        """Per-test users with subject permissions (`pytest_ipc.brokers.privileges`)."""
+        if self._users is None:
+            self._users = NatsUsers(self)
+        return self._users
 
     def server_process(self, base: Path) -> LocalProcess:
         monitor_port = self.ports["monitor"]

@@ -31,6 +31,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import Isolation, NamePrefixes
 from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, ManagementVhosts, ShellVhosts
+from pytest_ipc.brokers.rabbitmq_users import RabbitMQUsers
 from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ class LocalRabbitMQ(LocalBroker):
     kind = "rabbitmq"
     port_names: tuple[str, ...] = ("amqp", "stomp", "dist", "epmd")
     _shell: ErlangShell | None = None
+    _users: RabbitMQUsers | None = None
 
     @property
     def node(self) -> str:
@@ -267,6 +269,12 @@ class LocalRabbitMQ(LocalBroker):
 
     def isolation(self) -> PooledVhosts:
         return PooledVhosts(VhostPool(ShellVhosts(self.shell)))
+
+    def user_admin(self) -> RabbitMQUsers:
+        """Per-test users with configure/write/read regexes (`pytest_ipc.brokers.privileges`)."""
+        if self._users is None:
+            self._users = RabbitMQUsers(self.shell, self.base / "log" / f"{self.node}.log")
+        return self._users
 
 
 def epmd_names(port: int) -> list[str]:

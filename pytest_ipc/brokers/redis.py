@@ -15,6 +15,7 @@ from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.redis_users import RedisUsers
 
 if TYPE_CHECKING:
     import redis
@@ -76,6 +77,7 @@ class LocalRedis(LocalBroker):
     """Password-protected, loopback only, append-only file in its own dir (kept across restarts)."""
 
     kind = "redis"
+    _users: RedisUsers | None = None
 
     def missing_reason(self) -> str | None:
         return None if shutil.which("redis-server") else f"redis-server not found ({INSTALL_HINT})"
@@ -109,11 +111,22 @@ class LocalRedis(LocalBroker):
     def isolation(self) -> KeyPrefixes:
         return KeyPrefixes(self.endpoint)
 
+    def user_admin(self) -> RedisUsers:
+        """Per-test ACL users with key, channel and command rules (`pytest_ipc.brokers.privileges`)."""
+        if self._users is None:
+            self._users = RedisUsers(self.endpoint)
+        return self._users
+
 
 def external_isolation(endpoint: BrokerEndpoint, db: str) -> KeyPrefixes:
     if db and not db.isdigit():
         raise IpcUsageError(f"the path of a redis URL is a database number (like /0), got {db!r}")
     return KeyPrefixes(endpoint, int(db or 0))
+
+
+def external_users(endpoint: BrokerEndpoint) -> RedisUsers:
+    """ACL users on any Redis 7 whose login may run ACL and MONITOR (a container's, an external one)."""
+    return RedisUsers(endpoint)
 
 
 def container_recipe(image: str) -> ContainerRecipe:
