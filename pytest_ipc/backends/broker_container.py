@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
+from pytest_ipc.brokers.tls import ListenerTls
 
 STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL only after this
 
@@ -30,13 +31,16 @@ class ContainerBroker:
 
     name = "container"
 
-    def __init__(self, kind: BrokerKind, recipe: ContainerRecipe, isolation: IsolationFactory) -> None:
+    def __init__(self, kind: BrokerKind, recipe: ContainerRecipe, isolation: IsolationFactory, tls: ListenerTls | None = None) -> None:
         self.kind = kind
+        self.tls = tls
         self.recipe = recipe
         self._container = ContainerBackend(recipe.spec)
         self._isolation = isolation
 
     def unavailable_reason(self) -> str | None:
+        if self.tls is not None:
+            return f"TLS listeners are made by the local backend only so far (--ipc-{self.kind}-tls)"
         return self._container.unavailable_reason()
 
     def start(self) -> ContainerBroker:

@@ -11,6 +11,7 @@ from pytest_ipc._net import accepts_connections
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind, parse_broker_url
 from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
+from pytest_ipc.brokers.tls import ListenerTls
 
 
 class ExternalBroker:
@@ -18,13 +19,16 @@ class ExternalBroker:
 
     name = "external"
 
-    def __init__(self, kind: BrokerKind, url: str | None, isolation: IsolationFactory, where: str) -> None:
+    def __init__(self, kind: BrokerKind, url: str | None, isolation: IsolationFactory, where: str, tls: ListenerTls | None = None) -> None:
         self.kind = kind
+        self.tls = tls
         self.url = url
         self._isolation = isolation
         self._where = where  # the option and variable that give the URL, for messages
 
     def unavailable_reason(self) -> str | None:
+        if self.tls is not None:
+            return f"an external broker's TLS listener is not ours to configure (--ipc-{self.kind}-tls needs the local backend)"
         return None if self.url else f"no URL given ({self._where})"
 
     def _parsed(self) -> tuple[BrokerEndpoint, str]:

@@ -11,6 +11,7 @@ from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.brokers import mqtt, nats, rabbitmq, redis
 from pytest_ipc.brokers.endpoint import BrokerKind
 from pytest_ipc.brokers.handles import IsolationFactory
+from pytest_ipc.brokers.tls import ListenerTls
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class BrokerKindSpec:
     """One kind's parts, for its backends."""
 
     kind: BrokerKind
-    local: Callable[[], LocalBroker]
+    local: Callable[[ListenerTls | None], LocalBroker]
     container: Callable[[str], ContainerRecipe]
     external_isolation: IsolationFactory
 

@@ -134,7 +134,7 @@ class LocalMosquitto(LocalBroker):
 
     @property
     def endpoint(self) -> BrokerEndpoint:
-        return BrokerEndpoint("mqtt", LOOPBACK, self.ports["main"], self.username, self.password)
+        return BrokerEndpoint("mqtt", LOOPBACK, self.ports["main"], self.username, self.password, self.tls_ports())
 
     def configure(self, base: Path) -> None:
         passwords = base / "passwd"
@@ -148,7 +148,20 @@ class LocalMosquitto(LocalBroker):
             f"password_file {passwords}\n"
             "persistence true\n"
             f"persistence_location {base / 'data'}/\n"
-            "log_dest stdout\n" + run_as_root
+            "log_dest stdout\n" + run_as_root + self._tls_conf()
+        )
+
+    def _tls_conf(self) -> str:
+        """A second listener, over TLS, with the session CA's files (TLS settings are per listener);
+        mutual TLS refuses clients without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            f"listener {self.ports['tls']} {LOOPBACK}\n"
+            f"cafile {self.tls.bundle_path}\n"
+            f"certfile {self.tls.server_certificate.cert_path}\n"
+            f"keyfile {self.tls.server_certificate.key_path}\n"
+            f"require_certificate {str(self.tls.mutual).lower()}\n"
         )
 
     def server_process(self, base: Path) -> LocalProcess:
@@ -161,7 +174,7 @@ class LocalMosquitto(LocalBroker):
                 str(base / "mosquitto.conf"),
             ],
             workdir=base,
-            ready=lambda: accepts_connections(LOOPBACK, port),
+            ready=lambda: accepts_connections(LOOPBACK, port) and self.tls_ready(),
         )
 
     def isolation(self) -> TopicRoots:

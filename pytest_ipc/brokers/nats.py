@@ -11,6 +11,7 @@ import json
 import secrets
 import shutil
 import socket
+import ssl
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.tls import ListenerTls
 
 INSTALL_HINT = "apt-get install nats-server"
 
@@ -40,14 +42,21 @@ class NatsRequester:
     """A minimal synchronous NATS client for JetStream API requests.
 
     Cleanup runs between tests and must fail fast when the server is down; nats-py retries an
-    initial connect forever, so this speaks the (line-based) protocol itself.
+    initial connect forever, so this speaks the (line-based) protocol itself. On a TLS port
+    (`endpoint.tls`) it upgrades after the server's INFO, as NATS clients do, with `context`.
     """
 
-    def __init__(self, endpoint: BrokerEndpoint, timeout: float = 5.0) -> None:
-        self._sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+    def __init__(self, endpoint: BrokerEndpoint, timeout: float = 5.0, context: ssl.SSLContext | None = None) -> None:
+        self._sock: socket.socket = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
         self._reader = self._sock.makefile("rb")
         self._next_sid = 0
         self._readline()  # INFO
+        if endpoint.tls:
+            if context is None:
+                raise BrokerError(f"NATS at {endpoint.host}:{endpoint.port} requires TLS, and no TLS context was given")
+            self._reader.close()
+            self._sock = context.wrap_socket(self._sock, server_hostname=endpoint.host)
+            self._reader = self._sock.makefile("rb")
         options: dict[str, object] = {
             "verbose": False,
             "pedantic": False,
@@ -96,9 +105,9 @@ class NatsRequester:
         self._sock.close()
 
 
-def delete_streams(endpoint: BrokerEndpoint, namespace: str) -> list[str]:
+def delete_streams(endpoint: BrokerEndpoint, namespace: str, context: ssl.SSLContext | None = None) -> list[str]:
     """Delete the JetStream streams named with `namespace` or bound to subjects under it."""
-    requester = NatsRequester(endpoint)
+    requester = NatsRequester(endpoint, context=context)
     deleted: list[str] = []
     prefix = f"{namespace}."
     try:
@@ -122,17 +131,26 @@ def delete_streams(endpoint: BrokerEndpoint, namespace: str) -> list[str]:
 
 
 class SubjectPrefixes(NamePrefixes):
-    """Subjects are ``<namespace>.<name>``; streams of the test are deleted after it."""
+    """Subjects are ``<namespace>.<name>``; streams of the test are deleted after it (over TLS with
+    the session CA's client certificate when the port speaks TLS only)."""
+
+    def __init__(self, endpoint: BrokerEndpoint, tls: ListenerTls | None = None) -> None:
+        super().__init__(endpoint)
+        self._context = tls.client_context() if tls is not None else None
 
     def close(self, namespace: str, names: Collection[str]) -> None:
-        delete_streams(self.endpoint, namespace)
+        delete_streams(self.endpoint, namespace, self._context)
 
 
 class LocalNats(LocalBroker):
-    """User/password auth, JetStream stored in its own dir (kept across restarts), monitor port for health."""
+    """User/password auth, JetStream stored in its own dir (kept across restarts), monitor port for health.
+
+    With TLS its one client port speaks TLS only (nats-server 2.9 cannot mix plaintext and TLS on a
+    port): the endpoint says so (``tls=True``, a ``tls://`` URL), and cleanup speaks TLS too."""
 
     kind = "nats"
     port_names = ("main", "monitor")
+    tls_port_of_its_own = False
 
     def missing_reason(self) -> str | None:
         return None if shutil.which("nats-server") else f"nats-server not found ({INSTALL_HINT})"
@@ -145,7 +163,8 @@ class LocalNats(LocalBroker):
             self.ports["main"],
             self.username,
             self.password,
-            {"monitor": self.ports["monitor"]},
+            {"monitor": self.ports["monitor"], **self.tls_ports()},
+            tls=self.tls is not None,
         )
 
     def configure(self, base: Path) -> None:
@@ -153,7 +172,21 @@ class LocalNats(LocalBroker):
             f'listen: "{LOOPBACK}:{self.ports["main"]}"\n'
             f'http: "{LOOPBACK}:{self.ports["monitor"]}"\n'
             f'jetstream {{ store_dir: "{base / "jetstream"}" }}\n'
-            f'authorization {{ user: "{self.username}", password: "{self.password}" }}\n'
+            f'authorization {{ user: "{self.username}", password: "{self.password}" }}\n' + self._tls_conf()
+        )
+
+    def _tls_conf(self) -> str:
+        """TLS on the client port with the session CA's files; `verify` (mutual TLS) refuses clients
+        without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            "tls {\n"
+            f'  cert_file: "{self.tls.server_certificate.cert_path}"\n'
+            f'  key_file: "{self.tls.server_certificate.key_path}"\n'
+            f'  ca_file: "{self.tls.bundle_path}"\n'
+            f"  verify: {str(self.tls.mutual).lower()}\n"
+            "}\n"
         )
 
     def server_process(self, base: Path) -> LocalProcess:
@@ -170,7 +203,7 @@ class LocalNats(LocalBroker):
         )
 
     def isolation(self) -> SubjectPrefixes:
-        return SubjectPrefixes(self.endpoint)
+        return SubjectPrefixes(self.endpoint, self.tls)
 
 
 def external_isolation(endpoint: BrokerEndpoint, path: str) -> SubjectPrefixes:

@@ -171,7 +171,7 @@ class LocalRabbitMQ(LocalBroker):
             self.ports["amqp"],
             self.username,
             self.password,
-            extra_ports={"stomp": self.ports["stomp"]},
+            extra_ports={"stomp": self.ports["stomp"], **self.tls_ports()},
         )
 
     def _env(self, base: Path) -> dict[str, str]:
@@ -202,11 +202,24 @@ class LocalRabbitMQ(LocalBroker):
             f"stomp.listeners.tcp.1 = {LOOPBACK}:{self.ports['stomp']}\n"
             f"default_user = {self.username}\n"
             f"default_pass = {self.password}\n"
-            "log.console = false\n"
+            "log.console = false\n" + self._tls_conf()
         )
         cookie = base / ".erlang.cookie"
         cookie.write_text(self.password.upper())
         cookie.chmod(0o400)
+
+    def _tls_conf(self) -> str:
+        """An AMQPS listener with the session CA's files; mutual TLS refuses clients without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            f"listeners.ssl.1 = {LOOPBACK}:{self.ports['tls']}\n"
+            f"ssl_options.cacertfile = {self.tls.bundle_path}\n"
+            f"ssl_options.certfile = {self.tls.server_certificate.cert_path}\n"
+            f"ssl_options.keyfile = {self.tls.server_certificate.key_path}\n"
+            "ssl_options.verify = verify_peer\n"
+            f"ssl_options.fail_if_no_peer_cert = {str(self.tls.mutual).lower()}\n"
+        )
 
     def helper_processes(self, base: Path) -> list[LocalProcess]:
         """Our own epmd (never the shared one on 4369), and the control node for vhosts."""
@@ -246,7 +259,7 @@ class LocalRabbitMQ(LocalBroker):
             [RABBITMQ_SERVER],
             workdir=base,
             env=self._env(base),
-            ready=lambda: amqp_ready(endpoint),
+            ready=lambda: amqp_ready(endpoint) and self.tls_ready(),
             ready_timeout=120,
         )
 

@@ -82,7 +82,7 @@ class LocalRedis(LocalBroker):
 
     @property
     def endpoint(self) -> BrokerEndpoint:
-        return BrokerEndpoint("redis", LOOPBACK, self.ports["main"], "default", self.password)
+        return BrokerEndpoint("redis", LOOPBACK, self.ports["main"], "default", self.password, self.tls_ports())
 
     def configure(self, base: Path) -> None:
         (base / "data").mkdir()
@@ -94,7 +94,19 @@ class LocalRedis(LocalBroker):
             'save ""\n'
             "appendonly yes\n"
             "daemonize no\n"
-            'logfile ""\n'
+            'logfile ""\n' + self._tls_conf()
+        )
+
+    def _tls_conf(self) -> str:
+        """A TLS port with the session CA's files; mutual TLS refuses clients without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            f"tls-port {self.ports['tls']}\n"
+            f"tls-cert-file {self.tls.server_certificate.cert_path}\n"
+            f"tls-key-file {self.tls.server_certificate.key_path}\n"
+            f"tls-ca-cert-file {self.tls.bundle_path}\n"
+            f"tls-auth-clients {'yes' if self.tls.mutual else 'optional'}\n"
         )
 
     def server_process(self, base: Path) -> LocalProcess:
@@ -103,7 +115,7 @@ class LocalRedis(LocalBroker):
             "redis",
             [shutil.which("redis-server") or "redis-server", str(base / "redis.conf")],
             workdir=base,
-            ready=lambda: redis_ready(endpoint),
+            ready=lambda: redis_ready(endpoint) and self.tls_ready(),
         )
 
     def isolation(self) -> KeyPrefixes:
