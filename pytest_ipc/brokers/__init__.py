@@ -1,5 +1,5 @@
 """Message brokers as session fixtures with per-test isolation: RabbitMQ (AMQP, STOMP), Redis, NATS,
-MQTT. One module per broker kind; `kinds` tables them, `server` and `handles` are what tests hold.
+MQTT, each optionally over TLS (`tls`). One module per broker kind; `kinds` tables them, `server` and `handles` are what tests hold.
 Names are imported on first use, like those of `pytest_ipc.contracts`: the plugin reads the broker
 kinds in every session, and most sessions start no broker.
 """
@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
     from pytest_ipc.brokers.handles import IsolatedBroker
     from pytest_ipc.brokers.server import AsyncBrokerControls, BrokerServer
+    from pytest_ipc.brokers.tls import BrokerTls
 
 _EXPORTS = {
     "BROKER_KINDS": "endpoint",
@@ -24,6 +25,7 @@ _EXPORTS = {
     "BrokerHandle": "endpoint",
     "BrokerKind": "endpoint",
     "BrokerServer": "server",
+    "BrokerTls": "tls",
     "IsolatedBroker": "handles",
 }
 
@@ -36,6 +38,7 @@ __all__ = [
     "BrokerHandle",
     "BrokerKind",
     "BrokerServer",
+    "BrokerTls",
     "IsolatedBroker",
 ]
 

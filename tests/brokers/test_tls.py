@@ -49,7 +49,7 @@ def amqp_round_trip(handle: IsolatedBroker, context: ssl.SSLContext) -> bytes:
     parameters = pika.ConnectionParameters(
         endpoint.host,
         endpoint.port,
-        handle.vhost,
+        handle.vhost or "/",
         pika.PlainCredentials(endpoint.username or "", endpoint.password or ""),
         ssl_options=pika.SSLOptions(context, endpoint.host),
         connection_attempts=1,
