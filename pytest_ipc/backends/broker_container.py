@@ -20,10 +20,12 @@ STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL onl
 
 @dataclass(frozen=True)
 class ContainerRecipe:
-    """How one broker kind runs in a container: the spec, and the endpoint of a started container."""
+    """How one broker kind runs in a container: the spec, the endpoint of a started container, and
+    whether it serves the TLS listener it was made for (certificates mounted read-only)."""
 
     spec: ContainerSpec
     endpoint: Callable[[ContainerEndpoint], BrokerEndpoint]
+    tls: bool = False
 
 
 class ContainerBroker:
@@ -39,8 +41,8 @@ class ContainerBroker:
         self._isolation = isolation
 
     def unavailable_reason(self) -> str | None:
-        if self.tls is not None:
-            return f"TLS listeners are made by the local backend only so far (--ipc-{self.kind}-tls)"
+        if self.tls is not None and not self.recipe.tls:
+            return f"the {self.kind} container makes no TLS listener yet (--ipc-{self.kind}-tls needs the local backend)"
         return self._container.unavailable_reason()
 
     def start(self) -> ContainerBroker:

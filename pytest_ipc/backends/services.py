@@ -171,7 +171,10 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         from pytest_ipc.backends.broker_container import ContainerBroker
         from pytest_ipc.brokers.kinds import KINDS
 
-        return ContainerBroker(kind, KINDS[kind].container(wanted.image), KINDS[kind].external_isolation, wanted.tls)
+        spec = KINDS[kind]
+        make_tls = spec.container_tls
+        recipe = make_tls(wanted.image, wanted.tls) if wanted.tls is not None and make_tls is not None else spec.container(wanted.image)
+        return ContainerBroker(kind, recipe, spec.external_isolation, wanted.tls)
 
     return Service(
         kind,

@@ -22,6 +22,8 @@ class BrokerKindSpec:
     local: Callable[[ListenerTls | None], LocalBroker]
     container: Callable[[str], ContainerRecipe]
     external_isolation: IsolationFactory
+    container_tls: Callable[[str, ListenerTls], ContainerRecipe] | None = None
+    """The container recipe with a TLS listener (None: the kind's containers make none yet)."""
 
 
 KINDS: dict[BrokerKind, BrokerKindSpec] = {
@@ -38,6 +40,7 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             redis.LocalRedis,
             redis.container_recipe,
             redis.external_isolation,
+            redis.container_tls_recipe,
         ),
         BrokerKindSpec(
             "nats",
@@ -50,6 +53,7 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             mqtt.LocalMosquitto,
             mqtt.container_recipe,
             mqtt.external_isolation,
+            mqtt.container_tls_recipe,
         ),
     )
 }

@@ -27,6 +27,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -200,3 +201,28 @@ def container_recipe(image: str) -> ContainerRecipe:
         ready=lambda started: mqtt_ready(endpoint(started)),
     )
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """Anonymous plaintext on 1883 and TLS on 8883 with the mounted session-CA files. Mosquitto reads
+    TLS settings from a file only, so the container's shell writes one from the lines given as its
+    arguments (no quoting involved) and execs mosquitto on it, in the official image and ours alike."""
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        return BrokerEndpoint("mqtt", started.host, started.ports["main"], extra_ports={TLS_PORT: started.ports[TLS_PORT]})
+
+    volumes, ca, cert, key = tls.container_files()
+    config = [
+        *("listener 1883 0.0.0.0", "allow_anonymous true", "persistence false", "log_dest stderr"),
+        *("listener 8883 0.0.0.0", f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"),
+        f"require_certificate {str(tls.mutual).lower()}",
+    ]
+    conf = "/tmp/pytest-ipc-mosquitto.conf"
+    spec = ContainerSpec(
+        image,
+        {"main": 1883, TLS_PORT: 8883},
+        command=["sh", "-c", f'printf "%s\\n" "$@" > {conf} && exec mosquitto -c {conf}', "sh", *config],
+        volumes=volumes,
+        ready=lambda started: mqtt_ready(endpoint(started)),
+    )
+    return ContainerRecipe(spec, endpoint, tls=True)

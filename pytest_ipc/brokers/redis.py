@@ -15,6 +15,7 @@ from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import NamePrefixes
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 if TYPE_CHECKING:
     import redis
@@ -136,3 +137,26 @@ def container_recipe(image: str) -> ContainerRecipe:
 
     spec = ContainerSpec(image, {"main": 6379}, ready=lambda started: redis_ready(endpoint(started)))
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """`container_recipe` plus a TLS port (6380) with the mounted session-CA files; the command is
+    redis-server's own, so the official image's entrypoint and ours both run it."""
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        return BrokerEndpoint("redis", started.host, started.ports["main"], extra_ports={TLS_PORT: started.ports[TLS_PORT]})
+
+    volumes, ca, cert, key = tls.container_files()
+    command = [
+        *("redis-server", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no", "--save", "", "--appendonly", "no"),
+        *("--tls-port", "6380", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca),
+        *("--tls-auth-clients", "yes" if tls.mutual else "optional"),
+    ]
+    spec = ContainerSpec(
+        image,
+        {"main": 6379, TLS_PORT: 6380},
+        command=command,
+        volumes=volumes,
+        ready=lambda started: redis_ready(endpoint(started)),
+    )
+    return ContainerRecipe(spec, endpoint, tls=True)

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: The name of the TLS listener's port in `BrokerEndpoint.extra_ports`.
 TLS_PORT = "tls"
+#: Where a container finds the listener's files (mounted one by one, read-only).
+CONTAINER_TLS_DIR = "/run/pytest-ipc-tls"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,17 @@ class ListenerTls:
         """A client context trusting the session CA only, presenting the client certificate unless
         `certificate` is False."""
         return client_context(self.bundle_path, certificate=self.client_certificate if certificate else None)
+
+    def container_files(self) -> tuple[dict[str, str], str, str, str]:
+        """The volumes (host file -> container file) and the container's paths of the CA bundle, the
+        server certificate and its key."""
+        ca, cert, key = (f"{CONTAINER_TLS_DIR}/{name}" for name in ("ca.pem", "server.pem", "server.key.pem"))
+        volumes = {
+            str(self.bundle_path): ca,
+            str(self.server_certificate.cert_path): cert,
+            str(self.server_certificate.key_path): key,
+        }
+        return volumes, ca, cert, key
 
 
 @dataclass(frozen=True)

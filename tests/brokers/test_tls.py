@@ -22,6 +22,7 @@ import pika.exceptions
 import pytest
 import redis
 
+from pytest_ipc import docker_engine
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.backends.broker_container import ContainerBroker
 from pytest_ipc.backends.broker_local import LocalBroker
@@ -231,10 +232,38 @@ def test_a_broker_without_a_tls_listener_says_how_to_get_one(redis_server: Broke
         _ = redis_server.isolate().tls
 
 
-def test_tls_is_made_by_the_local_backend_only(ipc_tls_ca: CertificateAuthority) -> None:
+def test_a_container_without_a_tls_recipe_is_unavailable_when_tls_is_asked_for(ipc_tls_ca: CertificateAuthority) -> None:
     tls = ListenerTls.issue(ipc_tls_ca, mutual=True)
-    container = ContainerBroker("redis", KINDS["redis"].container("redis:7"), KINDS["redis"].external_isolation, tls)
-    assert container.unavailable_reason() == "TLS listeners are made by the local backend only so far (--ipc-redis-tls)"
+    container = ContainerBroker("nats", KINDS["nats"].container("nats:2.10"), KINDS["nats"].external_isolation, tls)
+    assert container.unavailable_reason() == "the nats container makes no TLS listener yet (--ipc-nats-tls needs the local backend)"
+
+
+CONTAINER_IMAGES = {"redis": "local/redis:debian", "mqtt": "local/mosquitto:debian"}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("kind", sorted(CONTAINER_IMAGES))
+def test_a_container_broker_serves_mutual_tls_from_mounted_certificates(kind: str, ipc_tls_ca: CertificateAuthority) -> None:
+    image = CONTAINER_IMAGES[kind]
+    if (reason := docker_engine.docker_unavailable_reason() or docker_engine.missing_image_reason(image)) is not None:
+        pytest.skip(reason)
+    tls, spec = ListenerTls.issue(ipc_tls_ca, mutual=True), KINDS[kind]  # type: ignore[index]
+    assert spec.container_tls is not None
+    broker = ContainerBroker(spec.kind, spec.container_tls(image, tls), spec.external_isolation, tls).start()
+    try:
+        server = BrokerServer(broker, "container", "tls")
+        handle = server.isolate().open()
+        try:
+            assert round_trip(kind, handle) == EXPECTED[kind]
+            with pytest.raises((ssl.SSLError, redis.ConnectionError), match=UNTRUSTED):
+                round_trip(kind, handle, ca=False)
+            with pytest.raises((OSError, redis.ConnectionError)):
+                round_trip(kind, handle, certificate=False)
+        finally:
+            handle.close()
+            server.close()
+    finally:
+        broker.stop()
 
 
 def test_a_bad_tls_setting_is_a_usage_error(pytester: pytest.Pytester) -> None:
