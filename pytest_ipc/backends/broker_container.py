@@ -21,11 +21,13 @@ STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL onl
 @dataclass(frozen=True)
 class ContainerRecipe:
     """How one broker kind runs in a container: the spec, the endpoint of a started container, and
-    whether it serves the TLS listener it was made for (certificates mounted read-only)."""
+    whether it serves the TLS listener it was made for (certificates mounted read-only). `isolation`
+    replaces the kind's own when cleanup must speak TLS (NATS's one port)."""
 
     spec: ContainerSpec
     endpoint: Callable[[ContainerEndpoint], BrokerEndpoint]
     tls: bool = False
+    isolation: IsolationFactory | None = None
 
 
 class ContainerBroker:
@@ -57,7 +59,7 @@ class ContainerBroker:
         return self.recipe.endpoint(self._container.endpoint)
 
     def isolation(self) -> Isolation:
-        return self._isolation(self.endpoint, "")
+        return (self.recipe.isolation or self._isolation)(self.endpoint, "")
 
     def stop_broker(self) -> None:
         self._container.stop_container(STOP_TIMEOUT)

@@ -47,6 +47,7 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             nats.LocalNats,
             nats.container_recipe,
             nats.external_isolation,
+            nats.container_tls_recipe,
         ),
         BrokerKindSpec(
             "mqtt",

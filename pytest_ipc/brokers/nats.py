@@ -26,7 +26,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
-from pytest_ipc.brokers.tls import ListenerTls
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 INSTALL_HINT = "apt-get install nats-server"
 
@@ -230,3 +230,25 @@ def container_recipe(image: str) -> ContainerRecipe:
         ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
     )
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """`container_recipe` with TLS on the client port (TLS only, as locally) from the mounted
+    session-CA files; cleanup speaks TLS. Another image than the official one must have nats-server
+    on its PATH: the command is given whole."""
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        ports = {"monitor": started.ports["monitor"], TLS_PORT: started.ports["main"]}
+        return BrokerEndpoint("nats", started.host, started.ports["main"], extra_ports=ports, tls=True)
+
+    volumes, ca, cert, key = tls.container_files()
+    server = [] if image.startswith("nats:") else ["nats-server", "-a", "0.0.0.0", "-p", "4222"]
+    flags = ["-js", "-m", "8222", "--tls", "--tlscert", cert, "--tlskey", key, "--tlscacert", ca]
+    spec = ContainerSpec(
+        image,
+        {"main": 4222, "monitor": 8222},
+        command=[*server, *flags, *(["--tlsverify"] if tls.mutual else [])],
+        volumes=volumes,
+        ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
+    )
+    return ContainerRecipe(spec, endpoint, tls=True, isolation=lambda endpoint, path: SubjectPrefixes(endpoint, tls))

@@ -234,14 +234,15 @@ def test_a_broker_without_a_tls_listener_says_how_to_get_one(redis_server: Broke
 
 def test_a_container_without_a_tls_recipe_is_unavailable_when_tls_is_asked_for(ipc_tls_ca: CertificateAuthority) -> None:
     tls = ListenerTls.issue(ipc_tls_ca, mutual=True)
-    container = ContainerBroker("nats", KINDS["nats"].container("nats:2.10"), KINDS["nats"].external_isolation, tls)
-    assert container.unavailable_reason() == "the nats container makes no TLS listener yet (--ipc-nats-tls needs the local backend)"
+    container = ContainerBroker("rabbitmq", KINDS["rabbitmq"].container("rabbitmq:3.13"), KINDS["rabbitmq"].external_isolation, tls)
+    assert container.unavailable_reason() == "the rabbitmq container makes no TLS listener yet (--ipc-rabbitmq-tls needs the local backend)"
 
 
-CONTAINER_IMAGES = {"redis": "local/redis:debian", "mqtt": "local/mosquitto:debian"}
+CONTAINER_IMAGES = {"redis": "local/redis:debian", "nats": "local/nats:debian", "mqtt": "local/mosquitto:debian"}
 
 
 @pytest.mark.docker
+@pytest.mark.slow  # 3 s of container start each, on top of the module's budget
 @pytest.mark.parametrize("kind", sorted(CONTAINER_IMAGES))
 def test_a_container_broker_serves_mutual_tls_from_mounted_certificates(kind: str, ipc_tls_ca: CertificateAuthority) -> None:
     image = CONTAINER_IMAGES[kind]
