@@ -44,7 +44,7 @@ class ContainerBroker:
 
     def unavailable_reason(self) -> str | None:
         if self.tls is not None and not self.recipe.tls:
-            return f"the {self.kind} container makes no TLS listener yet (--ipc-{self.kind}-tls needs the local backend)"
+            return f"the {self.kind} container recipe makes no TLS listener; make it with the kind's container_tls"
         return self._container.unavailable_reason()
 
     def start(self) -> ContainerBroker:

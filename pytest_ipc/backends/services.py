@@ -172,8 +172,7 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         from pytest_ipc.brokers.kinds import KINDS
 
         spec = KINDS[kind]
-        make_tls = spec.container_tls
-        recipe = make_tls(wanted.image, wanted.tls) if wanted.tls is not None and make_tls is not None else spec.container(wanted.image)
+        recipe = spec.container(wanted.image) if wanted.tls is None else spec.container_tls(wanted.image, wanted.tls)
         return ContainerBroker(kind, recipe, spec.external_isolation, wanted.tls)
 
     return Service(

@@ -22,8 +22,8 @@ class BrokerKindSpec:
     local: Callable[[ListenerTls | None], LocalBroker]
     container: Callable[[str], ContainerRecipe]
     external_isolation: IsolationFactory
-    container_tls: Callable[[str, ListenerTls], ContainerRecipe] | None = None
-    """The container recipe with a TLS listener (None: the kind's containers make none yet)."""
+    container_tls: Callable[[str, ListenerTls], ContainerRecipe]
+    """The container recipe with a TLS listener (``--ipc-<kind>-tls``)."""
 
 
 KINDS: dict[BrokerKind, BrokerKindSpec] = {
@@ -34,6 +34,7 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             rabbitmq.LocalRabbitMQ,
             rabbitmq.container_recipe,
             rabbitmq.external_isolation,
+            rabbitmq.container_tls_recipe,
         ),
         BrokerKindSpec(
             "redis",

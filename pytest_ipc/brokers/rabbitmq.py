@@ -31,6 +31,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import Isolation, NamePrefixes
 from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, ManagementVhosts, ShellVhosts
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
 
 if TYPE_CHECKING:
@@ -323,6 +324,32 @@ def container_recipe(image: str, management: bool | None = None) -> ContainerRec
 
     spec = ContainerSpec(image, ports, env={"RABBITMQ_ENABLED_PLUGINS": plugins}, ready=ready)
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """`container_recipe` plus an AMQPS listener (5671) from the mounted session-CA files. RabbitMQ
+    reads TLS settings from its config file only: the container's shell appends them (handed over in
+    an environment variable, so nothing is quoted) and then starts the server as the image would:
+    the official image through its entrypoint, ours by its server script."""
+    plain = container_recipe(image)
+    volumes, ca, cert, key = tls.container_files()
+    if image.startswith("rabbitmq:"):
+        conf, server = "/etc/rabbitmq/conf.d/90-pytest-ipc-tls.conf", ["docker-entrypoint.sh", "rabbitmq-server"]
+    else:
+        conf, server = "/etc/rabbitmq/rabbitmq.conf", [RABBITMQ_SERVER]
+    settings = (
+        "listeners.ssl.default = 5671\n"
+        f"ssl_options.cacertfile = {ca}\nssl_options.certfile = {cert}\nssl_options.keyfile = {key}\n"
+        f"ssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = {str(tls.mutual).lower()}"
+    )
+    spec = dataclasses.replace(
+        plain.spec,
+        ports={**plain.spec.ports, TLS_PORT: 5671},
+        env={**plain.spec.env, "TLS_SETTINGS": settings},
+        command=["sh", "-c", f'printf "\\n%s\\n" "$TLS_SETTINGS" >> {conf} && exec "$@"', "sh", *server],
+        volumes=volumes,
+    )
+    return ContainerRecipe(spec, plain.endpoint, tls=True)
 
 
 def management_ready(endpoint: BrokerEndpoint) -> bool:
