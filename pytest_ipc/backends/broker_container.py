@@ -14,16 +14,21 @@ from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, C
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
 from pytest_ipc.brokers.privileges import UserAdmin, UserAdminFactory, users_of_broker_not_ours
+from pytest_ipc.brokers.tls import ListenerTls
 
 STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL only after this
 
 
 @dataclass(frozen=True)
 class ContainerRecipe:
-    """How one broker kind runs in a container: the spec, and the endpoint of a started container."""
+    """How one broker kind runs in a container: the spec, the endpoint of a started container, and
+    whether it serves the TLS listener it was made for (certificates mounted read-only). `isolation`
+    replaces the kind's own when cleanup must speak TLS (NATS's one port)."""
 
     spec: ContainerSpec
     endpoint: Callable[[ContainerEndpoint], BrokerEndpoint]
+    tls: bool = False
+    isolation: IsolationFactory | None = None
 
 
 class ContainerBroker:
@@ -32,9 +37,16 @@ class ContainerBroker:
     name = "container"
 
     def __init__(
-        self, kind: BrokerKind, recipe: ContainerRecipe, isolation: IsolationFactory, users: UserAdminFactory | None = None
+        self,
+        kind: BrokerKind,
+        recipe: ContainerRecipe,
+        isolation: IsolationFactory,
+        *,
+        users: UserAdminFactory | None = None,
+        tls: ListenerTls | None = None,
     ) -> None:
         self.kind = kind
+        self.tls = tls
         self._users = users
         self._user_admin: UserAdmin | None = None
         self.recipe = recipe
@@ -42,6 +54,8 @@ class ContainerBroker:
         self._isolation = isolation
 
     def unavailable_reason(self) -> str | None:
+        if self.tls is not None and not self.recipe.tls:
+            return f"the {self.kind} container recipe makes no TLS listener; make it with the kind's container_tls"
         return self._container.unavailable_reason()
 
     def start(self) -> ContainerBroker:
@@ -62,7 +76,7 @@ class ContainerBroker:
         return self._user_admin
 
     def isolation(self) -> Isolation:
-        return self._isolation(self.endpoint, "")
+        return (self.recipe.isolation or self._isolation)(self.endpoint, "")
 
     def stop_broker(self) -> None:
         self._container.stop_container(STOP_TIMEOUT)

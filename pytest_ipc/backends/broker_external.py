@@ -12,6 +12,7 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind, parse_broker
 from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
 from pytest_ipc.brokers.privileges import UserAdmin, UserAdminFactory, users_of_broker_not_ours
+from pytest_ipc.brokers.tls import ListenerTls
 
 
 class ExternalBroker:
@@ -25,9 +26,12 @@ class ExternalBroker:
         url: str | None,
         isolation: IsolationFactory,
         where: str,
+        *,
         users: UserAdminFactory | None = None,
+        tls: ListenerTls | None = None,
     ) -> None:
         self.kind = kind
+        self.tls = tls
         self._users = users
         self._user_admin: UserAdmin | None = None
         self.url = url
@@ -35,6 +39,8 @@ class ExternalBroker:
         self._where = where  # the option and variable that give the URL, for messages
 
     def unavailable_reason(self) -> str | None:
+        if self.tls is not None:
+            return f"an external broker's TLS listener is not ours to configure (--ipc-{self.kind}-tls needs the local backend)"
         return None if self.url else f"no URL given ({self._where})"
 
     def _parsed(self) -> tuple[BrokerEndpoint, str]:

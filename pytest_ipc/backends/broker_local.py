@@ -34,6 +34,7 @@ from pytest_ipc.backends.local import (
 )
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import Isolation
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 #: Starts on fresh ports before a lost port race becomes the error.
 PORT_ATTEMPTS = 3
@@ -83,8 +84,13 @@ class LocalBroker(ABC):
     name = "local"
     kind: BrokerKind
     port_names: tuple[str, ...] = ("main",)
+    #: Whether a TLS listener gets a port of its own (NATS serves TLS on its one client port instead).
+    tls_port_of_its_own = True
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ListenerTls | None = None) -> None:
+        self.tls = tls
+        if tls is not None and self.tls_port_of_its_own:
+            self.port_names = (*self.port_names, TLS_PORT)
         self.username = f"ipc-{secrets.token_hex(4)}"
         self.password = secrets.token_hex(16)
         self.ports: dict[str, int] = {}
@@ -117,6 +123,16 @@ class LocalBroker(ABC):
 
     @abstractmethod
     def isolation(self) -> Isolation: ...
+
+    def tls_ports(self) -> dict[str, int]:
+        """The TLS listener's entry of `BrokerEndpoint.extra_ports` (empty without TLS)."""
+        if self.tls is None:
+            return {}
+        return {TLS_PORT: self.ports[TLS_PORT if self.tls_port_of_its_own else self.port_names[0]]}
+
+    def tls_ready(self) -> bool:
+        """True when the TLS listener (if any) accepts connections: brokers open it next to the main one."""
+        return self.tls is None or accepts_connections(LOOPBACK, self.tls_ports()[TLS_PORT])
 
     # -- the backend -------------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from pytest_ipc.brokers.endpoint import BROKER_KINDS, SCHEMES, BrokerKind, parse
 
 if TYPE_CHECKING:
     from pytest_ipc.brokers.server import BrokerRuntime
+    from pytest_ipc.brokers.tls import ListenerTls
     from pytest_ipc.client.client import ToxiproxyServer
     from pytest_ipc.stub.server import HttpStub
 
@@ -38,13 +39,14 @@ PUBLIC_IMAGES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Wanted:
-    """What the settings say about one service: its URL (and the setting it came from), its image, and
-    where an embedded server listens."""
+    """What the settings say about one service: its URL (and the setting it came from), its image,
+    where an embedded server listens, and the TLS listener a broker adds (None: none)."""
 
     url: str | None
     where: str
     image: str
     listen: tuple[str, int] = (LOOPBACK, 0)
+    tls: ListenerTls | None = None
 
 
 @dataclass(frozen=True)
@@ -158,20 +160,21 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         from pytest_ipc.backends.broker_external import ExternalBroker
         from pytest_ipc.brokers.kinds import KINDS
 
-        return ExternalBroker(kind, wanted.url, KINDS[kind].external_isolation, wanted.where, KINDS[kind].external_users)
+        spec = KINDS[kind]
+        return ExternalBroker(kind, wanted.url, spec.external_isolation, wanted.where, users=spec.external_users, tls=wanted.tls)
 
     def local(wanted: Wanted) -> Backend[BrokerRuntime]:
         from pytest_ipc.brokers.kinds import KINDS
 
-        return KINDS[kind].local()
+        return KINDS[kind].local(wanted.tls)
 
     def container(wanted: Wanted) -> Backend[BrokerRuntime]:
         from pytest_ipc.backends.broker_container import ContainerBroker
         from pytest_ipc.brokers.kinds import KINDS
 
-        return ContainerBroker(
-            kind, KINDS[kind].container(wanted.image), KINDS[kind].external_isolation, KINDS[kind].external_users
-        )
+        spec = KINDS[kind]
+        recipe = spec.container(wanted.image) if wanted.tls is None else spec.container_tls(wanted.image, wanted.tls)
+        return ContainerBroker(kind, recipe, spec.external_isolation, users=spec.external_users, tls=wanted.tls)
 
     return Service(
         kind,

@@ -1,6 +1,7 @@
 """Message brokers as session fixtures with per-test isolation: RabbitMQ (AMQP, STOMP), Redis, NATS,
-MQTT. One module per broker kind; `kinds` tables them, `server` and `handles` are what tests hold;
-`privileges` gives tests users with chosen permissions and `assert_least_privilege`.
+MQTT, each optionally over TLS (`tls`). One module per broker kind; `kinds` tables them, `server` and
+`handles` are what tests hold; `privileges` gives tests users with chosen permissions and
+`assert_least_privilege`.
 Names are imported on first use, like those of `pytest_ipc.contracts`: the plugin reads the broker
 kinds in every session, and most sessions start no broker.
 """
@@ -16,6 +17,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from pytest_ipc.brokers.handles import IsolatedBroker
     from pytest_ipc.brokers.privileges import BrokerUser, Grant, Operation, PrivilegeReport, assert_least_privilege
     from pytest_ipc.brokers.server import AsyncBrokerControls, BrokerServer
+    from pytest_ipc.brokers.tls import BrokerTls
 
 _EXPORTS = {
     "BROKER_KINDS": "endpoint",
@@ -28,6 +30,7 @@ _EXPORTS = {
     "BrokerServer": "server",
     "BrokerUser": "privileges",
     "Grant": "privileges",
+    "BrokerTls": "tls",
     "IsolatedBroker": "handles",
     "LeastPrivilegeError": "errors",
     "Operation": "privileges",
@@ -44,6 +47,7 @@ __all__ = [
     "BrokerHandle",
     "BrokerKind",
     "BrokerServer",
+    "BrokerTls",
     "BrokerUser",
     "Grant",
     "IsolatedBroker",

@@ -18,6 +18,8 @@ SCHEMES: dict[BrokerKind, tuple[str, ...]] = {
     "nats": ("nats",),
     "mqtt": ("mqtt", "tcp"),
 }
+#: The URL scheme of each kind's TLS listener (an endpoint with ``tls=True``).
+TLS_SCHEMES: dict[BrokerKind, str] = {"rabbitmq": "amqps", "redis": "rediss", "nats": "tls", "mqtt": "mqtts"}
 DEFAULT_PORTS: dict[BrokerKind, int] = {
     "rabbitmq": 5672,
     "redis": 6379,
@@ -37,6 +39,8 @@ class BrokerEndpoint:
     username: str | None = None
     password: str | None = None
     extra_ports: dict[str, int] = field(default_factory=dict)
+    tls: bool = False
+    """`port` speaks TLS: `url` has the kind's TLS scheme (amqps, rediss, tls, mqtts)."""
 
     @property
     def url(self) -> str:
@@ -47,7 +51,8 @@ class BrokerEndpoint:
             if self.password is not None:
                 credentials += ":" + quote(self.password, safe="")
             credentials += "@"
-        return f"{SCHEMES[self.kind][0]}://{credentials}{self.host}:{self.port}"
+        scheme = TLS_SCHEMES[self.kind] if self.tls else SCHEMES[self.kind][0]
+        return f"{scheme}://{credentials}{self.host}:{self.port}"
 
 
 def parse_broker_url(kind: BrokerKind, url: str) -> tuple[BrokerEndpoint, str]:

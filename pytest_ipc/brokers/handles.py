@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
+from pytest_ipc.brokers.tls import TLS_PORT, BrokerTls
 
 if TYPE_CHECKING:
     from pytest_ipc.brokers.privileges import BrokerUser, UserAdmin
@@ -120,6 +121,31 @@ class IsolatedBroker:
     def url_for(self, endpoint: BrokerEndpoint) -> str:
         """A client URL for `endpoint` (another login) that lands in this test's namespace."""
         return self._isolation.url(endpoint, self.namespace)
+
+    @property
+    def tls(self) -> BrokerTls:
+        """How this test's clients reach the broker over TLS: URL, CA bundle, client certificate.
+        Raises `IpcUsageError` when the session's broker has no TLS listener (``--ipc-<kind>-tls``)."""
+        listener = self.server.tls
+        if listener is None:
+            raise IpcUsageError(
+                f"the session's {self.kind} broker has no TLS listener; start it with one: "
+                f"--ipc-{self.kind}-tls on (or mutual) / PYTEST_IPC_{self.kind.upper()}_TLS / ini ipc_{self.kind}_tls"
+            )
+        if self.proxy is not None:
+            raise IpcUsageError("a proxied() view reaches the broker's plaintext port; use the direct handle's tls")
+        endpoint = dataclasses.replace(
+            self._isolation.endpoint_for(self.server.endpoint, self.namespace),
+            port=self.server.endpoint.extra_ports[TLS_PORT],
+            tls=True,
+        )
+        return BrokerTls(
+            self._isolation.url(endpoint, self.namespace),
+            endpoint,
+            listener.bundle_path,
+            listener.client_certificate,
+            listener.mutual,
+        )
 
     @property
     def vhost(self) -> str | None:

@@ -12,6 +12,7 @@ from pytest_ipc.brokers import mqtt, nats, rabbitmq, redis
 from pytest_ipc.brokers.endpoint import BrokerKind
 from pytest_ipc.brokers.handles import IsolationFactory
 from pytest_ipc.brokers.privileges import UserAdminFactory
+from pytest_ipc.brokers.tls import ListenerTls
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,11 @@ class BrokerKindSpec:
     """One kind's parts, for its backends."""
 
     kind: BrokerKind
-    local: Callable[[], LocalBroker]
+    local: Callable[[ListenerTls | None], LocalBroker]
     container: Callable[[str], ContainerRecipe]
     external_isolation: IsolationFactory
+    container_tls: Callable[[str, ListenerTls], ContainerRecipe]
+    """The container recipe with a TLS listener (``--ipc-<kind>-tls``)."""
     external_users: UserAdminFactory | None = None
     """Per-test users on a broker we do not own (container, external), where the broker's own
     administration allows it; None: only the local backend makes them."""
@@ -35,12 +38,14 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             rabbitmq.LocalRabbitMQ,
             rabbitmq.container_recipe,
             rabbitmq.external_isolation,
+            rabbitmq.container_tls_recipe,
         ),
         BrokerKindSpec(
             "redis",
             redis.LocalRedis,
             redis.container_recipe,
             redis.external_isolation,
+            redis.container_tls_recipe,
             redis.external_users,
         ),
         BrokerKindSpec(
@@ -48,12 +53,14 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             nats.LocalNats,
             nats.container_recipe,
             nats.external_isolation,
+            nats.container_tls_recipe,
         ),
         BrokerKindSpec(
             "mqtt",
             mqtt.LocalMosquitto,
             mqtt.container_recipe,
             mqtt.external_isolation,
+            mqtt.container_tls_recipe,
         ),
     )
 }

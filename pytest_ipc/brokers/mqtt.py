@@ -30,6 +30,7 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
 from pytest_ipc.brokers.mqtt_users import MqttUsers
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -155,7 +156,7 @@ class LocalMosquitto(LocalBroker):
 
     @property
     def endpoint(self) -> BrokerEndpoint:
-        return BrokerEndpoint("mqtt", LOOPBACK, self.ports["main"], self.username, self.password)
+        return BrokerEndpoint("mqtt", LOOPBACK, self.ports["main"], self.username, self.password, self.tls_ports())
 
     def configure(self, base: Path) -> None:
         (base / "data").mkdir()
@@ -174,7 +175,20 @@ class LocalMosquitto(LocalBroker):
             f"acl_file {base / 'acl'}\n"
             "persistence true\n"
             f"persistence_location {base / 'data'}/\n"
-            "log_dest stdout\n" + evidence + run_as_root
+            "log_dest stdout\n" + evidence + run_as_root + self._tls_conf()
+        )
+
+    def _tls_conf(self) -> str:
+        """A second listener, over TLS, with the session CA's files (TLS settings are per listener);
+        mutual TLS refuses clients without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            f"listener {self.ports['tls']} {LOOPBACK}\n"
+            f"cafile {self.tls.bundle_path}\n"
+            f"certfile {self.tls.server_certificate.cert_path}\n"
+            f"keyfile {self.tls.server_certificate.key_path}\n"
+            f"require_certificate {str(self.tls.mutual).lower()}\n"
         )
 
     @property
@@ -220,7 +234,7 @@ class LocalMosquitto(LocalBroker):
                 str(base / "mosquitto.conf"),
             ],
             workdir=base,
-            ready=lambda: accepts_connections(LOOPBACK, port),
+            ready=lambda: accepts_connections(LOOPBACK, port) and self.tls_ready(),
         )
 
     def isolation(self) -> TopicRoots:
@@ -246,3 +260,28 @@ def container_recipe(image: str) -> ContainerRecipe:
         ready=lambda started: mqtt_ready(endpoint(started)),
     )
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """Anonymous plaintext on 1883 and TLS on 8883 with the mounted session-CA files. Mosquitto reads
+    TLS settings from a file only, so the container's shell writes one from the lines given as its
+    arguments (no quoting involved) and execs mosquitto on it, in the official image and ours alike."""
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        return BrokerEndpoint("mqtt", started.host, started.ports["main"], extra_ports={TLS_PORT: started.ports[TLS_PORT]})
+
+    volumes, ca, cert, key = tls.container_files()
+    config = [
+        *("listener 1883 0.0.0.0", "allow_anonymous true", "persistence false", "log_dest stderr"),
+        *("listener 8883 0.0.0.0", f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"),
+        f"require_certificate {str(tls.mutual).lower()}",
+    ]
+    conf = "/tmp/pytest-ipc-mosquitto.conf"
+    spec = ContainerSpec(
+        image,
+        {"main": 1883, TLS_PORT: 8883},
+        command=["sh", "-c", f'printf "%s\\n" "$@" > {conf} && exec mosquitto -c {conf}', "sh", *config],
+        volumes=volumes,
+        ready=lambda started: mqtt_ready(endpoint(started)),
+    )
+    return ContainerRecipe(spec, endpoint, tls=True)

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -29,6 +30,7 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.handles import NamePrefixes
 from pytest_ipc.brokers.nats_users import NatsUsers
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 INSTALL_HINT = "apt-get install nats-server"
 RELOAD_TIMEOUT = 10.0
@@ -45,14 +47,21 @@ class NatsRequester:
     """A minimal synchronous NATS client for JetStream API requests.
 
     Cleanup runs between tests and must fail fast when the server is down; nats-py retries an
-    initial connect forever, so this speaks the (line-based) protocol itself.
+    initial connect forever, so this speaks the (line-based) protocol itself. On a TLS port
+    (`endpoint.tls`) it upgrades after the server's INFO, as NATS clients do, with `context`.
     """
 
-    def __init__(self, endpoint: BrokerEndpoint, timeout: float = 5.0) -> None:
-        self._sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+    def __init__(self, endpoint: BrokerEndpoint, timeout: float = 5.0, context: ssl.SSLContext | None = None) -> None:
+        self._sock: socket.socket = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
         self._reader = self._sock.makefile("rb")
         self._next_sid = 0
         self._readline()  # INFO
+        if endpoint.tls:
+            if context is None:
+                raise BrokerError(f"NATS at {endpoint.host}:{endpoint.port} requires TLS, and no TLS context was given")
+            self._reader.close()
+            self._sock = context.wrap_socket(self._sock, server_hostname=endpoint.host)
+            self._reader = self._sock.makefile("rb")
         options: dict[str, object] = {
             "verbose": False,
             "pedantic": False,
@@ -101,9 +110,9 @@ class NatsRequester:
         self._sock.close()
 
 
-def delete_streams(endpoint: BrokerEndpoint, namespace: str) -> list[str]:
+def delete_streams(endpoint: BrokerEndpoint, namespace: str, context: ssl.SSLContext | None = None) -> list[str]:
     """Delete the JetStream streams named with `namespace` or bound to subjects under it."""
-    requester = NatsRequester(endpoint)
+    requester = NatsRequester(endpoint, context=context)
     deleted: list[str] = []
     prefix = f"{namespace}."
     try:
@@ -127,20 +136,29 @@ def delete_streams(endpoint: BrokerEndpoint, namespace: str) -> list[str]:
 
 
 class SubjectPrefixes(NamePrefixes):
-    """Subjects are ``<namespace>.<name>``; streams of the test are deleted after it."""
+    """Subjects are ``<namespace>.<name>``; streams of the test are deleted after it (over TLS with
+    the session CA's client certificate when the port speaks TLS only)."""
+
+    def __init__(self, endpoint: BrokerEndpoint, tls: ListenerTls | None = None) -> None:
+        super().__init__(endpoint)
+        self._context = tls.client_context() if tls is not None else None
 
     def close(self, namespace: str, names: Collection[str]) -> None:
-        delete_streams(self.endpoint, namespace)
+        delete_streams(self.endpoint, namespace, self._context)
 
 
 class LocalNats(LocalBroker):
-    """User/password auth, JetStream stored in its own dir (kept across restarts), monitor port for health."""
+    """User/password auth, JetStream stored in its own dir (kept across restarts), monitor port for health.
+
+    With TLS its one client port speaks TLS only (nats-server 2.9 cannot mix plaintext and TLS on a
+    port): the endpoint says so (``tls=True``, a ``tls://`` URL), and cleanup speaks TLS too."""
 
     kind = "nats"
     port_names = ("main", "monitor")
     extra_users: tuple[str, ...] = ()
     """Entries of ``authorization.users`` besides the session's login (per-test users)."""
     _users: NatsUsers | None = None
+    tls_port_of_its_own = False
 
     def missing_reason(self) -> str | None:
         return None if shutil.which("nats-server") else f"nats-server not found ({INSTALL_HINT})"
@@ -153,7 +171,8 @@ class LocalNats(LocalBroker):
             self.ports["main"],
             self.username,
             self.password,
-            {"monitor": self.ports["monitor"]},
+            {"monitor": self.ports["monitor"], **self.tls_ports()},
+            tls=self.tls is not None,
         )
 
     def configure(self, base: Path) -> None:
@@ -166,6 +185,21 @@ class LocalNats(LocalBroker):
             + " ] }\n"
             # The per-test users' commands are their evidence (`nats_users`); only logged while there are some.
             + ("trace: true\n" if self.extra_users else "")
+            + self._tls_conf()
+        )
+
+    def _tls_conf(self) -> str:
+        """TLS on the client port with the session CA's files; `verify` (mutual TLS) refuses clients
+        without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            "tls {\n"
+            f'  cert_file: "{self.tls.server_certificate.cert_path}"\n'
+            f'  key_file: "{self.tls.server_certificate.key_path}"\n'
+            f'  ca_file: "{self.tls.bundle_path}"\n'
+            f"  verify: {str(self.tls.mutual).lower()}\n"
+            "}\n"
         )
 
     def reload(self) -> None:
@@ -208,7 +242,7 @@ class LocalNats(LocalBroker):
         )
 
     def isolation(self) -> SubjectPrefixes:
-        return SubjectPrefixes(self.endpoint)
+        return SubjectPrefixes(self.endpoint, self.tls)
 
 
 def external_isolation(endpoint: BrokerEndpoint, path: str) -> SubjectPrefixes:
@@ -235,3 +269,25 @@ def container_recipe(image: str) -> ContainerRecipe:
         ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
     )
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """`container_recipe` with TLS on the client port (TLS only, as locally) from the mounted
+    session-CA files; cleanup speaks TLS. Another image than the official one must have nats-server
+    on its PATH: the command is given whole."""
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        ports = {"monitor": started.ports["monitor"], TLS_PORT: started.ports["main"]}
+        return BrokerEndpoint("nats", started.host, started.ports["main"], extra_ports=ports, tls=True)
+
+    volumes, ca, cert, key = tls.container_files()
+    server = [] if image.startswith("nats:") else ["nats-server", "-a", "0.0.0.0", "-p", "4222"]
+    flags = ["-js", "-m", "8222", "--tls", "--tlscert", cert, "--tlskey", key, "--tlscacert", ca]
+    spec = ContainerSpec(
+        image,
+        {"main": 4222, "monitor": 8222},
+        command=[*server, *flags, *(["--tlsverify"] if tls.mutual else [])],
+        volumes=volumes,
+        ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
+    )
+    return ContainerRecipe(spec, endpoint, tls=True, isolation=lambda endpoint, path: SubjectPrefixes(endpoint, tls))

@@ -32,6 +32,7 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import Isolation, NamePrefixes
 from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, ManagementVhosts, ShellVhosts
 from pytest_ipc.brokers.rabbitmq_users import RabbitMQUsers
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
 
 if TYPE_CHECKING:
@@ -173,7 +174,7 @@ class LocalRabbitMQ(LocalBroker):
             self.ports["amqp"],
             self.username,
             self.password,
-            extra_ports={"stomp": self.ports["stomp"]},
+            extra_ports={"stomp": self.ports["stomp"], **self.tls_ports()},
         )
 
     def _env(self, base: Path) -> dict[str, str]:
@@ -204,11 +205,24 @@ class LocalRabbitMQ(LocalBroker):
             f"stomp.listeners.tcp.1 = {LOOPBACK}:{self.ports['stomp']}\n"
             f"default_user = {self.username}\n"
             f"default_pass = {self.password}\n"
-            "log.console = false\n"
+            "log.console = false\n" + self._tls_conf()
         )
         cookie = base / ".erlang.cookie"
         cookie.write_text(self.password.upper())
         cookie.chmod(0o400)
+
+    def _tls_conf(self) -> str:
+        """An AMQPS listener with the session CA's files; mutual TLS refuses clients without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            f"listeners.ssl.1 = {LOOPBACK}:{self.ports['tls']}\n"
+            f"ssl_options.cacertfile = {self.tls.bundle_path}\n"
+            f"ssl_options.certfile = {self.tls.server_certificate.cert_path}\n"
+            f"ssl_options.keyfile = {self.tls.server_certificate.key_path}\n"
+            "ssl_options.verify = verify_peer\n"
+            f"ssl_options.fail_if_no_peer_cert = {str(self.tls.mutual).lower()}\n"
+        )
 
     def helper_processes(self, base: Path) -> list[LocalProcess]:
         """Our own epmd (never the shared one on 4369), and the control node for vhosts."""
@@ -248,7 +262,7 @@ class LocalRabbitMQ(LocalBroker):
             [RABBITMQ_SERVER],
             workdir=base,
             env=self._env(base),
-            ready=lambda: amqp_ready(endpoint),
+            ready=lambda: amqp_ready(endpoint) and self.tls_ready(),
             ready_timeout=120,
         )
 
@@ -318,6 +332,32 @@ def container_recipe(image: str, management: bool | None = None) -> ContainerRec
 
     spec = ContainerSpec(image, ports, env={"RABBITMQ_ENABLED_PLUGINS": plugins}, ready=ready)
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """`container_recipe` plus an AMQPS listener (5671) from the mounted session-CA files. RabbitMQ
+    reads TLS settings from its config file only: the container's shell appends them (handed over in
+    an environment variable, so nothing is quoted) and then starts the server as the image would:
+    the official image through its entrypoint, ours by its server script."""
+    plain = container_recipe(image)
+    volumes, ca, cert, key = tls.container_files()
+    if image.startswith("rabbitmq:"):
+        conf, server = "/etc/rabbitmq/conf.d/90-pytest-ipc-tls.conf", ["docker-entrypoint.sh", "rabbitmq-server"]
+    else:
+        conf, server = "/etc/rabbitmq/rabbitmq.conf", [RABBITMQ_SERVER]
+    settings = (
+        "listeners.ssl.default = 5671\n"
+        f"ssl_options.cacertfile = {ca}\nssl_options.certfile = {cert}\nssl_options.keyfile = {key}\n"
+        f"ssl_options.verify = verify_peer\nssl_options.fail_if_no_peer_cert = {str(tls.mutual).lower()}"
+    )
+    spec = dataclasses.replace(
+        plain.spec,
+        ports={**plain.spec.ports, TLS_PORT: 5671},
+        env={**plain.spec.env, "TLS_SETTINGS": settings},
+        command=["sh", "-c", f'printf "\\n%s\\n" "$TLS_SETTINGS" >> {conf} && exec "$@"', "sh", *server],
+        volumes=volumes,
+    )
+    return ContainerRecipe(spec, plain.endpoint, tls=True)
 
 
 def management_ready(endpoint: BrokerEndpoint) -> bool:

@@ -16,6 +16,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import NamePrefixes
 from pytest_ipc.brokers.redis_users import RedisUsers
+from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 if TYPE_CHECKING:
     import redis
@@ -84,7 +85,7 @@ class LocalRedis(LocalBroker):
 
     @property
     def endpoint(self) -> BrokerEndpoint:
-        return BrokerEndpoint("redis", LOOPBACK, self.ports["main"], "default", self.password)
+        return BrokerEndpoint("redis", LOOPBACK, self.ports["main"], "default", self.password, self.tls_ports())
 
     def configure(self, base: Path) -> None:
         (base / "data").mkdir()
@@ -96,7 +97,19 @@ class LocalRedis(LocalBroker):
             'save ""\n'
             "appendonly yes\n"
             "daemonize no\n"
-            'logfile ""\n'
+            'logfile ""\n' + self._tls_conf()
+        )
+
+    def _tls_conf(self) -> str:
+        """A TLS port with the session CA's files; mutual TLS refuses clients without a certificate."""
+        if self.tls is None:
+            return ""
+        return (
+            f"tls-port {self.ports['tls']}\n"
+            f"tls-cert-file {self.tls.server_certificate.cert_path}\n"
+            f"tls-key-file {self.tls.server_certificate.key_path}\n"
+            f"tls-ca-cert-file {self.tls.bundle_path}\n"
+            f"tls-auth-clients {'yes' if self.tls.mutual else 'optional'}\n"
         )
 
     def server_process(self, base: Path) -> LocalProcess:
@@ -105,7 +118,7 @@ class LocalRedis(LocalBroker):
             "redis",
             [shutil.which("redis-server") or "redis-server", str(base / "redis.conf")],
             workdir=base,
-            ready=lambda: redis_ready(endpoint),
+            ready=lambda: redis_ready(endpoint) and self.tls_ready(),
         )
 
     def isolation(self) -> KeyPrefixes:
@@ -137,3 +150,26 @@ def container_recipe(image: str) -> ContainerRecipe:
 
     spec = ContainerSpec(image, {"main": 6379}, ready=lambda started: redis_ready(endpoint(started)))
     return ContainerRecipe(spec, endpoint)
+
+
+def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
+    """`container_recipe` plus a TLS port (6380) with the mounted session-CA files; the command is
+    redis-server's own, so the official image's entrypoint and ours both run it."""
+
+    def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
+        return BrokerEndpoint("redis", started.host, started.ports["main"], extra_ports={TLS_PORT: started.ports[TLS_PORT]})
+
+    volumes, ca, cert, key = tls.container_files()
+    command = [
+        *("redis-server", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no", "--save", "", "--appendonly", "no"),
+        *("--tls-port", "6380", "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", ca),
+        *("--tls-auth-clients", "yes" if tls.mutual else "optional"),
+    ]
+    spec = ContainerSpec(
+        image,
+        {"main": 6379, TLS_PORT: 6380},
+        command=command,
+        volumes=volumes,
+        ready=lambda started: redis_ready(endpoint(started)),
+    )
+    return ContainerRecipe(spec, endpoint, tls=True)

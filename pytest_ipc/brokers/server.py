@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import IsolatedBroker, Isolation, ProxyFactory
+from pytest_ipc.brokers.tls import ListenerTls
 
 T = TypeVar("T")
 
@@ -30,6 +31,7 @@ class BrokerRuntime(Protocol):
     """
 
     kind: BrokerKind
+    tls: ListenerTls | None  # its TLS listener's files (port: ``endpoint.extra_ports["tls"]``), None without
 
     @property
     def endpoint(self) -> BrokerEndpoint: ...
@@ -74,6 +76,12 @@ class BrokerServer:
     def url(self) -> str:
         """The main protocol's URL of the whole broker (tests use their handle's `url`)."""
         return self.endpoint.url
+
+    @property
+    def tls(self) -> ListenerTls | None:
+        """The broker's TLS listener (``--ipc-<kind>-tls``), None when it has none; tests use their
+        handle's `tls`."""
+        return self.runtime.tls
 
     def isolate(self, proxy_factory: ProxyFactory | None = None) -> IsolatedBroker:
         """A view with a fresh namespace (vhost, key prefix, subject prefix, topic root): `open()` it

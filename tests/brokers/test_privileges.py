@@ -300,7 +300,7 @@ def test_users_are_removed_with_their_test(kind: str, request: pytest.FixtureReq
 def external(kind: BrokerKind, server: BrokerServer) -> BrokerServer:
     """The session's broker seen as one we do not own (the external backend, given its URL)."""
     spec = KINDS[kind]
-    runtime = ExternalBroker(kind, server.url, spec.external_isolation, "a test", spec.external_users).start()
+    runtime = ExternalBroker(kind, server.url, spec.external_isolation, "a test", users=spec.external_users).start()
     return BrokerServer(runtime, "external", "external")
 
 
