@@ -198,6 +198,8 @@ class StubLayer:
         return isinstance(target, HttpStub)
 
     def why_not(self, fault: v.Fault) -> str | None:
+        if isinstance(fault, v.TlsFault):
+            return "the stub serves plain HTTP here: a TLS fault needs the stub's HTTPS mode"
         if type(fault) not in PERFORMERS:
             return "the stub is an HTTP server that is listening: it can answer badly or late, not refuse connections or time out a connect"
         return None
