@@ -371,7 +371,7 @@ class WrongHost(TlsFault):
 
     name: ClassVar[str] = "wrong_host"
     symptom: ClassVar[str] = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid"
-    host: str = "wrong-host.invalid"
+    host: str = "wrong-host.pytest-ipc.test"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -566,7 +566,7 @@ def not_yet_valid_certificate(**common: Unpack[Common]) -> NotYetValidCertificat
     return NotYetValidCertificate(**common)
 
 
-def wrong_host(host: str = "wrong-host.invalid", **common: Unpack[Common]) -> WrongHost:
+def wrong_host(host: str = "wrong-host.pytest-ipc.test", **common: Unpack[Common]) -> WrongHost:
     """The server's certificate is for `host`, not the name the client dialled."""
     return WrongHost(host=host, **common)
 

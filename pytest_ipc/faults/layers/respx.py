@@ -7,8 +7,9 @@ timeouts are *not* exercised here (respx raises `httpx.ReadTimeout` at once): us
 layer to measure them. A client that does not use httpx (requests, aiohttp) never sees these
 faults, which the never-fired check reports.
 
-TLS faults are faked the same way: the httpx error a verifying client would raise, caused by the
-`ssl` error it wraps (`ssl.SSLCertVerificationError` with "certificate has expired", ...). That
+TLS faults are faked the same way: the httpx error a verifying client would raise, with the text of
+the `ssl` error it wraps ("certificate verify failed: certificate has expired", ...; respx replaces
+the exception's `__cause__` with its own `SideEffectError`, so match the text, not the cause). That
 proves how the client *handles* a failed handshake, never that it *verifies*: no certificate is
 presented, so a client with ``verify=False`` fails here just like a correct one. Use the stub's
 HTTPS mode (or `pytest_ipc.security`) to prove verification.
