@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from pytest_ipc.client import Proxy as Proxy
     from pytest_ipc.client import ProxyCounters as ProxyCounters
     from pytest_ipc.client import ScopedToxiproxy as ScopedToxiproxy
+    from pytest_ipc.client import TlsTermination as TlsTermination
     from pytest_ipc.client import Toxic as Toxic
     from pytest_ipc.client import ToxiproxyClient as ToxiproxyClient
     from pytest_ipc.client import ToxiproxyError as ToxiproxyError
@@ -101,6 +102,8 @@ if TYPE_CHECKING:
     from pytest_ipc.stub import Scenario as Scenario
     from pytest_ipc.stub import StubRequest as StubRequest
     from pytest_ipc.stub import fake_json as fake_json
+    from pytest_ipc.tls import Certificate as Certificate
+    from pytest_ipc.tls import CertificateAuthority as CertificateAuthority
     from pytest_ipc.toxiproxy import EmbeddedToxiproxy as EmbeddedToxiproxy
 
 
@@ -110,6 +113,8 @@ __all__ = [
     "BrokerError",
     "BrokerServer",
     "Capture",
+    "Certificate",
+    "CertificateAuthority",
     "ContractError",
     "CrashMidProcessing",
     "DeadLetterAfter",
@@ -147,6 +152,7 @@ __all__ = [
     "ScopedToxiproxy",
     "ServiceNetwork",
     "StubRequest",
+    "TlsTermination",
     "Toxic",
     "ToxiproxyClient",
     "ToxiproxyError",

@@ -20,6 +20,10 @@ the answer instead of a reset.
 A server may listen on several ports at once (`HttpServer.listen`), each `Listener` with its own
 handler and connections: the stub gives each test a port of its own and keeps the previous ones
 open for late requests.
+
+Given an `ssl.SSLContext` the server speaks HTTPS: asyncio runs the handshake before a connection
+is made, and each request carries its client certificate's subject when the client presented one
+(mutual TLS).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -101,6 +106,7 @@ class Request:
     body: bytes
     http_version: str = "1.1"
     received_at: float = field(default_factory=time.monotonic)
+    client_subject: str | None = None  # RFC 4514 subject of the client's TLS certificate, when it sent one
 
     @property
     def path(self) -> str:
@@ -194,7 +200,7 @@ class HttpServer:
 
     Host headers must be an IP literal, `localhost`, the bound host's name, or one of
     `allowed_hosts` (`"*"` allows any: only for a server deliberately reached by names it cannot
-    know). `on_error` makes the answers to refused requests.
+    know). `on_error` makes the answers to refused requests. `tls` makes it serve HTTPS.
     """
 
     def __init__(
@@ -206,8 +212,10 @@ class HttpServer:
         limits: Limits = DEFAULT_LIMITS,
         allowed_hosts: Iterable[str] = (),
         on_error: ErrorResponder = plain_error,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.handler = handler
+        self.tls = tls
         self.host = host
         self.port = port
         self.limits = limits
@@ -261,7 +269,7 @@ class HttpServer:
             sock.setblocking(False)
             listener = Listener(self, self.handler, sock.getsockname()[:2])
             listener.serving = await asyncio.get_running_loop().create_server(
-                lambda: _Connection(listener), sock=sock, backlog=BACKLOG
+                lambda: _Connection(listener), sock=sock, backlog=BACKLOG, ssl=self.tls
             )
         except BaseException:
             sock.close()
@@ -357,6 +365,7 @@ class _Connection(asyncio.Protocol):
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=READ_CHUNK)
         self.exchange = Exchange(self)
         self.handling: asyncio.Future[Response | None] | None = None  # the handler being awaited
+        self.client_subject: str | None = None  # the TLS client certificate's subject, if one was presented
         self._loop = asyncio.get_running_loop()
         self.closed: asyncio.Future[None] = self._loop.create_future()  # done once the transport is gone
         self._head: h11.Request | None = None
@@ -379,6 +388,8 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not asyncio.Transport subclasses
         server = self.server
+        if server.tls is not None:
+            self.client_subject = certificate_subject(transport.get_extra_info("peercert"))
         server._connections.add(self)
         self.listener.connections.add(self)
         self._deadline = self._loop.time() + server.limits.idle_timeout
@@ -421,13 +432,14 @@ class _Connection(asyncio.Protocol):
         self._process()
 
     def eof_received(self) -> bool:
+        half_close = self.server.tls is None  # TLS has no half-close: asyncio closes after a TLS client's EOF
         if self._closing:
             self.transport.close()
-            return True
+            return half_close
         self._eof = True
         if self.handling is None and not self._writing_paused and not self._yielded:
             self._process()
-        return True  # keep the write side open: a client that half-closes still gets its answer
+        return half_close  # keep the write side open: a client that half-closes still gets its answer
 
     def pause_writing(self) -> None:
         self._writing_paused = True
@@ -560,6 +572,7 @@ class _Connection(asyncio.Protocol):
             [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in head.headers.raw_items()],
             bytes(self._body),
             head.http_version.decode("ascii"),
+            client_subject=self.client_subject,
         )
         self._head = None
         self._body.clear()
@@ -733,6 +746,29 @@ class _Connection(asyncio.Protocol):
             return
         self._timer_at = self._deadline
         self._timer = self._loop.call_at(self._deadline, self._check_deadline)
+
+
+#: Short names of RFC 4514 for the attributes `ssl.SSLSocket.getpeercert` spells out.
+RFC4514_NAMES = {
+    "commonName": "CN", "organizationName": "O", "organizationalUnitName": "OU", "countryName": "C",
+    "localityName": "L", "stateOrProvinceName": "ST", "streetAddress": "STREET", "domainComponent": "DC", "userId": "UID",
+}
+
+
+def certificate_subject(peercert: object) -> str | None:
+    """The RFC 4514 subject (as `cryptography` writes it: last RDN first) of a `getpeercert()` dict."""
+    if not isinstance(peercert, dict) or not peercert.get("subject"):
+        return None
+    parts = []
+    for rdn in reversed(peercert["subject"]):
+        parts.append("+".join(f"{RFC4514_NAMES.get(name, name)}={_escape(value)}" for name, value in rdn))
+    return ",".join(parts)
+
+
+def _escape(value: str) -> str:
+    """RFC 4514 escaping of an attribute value (special characters; a leading '#' or space)."""
+    escaped = "".join(f"\\{char}" if char in ',+"\\<>;' else char for char in value)
+    return "\\" + escaped if escaped[:1] in ("#", " ") else escaped
 
 
 def _abort(transport: asyncio.Transport) -> None:

@@ -17,4 +17,5 @@ pytest_plugins = [
     "pytest_ipc.fixtures.resilience",
     "pytest_ipc.fixtures.report",
     "pytest_ipc.fixtures.network",
+    "pytest_ipc.fixtures.tls",
 ]

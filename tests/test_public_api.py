@@ -42,6 +42,7 @@ PUBLIC_MODULES = (
     "pytest_ipc.network",
     "pytest_ipc.protobuf",
     "pytest_ipc.specs",
+    "pytest_ipc.tls",
 )
 # A unit in a name is allowed only where the unit is not the convention (seconds, bytes, bytes/s).
 UNIT_SUFFIX = re.compile(r"(^|_)(ms|millis|milliseconds|us|micros|s|secs|seconds|kb|kb_s|kbs|mb|rate_kb)$")

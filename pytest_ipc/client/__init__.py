@@ -24,6 +24,7 @@ from pytest_ipc.client.errors import (
 )
 from pytest_ipc.client.proxy import Proxy
 from pytest_ipc.client.scoped import ScopedToxiproxy
+from pytest_ipc.client.tls import TlsTermination
 from pytest_ipc.client.toxics import Toxic
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ProxyNotFound",
     "ScopedToxiproxy",
     "ServerUnreachable",
+    "TlsTermination",
     "Toxic",
     "ToxicCounters",
     "ToxicExists",

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from pytest_ipc.client._closing import ClosesOnExit
 from pytest_ipc.client.api import ToxiproxyTransport, api_path
+from pytest_ipc.client.errors import UnsupportedByServer
 from pytest_ipc.client.proxy import Proxy
+from pytest_ipc.client.tls import TlsTermination
 
 DEFAULT_URL = "http://127.0.0.1:8474"
 
@@ -48,14 +50,33 @@ class ToxiproxyClient(ClosesOnExit):
         return Proxy(self._api, self._api.get(api_path("proxies", name)))
 
     def create_proxy(
-        self, name: str, upstream: Address, listen: Address = "127.0.0.1:0", enabled: bool = True
+        self,
+        name: str,
+        upstream: Address,
+        listen: Address = "127.0.0.1:0",
+        enabled: bool = True,
+        *,
+        tls: TlsTermination | None = None,
     ) -> Proxy:
         """Create a proxy; the default listen address lets the server pick a free loopback port.
 
-        Addresses are "host:port" strings or ``(host, port)`` tuples such as `Proxy.address`.
+        Addresses are "host:port" strings or ``(host, port)`` tuples such as `Proxy.address`. `tls`
+        makes the proxy end clients' TLS and open TLS upstream, so toxics see plaintext (pytest-ipc's
+        embedded server only: another server raises `UnsupportedByServer`); without it TLS passes
+        through untouched.
         """
-        body = {"name": name, "upstream": host_port(upstream), "listen": host_port(listen), "enabled": enabled}
-        return Proxy(self._api, self._api.post("/proxies", body))
+        body: dict[str, object] = {"name": name, "upstream": host_port(upstream), "listen": host_port(listen), "enabled": enabled}
+        if tls is not None:
+            body["tls"] = tls.to_wire()
+        data = self._api.post("/proxies", body)
+        if tls is not None and "tls" not in data:  # a server without the extension ignored it: a pass-through proxy
+            self.delete_proxy(name)
+            raise UnsupportedByServer(
+                "this Toxiproxy server cannot terminate TLS (it ignored the proxy's tls settings): only pytest-ipc's "
+                "embedded server can; use --ipc-toxiproxy-backend embedded, or let TLS pass through (no tls=)",
+                request=f"POST /proxies {name}",
+            )
+        return Proxy(self._api, data)
 
     def populate(self, proxies: Iterable[Mapping[str, object]]) -> list[Proxy]:
         """Create or replace many proxies at once (unchanged ones keep their toxics), like a config file.

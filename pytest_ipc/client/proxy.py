@@ -26,6 +26,7 @@ class Proxy:
         self.listen: str = data["listen"]
         self.upstream: str = data["upstream"]
         self.enabled: bool = bool(data["enabled"])
+        self.terminates_tls: bool = "tls" in data  # clients speak TLS to the proxy, toxics see plaintext
 
     @property
     def _path(self) -> str:
@@ -46,9 +47,10 @@ class Proxy:
 
     @property
     def url(self) -> str:
-        """The listener as an http URL, for pointing an HTTP client at the proxy."""
+        """The listener as a URL for an HTTP client: https when the proxy terminates TLS, else http
+        (for TLS passed through, write ``https://`` with `address`)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.terminates_tls else 'http'}://{host}:{self.port}"
 
     def refresh(self) -> Proxy:
         self._load(self._api.get(self._path))

@@ -13,6 +13,7 @@ from pytest_ipc.client._closing import ClosesOnExit
 from pytest_ipc.client.client import Address, ToxiproxyClient
 from pytest_ipc.client.errors import ProxyNotFound, ToxiproxyError
 from pytest_ipc.client.proxy import Proxy
+from pytest_ipc.client.tls import TlsTermination
 
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_.]+")
 
@@ -31,11 +32,20 @@ class ScopedToxiproxy(ClosesOnExit):
         return self.client.url
 
     def create_proxy(
-        self, upstream: Address, name: str | None = None, listen: Address = "127.0.0.1:0", enabled: bool = True
+        self,
+        upstream: Address,
+        name: str | None = None,
+        listen: Address = "127.0.0.1:0",
+        enabled: bool = True,
+        *,
+        tls: TlsTermination | None = None,
     ) -> Proxy:
-        """A proxy in front of `upstream` ("host:port" or a tuple); without a name, one unique to this scope."""
+        """A proxy in front of `upstream` ("host:port" or a tuple); without a name, one unique to this scope.
+
+        `tls` terminates TLS in the proxy (see `ToxiproxyClient.create_proxy`); by default it passes through.
+        """
         proxy_name = name if name is not None else f"{self.name_prefix}-{next(self._numbers)}"
-        proxy = self.client.create_proxy(proxy_name, upstream, listen=listen, enabled=enabled)
+        proxy = self.client.create_proxy(proxy_name, upstream, listen=listen, enabled=enabled, tls=tls)
         self.created.append(proxy)
         return proxy
 

@@ -10,6 +10,7 @@ of `pytest_ipc.faults`.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,15 +33,21 @@ NOT_RUNNING = "the stub is not running; call start() or use it as a context mana
 
 
 class EmbeddedServer(AttachedServer):
-    """The stub's own HTTP/1.1 server; port 0 moves to a new port for each test."""
+    """The stub's own HTTP/1.1 server (HTTPS with `tls`); port 0 moves to a new port for each test."""
 
     name = "embedded"
 
     def __init__(
-        self, host: str = LOOPBACK, port: int = 0, *, limits: Limits = DEFAULT_LIMITS, allowed_hosts: Iterable[str] = ()
+        self,
+        host: str = LOOPBACK,
+        port: int = 0,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        allowed_hosts: Iterable[str] = (),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._http = HttpServer(
-            self._handle, host=host, port=port, limits=limits, allowed_hosts=allowed_hosts, on_error=self._bad_request
+            self._handle, host=host, port=port, limits=limits, allowed_hosts=allowed_hosts, on_error=self._bad_request, tls=tls
         )
         self._loop: LoopThread | None = None
         self._handling: set[asyncio.Task[object]] = set()

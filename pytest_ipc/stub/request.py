@@ -23,13 +23,17 @@ class StubRequest:
     body: bytes
     received_at: float
     params: dict[str, str] = field(default_factory=dict)  # path template parameters, once matched
+    client_subject: str | None = None  # RFC 4514 subject of the client's TLS certificate (HTTPS stub), if sent
 
     @classmethod
     def from_core(cls, request: Request) -> StubRequest:
         headers: dict[str, str] = {}
         for name, value in request.headers:
             headers[name] = f"{headers[name]}, {value}" if name in headers else value
-        return cls(request.method, request.target, request.path, headers, request.body, request.received_at)
+        return cls(
+            request.method, request.target, request.path, headers, request.body, request.received_at,
+            client_subject=request.client_subject,
+        )
 
     @cached_property
     def query(self) -> dict[str, list[str]]:

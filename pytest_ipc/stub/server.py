@@ -10,6 +10,10 @@ never in a later test's journal. `HttpStub.on_wiremock(url)` gives the same API 
 (`stub.wiremock`): each change is published as mappings, the journal is read back from WireMock's.
 `reset()` drops what a test configured without changing the port.
 
+Given an `ssl.SSLContext` (`tls=`) the embedded stub serves HTTPS (`url` starts with https://);
+`require_client_certificate()` makes one test's stub mutual TLS, and the journal keeps each client
+certificate's subject (`entry.request.client_subject`).
+
 Routes are tried in the order they were added; the first that matches answers. A request no route
 takes gets 404 and is kept as *unmatched*, with why its closest routes said no.
 """
@@ -17,6 +21,7 @@ takes gets 404 and is kept as *unmatched*, with why its closest routes said no.
 from __future__ import annotations
 
 import re
+import ssl
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
@@ -35,6 +40,7 @@ from pytest_ipc.stub.responses import JsonTransform
 from pytest_ipc.stub.routes import Route
 from pytest_ipc.stub.scenarios import Scenario
 from pytest_ipc.stub.wiremock import WireMockServer
+from pytest_ipc.tls.errors import TlsUsageError
 
 CLOSEST_MISSES_SHOWN = 3
 
@@ -98,9 +104,15 @@ class HttpStub:
     unmatched_allowed: bool
 
     def __init__(
-        self, host: str = LOOPBACK, port: int = 0, *, limits: Limits = DEFAULT_LIMITS, allowed_hosts: Iterable[str] = ()
+        self,
+        host: str = LOOPBACK,
+        port: int = 0,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        allowed_hosts: Iterable[str] = (),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self._serve_with(EmbeddedServer(host, port, limits=limits, allowed_hosts=allowed_hosts), "embedded")
+        self._serve_with(EmbeddedServer(host, port, limits=limits, allowed_hosts=allowed_hosts, tls=tls), "embedded", tls)
 
     @classmethod
     def on_wiremock(cls, url: str, *, timeout: float = 10.0) -> HttpStub:
@@ -110,12 +122,15 @@ class HttpStub:
         `WireMockUnsupported` when a test asks for it. One port serves every test.
         """
         stub = cls.__new__(cls)
-        stub._serve_with(WireMockServer(url, timeout=timeout), "external")
+        stub._serve_with(WireMockServer(url, timeout=timeout), "external", None)
         return stub
 
-    def _serve_with(self, server: StubServer, backend: str) -> None:
+    def _serve_with(self, server: StubServer, backend: str, tls: ssl.SSLContext | None) -> None:
         self.server = server
         self.backend = backend
+        self.tls = tls
+        self._verify_between_tests = tls.verify_mode if tls is not None else ssl.CERT_NONE
+        self.client_certificate_required = False
         self.test: str | None = None  # the node id of the test being served, between begin_test and end_test
         self.journal = Journal()
         self.late_requests: list[JournalEntry] = []  # arrived at an ended test's port; kept for the session
@@ -125,6 +140,9 @@ class HttpStub:
         server.attach(self)
 
     def _clear(self) -> None:
+        if self.client_certificate_required and self.tls is not None:
+            self.tls.verify_mode = self._verify_between_tests
+        self.client_certificate_required = False
         self.routes = []
         self.faults = []
         self.auth = None
@@ -173,6 +191,7 @@ class HttpStub:
     def _is_clean(self) -> bool:
         return self.server.idle and not (
             self.routes or self.faults or self.auth or self.scenarios or self._json_transform or self.unmatched_allowed
+            or self.client_certificate_required
             or self.journal.entries or self.bad_requests
         )
 
@@ -189,7 +208,8 @@ class HttpStub:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://{host}:{self.port}"
 
     def url_for(self, path: str) -> str:
         if not path.startswith("/"):
@@ -226,6 +246,17 @@ class HttpStub:
     def require_basic(self, user: str, password: str) -> None:
         """Every request must carry these basic credentials (401 without, 403 with others)."""
         self._set_auth(BasicAuth(user, password))
+
+    def require_client_certificate(self) -> None:
+        """Mutual TLS until `reset()`: a client presenting no certificate from the stub's CA fails its
+        TLS handshake (new connections; each request's `client_subject` names the certificate)."""
+        if self.tls is None or self.tls.verify_mode == ssl.CERT_NONE:
+            raise TlsUsageError(
+                "require_client_certificate() needs a stub serving HTTPS whose context trusts a client CA: use the "
+                "https_stub fixture, or HttpStub(tls=ipc_tls_ca.server_context(accept_client_certificate=True))"
+            )
+        self.tls.verify_mode = ssl.CERT_REQUIRED
+        self.client_certificate_required = True
 
     def _set_auth(self, auth: Auth) -> None:
         previous, self.auth = self.auth, auth

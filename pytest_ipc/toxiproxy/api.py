@@ -71,7 +71,7 @@ Endpoint = Callable[[Request, Params], Awaitable[Response]]
 
 
 def proxy_json(proxy: TcpProxy) -> dict[str, object]:
-    return {
+    body: dict[str, object] = {
         "name": proxy.name,
         "listen": proxy.listen,
         "upstream": proxy.upstream,
@@ -79,6 +79,9 @@ def proxy_json(proxy: TcpProxy) -> dict[str, object]:
         "Logger": {},
         "toxics": [toxic_json(toxic) for toxic in proxy.list_toxics()],
     }
+    if proxy.tls is not None:  # pytest-ipc's extension; absent for every proxy upstream could serve
+        body["tls"] = proxy.tls.to_json()
+    return body
 
 
 def toxic_json(toxic: ToxicConfig) -> dict[str, object]:

@@ -35,6 +35,7 @@ from pytest_ipc.toxiproxy.gojson import (
 )
 from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, ToxicConfig
 from pytest_ipc.toxiproxy.proxy import TcpProxy
+from pytest_ipc.toxiproxy.tls import TLS_BODY, Termination, TerminationError
 
 
 class ApiError(Exception):
@@ -64,7 +65,8 @@ TOXIC_NOT_FOUND = ("toxic not found", 404)
 # The Go types Toxiproxy decodes request bodies into; their names appear in type errors.
 _LOGGER = Struct("Logger", "zerolog.Logger")  # an exported field of Proxy, so the decoder sees it
 _PROXY_FIELDS = (("name", STRING), ("listen", STRING), ("upstream", STRING))
-PROXY_BODY = Struct("Proxy", "toxiproxy.Proxy", (*_PROXY_FIELDS, ("enabled", BOOL), ("Logger", _LOGGER)))
+# `tls` is pytest-ipc's extension (TLS termination, `toxiproxy.tls`); upstream ignores the field.
+PROXY_BODY = Struct("Proxy", "toxiproxy.Proxy", (*_PROXY_FIELDS, ("enabled", BOOL), ("Logger", _LOGGER), ("tls", TLS_BODY)))
 _POPULATE_ENTRY = 'struct { toxiproxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'
 POPULATE_BODY = Slice(
     Struct("", _POPULATE_ENTRY, (*_PROXY_FIELDS, ("Logger", _LOGGER), ("enabled", Pointer(BOOL)))),
@@ -208,9 +210,9 @@ class ProxyCollection:
         self._seeded = seed is not None
         self._lock = asyncio.Lock()
 
-    def _new_proxy(self, name: str, listen: str, upstream: str) -> TcpProxy:
+    def _new_proxy(self, name: str, listen: str, upstream: str, tls: Termination | None = None) -> TcpProxy:
         rng = random.Random(self._seeds.getrandbits(64)) if self._seeded else None
-        return TcpProxy(name, listen, upstream, rng=rng)
+        return TcpProxy(name, listen, upstream, rng=rng, tls=tls)
 
     def get(self, name: str) -> TcpProxy:
         proxy = self.proxies.get(name)
@@ -230,7 +232,7 @@ class ProxyCollection:
         async with self._lock:
             if name in self.proxies:
                 raise _error(PROXY_EXISTS)
-            proxy = self._new_proxy(name, fields.get("listen", ""), upstream)
+            proxy = self._new_proxy(name, fields.get("listen", ""), upstream, _termination(fields.get("tls"), upstream))
             if fields.get("enabled", True):
                 await _start(proxy)
             self.proxies[name] = proxy
@@ -358,6 +360,16 @@ async def _differs(proxy: TcpProxy, listen: str, upstream: str) -> bool:
     except AddressError as error:
         raise ApiError(str(error), 500) from None
     return proxy.listen != resolved or proxy.upstream != upstream
+
+
+def _termination(fields: dict[str, str] | None, upstream: str) -> Termination | None:
+    """The proxy's TLS termination from its `tls` object (None: bytes pass through untouched)."""
+    if fields is None:
+        return None
+    try:
+        return Termination.from_fields(fields, upstream)
+    except TerminationError as error:
+        raise ApiError(str(error), 400) from None
 
 
 async def _start(proxy: TcpProxy) -> None:

@@ -4,7 +4,9 @@ Everything runs on one asyncio loop (the api runs it on a `LoopThread`); no meth
 Differences from upstream Toxiproxy, all deliberate:
 - a connection accepted after `add_toxic` returns always gets the toxic (upstream #148);
 - reset_peer only resets when its toxicity draw succeeded (upstream #603 resets every close);
-- `counters` and `live_connections()` report what upstream cannot.
+- `counters` and `live_connections()` report what upstream cannot;
+- with a `Termination` (`toxiproxy.tls`) it ends clients' TLS and opens TLS upstream, so toxics act
+  on plaintext; without one, TLS passes through as the bytes it is.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pytest_ipc._net import split_host_port
 from pytest_ipc.toxiproxy.counters import ProxyTally
 from pytest_ipc.toxiproxy.link import Link
 from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, Stream, ToxicConfig
+from pytest_ipc.toxiproxy.tls import Termination
 
 #: Write-buffer high-water mark of each proxied socket; large enough to keep bulk transfers streaming.
 WRITE_BUFFER_HIGH = 1024 * 1024
@@ -82,7 +85,8 @@ class Side(asyncio.Protocol):
             self.outbound.feed_eof()
         else:
             self.early_eof = True
-        return True  # keep the socket writable until the other direction has delivered its data
+        # keep the socket writable until the other direction has delivered its data (TLS cannot: asyncio closes it)
+        return self.connection.proxy.tls is None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -131,8 +135,11 @@ class Connection:
         loop = asyncio.get_running_loop()
         try:
             host, port = split_host_port(self.proxy.upstream)
+            tls = self.proxy.tls
+            context, server_name = (None, None) if tls is None else (tls.upstream_context, tls.upstream_server_name)
             await asyncio.wait_for(
-                loop.create_connection(lambda: self.upstream, host, port), UPSTREAM_CONNECT_TIMEOUT
+                loop.create_connection(lambda: self.upstream, host, port, ssl=context, server_hostname=server_name),
+                UPSTREAM_CONNECT_TIMEOUT,
             )
         except (OSError, ValueError, TimeoutError):
             self._connecting = None
@@ -207,8 +214,11 @@ class Connection:
 class TcpProxy:
     """A named TCP proxy from `listen` to `upstream` with upstream and downstream toxic chains."""
 
-    def __init__(self, name: str, listen: str, upstream: str, *, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, name: str, listen: str, upstream: str, *, rng: random.Random | None = None, tls: Termination | None = None
+    ) -> None:
         self.name = name
+        self.tls = tls
         self.listen = listen
         self.upstream = upstream
         self.rng = rng or random.Random()
@@ -231,7 +241,8 @@ class TcpProxy:
             return
         sock = await self._bind()
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: Connection(self).client, sock=sock, backlog=LISTEN_BACKLOG
+            lambda: Connection(self).client, sock=sock, backlog=LISTEN_BACKLOG,
+            ssl=None if self.tls is None else self.tls.server_context,
         )
         self.listen = format_address(sock.getsockname())
 
