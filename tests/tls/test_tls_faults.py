@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 
 import aiohttp
@@ -15,6 +16,7 @@ from pytest_ipc.client import Proxy
 from pytest_ipc.faults import FaultNeverFired, FaultNotSupported, FaultUsageError, InProcess
 from pytest_ipc.security import is_verification_failure
 from pytest_ipc.stub import HttpStub
+from pytest_ipc.tls import Certificate, CertificateAuthority
 
 TLS_FAULTS = [
     faults.expired_certificate(), faults.not_yet_valid_certificate(), faults.wrong_host(), faults.unknown_ca(),
@@ -155,3 +157,81 @@ async def test_respx_fakes_handshake_errors_for_async_httpx(
             with pytest.raises(error, match=text):
                 await client.get(http_stub.url_for("/price"))
     assert active.activations() == 1 and http_stub.calls() == []
+
+
+# -- the HTTPS stub: it presents the bad certificate or demands one, for the block only ------------
+CLOSED = "Remote end closed connection without response|Server disconnected"
+SYMPTOMS = [
+    (faults.expired_certificate(), "certificate has expired"),
+    (faults.not_yet_valid_certificate(), "certificate is not yet valid"),
+    (faults.wrong_host(), "(Hostname|IP address) mismatch"),  # dialled by name, or by IP
+    (faults.unknown_ca(), "unable to get local issuer certificate"),
+    (faults.self_signed(), "self.signed certificate"),
+    # TLS 1.3 settles client certificates after the client's handshake: the alert comes on its first read,
+    # and http.client (requests) reports only that the server closed without an answer
+    (faults.client_cert_required(), f"CERTIFICATE_REQUIRED|certificate required|{CLOSED}"),
+    (faults.client_cert_rejected(), f"UNKNOWN_CA|unknown ca|{CLOSED}"),
+    (faults.old_protocol(), "UNSUPPORTED_PROTOCOL|PROTOCOL_VERSION|no protocols available|UNEXPECTED_EOF_WHILE_READING|EndOfStream|ConnectionResetError"),
+]
+
+
+def production_errors(url: str, ca: CertificateAuthority, client_certificate: Certificate | None) -> dict[str, BaseException]:
+    """What requests, httpx (sync and async) and aiohttp raise when they call `url` as a correct client would."""
+    pair = None if client_certificate is None else (str(client_certificate.cert_path), str(client_certificate.key_path))
+    context = ca.client_context(client_certificate)
+
+    async def with_httpx() -> None:
+        async with httpx.AsyncClient(verify=context, timeout=2) as client:
+            (await client.get(url)).raise_for_status()
+
+    async def with_aiohttp() -> None:
+        async with aiohttp.ClientSession() as session, session.get(url, ssl=context) as answer:
+            answer.raise_for_status()
+
+    return {
+        "requests": outcome_of(lambda: requests.get(url, verify=str(ca.bundle_path), cert=pair, timeout=2)),
+        "httpx": outcome_of(lambda: httpx.get(url, verify=context, timeout=2)),
+        "httpx-async": outcome_of(lambda: asyncio.run(with_httpx())),
+        "aiohttp": outcome_of(lambda: asyncio.run(with_aiohttp())),
+    }
+
+
+@pytest.mark.parametrize(("fault", "symptom"), SYMPTOMS, ids=[fault.label for fault, _ in SYMPTOMS])
+def test_every_tls_fault_at_the_https_stub_is_the_production_error_for_every_client(
+    https_stub: HttpStub, ipc_tls_ca: CertificateAuthority, fault: faults.Fault, symptom: str
+) -> None:
+    https_stub.expect("GET", "/price").respond(json={"eur": 1})
+    url = https_stub.url_for("/price")
+    mutual = isinstance(fault, faults.ClientCertRejected)  # the client holds a good certificate; the stub trusts another root
+    certificate = ipc_tls_ca.client_certificate() if mutual else None
+    with faults.inject(fault, into=https_stub) as active:
+        errors = production_errors(url, ipc_tls_ca, certificate)
+    for client, error in errors.items():
+        assert re.search(symptom, repr(error) + str(error) + repr(error.__cause__) + repr(error.__context__)), (client, error)
+    if fault.label in {"expired-certificate", "not-yet-valid-certificate", "wrong-host", "unknown-ca", "self-signed"}:
+        assert all(is_verification_failure(error) for error in errors.values())
+    assert (active.activations() or 0) >= 4 and https_stub.calls() == []  # each handshake hit it (aiohttp retries a GET once)
+    assert requests.get(url, verify=str(ipc_tls_ca.bundle_path), timeout=2).json() == {"eur": 1}  # restored after the block
+
+
+def test_stub_tls_faults_say_where_they_cannot_act(https_stub: HttpStub, http_stub: HttpStub) -> None:
+    with pytest.raises(FaultNotSupported, match=r"handshake-stall cannot be injected at the stub layer .* the proxy's\); layers that can: respx, proxy"):
+        faults.check_supported(faults.handshake_stall(), "stub")
+    with pytest.raises(FaultNotSupported, match=r"client-cert-expired cannot be injected at the stub layer \(a server cannot make"):
+        faults.check_supported(faults.client_cert_expired(), "stub")
+    with pytest.raises(FaultNotSupported, match=r"old-protocol-tlsv1 \(times=1\) cannot be injected at the stub layer"):
+        faults.check_supported(faults.old_protocol(times=1), "stub")
+    with pytest.raises(FaultUsageError, match="needs the stub serving HTTPS .* has no TLS"):
+        faults.start(faults.expired_certificate(), into=http_stub)
+    with pytest.raises(FaultNotSupported, match="a TLS fault acts on the handshake, before any request"):
+        https_stub.expect("GET", "/price").respond(json={}).inject(faults.self_signed())
+
+
+def test_a_stub_tls_fault_no_handshake_met_never_fired(https_stub: HttpStub) -> None:
+    with pytest.raises(FaultNeverFired, match=r"no TLS handshake reached the stub during the block: did the client call its https:// URL"):  # noqa: SIM117
+        with faults.inject(faults.expired_certificate(), into=https_stub):
+            pass
+    https_stub.expect("GET", "/x").respond(json={})
+    with faults.inject(faults.expired_certificate(probability=0.5, seed=3), into=https_stub, must_fire=False) as half:
+        answers = [httpx.get(https_stub.url_for("/x"), verify=False, timeout=2).status_code for _ in range(6)]
+    assert 0 < (half.activations() or 0) < 6 and answers == [200] * 6  # verify=False: the bad certificate goes unnoticed
