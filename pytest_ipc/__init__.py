@@ -91,6 +91,9 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_circuitbreaker as watch_circuitbreaker
     from pytest_ipc.resilience import watch_purgatory as watch_purgatory
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
+    from pytest_ipc.security import assert_no_credentials_over_plaintext as assert_no_credentials_over_plaintext
+    from pytest_ipc.security import assert_presents_client_certificate as assert_presents_client_certificate
+    from pytest_ipc.security import assert_verifies_server as assert_verifies_server
     from pytest_ipc.specs import IncompatibleApi as IncompatibleApi
     from pytest_ipc.specs import assert_asyncapi_compatible as assert_asyncapi_compatible
     from pytest_ipc.specs import assert_openapi_compatible as assert_openapi_compatible
@@ -164,16 +167,19 @@ __all__ = [
     "assert_exactly_once_effect",
     "assert_fallback",
     "assert_message_matches_pact",
+    "assert_no_credentials_over_plaintext",
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",
     "assert_openapi_compatible",
     "assert_pact_matches_openapi",
     "assert_pacts_compatible",
     "assert_poison_dead_lettered",
+    "assert_presents_client_certificate",
     "assert_request_cap",
     "assert_retries",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "assert_verifies_server",
     "breaking_changes",
     "can_i_deploy",
     "channels_for",

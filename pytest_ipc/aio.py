@@ -31,6 +31,7 @@ from pytest_ipc.resilience.aio import (
     assert_retry_jitter,
     assert_timeout_honoured,
 )
+from pytest_ipc.security.aio import assert_no_credentials_over_plaintext, assert_presents_client_certificate, assert_verifies_server
 
 __all__ = [
     "Capture",
@@ -41,9 +42,12 @@ __all__ = [
     "Responder",
     "assert_breaker",
     "assert_fallback",
+    "assert_no_credentials_over_plaintext",
+    "assert_presents_client_certificate",
     "assert_request_cap",
     "assert_retry_jitter",
     "assert_timeout_honoured",
+    "assert_verifies_server",
     "can_i_deploy",
     "channels_for",
     "consumer_down",

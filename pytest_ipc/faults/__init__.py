@@ -30,18 +30,27 @@ close_before_headers()  yes    yes    -     respx: RemoteProtocolError; stub: st
 random_bytes(size)       -     yes    -     stub: garbage bytes, then close
 truncated(size)          -     yes   yes    stub: first size bytes, then close; proxy: limit_data
 dribble(duration)        -     yes    -     stub: the answer in pieces about 10 ms apart
+expired_certificate()   yes    yes    -     respx: the httpx error, ssl text; stub (HTTPS): serves an
+                                            expired certificate of the session CA
+not_yet_valid_certificate()  yes  yes  -    stub: a certificate whose validity has not begun
+wrong_host(host)        yes    yes    -     stub: a valid certificate issued for `host`
+unknown_ca()            yes    yes    -     stub: a certificate from a CA the client does not trust
+self_signed()           yes    yes    -     stub: a self-signed certificate
+client_cert_required()  yes    yes    -     stub: mutual TLS for the block
+client_cert_rejected()  yes    yes    -     stub: mutual TLS trusting a root no client chains to
+client_cert_expired()   yes     -     -     respx only (a server cannot make a client's cert expire)
 handshake_stall()       yes     -    yes    respx: httpx.ConnectTimeout; proxy: swallows the ClientHello
 handshake_reset()       yes     -    yes    respx: httpx.ConnectError; proxy: RST on the ClientHello
-expired_certificate()   yes     -     -     and the other certificate faults, client_cert_*(),
-                                            old_protocol(): respx fakes the ssl error (see
-                                            `pytest_ipc.faults.layers.respx`: it proves handling,
-                                            not verification)
+old_protocol(version)   yes    yes    -     stub: speaks only TLS 1.0 (or 1.1) for the block
 ======================  =====  ====  =====  ========================================================
 
 Every fault also takes ``probability=``, ``seed=`` and ``times=`` (``fail_first(n)`` is
 ``status(503, times=n)``). The proxy cannot express ``times`` or ``seed`` (a toxic acts per
 connection, from its own random stream); ``probability`` becomes the toxic's toxicity, drawn per
-connection rather than per request. respx faults never touch a socket, so they test how the client
+connection rather than per request. The TLS faults count handshakes that hit them (the stub's SNI
+hook; the proxy's ClientHellos, TLS record 0x16), and the stub's client-certificate and
+old-protocol faults, which change its TLS settings for the block, take neither ``probability`` nor
+``times``. respx faults never touch a socket, so they test how the client
 *handles* an error, not whether its timeouts are set; the stub and proxy layers do real I/O.
 """
 
