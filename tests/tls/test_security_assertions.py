@@ -149,6 +149,7 @@ def test_the_client_certificate_is_presented(prices: HttpStub, ipc_tls_ca: Certi
     )
     assert outcome.value.json() == {"eur": 1}  # type: ignore[attr-defined]
     assert prices.calls()[-1].request.client_subject == mine.subject
+    del outcome
     with pytest.raises(AssertionError) as caught:
         assert_presents_client_certificate(lambda: httpx.get(url, verify=ipc_tls_ca.client_context(), timeout=2), prices)
     assert str(caught.value).startswith("client certificate not presented: expected the call to succeed against a stub that requires")

@@ -128,36 +128,35 @@ CERTIFICATE_SYMPTOMS = [
 ]
 
 
-@pytest.mark.parametrize(("fault", "symptom"), CERTIFICATE_SYMPTOMS, ids=[fault.label for fault, _ in CERTIFICATE_SYMPTOMS])
-def test_respx_fakes_the_certificate_error_httpx_raises(http_stub: HttpStub, fault: faults.Fault, symptom: str) -> None:
-    with faults.inject(fault, into=InProcess(http_stub.url)) as active, httpx.Client() as client:
-        with pytest.raises(httpx.ConnectError, match=symptom) as raised:
-            client.get(http_stub.url_for("/price"))
-    assert is_verification_failure(raised.value)  # what pytest_ipc.security reads as a failed verification
-    assert active.activations() == 1 and http_stub.calls() == []
+def test_respx_fakes_the_certificate_error_httpx_raises(http_stub: HttpStub) -> None:
+    for fault, symptom in CERTIFICATE_SYMPTOMS:
+        with faults.inject(fault, into=InProcess(http_stub.url)) as active, httpx.Client() as client:
+            with pytest.raises(httpx.ConnectError, match=symptom) as raised:
+                client.get(http_stub.url_for("/price"))
+        assert is_verification_failure(raised.value)  # what pytest_ipc.security reads as a failed verification
+        assert active.activations() == 1
+    assert http_stub.calls() == []
 
 
-@pytest.mark.parametrize(
-    ("fault", "error", "text"),
-    [
-        (faults.handshake_stall(), httpx.ConnectTimeout, "The handshake operation timed out"),
-        (faults.handshake_reset(), httpx.ConnectError, "Connection reset by peer"),
-        (faults.client_cert_required(), httpx.ReadError, "TLSV13_ALERT_CERTIFICATE_REQUIRED"),
-        (faults.client_cert_rejected(), httpx.ReadError, "TLSV1_ALERT_UNKNOWN_CA"),
-        (faults.client_cert_expired(), httpx.ReadError, "SSLV3_ALERT_CERTIFICATE_EXPIRED"),
-        (faults.old_protocol(), httpx.ConnectError, "UNSUPPORTED_PROTOCOL"),
-    ],
-    ids=lambda item: getattr(item, "label", ""),
-)
+HANDSHAKE_ERRORS: list[tuple[faults.Fault, type[Exception], str]] = [
+    (faults.handshake_stall(), httpx.ConnectTimeout, "The handshake operation timed out"),
+    (faults.handshake_reset(), httpx.ConnectError, "Connection reset by peer"),
+    (faults.client_cert_required(), httpx.ReadError, "TLSV13_ALERT_CERTIFICATE_REQUIRED"),
+    (faults.client_cert_rejected(), httpx.ReadError, "TLSV1_ALERT_UNKNOWN_CA"),
+    (faults.client_cert_expired(), httpx.ReadError, "SSLV3_ALERT_CERTIFICATE_EXPIRED"),
+    (faults.old_protocol(), httpx.ConnectError, "UNSUPPORTED_PROTOCOL"),
+]
+
+
 @pytest.mark.asyncio
-async def test_respx_fakes_handshake_errors_for_async_httpx(
-    http_stub: HttpStub, fault: faults.Fault, error: type[Exception], text: str
-) -> None:
+async def test_respx_fakes_handshake_errors_for_async_httpx(http_stub: HttpStub) -> None:
     async with httpx.AsyncClient() as client:
-        with faults.inject(fault, into=InProcess(http_stub.url)) as active:
-            with pytest.raises(error, match=text):
-                await client.get(http_stub.url_for("/price"))
-    assert active.activations() == 1 and http_stub.calls() == []
+        for fault, error, text in HANDSHAKE_ERRORS:
+            with faults.inject(fault, into=InProcess(http_stub.url)) as active:
+                with pytest.raises(error, match=text):
+                    await client.get(http_stub.url_for("/price"))
+            assert active.activations() == 1
+    assert http_stub.calls() == []
 
 
 # -- the HTTPS stub: it presents the bad certificate or demands one, for the block only ------------
