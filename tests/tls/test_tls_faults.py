@@ -160,7 +160,7 @@ async def test_respx_fakes_handshake_errors_for_async_httpx(http_stub: HttpStub)
 
 
 # -- the HTTPS stub: it presents the bad certificate or demands one, for the block only ------------
-CLOSED = "Remote end closed connection without response|Server disconnected"
+CLOSED = "Remote end closed connection without response|Server disconnected|BrokenResourceError|ConnectionReset|Connection reset"
 SYMPTOMS = [
     (faults.expired_certificate(), "certificate has expired"),
     (faults.not_yet_valid_certificate(), "certificate is not yet valid"),
