@@ -3,7 +3,8 @@
 `assert_verifies_server` serves, in turn, a certificate from an unknown CA and a valid one for
 another host name (`faults.unknown_ca()`, `faults.wrong_host()`): a verifying client fails each
 handshake and no request reaches the stub. That catches ``verify=False``, ``ssl.CERT_NONE`` and
-``check_hostname=False``. `assert_presents_client_certificate` makes the stub require a client
+``check_hostname=False``. A last call against the stub's valid certificate must succeed (a client
+that refuses every server proves nothing). `assert_presents_client_certificate` makes the stub require a client
 certificate from the session CA (`faults.client_cert_required()`): the client's call must succeed.
 Both count the handshakes that hit the fault, so a call that never reached the stub proves nothing
 and fails.
@@ -70,6 +71,12 @@ def verification_probe(stub: HttpStub, wait_up_to: float) -> Probe[list[CallOutc
             outcome: CallOutcome = (yield Calls(1, wait_up_to))[0]
             handshakes = active.activations()
         reached = [entry for entry in stub.calls() if entry.started >= started]
+        if reached and not handshakes:
+            raise IpcAssertionError(
+                f"nothing was checked: the call reached the stub while it presented {fault.describe()} without a new TLS "
+                "handshake (it reused a connection kept alive from before). Call assert_verifies_server with a client "
+                "that has no open connection to the stub (a fresh one), or close its pool first."
+            )
         if (outcome.error is None and outcome.finished) or reached:
             raise IpcAssertionError(
                 f"server not verified: expected the handshake to fail when the stub presented {fault.describe()}, measured "
@@ -87,6 +94,14 @@ def verification_probe(stub: HttpStub, wait_up_to: float) -> Probe[list[CallOutc
                 f"it {outcome.describe()}. Does the client set a connect timeout long enough for a handshake?"
             )
         outcomes.append(outcome)
+    started = time.monotonic()
+    control: CallOutcome = (yield Calls(1, wait_up_to))[0]  # last: a kept-alive connection would skip the handshake
+    if control.error is not None or not control.finished or not [entry for entry in stub.calls() if entry.started >= started]:
+        raise IpcAssertionError(
+            f"expected the call to succeed against the stub's valid certificate (after the faults), but it {control.describe()} "
+            f"and reached the stub {len([e for e in stub.calls() if e.started >= started])} time(s): a client that refuses "
+            f"every server proves nothing. Does it call the stub's URL ({stub.url}) and trust its CA (ipc_tls_ca.bundle_path)?"
+        )
     return outcomes
 
 
@@ -98,6 +113,11 @@ def client_certificate_probe(stub: HttpStub, wait_up_to: float) -> Probe[CallOut
         outcome: CallOutcome = (yield Calls(1, wait_up_to))[0]
         handshakes = active.activations()
     reached = [entry for entry in stub.calls() if entry.started >= started]
+    if reached and not handshakes:
+        raise IpcAssertionError(
+            "nothing was checked: the call reached the stub without a new TLS handshake (it reused a connection kept "
+            "alive from before). Give assert_presents_client_certificate a client with no connection open to the stub."
+        )
     if not handshakes:
         raise IpcAssertionError(
             f"no TLS handshake reached the stub while it required a client certificate (the call {outcome.describe()}), "
@@ -115,7 +135,8 @@ def client_certificate_probe(stub: HttpStub, wait_up_to: float) -> Probe[CallOut
 
 def assert_verifies_server(call: Call, stub: HttpStub, *, wait_up_to: float = 5.0) -> list[CallOutcome]:
     """`call`, aimed at the HTTPS `stub`, must fail the handshake against an unknown-CA certificate and
-    a wrong-host one, with no request reaching the stub; returns the two outcomes."""
+    a wrong-host one with no request reaching the stub, then succeed against the stub's valid
+    certificate; returns the two failed outcomes. Give it a client with no connection open to the stub."""
     return drive(call, verification_probe(stub, wait_up_to))
 
 

@@ -91,7 +91,7 @@ def test_a_verifying_client_passes_with_every_library(prices: HttpStub, ipc_tls_
     outcomes = assert_verifies_server(lambda: requests.get(url, verify=str(ipc_tls_ca.bundle_path), timeout=2), prices)
     assert [is_verification_failure(outcome.error) for outcome in outcomes if outcome.error] == [True, True]
     assert_verifies_server(lambda: httpx.get(url, verify=ipc_tls_ca.client_context(), timeout=2), prices)
-    assert prices.calls() == []
+    assert len(prices.calls()) == 2  # each client's control call with the valid certificate; none under a fault
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # the broken client's own warning
@@ -121,6 +121,8 @@ def test_cert_none_and_check_hostname_false_are_caught(prices: HttpStub, ipc_tls
 def test_a_call_that_never_reached_the_https_stub_proves_nothing(prices: HttpStub, http_stub: HttpStub) -> None:
     with pytest.raises(AssertionError, match="no TLS handshake reached the stub while it presented unknown-ca"):
         assert_verifies_server(lambda: 1 / 0, prices)
+    with pytest.raises(AssertionError, match=r"reached the stub 0 time\(s\): a client that refuses every server proves nothing"):
+        assert_verifies_server(lambda: httpx.get(prices.url_for("/price"), timeout=2), prices)  # trusts the system CAs only
     with pytest.raises(ValueError, match="needs the stub in HTTPS mode"):
         assert_verifies_server(lambda: None, http_stub)
 
@@ -130,6 +132,8 @@ async def test_async_clients_are_judged_alike(prices: HttpStub, ipc_tls_ca: Cert
     url = prices.url_for("/price")
     async with httpx.AsyncClient(verify=ipc_tls_ca.client_context(), timeout=2) as good:
         await aio.assert_verifies_server(lambda: good.get(url), prices)
+        with pytest.raises(AssertionError, match=r"without a new TLS handshake .* kept alive"):
+            await aio.assert_verifies_server(lambda: good.get(url), prices)  # its pool holds the last call's connection
     async with aiohttp.ClientSession() as session:
 
         async def blind() -> int:
