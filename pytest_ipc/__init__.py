@@ -107,6 +107,9 @@ if TYPE_CHECKING:
     from pytest_ipc.resilience import watch_pybreaker as watch_pybreaker
     from pytest_ipc.rpc.grpc_server import GrpcStub as GrpcStub
     from pytest_ipc.rpc.thrift import ThriftStub as ThriftStub
+    from pytest_ipc.security import assert_no_credentials_over_plaintext as assert_no_credentials_over_plaintext
+    from pytest_ipc.security import assert_presents_client_certificate as assert_presents_client_certificate
+    from pytest_ipc.security import assert_verifies_server as assert_verifies_server
     from pytest_ipc.specs import IncompatibleApi as IncompatibleApi
     from pytest_ipc.specs import ProviderOperation as ProviderOperation
     from pytest_ipc.specs import assert_asyncapi_compatible as assert_asyncapi_compatible
@@ -195,6 +198,7 @@ __all__ = [
     "assert_least_privilege",
     "assert_least_scopes",
     "assert_message_matches_pact",
+    "assert_no_credentials_over_plaintext",
     "assert_nothing_lost",
     "assert_nothing_lost_across_restart",
     "assert_openapi_compatible",
@@ -202,6 +206,7 @@ __all__ = [
     "assert_pact_matches_openapi",
     "assert_pacts_compatible",
     "assert_poison_dead_lettered",
+    "assert_presents_client_certificate",
     "assert_reauthenticates_once",
     "assert_request_cap",
     "assert_retries",
@@ -209,6 +214,7 @@ __all__ = [
     "assert_retry_jitter",
     "assert_timeout_honoured",
     "assert_token_refreshed",
+    "assert_verifies_server",
     "breaking_changes",
     "can_i_deploy",
     "channels_for",

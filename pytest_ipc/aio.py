@@ -38,6 +38,7 @@ from pytest_ipc.resilience.aio import (
     assert_timeout_honoured,
     assert_token_refreshed,
 )
+from pytest_ipc.security.aio import assert_no_credentials_over_plaintext, assert_presents_client_certificate, assert_verifies_server
 
 __all__ = [
     "Capture",
@@ -52,12 +53,15 @@ __all__ = [
     "assert_fallback",
     "assert_forbidden_not_retried",
     "assert_least_scopes",
+    "assert_no_credentials_over_plaintext",
+    "assert_presents_client_certificate",
     "assert_reauthenticates_once",
     "assert_request_cap",
     "assert_retry_codes",
     "assert_retry_jitter",
     "assert_timeout_honoured",
     "assert_token_refreshed",
+    "assert_verifies_server",
     "can_i_deploy",
     "channels_for",
     "consumer_down",

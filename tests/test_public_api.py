@@ -31,6 +31,8 @@ PUBLIC_MODULES = (
     "pytest_ipc.faults",
     "pytest_ipc.resilience",
     "pytest_ipc.resilience.aio",
+    "pytest_ipc.security",
+    "pytest_ipc.security.aio",
     "pytest_ipc.stub",
     "pytest_ipc.client",
     "pytest_ipc.brokers",

@@ -39,6 +39,7 @@ class ProxyCounters:
     connections_accepted: int = 0
     connections_active: int = 0
     upstream_failures: int = 0
+    tls_client_hellos: int = 0  # connections that opened with a TLS handshake record (a ClientHello)
     upstream: DirectionCounters = field(default_factory=DirectionCounters)
     downstream: DirectionCounters = field(default_factory=DirectionCounters)
     toxics: dict[str, ToxicCounters] = field(default_factory=dict)
@@ -50,6 +51,7 @@ class ProxyCounters:
             connections_accepted=int(data.get("connections_accepted", 0)),
             connections_active=int(data.get("connections_active", 0)),
             upstream_failures=int(data.get("upstream_failures", 0)),
+            tls_client_hellos=int(data.get("tls_client_hellos", 0)),
             upstream=_direction(directions.get("upstream") or {}),
             downstream=_direction(directions.get("downstream") or {}),
             toxics={

@@ -402,11 +402,131 @@ def _split(data: bytes, pieces: int) -> list[bytes]:
     return [data[len(data) * index // count : len(data) * (index + 1) // count] for index in range(count)]
 
 
+# -- TLS: what goes wrong in the handshake ---------------------------------------------------------
+TlsVersion = Literal["TLSv1", "TLSv1.1"]
+TLS_VERSIONS: tuple[TlsVersion, ...] = ("TLSv1", "TLSv1.1")
+
+
+@dataclass(frozen=True)
+class TlsFault(Fault):
+    """Base of the TLS faults: the handshake goes wrong. `symptom` is the text of the error a
+    verifying client sees in production (what an in-process layer fakes, and what docs quote)."""
+
+    name: ClassVar[str] = "tls"
+    symptom: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class ExpiredCertificate(TlsFault):
+    """The server presents a certificate whose validity ended (notAfter in the past)."""
+
+    name: ClassVar[str] = "expired_certificate"
+    symptom: ClassVar[str] = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate has expired"
+
+
+@dataclass(frozen=True)
+class NotYetValidCertificate(TlsFault):
+    """The server presents a certificate whose validity has not begun (notBefore in the future)."""
+
+    name: ClassVar[str] = "not_yet_valid_certificate"
+    symptom: ClassVar[str] = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: certificate is not yet valid"
+
+
+@dataclass(frozen=True)
+class WrongHost(TlsFault):
+    """The server presents a valid certificate issued for `host`, not for the name the client dialled."""
+
+    name: ClassVar[str] = "wrong_host"
+    symptom: ClassVar[str] = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: Hostname mismatch, certificate is not valid"
+    host: str = "wrong-host.pytest-ipc.test"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.host, str) or not self.host or any(char.isspace() for char in self.host):
+            raise FaultUsageError(f"wrong_host: host must be a non-empty host name without spaces, got {self.host!r}")
+
+
+@dataclass(frozen=True)
+class UnknownCa(TlsFault):
+    """The server's certificate is issued by a certificate authority the client does not trust."""
+
+    name: ClassVar[str] = "unknown_ca"
+    symptom: ClassVar[str] = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"
+
+
+@dataclass(frozen=True)
+class SelfSigned(TlsFault):
+    """The server presents a certificate it signed itself."""
+
+    name: ClassVar[str] = "self_signed"
+    symptom: ClassVar[str] = "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"
+
+
+@dataclass(frozen=True)
+class ClientCertRequired(TlsFault):
+    """The server requires a client certificate (mTLS); a client without one is refused."""
+
+    name: ClassVar[str] = "client_cert_required"
+    symptom: ClassVar[str] = "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required"
+
+
+@dataclass(frozen=True)
+class ClientCertRejected(TlsFault):
+    """The server requires a client certificate and trusts none the client may hold (another CA)."""
+
+    name: ClassVar[str] = "client_cert_rejected"
+    symptom: ClassVar[str] = "[SSL: TLSV1_ALERT_UNKNOWN_CA] tlsv1 alert unknown ca"
+
+
+@dataclass(frozen=True)
+class ClientCertExpired(TlsFault):
+    """The server requires a client certificate and refuses the client's as expired."""
+
+    name: ClassVar[str] = "client_cert_expired"
+    symptom: ClassVar[str] = "[SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert certificate expired"
+
+
+@dataclass(frozen=True)
+class HandshakeStall(TlsFault):
+    """The ClientHello is taken and never answered: only the client's connect timeout ends the call."""
+
+    name: ClassVar[str] = "handshake_stall"
+    symptom: ClassVar[str] = "_ssl.c: The handshake operation timed out"
+
+
+@dataclass(frozen=True)
+class HandshakeReset(TlsFault):
+    """The connection is reset (TCP RST) when the ClientHello arrives."""
+
+    name: ClassVar[str] = "handshake_reset"
+    symptom: ClassVar[str] = "[Errno 104] Connection reset by peer"
+
+
+@dataclass(frozen=True)
+class OldProtocol(TlsFault):
+    """The server speaks only an old protocol `version` ("TLSv1" or "TLSv1.1"), which a current client refuses."""
+
+    name: ClassVar[str] = "old_protocol"
+    symptom: ClassVar[str] = "[SSL: UNSUPPORTED_PROTOCOL] unsupported protocol"
+    version: TlsVersion = "TLSv1"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.version not in TLS_VERSIONS:
+            raise FaultUsageError(f"old_protocol: unknown version {self.version!r}; choose one of: {', '.join(TLS_VERSIONS)}")
+
+    @property
+    def label(self) -> str:
+        return f"old-protocol-{self.version.lower().replace('.', '')}"
+
+
 FAULTS: dict[str, type[Fault]] = {
     kind.name: kind
     for kind in (
         Latency, Hang, Outage, Reset, Status, GrpcStatus, ThriftError, ConnectTimeout, ReadTimeout, Bandwidth, MalformedResponse,
-        EmptyResponse, CloseBeforeHeaders, RandomBytes, Truncated, Dribble,
+        EmptyResponse, CloseBeforeHeaders, RandomBytes, Truncated, Dribble, ExpiredCertificate,
+        NotYetValidCertificate, WrongHost, UnknownCa, SelfSigned, ClientCertRequired, ClientCertRejected,
+        ClientCertExpired, HandshakeStall, HandshakeReset, OldProtocol,
     )
 }  # fmt: skip
 
@@ -521,3 +641,58 @@ def truncated(size: int, **common: Unpack[Common]) -> Truncated:
 def dribble(duration: float, *, pieces: int | None = None, piece_size: int | None = None, **common: Unpack[Common]) -> Dribble:
     """The answer trickles in over `duration` seconds (see `Dribble` for the pieces)."""
     return Dribble(duration=duration, pieces=pieces, piece_size=piece_size, **common)
+
+
+def expired_certificate(**common: Unpack[Common]) -> ExpiredCertificate:
+    """The server's certificate has expired."""
+    return ExpiredCertificate(**common)
+
+
+def not_yet_valid_certificate(**common: Unpack[Common]) -> NotYetValidCertificate:
+    """The server's certificate is not valid yet."""
+    return NotYetValidCertificate(**common)
+
+
+def wrong_host(host: str = "wrong-host.pytest-ipc.test", **common: Unpack[Common]) -> WrongHost:
+    """The server's certificate is for `host`, not the name the client dialled."""
+    return WrongHost(host=host, **common)
+
+
+def unknown_ca(**common: Unpack[Common]) -> UnknownCa:
+    """The server's certificate comes from a CA the client does not trust."""
+    return UnknownCa(**common)
+
+
+def self_signed(**common: Unpack[Common]) -> SelfSigned:
+    """The server's certificate is self-signed."""
+    return SelfSigned(**common)
+
+
+def client_cert_required(**common: Unpack[Common]) -> ClientCertRequired:
+    """The server requires a client certificate (mTLS)."""
+    return ClientCertRequired(**common)
+
+
+def client_cert_rejected(**common: Unpack[Common]) -> ClientCertRejected:
+    """The server requires a client certificate and trusts none the client holds."""
+    return ClientCertRejected(**common)
+
+
+def client_cert_expired(**common: Unpack[Common]) -> ClientCertExpired:
+    """The server refuses the client's certificate as expired."""
+    return ClientCertExpired(**common)
+
+
+def handshake_stall(**common: Unpack[Common]) -> HandshakeStall:
+    """The ClientHello is never answered."""
+    return HandshakeStall(**common)
+
+
+def handshake_reset(**common: Unpack[Common]) -> HandshakeReset:
+    """The connection is reset when the ClientHello arrives."""
+    return HandshakeReset(**common)
+
+
+def old_protocol(version: TlsVersion = "TLSv1", **common: Unpack[Common]) -> OldProtocol:
+    """The server speaks only an old protocol version."""
+    return OldProtocol(version=version, **common)

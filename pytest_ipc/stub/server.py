@@ -26,7 +26,7 @@ import ssl
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_ipc._http import DEFAULT_LIMITS, Limits, Response, plain_error
 from pytest_ipc._net import LOOPBACK
@@ -45,6 +45,9 @@ from pytest_ipc.stub.scenarios import Scenario
 from pytest_ipc.stub.tokens import TokenIssuer
 from pytest_ipc.stub.wiremock import WireMockServer, WireMockUnsupported
 from pytest_ipc.tls.errors import TlsUsageError
+
+if TYPE_CHECKING:
+    from pytest_ipc.tls import CertificateAuthority
 
 CLOSEST_MISSES_SHOWN = 3
 
@@ -134,6 +137,7 @@ class HttpStub:
         self.server = server
         self.backend = backend
         self.tls = tls
+        self.tls_authority: CertificateAuthority | None = None  # the CA of `tls`'s certificate: TLS faults issue from it
         self._verify_between_tests = tls.verify_mode if tls is not None else ssl.CERT_NONE
         self.client_certificate_required = False
         self.test: str | None = None  # the node id of the test being served, between begin_test and end_test

@@ -21,7 +21,7 @@ container must not see a difference, so the details are upstream's, not tidier o
 Beyond Toxiproxy, on paths it answers with 404 (so nothing a client relies on changes):
 
 - `GET /proxies/{proxy}/counters`: the proxy's traffic and fault counters, e.g.
-  `{"connections_accepted":3,"connections_active":1,"upstream_failures":0,
+  `{"connections_accepted":3,"connections_active":1,"upstream_failures":0,"tls_client_hellos":0,
   "bytes":{"upstream":{"received":10,"sent":10},"downstream":{...}},
   "toxics":{"latency_downstream":{"type":"latency","activations":3}}}`;
 - `GET /proxies/{proxy}/connections`: the live connections,

@@ -48,6 +48,7 @@ class ProxyTally:
     connections_accepted: int = 0
     connections_active: int = 0
     upstream_failures: int = 0
+    tls_client_hellos: int = 0  # connections whose first client byte opened a TLS handshake record (0x16)
     directions: dict[Stream, DirectionTally] = field(
         default_factory=lambda: {stream: DirectionTally() for stream in STREAMS}
     )
@@ -71,6 +72,7 @@ class ProxyTally:
             "connections_accepted": self.connections_accepted,
             "connections_active": self.connections_active,
             "upstream_failures": self.upstream_failures,
+            "tls_client_hellos": self.tls_client_hellos,
             "bytes": {stream: counters.to_json() for stream, counters in self.directions.items()},
             "toxics": {name: counters.to_json() for name, counters in self.toxics.items()},
         }

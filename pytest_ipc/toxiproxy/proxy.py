@@ -31,6 +31,7 @@ WRITE_BUFFER_HIGH = 1024 * 1024
 #: How long a connect to the upstream may take before the client is turned away.
 UPSTREAM_CONNECT_TIMEOUT = 30.0
 LISTEN_BACKLOG = 1024
+TLS_HANDSHAKE = 0x16  # the record type that opens a TLS connection (its ClientHello)
 
 
 class ListenError(OSError):
@@ -60,6 +61,7 @@ class Side(asyncio.Protocol):
         # transport start reading after connection_made whatever it asked for.
         self.early: list[bytes] = []
         self.early_eof = False
+        self.first = True  # no byte read yet: the client's first one says whether it opens a TLS handshake
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
@@ -67,6 +69,10 @@ class Side(asyncio.Protocol):
         self.connection.side_made(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.first and data:
+            self.first = False
+            if self is self.connection.client and data[0] == TLS_HANDSHAKE:
+                self.connection.proxy.counters.tls_client_hellos += 1
         if self.outbound is not None:
             self.outbound.feed(data)
         else:

@@ -47,7 +47,11 @@ TOXICS: dict[type[v.Fault], Callable[[Any, Proxy, float], Toxic]] = {
     v.Reset: lambda fault, proxy, toxicity: proxy.reset_peer(timeout=0, toxicity=toxicity),
     v.Bandwidth: lambda fault, proxy, toxicity: proxy.bandwidth(fault.rate, toxicity=toxicity),
     v.Truncated: lambda fault, proxy, toxicity: proxy.limit_data(fault.size, toxicity=toxicity),
+    # TLS in pass-through: the client's first bytes (its ClientHello) are swallowed, or answered with a reset
+    v.HandshakeStall: lambda fault, proxy, toxicity: proxy.timeout(0, stream="upstream", toxicity=toxicity),
+    v.HandshakeReset: lambda fault, proxy, toxicity: proxy.reset_peer(timeout=0, stream="upstream", toxicity=toxicity),
 }
+HANDSHAKE_FAULTS = (v.HandshakeStall, v.HandshakeReset)
 
 
 def _counters(proxy: Proxy) -> ProxyCounters | None:
@@ -122,6 +126,29 @@ class ToxicInjection:
             self.toxic.remove()
 
 
+class HandshakeInjection(ToxicInjection):
+    """A toxic on the client's first bytes; it counts only while ClientHellos (TLS record 0x16) came through."""
+
+    def __init__(self, fault: v.Fault, proxy: Proxy, upstream: ObservedStub | None) -> None:
+        super().__init__(fault, proxy, upstream)
+        self._hellos = 0  # connections through the proxy that opened with a TLS handshake meanwhile
+
+    def activations(self) -> int | None:
+        activations = super().activations()
+        if self._removed or self.before is None or not activations:
+            return activations
+        self._hellos = self.proxy.counters().tls_client_hellos - self.before.tls_client_hellos
+        return min(activations, self._hellos)
+
+    def never_fired(self) -> str:
+        if self._sent and not self._hellos:
+            return (
+                "the client's bytes went through the proxy but no connection opened with a TLS ClientHello (record type "
+                f"0x16): it spoke plain text; did it call https:// (here {self.proxy.url.replace('http://', 'https://', 1)})?"
+            )
+        return super().never_fired()
+
+
 class OutageInjection:
     """The proxy's listener disabled; proven by any connection through the proxy in the test."""
 
@@ -165,6 +192,8 @@ class ProxyLayer:
         return isinstance(target, Proxy)
 
     def why_not(self, fault: v.Fault) -> str | None:
+        if isinstance(fault, v.TlsFault) and type(fault) not in TOXICS:
+            return "the proxy relays TLS bytes unread (pass-through): it presents no certificate and checks none"
         if not isinstance(fault, v.Outage) and type(fault) not in TOXICS:
             return "the proxy relays TCP bytes and cannot speak HTTP"
         if fault.times is not None:
@@ -182,6 +211,8 @@ class ProxyLayer:
     def inject(self, fault: v.Fault, target: Proxy, upstream: ObservedStub | None) -> ToxicInjection | OutageInjection:
         if isinstance(fault, v.Outage):
             return OutageInjection(target)
+        if isinstance(fault, HANDSHAKE_FAULTS):
+            return HandshakeInjection(fault, target, upstream)
         return ToxicInjection(fault, target, upstream)
 
 

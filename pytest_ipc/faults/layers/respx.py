@@ -6,10 +6,18 @@ network, so the stub behind the URL still answers and journals the healthy calls
 timeouts are *not* exercised here (respx raises `httpx.ReadTimeout` at once): use the stub or proxy
 layer to measure them. A client that does not use httpx (requests, aiohttp) never sees these
 faults, which the never-fired check reports.
+
+TLS faults are faked the same way: the httpx error a verifying client would raise, with the text of
+the `ssl` error it wraps ("certificate verify failed: certificate has expired", ...; respx replaces
+the exception's `__cause__` with its own `SideEffectError`, so match the text, not the cause). That
+proves how the client *handles* a failed handshake, never that it *verifies*: no certificate is
+presented, so a client with ``verify=False`` fails here just like a correct one. Use the stub's
+HTTPS mode (or `pytest_ipc.security`) to prove verification.
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +47,24 @@ def _raising(error: type[httpx.TransportError], message: str) -> Effect:
     return effect
 
 
+def _tls(error: type[httpx.TransportError], fault: v.TlsFault) -> Effect:
+    """Raise `error` as httpx does when the handshake fails: from the `ssl` (or OS) error it wraps."""
+
+    def effect(request: httpx.Request) -> httpx.Response:
+        cause: OSError
+        if isinstance(fault, v.HandshakeReset):
+            cause = ConnectionResetError(104, "Connection reset by peer")
+        elif isinstance(fault, v.HandshakeStall):
+            cause = TimeoutError("_ssl.c:990: The handshake operation timed out")
+        elif "CERTIFICATE_VERIFY_FAILED" in fault.symptom:
+            cause = ssl.SSLCertVerificationError(1, f"{fault.symptom} (_ssl.c:1000)")
+        else:
+            cause = ssl.SSLError(1, f"{fault.symptom} (_ssl.c:1000)")
+        raise error(f"{cause} (injected by pytest-ipc)", request=request) from cause
+
+    return effect
+
+
 def _status(fault: v.Status) -> Effect:
     headers = {} if fault.retry_after is None else {"retry-after": str(fault.retry_after)}
     return lambda request: httpx.Response(fault.code, headers=headers, text=fault.body)
@@ -54,6 +80,18 @@ EFFECTS: dict[type[v.Fault], Callable[[Any], Effect]] = {
     v.EmptyResponse: lambda fault: _raising(httpx.RemoteProtocolError, "Server disconnected without sending a response."),
     v.CloseBeforeHeaders: lambda fault: _raising(httpx.RemoteProtocolError, "Server disconnected without sending a complete response."),
     v.Status: _status,
+    v.ExpiredCertificate: lambda fault: _tls(httpx.ConnectError, fault),
+    v.NotYetValidCertificate: lambda fault: _tls(httpx.ConnectError, fault),
+    v.WrongHost: lambda fault: _tls(httpx.ConnectError, fault),
+    v.UnknownCa: lambda fault: _tls(httpx.ConnectError, fault),
+    v.SelfSigned: lambda fault: _tls(httpx.ConnectError, fault),
+    v.OldProtocol: lambda fault: _tls(httpx.ConnectError, fault),
+    v.HandshakeReset: lambda fault: _tls(httpx.ConnectError, fault),
+    v.HandshakeStall: lambda fault: _tls(httpx.ConnectTimeout, fault),
+    # TLS 1.3 settles client certificates after the client's handshake ends: it sees the alert on its first read
+    v.ClientCertRequired: lambda fault: _tls(httpx.ReadError, fault),
+    v.ClientCertRejected: lambda fault: _tls(httpx.ReadError, fault),
+    v.ClientCertExpired: lambda fault: _tls(httpx.ReadError, fault),
 }
 
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pytest_ipc._http import Exchange, Response
 from pytest_ipc._loop import sleep_until
 from pytest_ipc.faults import vocabulary as v
-from pytest_ipc.faults.errors import FaultNotSupported
+from pytest_ipc.faults.errors import FaultNotSupported, FaultUsageError
+from pytest_ipc.faults.layers import stub_tls
 
 if TYPE_CHECKING:
     import random
@@ -153,6 +154,8 @@ def arm(fault: v.Fault | str) -> ArmedFault:
 
     chosen = v.make(fault) if isinstance(fault, str) else check_fault(fault)
     why = LAYER.why_not(chosen)
+    if isinstance(chosen, v.TlsFault):  # not per request: the handshake is over before any route is asked
+        why = "a TLS fault acts on the handshake, before any request: use faults.inject(fault, into=https_stub)"
     if why is not None:
         raise FaultNotSupported(chosen.describe(), LAYER.name, layers_for(chosen), why)
     return ArmedFault(chosen)
@@ -211,11 +214,21 @@ class StubLayer:
         return isinstance(target, (HttpStub, Route))
 
     def why_not(self, fault: v.Fault) -> str | None:
+        if isinstance(fault, v.TlsFault):
+            return stub_tls.why_not(fault)
         if type(fault) not in PERFORMERS:
             return "the stub is an HTTP server that is listening: it can answer badly or late, not refuse connections or time out a connect"
         return None
 
-    def inject(self, fault: v.Fault, target: HttpStub | Route, upstream: ObservedStub | None) -> StubInjection:
+    def inject(self, fault: v.Fault, target: HttpStub | Route, upstream: ObservedStub | None) -> StubInjection | stub_tls.StubTlsInjection:
+        if isinstance(fault, v.TlsFault):
+            from pytest_ipc.stub.server import HttpStub
+
+            if not isinstance(target, HttpStub):
+                raise FaultUsageError(
+                    f"{fault.describe()} happens in the TLS handshake, before any route is chosen: inject it into the https_stub"
+                )
+            return stub_tls.StubTlsInjection(fault, target)
         return StubInjection(fault, target)
 
 

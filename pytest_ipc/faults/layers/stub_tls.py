@@ -1,0 +1,118 @@
+"""How the HTTPS stub performs the TLS faults: per handshake, through its context's SNI hook.
+
+OpenSSL calls the server context's servername callback on every ClientHello (with or without
+SNI), so the hook is where a fault counts its activations (handshakes that hit it) and where a
+certificate fault swaps the connection's context for one presenting the bad certificate (issued by
+the stub's own CA, `HttpStub.tls_authority`). Protocol settings (a required client certificate,
+an old version) are decided before that hook, so those faults change the stub's context for the
+block instead, on every handshake, and are restored after it. An old-protocol handshake fails in
+version negotiation, before the SNI hook: it is counted by CPython's TLS message hook
+(`SSLContext._msg_callback`, the one behind `ssl`'s debug tracing) seeing the ClientHello.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from pytest_ipc.faults import vocabulary as v
+from pytest_ipc.faults.errors import FaultUsageError
+
+if TYPE_CHECKING:
+    from pytest_ipc.stub import HttpStub
+    from pytest_ipc.tls import CertificateAuthority
+
+SniCallback = Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None]
+BAD_CERTIFICATES: dict[type[v.TlsFault], str] = {
+    v.ExpiredCertificate: "expired",
+    v.NotYetValidCertificate: "not-yet-valid",
+    v.UnknownCa: "unknown-ca",
+    v.SelfSigned: "self-signed",
+}
+# Faults that change the stub's whole context: every handshake while in place, no probability or times.
+WHOLE_CONTEXT = (v.ClientCertRequired, v.ClientCertRejected, v.OldProtocol)
+VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1}
+
+
+def why_not(fault: v.TlsFault) -> str | None:
+    """Why the HTTPS stub cannot perform `fault`, or None."""
+    if isinstance(fault, (v.HandshakeStall, v.HandshakeReset)):
+        return "asyncio runs the stub's handshake to the end or an alert; a stalled or reset handshake is the proxy's"
+    if isinstance(fault, v.ClientCertExpired):
+        return (
+            "a server cannot make a valid client certificate expire: give the client "
+            "ipc_tls_ca.bad_client_certificate('expired') against client_cert_required() (respx fakes the alert)"
+        )
+    if isinstance(fault, WHOLE_CONTEXT) and (fault.probability < 1.0 or fault.times is not None):
+        return "it changes the stub's TLS settings for every handshake while in place; it cannot skip one (probability=, times=)"
+    return None
+
+
+def _bad_context(fault: v.TlsFault, authority: CertificateAuthority) -> ssl.SSLContext | None:
+    """The context a hit handshake switches to (presenting the bad certificate), or None."""
+    from pytest_ipc.tls.contexts import server_context  # here: trustme comes with an HTTPS stub, not with the faults
+    if isinstance(fault, v.WrongHost):
+        return authority.server_context(authority.server_certificate(fault.host))  # valid, for another name
+    if isinstance(fault, v.ClientCertRejected):  # trusts only a root no client certificate chains to
+        stranger = authority.bad_server_certificate("self-signed")
+        return server_context(authority.server_certificate(), client_ca=stranger.cert_path, require_client_certificate=True)
+    defect = BAD_CERTIFICATES.get(type(fault))
+    return None if defect is None else authority.server_context(authority.bad_server_certificate(defect))
+
+
+class StubTlsInjection:
+    """A TLS fault in place on an HTTPS stub; its trigger counts the handshakes it acted on."""
+
+    deferred = False
+
+    def __init__(self, fault: v.TlsFault, stub: HttpStub) -> None:
+        context, authority = stub.tls, stub.tls_authority
+        if context is None or authority is None:
+            raise FaultUsageError(
+                f"{fault.describe()} needs the stub serving HTTPS with a certificate from the session CA (the https_stub "
+                f"fixture); {stub.url} has {'no TLS' if context is None else 'no tls_authority to issue the bad certificate'}"
+            )
+        self.stub, self.context, self.fault = stub, context, fault
+        self.trigger = v.Trigger(fault)
+        self.bad = _bad_context(fault, authority)
+        self.previous: SniCallback | None = context.sni_callback  # type: ignore[assignment]  # typeshed's callback is looser
+        self.saved = (context.verify_mode, context.minimum_version, context.maximum_version, [c["name"] for c in context.get_ciphers()])
+        if isinstance(fault, (v.ClientCertRequired, v.ClientCertRejected)):
+            context.verify_mode = ssl.CERT_REQUIRED
+        if isinstance(fault, v.OldProtocol):
+            from pytest_ipc.tls.contexts import pin_version
+
+            pin_version(context, VERSIONS[fault.version])
+        context.sni_callback = self._hello
+        if isinstance(fault, v.OldProtocol):
+            context._msg_callback = self._message  # type: ignore[attr-defined]  # CPython's private TLS message hook
+        self._removed = False
+
+    def _message(self, connection: object, direction: str, version: object, content_type: object, message: object, data: bytes) -> None:
+        if direction == "read" and message == ssl._TLSMessageType.CLIENT_HELLO:  # type: ignore[attr-defined]
+            self.trigger.fires()
+
+    def _hello(self, connection: ssl.SSLObject, server_name: str | None, context: ssl.SSLContext) -> None:
+        if self.trigger.fires() and self.bad is not None:
+            connection.context = self.bad
+
+    def activations(self) -> int:
+        return self.trigger.fired
+
+    def never_fired(self) -> str:
+        if self.trigger.seen:
+            return f"{self.trigger.seen} TLS handshake(s) reached the stub and the fault's firing rules let every one through"
+        return f"no TLS handshake reached the stub during the block: did the client call its https:// URL (here {self.stub.url})?"
+
+    def remove(self) -> None:
+        if self._removed:
+            return
+        self._removed = True
+        verify_mode, minimum, maximum, ciphers = self.saved
+        self.context.sni_callback = self.previous
+        self.context.verify_mode = verify_mode
+        if isinstance(self.fault, v.OldProtocol):
+            self.context._msg_callback = None  # type: ignore[attr-defined]
+            self.context.set_ciphers(":".join(ciphers))
+            self.context.minimum_version, self.context.maximum_version = minimum, maximum
