@@ -39,7 +39,11 @@ def asyncapi_changes(old: Source, new: Source) -> list[ApiFinding]:
         )
     for address, operation in _operations(before):
         if address in new_addresses and (operation.role, address) not in new_operations:
-            whom = "consumers waiting for its messages get none" if operation.role == "sends" else "publishers sending to it are no longer read"
+            whom = (
+                "consumers waiting for its messages get none"
+                if operation.role == "sends"
+                else "publishers sending to it are no longer read"
+            )
             findings.append(
                 ApiFinding(
                     f"channel {address} operation {operation.id}",
@@ -109,7 +113,9 @@ def _message_changes(pair: DocumentPair, label: str, old: MessageSpec, new: Mess
     old_type, new_type = old_node.get("contentType"), new_node.get("contentType")
     if old_type is not None and new_type is not None and old_type != new_type:
         findings.append(
-            ApiFinding(label, "message-content-type-changed", "error", f"contentType changed from {old_type} to {new_type}; {_whom(old.roles)}")
+            ApiFinding(
+                label, "message-content-type-changed", "error", f"contentType changed from {old_type} to {new_type}; {_whom(old.roles)}"
+            )
         )
     old_payload, new_payload = _json_payload(old), _json_payload(new)
     if old_payload is not None and new_payload is not None:
