@@ -35,7 +35,7 @@ from pytest_ipc.specs.document import ApiDocument, Source, SpecError, load_docum
 from pytest_ipc.specs.findings import ApiFinding, document_label, raise_on_errors
 from pytest_ipc.specs.openapi_model import Operation, Parameter, media_types, operations, status_for
 from pytest_ipc.specs.payloads import PayloadChecker
-from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation
+from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation, text_value
 
 if TYPE_CHECKING:
     from pytest_ipc.protobuf import ProtoSchema
@@ -138,19 +138,11 @@ class MessageOptions:
     proto_types: Mapping[str, str] | None = None
 
 
-def pact_mismatches(
-    pact: PactSource,
-    spec: Source,
-    *,
-    channel_of: ChannelOf | None = None,
-    proto: ProtoSchema | None = None,
-    proto_types: Mapping[str, str] | None = None,
-) -> list[ApiFinding]:
-    """Every way the pact's interactions disagree with `spec` (OpenAPI for HTTP, AsyncAPI for messages).
-
-    `channel_of`, `proto` and `proto_types` are for messages: see `MessageOptions`."""
+def pact_mismatches(pact: PactSource, spec: Source, messages: MessageOptions | None = None) -> list[ApiFinding]:
+    """Every way the pact's interactions disagree with `spec` (OpenAPI for HTTP, AsyncAPI for messages);
+    `messages` says how to read message interactions where the defaults do not."""
     document, contract = load_document(spec), _load(pact)
-    checker = _Checker(document, MessageOptions(channel_of, proto, proto_types))
+    checker = _Checker(document, messages or MessageOptions())
     findings: list[ApiFinding] = []
     wanted = pactfile.HTTP_KINDS if document.kind == "openapi" else MESSAGE_KINDS
     checked = 0
@@ -208,7 +200,7 @@ def _assert(pact: PactSource, spec: Source, kind: str, options: MessageOptions |
     consumer, provider = pactfile.pair_of(contract)
     return raise_on_errors(
         f"the pact {consumer} -> {provider} expects what {document_label(document)} does not declare",
-        pact_mismatches(contract, document, **vars(options or MessageOptions())),
+        pact_mismatches(contract, document, options),
         ADVICE,
     )
 
@@ -709,13 +701,7 @@ def _types(schema: Any) -> set[str]:
 
 def _coerce(document: ApiDocument, schema: Any, text: str) -> Any:
     """A parameter's text as the value its schema describes (`"2"` -> 2 for an integer)."""
-    types = _types(document.resolve(schema))
-    for kind, convert in (("integer", int), ("number", float)):
-        if kind in types:
-            try:
-                return convert(text)
-            except ValueError:
-                continue
-    if "boolean" in types and text in ("true", "false"):
-        return text == "true"
+    for kind in ("integer", "number", "boolean"):
+        if kind in _types(document.resolve(schema)) and (value := text_value(text, kind)) is not text:
+            return value
     return text
