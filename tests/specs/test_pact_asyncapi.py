@@ -155,3 +155,16 @@ def test_a_pact_without_messages_checks_nothing_and_fails() -> None:
     http_only = v4_pact({"type": "Synchronous/HTTP", "description": "a request", "request": {"method": "GET", "path": "/"}})
     with pytest.raises(SpecError, match=r"the pact Dashboard -> Streetlights holds no interaction an asyncapi document describes"):
         assert_pact_matches_asyncapi(http_only, STREETLIGHTS)
+
+
+def test_channel_of_names_the_channel_where_the_metadata_uses_other_keys() -> None:
+    def kafka_topic(interaction: dict[str, Any]) -> str | None:
+        return str(interaction["metadata"]["kafka_topic"])
+
+    measured = message("a measurement", {"lumens": 3, "sentAt": "2026-12-03T17:00:00Z"}, "application/json", None)
+    measured["metadata"] = {"kafka_topic": "lightingMeasured"}
+    warnings = assert_pact_matches_asyncapi(v4_pact(measured), STREETLIGHTS, channel_of=kafka_topic)
+    assert [finding.location for finding in warnings] == ["'a measurement' (message on lightingMeasured)"]
+    measured["contents"]["content"] = {"lumens": "bright", "sentAt": "2026-12-03T17:00:00Z"}
+    with pytest.raises(IncompatibleApi, match=r"message lightMeasured payload \$\.lumens: 'bright' is not of type 'integer'"):
+        assert_pact_matches_asyncapi(v4_pact(measured), STREETLIGHTS, channel_of=kafka_topic)
