@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from pytest_ipc.contracts import ProviderStates as ProviderStates
     from pytest_ipc.contracts import PublishedMessage as PublishedMessage
     from pytest_ipc.contracts import assert_message_matches_pact as assert_message_matches_pact
-    from pytest_ipc.contracts import assert_pact_matches_asyncapi as assert_pact_matches_asyncapi
     from pytest_ipc.contracts import assert_pacts_compatible as assert_pacts_compatible
     from pytest_ipc.contracts import breaking_changes as breaking_changes
     from pytest_ipc.contracts import can_i_deploy as can_i_deploy
@@ -114,6 +113,7 @@ if TYPE_CHECKING:
     from pytest_ipc.specs import ProviderOperation as ProviderOperation
     from pytest_ipc.specs import assert_asyncapi_compatible as assert_asyncapi_compatible
     from pytest_ipc.specs import assert_openapi_compatible as assert_openapi_compatible
+    from pytest_ipc.specs import assert_pact_matches_asyncapi as assert_pact_matches_asyncapi
     from pytest_ipc.specs import assert_pact_matches_openapi as assert_pact_matches_openapi
     from pytest_ipc.stub import HttpStub as HttpStub
     from pytest_ipc.stub import JournalEntry as JournalEntry

@@ -5,9 +5,8 @@ Consumer side `consumer`/`recorder`/`merge`, provider side `provider`/`verificat
 `broker_session` the session's part, `broker_fake` an in-memory broker for tests, `broker_cli`),
 and the evolution tools: `compat` (pact vs pact), `evolve` (tolerant reader), `maturity`, and
 schema compatibility (`compatibility` owns the modes, findings and report) for `avro`,
-`protobuf_compat` and `thrift_compat`.
-`callbacks`, pact files `pactfile`, exceptions `errors`, and the evolution tools: `compat` (pact vs
-pact), `evolve` (tolerant reader), `avro`, `maturity`; `pact_asyncapi` (message pacts vs AsyncAPI).
+`protobuf_compat` and `thrift_compat`. Pacts against an OpenAPI or AsyncAPI document are
+`pytest_ipc.specs.pact_check`'s.
 Names are imported on first use: pact-python, fastavro and Faker are slow to import and optional,
 and the pytest plugin imports this package in every session.
 """
@@ -39,7 +38,6 @@ _EXPORTS = {
     "UnknownProviderState": "errors",
     "VerifiablePact": "broker",
     "assert_message_matches_pact": "verification",
-    "assert_pact_matches_asyncapi": "pact_asyncapi",
     "assert_pacts_compatible": "compat",
     "assess_maturity": "maturity",
     "breaking_changes": "compat",
@@ -75,7 +73,6 @@ __all__ = [
     "UnknownProviderState",
     "VerifiablePact",
     "assert_message_matches_pact",
-    "assert_pact_matches_asyncapi",
     "assert_pacts_compatible",
     "assess_maturity",
     "breaking_changes",

@@ -7,9 +7,12 @@ handles) is an `IpcUsageError`; a provider nobody started is neither, so it is r
 
 from __future__ import annotations
 
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 from pytest_ipc._errors import IpcAssertionError, IpcError, IpcUsageError
+from pytest_ipc._net import LOOPBACK
 
 
 class ContractError(IpcAssertionError):
@@ -45,6 +48,23 @@ class UnknownProviderState(IpcUsageError):
 
 class ProviderUnreachable(IpcError):
     """Nothing answers at the provider's URL: the provider is down, not in breach of the contract."""
+
+    PROBE_TIMEOUT = 1.0
+    """How long one connection attempt to the provider may take, in seconds."""
+
+    @classmethod
+    def probe(cls, base_url: str, expected: str) -> None:
+        """Raise unless something accepts a TCP connection at `base_url` (the one check pact verification
+        and provider conformance make before they blame the provider); `expected` says what was to be verified."""
+        parts = urlsplit(base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or LOOPBACK, port), timeout=cls.PROBE_TIMEOUT).close()
+        except OSError as error:
+            raise cls(
+                f"nothing answers at {base_url} — is the provider running? Expected {expected}; measured: {error}. "
+                "Start it (a fixture that yields its URL) and pass that URL."
+            ) from None
 
 
 class PactBrokerError(IpcError):

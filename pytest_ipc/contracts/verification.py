@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -29,7 +28,6 @@ from pytest_ipc.contracts.provider import ProviderSession, SessionInteractions
 from pytest_ipc.contracts.states import ProviderStates, states_for
 
 DEFAULT_REQUEST_TIMEOUT = 5.0
-PROBE_TIMEOUT = 1.0
 TELEMETRY_SWITCHES = ("PACT_DO_NOT_TRACK", "pact_do_not_track")
 
 
@@ -121,7 +119,7 @@ def verify_cut(
     results = verifier.results
     if failed or results.get("errors") or results.get("pendingErrors"):
         if base_url and not ref.is_message:
-            _raise_if_unreachable(ref, base_url)
+            ProviderUnreachable.probe(base_url, f"the provider {ref.provider!r} listening there to verify {ref.test_id!r}")
         raise ContractError(
             f"{ref.provider} breaks the contract {ref.test_id!r}:", describe_mismatches(results), results
         )
@@ -144,20 +142,6 @@ def telemetry_off() -> Iterator[None]:
         yield
     finally:
         os.environ.pop("PACT_DO_NOT_TRACK", None)
-
-
-def _raise_if_unreachable(ref: PactInteractionRef, base_url: str) -> None:
-    """A failure with nothing listening is a provider that is down, not one that breaks the contract."""
-    parts = urlsplit(base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname or LOOPBACK, port), timeout=PROBE_TIMEOUT).close()
-    except OSError as error:
-        raise ProviderUnreachable(
-            f"nothing answers at {base_url} — is the provider running? Expected the provider {ref.provider!r} "
-            f"listening there to verify {ref.test_id!r}; measured: {error}. Start it (a fixture that yields "
-            "its URL) and pass that URL."
-        ) from None
 
 
 def describe_mismatches(results: dict[str, Any]) -> list[str]:

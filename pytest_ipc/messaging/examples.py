@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from pytest_ipc.messaging.message import Message
-from pytest_ipc.specs.asyncapi import DocumentSource, MessageSpec, asyncapi_channels, escape
-from pytest_ipc.specs.document import ApiDocument, SpecError, load_document
+from pytest_ipc.specs.asyncapi import DocumentSource, MessageSpec, asyncapi_channels
+from pytest_ipc.specs.document import ApiDocument, SpecError, load_document, pointer_token
 from pytest_ipc.specs.examples import ExampleGenerator
 from pytest_ipc.specs.payloads import PayloadChecker
 
@@ -104,7 +104,7 @@ def _message_schema(descriptor: Descriptor, schemas: dict[str, Any]) -> dict[str
         schemas[name] = {}  # recursive messages refer to it while it is being made
         properties = {field.name: _field_schema(field, schemas) for field in descriptor.fields}
         schemas[name] = {"type": "object", "properties": properties, "additionalProperties": False}
-    return {"$ref": f"#/components/schemas/{escape(name)}"}
+    return {"$ref": f"#/components/schemas/{pointer_token(name)}"}
 
 
 def _field_schema(field: FieldDescriptor, schemas: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 Both versions become the same shape: a `ChannelSpec` per channel (its id, its address with
 `{parameters}` and the addresses its protocol bindings name, the messages it may carry) and a
 `MessageSpec` per message (its id, content type, schema format, and JSON pointers to its payload and
-headers). In 2.6 a channel's messages are those of
-its `publish` and `subscribe` operations (a `oneOf` lists several); in 3.0 they are the channel's
-`messages`, and `operations` (`action: send|receive`) only point at them. A payload in 3.0 may be a
+headers, and whether the application *sends* it (2.6 `subscribe`, 3.0 `action: send`: consumers read
+it) or *receives* it (2.6 `publish`, 3.0 `action: receive`: publishers write it)). In 2.6 a
+channel's messages are those of its `publish` and `subscribe` operations (a `oneOf` lists several);
+in 3.0 they are the channel's `messages`, and `operations` (`action: send|receive`) only point at
+them. Conformance, example messages, pact checks and the breaking-change check all read this model. A payload in 3.0 may be a
 multi-format schema (`{schemaFormat, schema}`); in 2.6 the message says its `schemaFormat`.
 
 Pointers follow the `$ref`s of channels, operations and messages, so a `SchemaValidator` built on
@@ -17,13 +19,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
 from pytest_ipc.specs.document import ApiDocument, SpecError, load_document
+from pytest_ipc.specs.document import pointer_token as escape
 
-__all__ = ["AsyncApiChannels", "ChannelSpec", "DocumentSource", "MessageSpec", "asyncapi_channels"]
+__all__ = ["AsyncApiChannels", "ChannelSpec", "DocumentSource", "MessageSpec", "OperationSpec", "Role", "asyncapi_channels"]
 
 PayloadFormat = Literal["jsonschema", "avro", "protobuf"]
 DocumentSource = ApiDocument | str | os.PathLike[str] | Mapping[str, Any]
@@ -37,13 +40,11 @@ DEFAULT_CONTENT_TYPES: dict[PayloadFormat, str] = {
 _JSON_SCHEMA_FORMATS = ("application/vnd.aai.asyncapi", "application/schema+json", "application/schema+yaml")
 _AVRO_FORMATS = ("application/vnd.apache.avro",)
 _PROTOBUF_FORMATS = ("application/vnd.google.protobuf", "application/x-protobuf", "application/protobuf")
-_OPERATIONS_26 = ("publish", "subscribe")
+Role = Literal["sends", "receives"]
+"""What the application the document describes does with a message: consumers read what it sends."""
+_VERB_ROLES: dict[str, Role] = {"subscribe": "sends", "publish": "receives"}  # 2.x, from the application's side
+_ACTION_ROLES: dict[str, Role] = {"send": "sends", "receive": "receives"}
 _BOUND_KEYS = ("channel", "topic", "subject")
-
-
-def escape(token: str) -> str:
-    """One JSON pointer token: `~` and `/` escaped."""
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class MessageSpec:
     schema_format: str  # as written, "" for the default (the AsyncAPI JSON Schema dialect)
     payload_pointer: str | None  # the payload schema (the `schema` of a multi-format payload)
     headers_pointer: str | None
+    roles: frozenset[Role] = frozenset()  # empty when no operation names the message
 
     @property
     def payload_format(self) -> PayloadFormat:
@@ -69,6 +71,14 @@ class MessageSpec:
 
 
 @dataclass(frozen=True)
+class OperationSpec:
+    """One operation on a channel: whether the application sends or receives there, and the operation's id."""
+
+    role: Role
+    id: str
+
+
+@dataclass(frozen=True)
 class ChannelSpec:
     """One channel: its id, its address (with `{parameters}`), its parameters and its messages."""
 
@@ -78,6 +88,7 @@ class ChannelSpec:
     parameters: Mapping[str, str]  # parameter name -> pointer to its parameter object
     messages: tuple[MessageSpec, ...]
     bound: tuple[str, ...] = ()  # addresses its protocol bindings name (`bindings.redis.channel`...)
+    operations: tuple[OperationSpec, ...] = ()
 
     @cached_property
     def _patterns(self) -> list[tuple[re.Pattern[str], list[str]]]:
@@ -152,61 +163,50 @@ def asyncapi_channels(source: DocumentSource) -> AsyncApiChannels:
     """The channels and messages of an AsyncAPI 2.6 or 3.0 document (a path, text, mapping or `ApiDocument`)."""
     document = source if isinstance(source, ApiDocument) else load_document(source)
     if document.kind != "asyncapi":
-        raise SpecError(f"{document.title} is an {document.kind} document; channels come from an AsyncAPI document")
+        raise SpecError(f"{document.source} is an {document.kind} document; an AsyncAPI document is needed here")
     reader = _Reader(document)
     channels = reader.channels_30() if document.dialect == "asyncapi-3.0" else reader.channels_26()
     return AsyncApiChannels(document, channels)
 
 
 class _Reader:
-    """Walks a document, following `$ref`s of the containers to keep every pointer canonical."""
+    """Walks a document; `ApiDocument.follow` keeps every pointer canonical through the containers' `$ref`s."""
 
     def __init__(self, document: ApiDocument) -> None:
         self.document = document
         default = document.raw.get("defaultContentType")
         self.default_content_type = str(default) if default else None
 
-    def follow(self, pointer: str) -> tuple[str, Any]:
-        """The node at `pointer` and the pointer it really lives at, after its local `$ref`s."""
-        node = self.document.target(pointer)
-        seen = set()
-        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str):
-            ref = node["$ref"]
-            if not ref.startswith("#") or ref in seen:
-                raise SpecError(
-                    f"{self.document.source}: {pointer} refers to {ref!r}; channels, operations, messages and "
-                    "parameters must be in the document itself (payload schemas may be in other files)"
-                )
-            seen.add(ref)
-            pointer, node = ref, self.document.target(ref)
-        return pointer, node
-
     def channels_26(self) -> dict[str, ChannelSpec]:
         channels = {}
         for key in self.document.raw.get("channels") or {}:
-            pointer, node = self.follow(f"#/channels/{escape(key)}")
-            messages: list[MessageSpec] = []
-            for operation in _OPERATIONS_26:
-                if not isinstance(node.get(operation), Mapping):
+            pointer, node = self.document.follow(f"#/channels/{escape(key)}")
+            messages: dict[str, MessageSpec] = {}  # by pointer: one message in both operations is one message
+            operations: list[OperationSpec] = []
+            for verb, role in _VERB_ROLES.items():
+                if not isinstance(node.get(verb), Mapping):
                     continue
-                op_pointer, op = self.follow(f"{pointer}/{operation}")
+                op_pointer, op = self.document.follow(f"{pointer}/{verb}")
+                operations.append(OperationSpec(role, str(op.get("operationId") or f"{verb} {key}")))
                 if "message" not in op:
                     continue
-                message_pointer, message = self.follow(f"{op_pointer}/message")
+                message_pointer, message = self.document.follow(f"{op_pointer}/message")
                 alternatives = message.get("oneOf") if isinstance(message, Mapping) else None
                 if isinstance(alternatives, list):
                     pointers = [f"{message_pointer}/oneOf/{index}" for index in range(len(alternatives))]
                 else:
                     pointers = [message_pointer]
                 for index, each in enumerate(pointers):
-                    spec = self.message_26(each, operation if len(pointers) == 1 else f"{operation}{index}")
-                    if all(spec.pointer != known.pointer for known in messages):
-                        messages.append(spec)
-            channels[key] = ChannelSpec(key, key, pointer, self.parameters(pointer, node), tuple(messages), _bound(node))
+                    spec = self.message_26(each, verb if len(pointers) == 1 else f"{verb}{index}")
+                    known = messages.get(spec.pointer, spec)
+                    messages[spec.pointer] = replace(known, roles=known.roles | {role})
+            channels[key] = ChannelSpec(
+                key, key, pointer, self.parameters(pointer, node), tuple(messages.values()), _bound(node), tuple(operations)
+            )
         return channels
 
     def message_26(self, pointer: str, fallback: str) -> MessageSpec:
-        pointer, node = self.follow(pointer)
+        pointer, node = self.document.follow(pointer)
         component = pointer.rsplit("/", 1)[-1] if pointer.startswith("#/components/messages/") else None
         name = node.get("name")
         identifier = node.get("messageId") or name or component or fallback
@@ -215,11 +215,11 @@ class _Reader:
     def channels_30(self) -> dict[str, ChannelSpec]:
         channels = {}
         for key in self.document.raw.get("channels") or {}:
-            pointer, node = self.follow(f"#/channels/{escape(key)}")
+            pointer, node = self.document.follow(f"#/channels/{escape(key)}")
             address = node.get("address")
             messages = []
             for message_key in node.get("messages") or {}:
-                message_pointer, message = self.follow(f"{pointer}/messages/{escape(message_key)}")
+                message_pointer, message = self.document.follow(f"{pointer}/messages/{escape(message_key)}")
                 payload = message.get("payload")
                 schema_format, payload_pointer = "", f"{message_pointer}/payload"
                 if isinstance(payload, Mapping) and "schema" in payload and "schemaFormat" in payload:
@@ -228,6 +228,33 @@ class _Reader:
             channels[key] = ChannelSpec(
                 key, None if address is None else str(address), pointer, self.parameters(pointer, node), tuple(messages), _bound(node)
             )
+        return self.operations_30(channels)
+
+    def operations_30(self, channels: dict[str, ChannelSpec]) -> dict[str, ChannelSpec]:
+        """The channels with the roles 3.0 `operations` give them and their messages (all of the
+        channel's messages when an operation lists none)."""
+        by_pointer = {channel.pointer: key for key, channel in channels.items()}
+        for operation_id in self.document.raw.get("operations") or {}:
+            _, operation = self.document.follow(f"#/operations/{escape(str(operation_id))}")
+            role = _ACTION_ROLES.get(str(operation.get("action"))) if isinstance(operation, Mapping) else None
+            reference = operation.get("channel") if role is not None else None
+            if role is None or not isinstance(reference, Mapping) or not isinstance(reference.get("$ref"), str):
+                continue
+            key = by_pointer.get(self.document.follow(str(reference["$ref"]))[0])
+            if key is None:
+                continue
+            listed = {
+                self.document.follow(str(item["$ref"]))[0]
+                for item in operation.get("messages") or []
+                if isinstance(item, Mapping) and isinstance(item.get("$ref"), str)
+            }
+            channel = channels[key]
+            messages = tuple(
+                replace(message, roles=message.roles | {role}) if not listed or message.pointer in listed else message
+                for message in channel.messages
+            )
+            operations = (*channel.operations, OperationSpec(role, str(operation_id)))
+            channels[key] = replace(channel, messages=messages, operations=operations)
         return channels
 
     def _message(self, identifier: str, pointer: str, node: Mapping[str, Any], schema_format: str, payload: str) -> MessageSpec:
@@ -244,7 +271,7 @@ class _Reader:
 
     def parameters(self, pointer: str, node: Mapping[str, Any]) -> dict[str, str]:
         return {
-            name: self.follow(f"{pointer}/parameters/{escape(name)}")[0] for name in node.get("parameters") or {}
+            name: self.document.follow(f"{pointer}/parameters/{escape(name)}")[0] for name in node.get("parameters") or {}
         }
 
 

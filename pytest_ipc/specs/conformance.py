@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import http.client
-import socket
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -25,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pytest_ipc._errors import IpcAssertionError, IpcUsageError
-from pytest_ipc._net import LOOPBACK
 from pytest_ipc._optional import require
 from pytest_ipc.contracts.errors import ProviderUnreachable
 from pytest_ipc.specs.document import ApiDocument, SpecError
@@ -59,7 +57,6 @@ DEFAULT_MAX_EXAMPLES = 25
 DEFAULT_SEED = 0
 """The seed unless `--ipc-openapi-seed` or `verify(seed=)` say otherwise."""
 DEFAULT_REQUEST_TIMEOUT = 5.0
-PROBE_TIMEOUT = 1.0
 _SHOWN_BODY = 600  # characters of a request or response body a failure message shows
 
 
@@ -282,14 +279,7 @@ def _probe(label: str, base_url: str) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise IpcUsageError(f"{label}: the provider's base URL must be http://host:port[/prefix] or https://..., got {base_url!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        socket.create_connection((parts.hostname or LOOPBACK, port), timeout=PROBE_TIMEOUT).close()
-    except OSError as error:
-        raise ProviderUnreachable(
-            f"nothing answers at {base_url} — is the provider running? Expected it listening there to verify "
-            f"{label}; measured: {error}. Start it (a fixture that yields its URL) and pass that URL."
-        ) from None
+    ProviderUnreachable.probe(base_url, f"it listening there to verify {label}")
 
 
 @dataclass

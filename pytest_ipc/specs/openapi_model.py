@@ -16,16 +16,12 @@ from functools import cached_property
 from typing import Any
 
 from pytest_ipc.specs.document import ApiDocument, SpecError
+from pytest_ipc.specs.document import pointer_token as escape
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Header parameters OpenAPI says are ignored: they are described elsewhere (content, security).
 IGNORED_HEADERS = {"accept", "content-type", "authorization"}
 _TEMPLATE_PART = re.compile(r"\{([^}/]+)\}")
-
-
-def escape(token: str) -> str:
-    """One JSON pointer token: `/pets/{id}` -> `~1pets~1{id}`."""
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def template_key(path: str) -> str:

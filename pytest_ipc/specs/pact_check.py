@@ -6,34 +6,46 @@ status with a body the response schema makes *possible*. Possible, not valid: a 
 fields the consumer reads, so fields the schema requires may be missing from it; a field the
 schema does not declare may not (the consumer would rely on something the provider never
 promised); and a value under a Pact type matcher (`like`, `integer`, `regex`...) stands for any
-value of its type, so only its type must fit. Message interactions are checked the same way
-against an AsyncAPI document: the channel named in the message's metadata exists, the provider
-sends there, and the contents are possible under one of its messages.
+value of its type, so only its type must fit. Message interactions (V3 `messages`, V4
+`Asynchronous/Messages`, and the request of `Synchronous/Messages`) are checked the same way against
+an AsyncAPI document (read by `pytest_ipc.specs.asyncapi`): the channel named in the metadata
+(`CHANNEL_KEYS`, by id or concrete address, or through `channel_of`) exists, the provider sends there
+(receives, for a synchronous request; the wrong direction only warns), the content type is the
+message's, and the contents (base64 when binary) are possible under one of its messages, read as
+the message says (`pytest_ipc.specs.payloads`: JSON, XML, text, Avro, Protobuf). The one owner of
+these checks; `python -m pytest_ipc pact-check` prints their findings.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from pytest_ipc.contracts import pactfile
 from pytest_ipc.contracts.errors import NotAPact
-from pytest_ipc.specs.asyncapi_model import ChannelMessage, read_asyncapi
+from pytest_ipc.specs.asyncapi import ChannelSpec, MessageSpec, Role, asyncapi_channels
 from pytest_ipc.specs.document import ApiDocument, Source, SpecError, load_document
 from pytest_ipc.specs.findings import ApiFinding, document_label, raise_on_errors
 from pytest_ipc.specs.openapi_model import Operation, Parameter, media_types, operations, status_for
-from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation
+from pytest_ipc.specs.payloads import PayloadChecker
+from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation, text_value
+
+if TYPE_CHECKING:
+    from pytest_ipc.protobuf import ProtoSchema
 
 PactSource = str | os.PathLike[str] | Mapping[str, Any]
 ADVICE = (
     "Change the consumer's expectations to what the provider's document declares, or have the provider "
     "declare (and implement) what the consumer needs, then publish both again."
 )
+MESSAGE_KINDS = {"Asynchronous/Messages", "Synchronous/Messages"}
 # Pact matchers that stand for "any value of this kind", not the example's own value.
 RELAXING_MATCHERS = {
     "type",
@@ -57,8 +69,10 @@ RELAXING_MATCHERS = {
     "min",
     "max",
 }
-# Metadata keys a message pact uses to name where the message goes.
 CHANNEL_KEYS = ("channel", "topic", "routing_key", "routingKey", "routing-key", "destination", "queue", "subject", "address")
+"""Metadata keys a message pact uses to name where the message goes, in the order they are looked at."""
+ChannelOf = Callable[[Mapping[str, Any]], str | None]
+"""Names the channel of a message interaction whose metadata uses other keys."""
 # Keys whose value maps names to schemas (or other objects): a name there is not a keyword.
 _NAME_MAPS = {
     "properties",
@@ -114,12 +128,23 @@ _VALUE_KEYWORDS = frozenset(
 _STEP = re.compile(r"\.([^.\[\]]+)|\[(\d+|\*)\]|\['([^']*)'\]")
 
 
-def pact_mismatches(pact: PactSource, spec: Source) -> list[ApiFinding]:
-    """Every way the pact's interactions disagree with `spec` (OpenAPI for HTTP, AsyncAPI for messages)."""
+@dataclass(frozen=True)
+class MessageOptions:
+    """How to read message interactions: where their channel is, and the Protobuf schema of payloads
+    whose `.proto` is not in the document (`proto_types` names the message type per declared message)."""
+
+    channel_of: ChannelOf | None = None
+    proto: ProtoSchema | None = None
+    proto_types: Mapping[str, str] | None = None
+
+
+def pact_mismatches(pact: PactSource, spec: Source, messages: MessageOptions | None = None) -> list[ApiFinding]:
+    """Every way the pact's interactions disagree with `spec` (OpenAPI for HTTP, AsyncAPI for messages);
+    `messages` says how to read message interactions where the defaults do not."""
     document, contract = load_document(spec), _load(pact)
-    checker = _Checker(document)
+    checker = _Checker(document, messages or MessageOptions())
     findings: list[ApiFinding] = []
-    wanted = pactfile.HTTP_KINDS if document.kind == "openapi" else {"Asynchronous/Messages"}
+    wanted = pactfile.HTTP_KINDS if document.kind == "openapi" else MESSAGE_KINDS
     checked = 0
     for interaction in pactfile.interactions_of(contract):
         kind = pactfile.interaction_kind(interaction)
@@ -134,7 +159,7 @@ def pact_mismatches(pact: PactSource, spec: Source) -> list[ApiFinding]:
             )
             continue
         checked += 1
-        found = checker.http(interaction) if document.kind == "openapi" else checker.message(interaction)
+        found = checker.http(interaction) if document.kind == "openapi" else checker.message(interaction, kind)
         if interaction.get("pending") is True:  # the provider has not promised it yet: reported, not failing
             found = [ApiFinding(item.location, item.rule, "warning", f"{item.message} (pending interaction)") for item in found]
         findings += found
@@ -152,19 +177,30 @@ def assert_pact_matches_openapi(pact: PactSource, spec: Source) -> list[ApiFindi
     return _assert(pact, spec, "openapi")
 
 
-def assert_pact_matches_asyncapi(pact: PactSource, spec: Source) -> list[ApiFinding]:
-    """Fail unless every message of `pact` is possible under the provider's AsyncAPI `spec`; return the warnings."""
-    return _assert(pact, spec, "asyncapi")
+def assert_pact_matches_asyncapi(
+    pact: PactSource,
+    spec: Source,
+    *,
+    channel_of: ChannelOf | None = None,
+    proto: ProtoSchema | None = None,
+    proto_types: Mapping[str, str] | None = None,
+) -> list[ApiFinding]:
+    """Fail unless every message of `pact` is possible under the provider's AsyncAPI `spec`; return the warnings.
+
+    `channel_of` names an interaction's channel where its metadata has none of `CHANNEL_KEYS`; `proto`
+    (a compiled schema) and `proto_types` (declared message id -> Protobuf message type) read Protobuf
+    payloads whose `.proto` is not in the document."""
+    return _assert(pact, spec, "asyncapi", MessageOptions(channel_of, proto, proto_types))
 
 
-def _assert(pact: PactSource, spec: Source, kind: str) -> list[ApiFinding]:
+def _assert(pact: PactSource, spec: Source, kind: str, options: MessageOptions | None = None) -> list[ApiFinding]:
     document, contract = load_document(spec), _load(pact)
     if document.kind != kind:
         raise SpecError(f"{document.source} is an {document.kind} document; this check needs an {kind} document")
     consumer, provider = pactfile.pair_of(contract)
     return raise_on_errors(
         f"the pact {consumer} -> {provider} expects what {document_label(document)} does not declare",
-        pact_mismatches(contract, document),
+        pact_mismatches(contract, document, options),
         ADVICE,
     )
 
@@ -253,8 +289,10 @@ def _media(declared: dict[str, str], wanted: str) -> str | None:
 class _Checker:
     """Checks interactions against one document; validators and relaxed copies are built once."""
 
-    def __init__(self, document: ApiDocument) -> None:
+    def __init__(self, document: ApiDocument, options: MessageOptions) -> None:
         self.document = document
+        self.options = options
+        self._payloads: dict[str, PayloadChecker] = {}
         self._validators: dict[tuple[str, str], SchemaValidator] = {}
         self._copies: dict[str, ApiDocument] = {}
         self._operations: list[tuple[re.Pattern[str], int, dict[str, Operation]]] | None = None
@@ -520,57 +558,130 @@ class _Checker:
         ]
 
     # -- messages against AsyncAPI -----------------------------------------------------------
-    def message(self, interaction: Mapping[str, Any]) -> list[ApiFinding]:
-        model = self.document.derived("asyncapi-model", self.document.raw, lambda _: read_asyncapi(self.document))
-        contents = interaction.get("contents")
-        metadata = interaction.get("metadata") or (contents.get("metadata") if isinstance(contents, Mapping) else None) or {}
-        named = [str(metadata[key]) for key in CHANNEL_KEYS if key in metadata]
-        label = f"{_name(interaction)} (message{' on ' + named[0] if named else ''})"
+    def message(self, interaction: Mapping[str, Any], kind: str) -> list[ApiFinding]:
+        """Findings for one message (an asynchronous one, or the request of a synchronous one)."""
+        channels = self.document.derived("asyncapi-channels", self.document.raw, lambda _: asyncapi_channels(self.document))
+        synchronous = kind == "Synchronous/Messages"
+        part = interaction.get("request") if synchronous else interaction
+        body, content_type, metadata = _message_contents(part if isinstance(part, Mapping) else {}, interaction)
+        own = self.options.channel_of(interaction) if self.options.channel_of is not None else None
+        named = [own] if own else [str(metadata[key]) for key in CHANNEL_KEYS if isinstance(metadata.get(key), str) and metadata[key]]
+        label = f"{_name(interaction)} ({'request ' if synchronous else ''}message{' on ' + named[0] if named else ''})"
+        role: Role = "receives" if synchronous else "sends"
         if named:
-            channels = [address for address in model.channels if any(_address_matches(address, name) for name in named)]
-            if not channels:
-                return [
-                    ApiFinding(
-                        label,
-                        "pact-channel-not-declared",
-                        "error",
-                        f"no channel {named[0]}; channels: {', '.join(model.channels) or 'none'}",
-                    )
-                ]
+            found = {spec.id: spec for name in named if (hit := channels.find(name)) is not None for spec in (hit[0],)}
+            if not found:
+                known = ", ".join(channel.label for channel in channels.channels.values()) or "none"
+                return [ApiFinding(label, "pact-channel-not-declared", "error", f"no channel {named[0]}; channels: {known}")]
+            candidates = [(spec, message) for spec in found.values() for message in spec.messages]
+            if not candidates:
+                where = ", ".join(spec.label for spec in found.values())
+                return [ApiFinding(label, "pact-channel-without-messages", "error", f"channel {where} declares no messages")]
         else:
-            channels = list(model.channels)
-        candidates = [message for message in model.messages.values() if message.channel in channels]
-        sent = [message for message in candidates if not message.roles or "sends" in message.roles]
-        if not sent:
+            candidates = [(spec, message) for spec in channels.channels.values() for message in spec.messages]
+        fitting = [(spec, message) for spec, message in candidates if not message.roles or role in message.roles]
+        findings: list[ApiFinding] = []
+        if not fitting:
+            where = ", ".join(dict.fromkeys(_address(spec) for spec, _ in candidates)) or "any channel"
+            other = "receives" if role == "sends" else "sends"
+            direction = ApiFinding(
+                label,
+                "pact-message-not-sent" if role == "sends" else "pact-message-not-received",
+                "error",
+                f"the provider {role} no message on {where} (it only {other} there)",
+            )
+            if not named:
+                return [direction]
+            # Named channel, wrong direction: many documents are written from the client's side, so warn and still check the contents.
+            findings.append(ApiFinding(direction.location, direction.rule, "warning", direction.message))
+            fitting = candidates
+        rules = _matcher_rules(part if isinstance(part, Mapping) else {}, "body") or _matcher_rules(interaction, "body")
+        contents = part.get("contents") if isinstance(part, Mapping) else None
+        rules = rules or (_matcher_rules(contents, "body") if isinstance(contents, Mapping) else [])
+        attempts: list[list[ApiFinding]] = []
+        for spec, declared in fitting:
+            attempt = self._message_payload(
+                f"{label} channel {_address(spec)} message {declared.name or declared.id}", declared, body, content_type, rules
+            )
+            if not any(finding.is_error for finding in attempt):
+                return findings + attempt
+            attempts.append(attempt)
+        if named:  # every message the named channel may carry, and why the contents are none of them
+            return findings + [finding for attempt in attempts for finding in attempt]
+        return findings + min(attempts, key=len)
+
+    def _message_payload(
+        self, where: str, declared: MessageSpec, body: bytes, content_type: str | None, rules: list[tuple[list[str], set[str]]]
+    ) -> list[ApiFinding]:
+        """Findings unless the contents are possibly `declared`: its content type, then its payload read as it says."""
+        if content_type is not None and _base(content_type) != _base(declared.content_type):
             return [
                 ApiFinding(
-                    label,
-                    "pact-message-not-sent",
+                    where,
+                    "pact-message-content-type-not-declared",
                     "error",
-                    f"the provider sends no message on {', '.join(channels) or 'any channel'} (it only receives there)",
+                    f"content type {content_type} is not the message's {declared.content_type}",
                 )
             ]
-        rules = _matcher_rules(interaction, "body") or (_matcher_rules(contents, "body") if isinstance(contents, Mapping) else [])
-        value = _parsed(pactfile.content_of(contents))
-        attempts: list[tuple[ChannelMessage, list[ApiFinding]]] = []
-        for message in sent:
-            pointer = message.payload_pointer
-            if pointer is None:
-                return []  # a message without a JSON schema payload allows any contents
-            pointer = self.document.follow(pointer)[0]
-            attempts.append((message, self._possible(f"{label} {message.label} payload", pointer, value, rules, "pact-message")))
-            if not attempts[-1][1]:
-                return []
-        best = min(attempts, key=lambda attempt: len(attempt[1]))
-        return best[1]
+        if declared.payload_pointer is None:
+            return []  # a message without a payload schema allows any contents
+        if declared.pointer not in self._payloads:
+            proto_type = (self.options.proto_types or {}).get(declared.id)
+            self._payloads[declared.pointer] = PayloadChecker(self.document, declared, proto=self.options.proto, proto_type=proto_type)
+        checker = self._payloads[declared.pointer]
+        if declared.payload_format != "jsonschema":  # Avro, Protobuf: the bytes are read and checked as they are
+            return [
+                ApiFinding(
+                    f"{where} payload {violation.path}",
+                    "pact-message-invalid",
+                    "error",
+                    f"{violation.message} (schema {violation.schema_path})",
+                )
+                for violation in checker.violations(body)
+            ]
+        try:
+            value = checker.read(body)
+        except ValueError as error:
+            return [
+                ApiFinding(f"{where} payload", "pact-message-unreadable", "error", f"cannot be read as {checker.payload_type}: {error}")
+            ]
+        pointer = self.document.follow(declared.payload_pointer)[0]
+        findings = self._possible(f"{where} payload", pointer, value, rules, "pact-message")
+        return findings + [
+            ApiFinding(
+                f"{where} payload {violation.path}",
+                "pact-message-required-field-missing",
+                "warning",
+                f"{violation.message} (schema {violation.schema_path}); the consumer's example leaves out a field the provider sends",
+            )
+            for violation in self._violations("strict", pointer, value)
+            if violation.schema_path.endswith("/required")
+        ]
 
 
-def _address_matches(address: str, name: str) -> bool:
-    if address == name:
-        return True
-    parts = re.split(r"(\{[^}]+\})", address)
-    pattern = "".join("[^/.]+" if part.startswith("{") else re.escape(part) for part in parts)
-    return re.fullmatch(pattern, name) is not None
+def _address(spec: ChannelSpec) -> str:
+    return spec.address or spec.id
+
+
+def _message_contents(part: Mapping[str, Any], interaction: Mapping[str, Any]) -> tuple[bytes, str | None, Mapping[str, Any]]:
+    """A message's bytes (V4 base64 contents decoded), its content type (None when the pact does not say) and its metadata."""
+    contents = part.get("contents")
+    metadata = (
+        part.get("metadata") or interaction.get("metadata") or (contents.get("metadata") if isinstance(contents, Mapping) else None) or {}
+    )
+    content_type = metadata.get("contentType") or metadata.get("content-type")
+    if isinstance(contents, Mapping) and "content" in contents and "contentType" in contents:  # V4
+        content_type = contents["contentType"] or content_type
+        encoded, contents = contents.get("encoded"), contents["content"]
+        if isinstance(contents, str) and isinstance(encoded, str) and encoded.lower() == "base64":
+            return base64.b64decode(contents), content_type, metadata
+    if isinstance(contents, str):
+        return contents.encode(), content_type, metadata
+    return json.dumps(contents).encode(), content_type, metadata
+
+
+def _base(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
 
 
 def _parsed(body: Any) -> Any:
@@ -590,13 +701,7 @@ def _types(schema: Any) -> set[str]:
 
 def _coerce(document: ApiDocument, schema: Any, text: str) -> Any:
     """A parameter's text as the value its schema describes (`"2"` -> 2 for an integer)."""
-    types = _types(document.resolve(schema))
-    for kind, convert in (("integer", int), ("number", float)):
-        if kind in types:
-            try:
-                return convert(text)
-            except ValueError:
-                continue
-    if "boolean" in types and text in ("true", "false"):
-        return text == "true"
+    for kind in ("integer", "number", "boolean"):
+        if kind in _types(document.resolve(schema)) and (value := text_value(text, kind)) is not text:
+            return value
     return text

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_ipc._optional import require
 from pytest_ipc.specs.asyncapi import MessageSpec
 from pytest_ipc.specs.document import ApiDocument, SpecError
-from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation
+from pytest_ipc.specs.schema import SchemaValidator, SchemaViolation, text_value
 
 if TYPE_CHECKING:
     from xml.etree import ElementTree
@@ -191,10 +191,10 @@ def xml_value(element: ElementTree.Element, schema: Any, document: ApiDocument) 
         items = schema.get("items", {})
         return [xml_value(child, items, document) for child in children]
     if kind != "object" and not children and not element.attrib:
-        return _scalar((element.text or "").strip(), kind)
+        return text_value((element.text or "").strip(), kind)
     properties = schema.get("properties") or {}
     value: dict[str, Any] = {
-        name: _scalar(text, _type_of(document.resolve(properties.get(name, {})))) for name, text in element.attrib.items()
+        name: text_value(text, _type_of(document.resolve(properties.get(name, {})))) for name, text in element.attrib.items()
     }
     grouped: dict[str, list[ElementTree.Element]] = {}
     for child in children:
@@ -242,22 +242,6 @@ def _xml_fill(element: ElementTree.Element, value: Any, schema: Any, document: A
 
 def _text(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
-
-
-def _scalar(text: str, kind: str | None) -> Any:
-    """`text` as the JSON type `kind` when it reads as one; as it is otherwise (the schema then says why)."""
-    try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text) if any(mark in text.lower() for mark in ".en") else int(text)
-    except ValueError:
-        return text
-    if kind == "boolean" and text in ("true", "false"):
-        return text == "true"
-    if kind == "null" and text == "":
-        return None
-    return text
 
 
 # -- Avro ----------------------------------------------------------------------------------------------

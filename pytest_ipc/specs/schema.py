@@ -12,6 +12,7 @@ is read-only need not be sent in a request, nor a write-only one in a response.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -168,3 +169,23 @@ def _with_nullable(node: Any) -> Any:
         if "type" not in converted and "$ref" in converted:
             converted = {"anyOf": [{"type": "null"}, {key: value for key, value in converted.items() if key != "nullable"}]}
     return copy.copy(converted)
+
+
+_INTEGER = re.compile(r"[-+]?[0-9]+")
+
+
+def text_value(text: str, kind: str | None) -> Any:
+    """`text` (a parameter, an XML element, a header) as the JSON type `kind` when it reads as one, and
+    as it is otherwise, so the schema reports it: the one reading of text for the stub, pacts and payloads."""
+    if kind == "integer" and _INTEGER.fullmatch(text):
+        return int(text)
+    if kind == "number":
+        try:
+            return int(text) if _INTEGER.fullmatch(text) else float(text)
+        except ValueError:
+            return text
+    if kind == "boolean" and text in ("true", "false"):
+        return text == "true"
+    if kind == "null" and text == "":
+        return None
+    return text

@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlparse
 from pytest_ipc._http import Response
 from pytest_ipc.specs.document import ApiDocument, SpecError, pointer_token
 from pytest_ipc.specs.examples import ExampleGenerator
-from pytest_ipc.specs.schema import SchemaValidator
+from pytest_ipc.specs.schema import SchemaValidator, text_value
 from pytest_ipc.stub.matchers import PathTemplate, RequestMatcher
 from pytest_ipc.stub.request import NOT_JSON, StubRequest
 from pytest_ipc.stub.responses import JsonTransform, Reply
@@ -47,7 +47,6 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 PROBLEM_TYPE = "application/problem+json"
 _SENT_SHOWN = 200
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_INTEGER = re.compile(r"-?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -102,20 +101,6 @@ def _kind(document: ApiDocument, schema: Any) -> str:
             if found != "string":
                 return found
     return "object" if "properties" in schema else "array" if "items" in schema else "string"
-
-
-def _coerce(text: str, kind: str) -> object:
-    """A parameter's text as its schema's type, when it reads as one (else left as text for the schema to reject)."""
-    if kind == "integer" and _INTEGER.fullmatch(text):
-        return int(text)
-    if kind == "number":
-        try:
-            return int(text) if _INTEGER.fullmatch(text) else float(text)
-        except ValueError:
-            return text
-    if kind == "boolean" and text in ("true", "false"):
-        return text == "true"
-    return text
 
 
 class Parameter:
@@ -183,7 +168,7 @@ class Parameter:
 
     def _typed(self, raw: str | list[str] | dict[str, str]) -> object:
         if isinstance(raw, dict):
-            return {key: _coerce(value, self.property_kinds.get(key, "string")) for key, value in raw.items()}
+            return {key: text_value(value, self.property_kinds.get(key, "string")) for key, value in raw.items()}
         values: list[str] = raw if isinstance(raw, list) else [raw]
         text = values[0]
         if self.style == "label":
@@ -196,15 +181,15 @@ class Parameter:
             else:
                 separator = {"spaceDelimited": " ", "pipeDelimited": "|", "label": "." if self.explode else ","}.get(self.style, ",")
                 parts = text.split(separator) if text else []
-            return [_coerce(part, self.item_kind) for part in parts]
+            return [text_value(part, self.item_kind) for part in parts]
         if self.kind == "object":
             pieces = text.split(",")
             if self.explode:
                 pairs = [piece.split("=", 1) for piece in pieces if "=" in piece]
             else:
                 pairs = [pieces[index : index + 2] for index in range(0, len(pieces) - 1, 2)]
-            return {key: _coerce(value, self.property_kinds.get(key, "string")) for key, value in pairs}
-        return _coerce(text, self.kind)
+            return {key: text_value(value, self.property_kinds.get(key, "string")) for key, value in pairs}
+        return text_value(text, self.kind)
 
 
 def _group(name: str) -> str:
@@ -301,7 +286,7 @@ class Operation:
         elif sent_type == "application/x-www-form-urlencoded":
             schema = self.api.document.resolve(content[media]["schema"])
             kinds = {name: _kind(self.api.document, sub) for name, sub in (schema.get("properties") or {}).items()}
-            value = {key: _coerce(values[0], kinds.get(key, "string")) for key, values in parse_qs(request.text).items()}
+            value = {key: text_value(values[0], kinds.get(key, "string")) for key, values in parse_qs(request.text).items()}
         elif sent_type.startswith("text/"):
             value = request.text
         else:

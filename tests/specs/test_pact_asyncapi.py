@@ -1,5 +1,5 @@
 """Message pacts cross-checked against their provider's AsyncAPI document: the pact pact-js wrote (V3),
-and V4 pacts with JSON, binary (Avro) and synchronous message interactions."""
+and V4 pacts with JSON, binary (Avro) and synchronous message interactions (`specs.pact_check`)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_ipc.contracts import ContractError
 from pytest_ipc.contracts.avro import write_record
-from pytest_ipc.contracts.pact_asyncapi import assert_pact_matches_asyncapi
+from pytest_ipc.specs import IncompatibleApi, SpecError, assert_pact_matches_asyncapi
 
 PACTS_FROM_JS = Path(__file__).parents[1] / "contracts" / "pacts_from_js"
 STREETLIGHTS = Path(__file__).parent / "documents" / "streetlights_3_0.yaml"
@@ -40,25 +39,27 @@ def order_events(status: dict[str, Any], order_id: str = "integer") -> dict[str,
 
 
 def test_the_pact_js_message_pact_conforms_to_its_document() -> None:
-    assert assert_pact_matches_asyncapi(PACTS_FROM_JS / "MailerJS-OrderEvents.json", order_events({"enum": ["placed", "paid"]})) == 1
+    assert assert_pact_matches_asyncapi(PACTS_FROM_JS / "MailerJS-OrderEvents.json", order_events({"enum": ["placed", "paid"]})) == []
 
 
 def test_a_message_pact_the_document_does_not_allow_fails() -> None:
-    with pytest.raises(ContractError) as failure:
+    with pytest.raises(IncompatibleApi) as failure:
         assert_pact_matches_asyncapi(PACTS_FROM_JS / "MailerJS-OrderEvents.json", order_events({"enum": ["paid"]}, order_id="string"))
-    assert str(failure.value).splitlines() == [
-        "MailerJS -> OrderEvents: message interactions that Order events does not allow:",
-        "  - 'an order placed event' (given an order was placed) on channel orderPlaced (orders.placed): "
-        "$.order_id: 7 is not of type 'string' (schema #/channels/orderPlaced/messages/orderPlaced/payload/properties/order_id/type)",
-        "  - 'an order placed event' (given an order was placed) on channel orderPlaced (orders.placed): "
-        "$.status: 'placed' is not one of ['paid'] (schema #/channels/orderPlaced/messages/orderPlaced/payload/properties/status/enum)",
+    # $.status is under a pact-js type matcher: any string may come, so the enum is no mismatch.
+    assert str(failure.value).splitlines()[:3] == [
+        "the pact MailerJS -> OrderEvents expects what Order events (version 1) does not declare: 1 error(s), 0 warning(s)",
+        "errors (breaking):",
+        "  - 'an order placed event' (message on orders.placed) channel orders.placed message orderPlaced payload $.order_id: "
+        "7 is not of type 'string' (schema #/channels/orderPlaced/messages/orderPlaced/payload/properties/order_id/type) "
+        "[pact-message-invalid]",
     ]
 
 
 def test_a_channel_the_document_does_not_declare_fails() -> None:
     document = order_events({"type": "string"})
     document["channels"]["orderPlaced"]["address"] = "orders.created"
-    with pytest.raises(ContractError, match=r"on channel 'orders\.placed', which Order events does not declare; its channels: orderPlaced"):
+    declared = r"no channel orders\.placed; channels: orderPlaced \(orders\.created\) \[pact-channel-not-declared\]"
+    with pytest.raises(IncompatibleApi, match=declared):
         assert_pact_matches_asyncapi(PACTS_FROM_JS / "MailerJS-OrderEvents.json", document)
 
 
@@ -105,7 +106,13 @@ def test_v4_json_binary_and_synchronous_messages() -> None:
             "response": [],
         },
     )
-    assert assert_pact_matches_asyncapi(pact, STREETLIGHTS) == 3
+    # The document describes the streetlights from their side: a consumer's expectations there only warn.
+    warnings = assert_pact_matches_asyncapi(pact, STREETLIGHTS)
+    assert [(finding.location, finding.rule) for finding in warnings] == [
+        ("'a measurement' (message on lightingMeasured)", "pact-message-not-sent"),
+        (f"'a power reading' (message on {POWER})", "pact-message-not-sent"),
+        ("'turn on' (request message on smartylighting/streetlights/1/0/action/sl-2/turn)", "pact-message-not-received"),
+    ]
 
 
 def test_v4_messages_that_break_the_document_each_say_why() -> None:
@@ -117,29 +124,47 @@ def test_v4_messages_that_break_the_document_each_say_why() -> None:
         message("a blink command", {"command": "blink"}, "application/json", "lightTurn"),
         message("no channel", {}, "application/json", None),
     )
-    with pytest.raises(ContractError) as failure:
+    with pytest.raises(IncompatibleApi) as failure:
         assert_pact_matches_asyncapi(pact, STREETLIGHTS)
-    lines = str(failure.value).splitlines()[1:]
-    assert lines == [
-        "  - 'a blink command' on channel lightTurn (smartylighting/streetlights/1/0/action/{streetlightId}/turn): as turnOff: "
-        "$.command: 'off' was expected (schema #/components/messages/turnOff/payload/properties/command/const)",
-        "  - 'a blink command' on channel lightTurn (smartylighting/streetlights/1/0/action/{streetlightId}/turn): as turnOn: "
-        "$.command: 'on' was expected (schema #/components/messages/turnOn/payload/properties/command/const)",
-        "  - 'a dim command as JSON' on channel lightsDim (smartylighting/streetlights/1/0/action/{streetlightId}/dim): "
-        "content type application/json is not the message's application/xml",
-        "  - 'a measurement' on channel lightingMeasured (smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured): "
-        "$.lumens: 'bright' is not of type 'integer' (schema #/components/messages/lightMeasured/payload/properties/lumens/type)",
-        "  - 'a measurement' on channel lightingMeasured (smartylighting/streetlights/1/0/event/{streetlightId}/lighting/measured): "
-        "$: 'sentAt' is a required property (schema #/components/messages/lightMeasured/payload/required)",
-        "  - 'a power reading' on channel powerMeasured (smartylighting/streetlights/1/0/event/{streetlightId}/power/measured): "
-        "$: payload cannot be read as Avro smartylighting.PowerMeasured: the 2 byte(s) end before one smartylighting.PowerMeasured does "
-        "(schema #/components/messages/powerMeasured/payload/schema)",
-        "  - 'no channel' names no channel: its metadata has none of channel, topic, destination, subject, queue, routing_key, "
-        "routingKey, address",
+    turn, dim = (f"smartylighting/streetlights/1/0/action/{{streetlightId}}/{action}" for action in ("turn", "dim"))
+    measured, power = (f"smartylighting/streetlights/1/0/event/{{streetlightId}}/{event}/measured" for event in ("lighting", "power"))
+    assert [finding.describe() for finding in failure.value.errors] == [
+        f"'a blink command' (message on lightTurn) channel {turn} message turnOff payload $.command: 'off' was expected "
+        "(schema #/components/messages/turnOff/payload/properties/command/const) [pact-message-invalid]",
+        f"'a blink command' (message on lightTurn) channel {turn} message turnOn payload $.command: 'on' was expected "
+        "(schema #/components/schemas/turnPayload/properties/command/const) [pact-message-invalid]",
+        f"'a dim command as JSON' (message on lightsDim) channel {dim} message dimLight: "
+        "content type application/json is not the message's application/xml [pact-message-content-type-not-declared]",
+        f"'a measurement' (message on lightingMeasured) channel {measured} message lightMeasured payload $.lumens: "
+        "'bright' is not of type 'integer' (schema #/components/schemas/lightMeasuredPayload/properties/lumens/type) "
+        "[pact-message-invalid]",
+        f"'a power reading' (message on powerMeasured) channel {power} message powerMeasured payload $: "
+        "payload cannot be read as Avro smartylighting.PowerMeasured: the 2 byte(s) end before one smartylighting.PowerMeasured does "
+        "(schema #/components/messages/powerMeasured/payload/schema) [pact-message-invalid]",
+    ]
+    # A field the provider always sends but the example leaves out warns; a message naming no channel
+    # is checked against every message the provider sends.
+    assert [(finding.location, finding.rule) for finding in failure.value.warnings if "required" in finding.rule] == [
+        ("'a measurement' (message on lightingMeasured) channel " + measured + " message lightMeasured payload $",
+         "pact-message-required-field-missing"),
+        ("'no channel' (message) channel " + turn + " message turnOn payload $", "pact-message-required-field-missing"),
     ]
 
 
 def test_a_pact_without_messages_checks_nothing_and_fails() -> None:
     http_only = v4_pact({"type": "Synchronous/HTTP", "description": "a request", "request": {"method": "GET", "path": "/"}})
-    with pytest.raises(ContractError, match=r"Dashboard -> Streetlights: the pact has no message interactions to check against"):
+    with pytest.raises(SpecError, match=r"the pact Dashboard -> Streetlights holds no interaction an asyncapi document describes"):
         assert_pact_matches_asyncapi(http_only, STREETLIGHTS)
+
+
+def test_channel_of_names_the_channel_where_the_metadata_uses_other_keys() -> None:
+    def kafka_topic(interaction: dict[str, Any]) -> str | None:
+        return str(interaction["metadata"]["kafka_topic"])
+
+    measured = message("a measurement", {"lumens": 3, "sentAt": "2026-12-03T17:00:00Z"}, "application/json", None)
+    measured["metadata"] = {"kafka_topic": "lightingMeasured"}
+    warnings = assert_pact_matches_asyncapi(v4_pact(measured), STREETLIGHTS, channel_of=kafka_topic)
+    assert [finding.location for finding in warnings] == ["'a measurement' (message on lightingMeasured)"]
+    measured["contents"]["content"] = {"lumens": "bright", "sentAt": "2026-12-03T17:00:00Z"}
+    with pytest.raises(IncompatibleApi, match=r"message lightMeasured payload \$\.lumens: 'bright' is not of type 'integer'"):
+        assert_pact_matches_asyncapi(v4_pact(measured), STREETLIGHTS, channel_of=kafka_topic)
