@@ -26,6 +26,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     allow_bytecode_cache()
+    skip_schemathesis_plugin()
 
 
 def allow_bytecode_cache() -> None:
@@ -39,6 +40,19 @@ def allow_bytecode_cache() -> None:
     """
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     sys.dont_write_bytecode = False
+
+
+def skip_schemathesis_plugin() -> None:
+    """Start this suite's inner pytest sessions without schemathesis's own pytest plugin.
+
+    The `openapi` extra installs schemathesis, whose entry-point plugin costs every pytest start
+    0.7 s here (it imports schemathesis and hypothesis); the suite starts hundreds of sessions and
+    none of them uses it (`openapi_operation` drives schemathesis itself). The suite's own session
+    leaves it out through `addopts` in pyproject.toml; inner sessions read `PYTEST_ADDOPTS`.
+    """
+    options = os.environ.get("PYTEST_ADDOPTS", "")
+    if "no:schemathesis" not in options:
+        os.environ["PYTEST_ADDOPTS"] = f"{options} -p no:schemathesis".strip()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
