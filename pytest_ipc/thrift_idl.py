@@ -23,7 +23,10 @@ from typing import Any
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._optional import require
 
+__all__ = ["ThriftIdl", "load_thrift"]
+
 ThriftIdl = ModuleType | str | os.PathLike[str]
+"""A Thrift IDL: the path of a `.thrift` file, or a module thriftpy2 loaded."""
 FEATURE = "loading a Thrift IDL"
 
 
