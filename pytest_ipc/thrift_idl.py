@@ -51,8 +51,10 @@ def load_thrift(idl: ThriftIdl, include: tuple[str | os.PathLike[str], ...] = ()
     name = f"pytest_ipc_{digest.hexdigest()[:12]}_{_identifier(path)}"
     try:
         module: ModuleType = parser.parse(str(path), module_name=name, include_dirs=folders, parser=_ply_parser())
-    except parser.ThriftParserError as error:  # thriftpy2 names the line, not the file
-        raise IpcUsageError(f"{path} is not valid Thrift IDL: {error}; fix the file, or pass a module thriftpy2 loaded") from error
+    except (parser.ThriftParserError, UnicodeDecodeError) as error:  # thriftpy2 names the line, not the file
+        includes = re.search(r"^\s*include\b", path.read_bytes().decode(errors="replace"), re.MULTILINE)
+        where = f"{path} (or a file it includes)" if includes else str(path)
+        raise IpcUsageError(f"{where} is not valid Thrift IDL: {error}; fix the file, or pass a module thriftpy2 loaded") from error
     return module
 
 

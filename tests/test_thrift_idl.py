@@ -40,3 +40,11 @@ def test_bad_idl_names_file_and_line(tmp_path: Path) -> None:
         load_thrift(broken)
     with pytest.raises(ValueError, match=r"no \.thrift file at .*missing\.thrift"):
         load_thrift(tmp_path / "missing.thrift")
+
+
+def test_an_error_in_an_included_file_says_so(tmp_path: Path) -> None:
+    (tmp_path / "money.thrift").write_text("struct Money {\n  1: i64 units\n  2: Currency currency\n}\n")
+    (tmp_path / "ledger.thrift").write_text('include "money.thrift"\nstruct Entry { 1: money.Money amount }\n')
+    wanted = r"ledger\.thrift \(or a file it includes\) is not valid Thrift IDL: No type found: 'Currency', at line 3"
+    with pytest.raises(ValueError, match=wanted):
+        load_thrift(tmp_path / "ledger.thrift")
