@@ -46,6 +46,7 @@ PUBLIC_MODULES = (
     "pytest_ipc.protobuf",
     "pytest_ipc.rpc",
     "pytest_ipc.rpc.thrift",
+    "pytest_ipc.thrift_idl",
     "pytest_ipc.specs",
     "pytest_ipc.specs.examples",
     "pytest_ipc.stub.openapi",

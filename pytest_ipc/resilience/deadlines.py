@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pytest_ipc import faults
 from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, positive
-from pytest_ipc.resilience.timeouts import overrun_diagnosis
+from pytest_ipc.resilience.timeouts import patience, within_budget
 
 if TYPE_CHECKING:
     from pytest_ipc.rpc import RpcCall, RpcStub
@@ -52,22 +52,14 @@ def assert_deadline_set(calls: Sequence[RpcCall], budget: float, *, slack: float
 
 def deadline_probe(stub: RpcStub, budget: float, slack: float) -> Probe[CallOutcome]:
     budget, slack = positive("budget", budget), positive("slack", slack)
-    limit = budget + slack
-    waited = limit + max(budget, 1.0)
     known = {id(entry) for entry in stub.calls()}
     with faults.inject(faults.hang(), into=stub, must_fire=False):
-        outcome: CallOutcome = (yield Calls(1, waited))[0]
+        outcome: CallOutcome = (yield Calls(1, patience(budget, slack)))[0]
     seen = _new(stub, known)
     if not seen:
         raise IpcAssertionError(f"the stub saw no call (the call {outcome.describe()}): did the client connect to {stub.target}?")
     assert_deadline_set(seen, budget, slack=DEADLINE_SLACK)
-    if outcome.duration is not None and outcome.duration <= limit:
-        return outcome
-    measured = f"{outcome.duration:.2f} s" if outcome.duration is not None else f"more than {waited:.2f} s (still waiting)"
-    raise IpcAssertionError(
-        f"deadline not honoured: expected the call to end within {budget:.2f} s (+{slack:.2f} s slack), measured "
-        f"{measured}; the call {outcome.describe()}.\n{overrun_diagnosis(outcome, stub, budget)}"
-    )
+    return within_budget(outcome, budget, slack, stub, "deadline", "end")
 
 
 def assert_deadline_honoured(call: Call, stub: RpcStub, budget: float, *, slack: float = 0.3) -> CallOutcome:

@@ -22,16 +22,26 @@ TRICKLES = ("dribble", "bandwidth")  # stub faults that keep an answer coming sl
 
 
 def timeout_probe(budget: float, slack: float, stub: ObservedStub | None) -> Probe[CallOutcome]:
-    budget = positive("budget", budget)
-    slack = positive("slack", slack)
-    limit = budget + slack
-    waited = limit + max(budget, 1.0)  # long enough to report a late return as a figure
-    outcome: CallOutcome = (yield Calls(1, waited))[0]
-    if outcome.duration is not None and outcome.duration <= limit:
+    budget, slack = positive("budget", budget), positive("slack", slack)
+    outcome: CallOutcome = (yield Calls(1, patience(budget, slack)))[0]
+    return within_budget(outcome, budget, slack, stub, "timeout", "return or raise")
+
+
+def patience(budget: float, slack: float) -> float:
+    """How long to wait for a call bounded by `budget` + `slack`: long enough to report a late return as a figure."""
+    return budget + slack + max(budget, 1.0)
+
+
+def within_budget(
+    outcome: CallOutcome, budget: float, slack: float, stub: ObservedStub | None, bound: str, ends: str
+) -> CallOutcome:
+    """`outcome` if the call `ends` within `budget` + `slack`; else the verdict that its `bound` (timeout,
+    deadline) was not honoured, with what the stub saw (the timeout and deadline assertions share it)."""
+    if outcome.duration is not None and outcome.duration <= budget + slack:
         return outcome
-    measured = f"{outcome.duration:.2f} s" if outcome.duration is not None else f"more than {waited:.2f} s (still waiting)"
+    measured = f"{outcome.duration:.2f} s" if outcome.duration is not None else f"more than {patience(budget, slack):.2f} s (still waiting)"
     raise IpcAssertionError(
-        f"timeout not honoured: expected the call to return or raise within {budget:.2f} s (+{slack:.2f} s slack), "
+        f"{bound} not honoured: expected the call to {ends} within {budget:.2f} s (+{slack:.2f} s slack), "
         f"measured {measured}; the call {outcome.describe()}.\n{overrun_diagnosis(outcome, stub, budget)}"
     )
 

@@ -29,7 +29,7 @@ from pytest_ipc.rpc.journal import RpcCall, RpcJournal
 from pytest_ipc.rpc.methods import MethodRoute
 from pytest_ipc.rpc.replies import RpcReply
 from pytest_ipc.stub.matchers import NOT_GIVEN, Expected
-from pytest_ipc.stub.scenarios import Scenario
+from pytest_ipc.stub.scenarios import Scenario, scenario_in
 
 CLOSEST_MISSES_SHOWN = 3
 
@@ -103,13 +103,7 @@ class RpcStub:
 
     def scenario(self, name: str, initial: str = "started", states: Iterable[str] | None = None) -> Scenario:
         """The scenario called `name`, created on first use (the HTTP stub's `Scenario`)."""
-        existing = self.scenarios.get(name)
-        if existing is not None:
-            if existing.initial != initial or (states is not None and tuple(states) != existing.states):
-                raise RpcUsageError(f"scenario {name!r} already exists with initial={existing.initial!r}, states={existing.states}")
-            return existing
-        created = self.scenarios[name] = Scenario(name, initial, states)
-        return created
+        return scenario_in(self.scenarios, name, initial, states)
 
     def answer_unmatched(self, code: str = "UNIMPLEMENTED", details: str = "no stub route matches this call") -> None:
         """How calls no route takes are answered (they are still reported at teardown)."""

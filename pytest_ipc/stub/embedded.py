@@ -141,7 +141,7 @@ class EmbeddedServer(AttachedServer):
         """Answer at once unless a fault is attached; faults may wait or take the connection over."""
         stub = self._stub
         stub_request = StubRequest.from_core(request)
-        entry = stub.journal.begin(stub_request, stub.test)
+        entry = stub.journal.begin(JournalEntry(stub_request, stub_request.received_at, test=stub.test))
         response = stub.answer(stub_request, entry)
         route_faults = entry.route.faults if entry.route is not None else []
         if not (stub.faults or route_faults):

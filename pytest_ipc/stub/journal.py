@@ -1,7 +1,8 @@
 """What the stub saw: every request with its timing, route, outcome and test, and the peak concurrency.
 
-Entries are written on the stub's loop thread and read from the test's thread; appends are atomic and
-readers take a snapshot, so a test can look at the journal while clients are still calling.
+Entries are written on the stub's loop thread and read from the test's thread through snapshots, so a
+test can look at the journal while clients are still calling; the journal itself (counting, snapshots,
+rendering) is `pytest_ipc._journal`'s, shared with the RPC stubs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pytest_ipc._journal import CallJournal, Recorded
 from pytest_ipc.stub.request import StubRequest
 
 if TYPE_CHECKING:
@@ -16,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class JournalEntry:
+class JournalEntry(Recorded):
     """One request: `started`/`ended` are `time.monotonic()` seconds; `status` is None when a fault
     took the connection over (then `fault` names it) or the request was cancelled at reset; `test` is
     the node id of the test whose port it reached (None outside the `http_stub` fixture)."""
@@ -31,6 +33,8 @@ class JournalEntry:
     closest_misses: list[str] = field(default_factory=list)  # why the nearest routes did not match
     error: str | None = None
     test: str | None = None
+    in_flight: int = 1  # requests being answered as this one arrived, itself included
+    _epoch: int = field(default=-1, repr=False, compare=False)  # the journal generation it was begun in
 
     @property
     def method(self) -> str:
@@ -80,48 +84,16 @@ class JournalEntry:
         """Why a credential check refused the request ("token expired"...), else None."""
         return self.request.token_problem
 
-    @property
-    def fault(self) -> str | None:
-        """The faults that fired for this request, joined with '+', or None."""
-        return "+".join(self.faults) or None
-
-    @property
-    def duration(self) -> float | None:
-        return None if self.ended is None else self.ended - self.started
-
-    @property
-    def matched(self) -> bool:
-        return self.route is not None
-
     def describe(self) -> str:
         outcome = f"-> {self.status}" if self.status is not None else "-> (no response)"
         extra = f" [{self.fault}]" if self.faults else ""
         return f"{self.request.describe()} {outcome}{extra}"
 
 
-class Journal:
+class Journal(CallJournal[JournalEntry]):
     """Every request one test's stub saw, in arrival order, and the peak of them in flight."""
 
-    def __init__(self) -> None:
-        self.entries: list[JournalEntry] = []
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    def begin(self, request: StubRequest, test: str | None) -> JournalEntry:
-        entry = JournalEntry(request, started=request.received_at, test=test)
-        self.entries.append(entry)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        return entry
-
-    def finish(self, entry: JournalEntry, ended: float) -> None:
-        entry.ended = ended
-        self.in_flight -= 1
-
-    def clear(self) -> None:
-        self.entries = []
-        self.in_flight = 0
-        self.max_in_flight = 0
+    noun = "request"
 
     def load(self, entries: list[JournalEntry], now: float) -> None:
         """Replace the entries with those read back from a server that keeps its own journal
@@ -135,15 +107,6 @@ class Journal:
             running += step
             peak = max(peak, running)
         self.max_in_flight = peak
-
-    def snapshot(self) -> list[JournalEntry]:
-        return list(self.entries)
-
-    def calls(self, route: Route) -> list[JournalEntry]:
-        return [entry for entry in self.snapshot() if entry.route is route]
-
-    def unmatched(self) -> list[JournalEntry]:
-        return [entry for entry in self.snapshot() if entry.unmatched]
 
     def assert_called(self, route: Route, times: int | None = None) -> None:
         """At least once, or exactly `times` times."""
@@ -166,12 +129,5 @@ class Journal:
                 )
             position += 1
 
-    def render(self, entries: list[JournalEntry] | None = None) -> str:
-        shown = self.snapshot() if entries is None else entries
-        if not shown:
-            return "journal: (no requests)"
-        lines = [f"journal ({len(shown)} request(s)):"]
-        lines += [
-            f"  {index}. {entry.describe()}  route={entry.route.name if entry.route else None}" for index, entry in enumerate(shown, 1)
-        ]
-        return "\n".join(lines)
+    def line(self, entry: JournalEntry) -> str:
+        return f"{entry.describe()}  route={entry.route.name if entry.route else None}"

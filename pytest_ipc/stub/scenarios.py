@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from pytest_ipc._errors import IpcUsageError
+
 
 class Scenario:
     """One named state; `states`, when given, is the whole set and anything else is a ValueError."""
@@ -31,3 +33,14 @@ class Scenario:
 
     def __repr__(self) -> str:
         return f"Scenario({self.name!r}, state={self.state!r})"
+
+
+def scenario_in(scenarios: dict[str, Scenario], name: str, initial: str, states: Iterable[str] | None) -> Scenario:
+    """The scenario called `name` in a stub's `scenarios`, created on first use (the HTTP and RPC stubs' `scenario()`)."""
+    existing = scenarios.get(name)
+    if existing is not None:
+        if existing.initial != initial or (states is not None and tuple(states) != existing.states):
+            raise IpcUsageError(f"scenario {name!r} already exists with initial={existing.initial!r}, states={existing.states}")
+        return existing
+    created = scenarios[name] = Scenario(name, initial, states)
+    return created

@@ -41,7 +41,7 @@ from pytest_ipc.stub.openapi import OpenApiStub
 from pytest_ipc.stub.request import StubRequest
 from pytest_ipc.stub.responses import JsonTransform
 from pytest_ipc.stub.routes import Route
-from pytest_ipc.stub.scenarios import Scenario
+from pytest_ipc.stub.scenarios import Scenario, scenario_in
 from pytest_ipc.stub.tokens import TokenIssuer
 from pytest_ipc.stub.wiremock import WireMockServer, WireMockUnsupported
 from pytest_ipc.tls.errors import TlsUsageError
@@ -326,13 +326,7 @@ class HttpStub:
 
     def scenario(self, name: str, initial: str = "started", states: Iterable[str] | None = None) -> Scenario:
         """The scenario called `name`, created on first use."""
-        existing = self.scenarios.get(name)
-        if existing is not None:
-            if existing.initial != initial or (states is not None and tuple(states) != existing.states):
-                raise ValueError(f"scenario {name!r} already exists with initial={existing.initial!r}, states={existing.states}")
-            return existing
-        created = self.scenarios[name] = Scenario(name, initial, states)
-        return created
+        return scenario_in(self.scenarios, name, initial, states)
 
     def allow_unmatched(self) -> None:
         """Do not fail this test for requests no route matched (the fixture checks at teardown)."""

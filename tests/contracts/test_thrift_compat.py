@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_ipc import ContractError, check_thrift_compatibility
-from pytest_ipc.contracts.thrift_compat import load_thrift
+from pytest_ipc.thrift_idl import load_thrift
 
 SCHEMAS = Path(__file__).parent / "schemas" / "thrift"
 V1, V2 = SCHEMAS / "v1" / "orders.thrift", SCHEMAS / "v2" / "orders.thrift"

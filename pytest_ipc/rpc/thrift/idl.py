@@ -9,19 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import thriftpy2
-from thriftpy2.parser import parser as thrift_parser
 from thriftpy2.thrift import TApplicationException, TMessageType, TPayload, TType
 
+from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.rpc.codes import THRIFT_ERRORS
 from pytest_ipc.rpc.thrift.errors import ThriftUsageError
 from pytest_ipc.rpc.thrift.wire import Wire
+from pytest_ipc.thrift_idl import ThriftIdl, load_thrift
 
-parse: Any = thrift_parser.parse  # untyped in thriftpy2
 APPLICATION_ERRORS: dict[str, int] = {name: getattr(TApplicationException, name) for name in THRIFT_ERRORS}  # name -> type
 
 
@@ -38,41 +36,32 @@ class ThriftCall:
     known: bool = True
 
 
-def load_service(idl: str | Path | ModuleType, service: str | None = None) -> tuple[ModuleType, type]:
-    """(module, service class) from an IDL file's path or a module `thriftpy2.load` made; `service`
-    names one when the IDL declares several."""
-    if isinstance(idl, ModuleType):
-        module = idl
-    else:
-        path = Path(idl)
-        if path.suffix != ".thrift" or not path.is_file():
-            raise ThriftUsageError(f"expected a .thrift file or a module thriftpy2.load made, got {str(idl)!r} (no such .thrift file)")
-        name = f"{path.stem.replace('-', '_').replace('.', '_')}_thrift"
-        try:
-            module = thriftpy2.load(str(path), module_name=name)  # the user's own load of it, if any: the same classes
-            if Path(getattr(module, "__thrift_file__", "")).resolve() != path.resolve():
-                # thriftpy2 caches by module name: another file of this name was loaded first
-                module = parse(str(path), name, enable_cache=False)
-        except Exception as error:  # thriftpy2's parser raises its own errors; say which file
-            raise ThriftUsageError(f"{path}: thriftpy2 cannot load this IDL: {error}") from error
+def load_service(idl: ThriftIdl, service: str | None = None) -> tuple[ModuleType, type]:
+    """(module, service class) from an IDL file's path or a module thriftpy2 loaded (`pytest_ipc.thrift_idl`
+    loads it); `service` names one when the IDL declares several."""
+    try:
+        module = load_thrift(idl)
+    except IpcUsageError as error:  # the stub's area error, with the loader's message
+        raise ThriftUsageError(str(error)) from error
     meta = getattr(module, "__thrift_meta__", None)
     services: list[type] = list(meta["services"]) if meta else []
+    source = getattr(module, "__thrift_file__", None) or module.__name__
     if not services:
-        raise ThriftUsageError(f"{module.__name__} declares no service: expected an IDL with a `service` block")
+        raise ThriftUsageError(f"{source} declares no service: expected an IDL with a `service` block")
     if service is None and len(services) == 1:
         return module, services[0]
     named = [candidate for candidate in services if candidate.__name__ == service]
     if not named:
         choices = ", ".join(candidate.__name__ for candidate in services)
         wanted = "several services: name one with service=" if service is None else f"no service {service!r}"
-        raise ThriftUsageError(f"{module.__name__} declares {wanted}; its services: {choices}")
+        raise ThriftUsageError(f"{source} declares {wanted}; its services: {choices}")
     return module, named[0]
 
 
 class Service:
     """The stub's view of one IDL service: method names, oneway-ness, declared exceptions, and codecs."""
 
-    def __init__(self, idl: str | Path | ModuleType, service: str | None = None) -> None:
+    def __init__(self, idl: ThriftIdl, service: str | None = None) -> None:
         self.module, self.cls = load_service(idl, service)
         self.name: str = self.cls.__name__
         self.methods: tuple[str, ...] = tuple(getattr(self.cls, "thrift_services"))  # noqa: B009  # set by thriftpy2

@@ -22,7 +22,6 @@ hang) ends early when the client closes its connection (it gave up) or the test 
 from __future__ import annotations
 
 import traceback
-from pathlib import Path
 from types import ModuleType, TracebackType
 
 from thriftpy2.thrift import TApplicationException
@@ -37,8 +36,7 @@ from pytest_ipc.rpc.thrift.errors import ThriftUsageError
 from pytest_ipc.rpc.thrift.idl import APPLICATION_ERRORS, Service, ThriftCall, application_error, encode_application_error, plain
 from pytest_ipc.rpc.thrift.server import Connection, Cut, ThriftServer
 from pytest_ipc.rpc.thrift.wire import Wire, check_wire
-
-Idl = str | Path | ModuleType
+from pytest_ipc.thrift_idl import ThriftIdl
 
 
 class ThriftStub(RpcStub):
@@ -113,7 +111,7 @@ class ThriftStub(RpcStub):
         return self._served().module
 
     def serve(
-        self, idl: Idl | None = None, service: str | None = None, *, protocol: str | None = None, transport: str | None = None
+        self, idl: ThriftIdl | None = None, service: str | None = None, *, protocol: str | None = None, transport: str | None = None
     ) -> ThriftStub:
         """Serve `idl`'s service (`service` names one when it declares several) for the rest of the test,
         to clients speaking `protocol` ("binary", "compact") over `transport` ("buffered", "framed");
