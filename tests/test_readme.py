@@ -2,7 +2,9 @@
 
 A README example that stops working is a broken promise to a new user, so it fails here first. All
 examples run in one session (a pytest start costs seconds; nine of them would dominate the suite),
-and each must pass on its own account. An example whose first line is
+and each must pass on its own account, with the ini settings the README's `pytest.ini` snippets
+declare (given as `-o`, so the session is the one those examples describe). An example whose first
+line is
 `# same project as the example above` runs in a second session after it, in the same directory (a
 provider verifying the pacts its consumer example wrote).
 """
@@ -18,12 +20,19 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 CONTINUES = "# same project as the example above\n"
 EXAMPLES = PYTHON_BLOCK.findall(README.read_text())
+INI_BLOCK = re.compile(r"^```ini\n(.*?)^```", re.MULTILINE | re.DOTALL)
+INI_SETTINGS = [
+    f"{key.strip()}={value.strip()}"
+    for block in INI_BLOCK.findall(README.read_text())
+    for key, _, value in (line.partition("=") for line in block.splitlines() if "=" in line and not line.startswith("#"))
+]
 
 
 def run_examples(pytester: pytest.Pytester, examples: dict[str, str]) -> None:
     """Run `examples` (module name -> source) in one session; each module must pass at least one test."""
     files = [pytester.makepyfile(**{name: source}) for name, source in examples.items()]
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", *files)
+    settings = [argument for setting in INI_SETTINGS for argument in ("-o", setting)]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", *settings, *files)
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == outcomes.get("errors", 0) == 0, result.stdout.str()
     for name in examples:
