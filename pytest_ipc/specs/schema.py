@@ -11,7 +11,6 @@ is read-only need not be sent in a request, nor a write-only one in a response.
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -124,14 +123,13 @@ def _dialects() -> dict[str, tuple[Any, Any]]:
     return {"openapi-3.0": draft4, "openapi-3.1": draft2020, "asyncapi-2.6": draft7, "asyncapi-3.0": draft7}
 
 
-_REGISTRIES: dict[int, tuple[ApiDocument, Any, Any]] = {}
-
-
 def _registry_for(document: ApiDocument) -> tuple[Any, Any]:
-    """The validator class and a registry holding the document (and files it refers to), per document."""
-    cached = _REGISTRIES.get(id(document))
-    if cached is not None and cached[0] is document:
-        return cached[1], cached[2]
+    """The validator class and a registry holding the document (and files it refers to), built once
+    per document (in the document's own cache, so it goes with the document)."""
+    return document.derived("schema-registry", document.raw, lambda _: _new_registry(document))
+
+
+def _new_registry(document: ApiDocument) -> tuple[Any, Any]:
     from referencing import Registry
 
     dialect = document.dialect
@@ -149,7 +147,6 @@ def _registry_for(document: ApiDocument) -> tuple[Any, Any]:
         return resource(document._file(Path(uri.removeprefix("file://"))))
 
     registry = Registry(retrieve=retrieve).with_resource(_base_uri(document), resource(document.raw))  # type: ignore[call-arg]  # attrs field
-    _REGISTRIES[id(document)] = (document, validator_class, registry)
     return validator_class, registry
 
 
@@ -168,7 +165,7 @@ def _with_nullable(node: Any) -> Any:
             converted["enum"] = [*converted["enum"], None]
         if "type" not in converted and "$ref" in converted:
             converted = {"anyOf": [{"type": "null"}, {key: value for key, value in converted.items() if key != "nullable"}]}
-    return copy.copy(converted)
+    return converted
 
 
 _INTEGER = re.compile(r"[-+]?[0-9]+")
