@@ -8,7 +8,7 @@
         assert [call.code for call in grpc_stub.calls(get)] == ["UNAVAILABLE", "UNAVAILABLE", "OK"]
 
 Pieces: `codes` (status names), `replies` (`RpcReply`), `methods` (`MethodRoute`), `journal`
-(`RpcCall`, `RpcJournal`), `stub` (`RpcStub`, what a transport subclasses; see RPC_CORE.md in the
+(`RpcCall`, `RpcJournal`), `stub` (`RpcStub`, what a transport subclasses; see docs/internals/rpc-core.md in the
 repository) and two transports: `grpc_server` (`GrpcStub`; imports grpc) and `thrift` (`ThriftStub`;
 imports thriftpy2). Names load on first use. Faults are the vocabulary of `pytest_ipc.faults`; how an RPC stub performs them lives in
 `pytest_ipc.faults.layers.rpc`. Fixtures: `pytest_ipc.fixtures.grpc`.

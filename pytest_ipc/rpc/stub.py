@@ -10,7 +10,7 @@ name of its fault layer) and serves calls with four steps, from any thread::
     stub.finish_call(call, code, details, responses)      # or stub.cancelled(call)
 
 `release(call)` (the transport calls it when the client cancels or its deadline passes) ends a wait
-early. A call's wait also ends when the test ends, so no handler outlives it. See RPC_CORE.md.
+early. A call's wait also ends when the test ends, so no handler outlives it. See docs/internals/rpc-core.md.
 """
 
 from __future__ import annotations
