@@ -21,12 +21,15 @@ MARKERS = {
     "docker": "needs a reachable Docker engine; skipped with the reason when none answers",
 }
 
+#: Entry-point plugins of installed packages that no session of this suite needs (see below).
+UNUSED_PLUGINS = ("schemathesis", "hypothesispytest", "benchmark")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     allow_bytecode_cache()
-    skip_schemathesis_plugin()
+    skip_unused_plugins()
 
 
 def allow_bytecode_cache() -> None:
@@ -42,17 +45,20 @@ def allow_bytecode_cache() -> None:
     sys.dont_write_bytecode = False
 
 
-def skip_schemathesis_plugin() -> None:
-    """Start this suite's inner pytest sessions without schemathesis's own pytest plugin.
+def skip_unused_plugins() -> None:
+    """Start this suite's inner pytest sessions without third-party plugins none of them uses.
 
-    The `openapi` extra installs schemathesis, whose entry-point plugin costs every pytest start
-    0.7 s here (it imports schemathesis and hypothesis); the suite starts hundreds of sessions and
-    none of them uses it (`openapi_operation` drives schemathesis itself). The suite's own session
-    leaves it out through `addopts` in pyproject.toml; inner sessions read `PYTEST_ADDOPTS`.
+    The `openapi` extra installs schemathesis and hypothesis, whose entry-point plugins cost every
+    pytest start about 1 s of CPU here together (schemathesis imports itself and hypothesis;
+    hypothesis's plugin imports hypothesis); pytest-benchmark only warns under xdist. The suite
+    starts hundreds of sessions and none of them uses these plugins (`openapi_operation` drives
+    schemathesis itself; `hypothesis.given` works without the plugin). The suite's own session
+    leaves schemathesis out through `addopts` in pyproject.toml; inner sessions read `PYTEST_ADDOPTS`.
     """
     options = os.environ.get("PYTEST_ADDOPTS", "")
-    if "no:schemathesis" not in options:
-        os.environ["PYTEST_ADDOPTS"] = f"{options} -p no:schemathesis".strip()
+    unused = [f"-p no:{name}" for name in UNUSED_PLUGINS if f"no:{name}" not in options]
+    if unused:
+        os.environ["PYTEST_ADDOPTS"] = " ".join([options, *unused]).strip()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
