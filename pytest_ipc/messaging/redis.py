@@ -212,7 +212,7 @@ class PubSubSubscription(Subscription):
         self._thread: redis.client.PubSubWorkerThread | None = None
 
     def _open(self) -> None:
-        pubsub = self.bus.client.pubsub()  # type: ignore[no-untyped-call]
+        pubsub = self.bus.client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8
         pubsub.subscribe(**{self.destination.address: self._on_message})
         confirmation = pubsub.get_message(timeout=10)
         if not confirmation or confirmation["type"] != "subscribe":

@@ -158,7 +158,7 @@ class PubSubSubscription(Subscription):
         await pubsub.subscribe(self.destination.address)
         confirmation = await pubsub.get_message(timeout=10)
         if not confirmation or confirmation["type"] != "subscribe":
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8
             raise BrokerError(f"redis did not confirm SUBSCRIBE {self.destination.address}: {confirmation!r}")
         self._pubsub = pubsub
         self._stopping.clear()
@@ -176,5 +176,5 @@ class PubSubSubscription(Subscription):
         if self._task is not None:
             await self._task
         if self._pubsub is not None:
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed from redis 8
         self._pubsub = self._task = None
