@@ -6,15 +6,13 @@ argument is what one shard left (a directory, searched for JSON files, or a file
 in it is a pact, a resilience report, or ignored with a note. The pacts merge as one session's
 (`contracts.merge`: interactions deduplicated by description and provider states, a conflict names
 both shards' files), the reports as one session's (`report.merge`). A merge with any problem writes
-and publishes nothing, so a later CI step cannot ship half of it. With `--consumer-version` the
-merged pacts go to the Pact Broker, as `pact-publish` sends them.
+nothing and exits 1, so a later CI step (`pact-publish` of the merged directory) cannot ship half of it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -127,23 +125,19 @@ def merge_pacts(pacts: Sequence[tuple[str, pactfile.Document]], into: Path | Non
 
 
 def _parser() -> argparse.ArgumentParser:
-    from pytest_ipc.contracts.broker_cli import broker_parser, publish_arguments
-
-    parser = broker_parser(
-        COMMAND,
-        "Merge the pact files and JSON resilience reports of a suite's shards into what one session "
-        "running every shard's tests would have written; optionally publish the merged pacts.",
+    parser = argparse.ArgumentParser(
+        prog=f"python -m pytest_ipc {COMMAND}",
+        description="Merge the pact files and JSON resilience reports of a suite's shards into what one session "
+        "running every shard's tests would have written (publish the merged pacts with pact-publish).",
     )
     parser.add_argument("shards", nargs="+", metavar="SHARD", help="what one shard left: a directory (searched for JSON files) or a file")
     parser.add_argument("--pacts", metavar="DIR", help="write the merged pact files into this directory")
     parser.add_argument("--report", metavar="FILE", help="write the merged resilience report (JSON) to this file")
-    publish_arguments(parser, required=False)
     return parser
 
 
 def merge_main(argv: Sequence[str]) -> int:
-    """`merge SHARD... [--pacts DIR] [--report FILE] [--consumer-version V ...]`: 0 merged, 1 a
-    conflict (nothing written), 2 a usage error."""
+    """`merge SHARD... [--pacts DIR] [--report FILE]`: 0 merged, 1 a conflict (nothing written), 2 a usage error."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -191,22 +185,12 @@ def merge_main(argv: Sequence[str]) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(report.document, indent=2) + "\n")
         print(f"{COMMAND}: resilience report of {len(shards)} shard(s), {len(report.document['records'])} record(s), in {target}")
-    if args.consumer_version and written:
-        from pytest_ipc.contracts.broker_cli import publish
-
-        return publish(COMMAND, args, written)
     return 0
 
 
 def _check_usage(args: argparse.Namespace) -> None:
-    from pytest_ipc.contracts.broker import ENV_URL
-
     if not (args.pacts or args.report):
         raise ShardUsageError("nothing to write: give --pacts DIR (the merged pact files), --report FILE (the merged report), or both")
-    if args.consumer_version and not args.pacts:
-        raise ShardUsageError("--consumer-version publishes the merged pacts: give --pacts DIR too")
-    if args.consumer_version and not (args.broker_url or os.environ.get(ENV_URL)):
-        raise ShardUsageError(f"--consumer-version needs a Pact Broker to publish to: give --broker-url or set {ENV_URL}")
     if args.report and Path(args.report).is_dir():
         raise ShardUsageError(f"--report {args.report} is a directory; give a file name")
 

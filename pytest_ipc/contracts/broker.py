@@ -428,7 +428,7 @@ def can_i_deploy(
 
 
 def publish_pacts(
-    directory: str | Path | Sequence[Path],
+    directory: str | Path,
     *,
     consumer_version: str,
     branch: str | None = None,
@@ -439,15 +439,10 @@ def publish_pacts(
     username: str | None = None,
     password: str | None = None,
 ) -> list[str]:
-    """Publish every pact in `directory` (or the one pact file `directory` names, or the files a
-    sequence names) to the broker; for CI.
+    """Publish every pact in `directory` (or the one pact file `directory` names) to the broker; for CI.
 
     Broker and credentials as for `can_i_deploy`. Returns the broker's notices.
     """
-    if not isinstance(directory, (str, Path)):
-        files = list(directory)
-        with PactBroker.from_environment(broker_url, token=token, username=username, password=password) as broker:
-            return broker.publish(files, consumer_version=consumer_version, branch=branch, tags=tags, build_url=build_url)
     path = Path(directory)
     if path.is_dir():
         from pytest_ipc.contracts.pactfile import scan

@@ -8,7 +8,6 @@ directory and a JSON resilience report into its own artifact directory, as a CI 
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -25,11 +24,12 @@ from pytest_ipc.__main__ import main as cli
 from pytest_ipc.contracts.broker import PactBroker
 from pytest_ipc.contracts.broker_fake import FakePactBroker
 from pytest_ipc.contracts.merge import OWNERSHIP
+from pytest_ipc.contracts.pactfile import locked
 
 CHECKOUT = Path(pytest_ipc.__file__).resolve().parents[1]
 LEAN = [
     "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker", "-p", "no:benchmark", "-p", "no:anyio",
-    "-p", "no:pytest_httpserver", "-p", "no:respx", "-p", "no:xdist", "-p", "no:asyncio", "-p", "no:randomly",
+    "-p", "no:pytest_httpserver", "-p", "no:respx", "-p", "no:asyncio", "-p", "no:randomly",
 ]
 SERVE = """
 import os
@@ -90,21 +90,38 @@ def test_pays(ipc_pact, ipc_report):
     serve(ipc_pact, "a payment", "/payments/1")
     ipc_report.record("payments-api", "outage", "failed fast", 0.05)
 """
+# Shard 2 runs under pytest-xdist, as a big shard would: its workers' pacts and records are merged
+# by its controller first, then with shard 1's.
 SESSIONS: dict[str, tuple[list[str], dict[str, str]]] = {
-    "shard-1": (["test_orders_1.py"], {}),
-    "shard-2": (["test_orders_2.py", "test_payments.py"], {}),
-    "whole": ([], {}),
-    "clash": (["test_orders_2.py", "test_payments.py"], {"LIST_STATUS": "500"}),
+    "shard-1": (["-p", "no:xdist", "test_orders_1.py"], {}),
+    "shard-2": (["-n", "2", "test_orders_2.py", "test_payments.py"], {}),
+    "whole": (["-p", "no:xdist"], {}),
+    "clash": (["-p", "no:xdist", "test_orders_2.py", "test_payments.py"], {"LIST_STATUS": "500"}),
 }
 
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run the four sessions at once, each in its own checkout writing pacts/ and report.json there;
-    `<artifacts>/<name>/` holds them as the merging job downloads them."""
-    base = tmp_path_factory.mktemp("sharded")
+    `<artifacts>/<name>/` holds them as the merging job downloads them. Under xdist the workers share
+    one run of them (the first to come makes them, under a lock; the others wait and read)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # this run's directory, shared by its workers
+    base = base / "sharded"
+    with locked(base):
+        if not (base / "done").exists():
+            run_sessions(base)
+            (base / "done").touch()
+    return base / "artifacts"
+
+
+def run_sessions(base: Path) -> None:
+    shutil.rmtree(base / "runners", ignore_errors=True)
+    shutil.rmtree(base / "artifacts", ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))}
     env.pop("PYTEST_ADDOPTS", None)
+    env.pop("PYTEST_XDIST_WORKER", None)
     running: dict[str, subprocess.Popen[str]] = {}
     try:
         for name, (selection, extra) in SESSIONS.items():
@@ -129,7 +146,6 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    return base / "artifacts"
 
 
 def load(path: Path) -> Any:
@@ -301,15 +317,12 @@ def test_a_shard_without_its_report_is_an_error(artifacts: Path, tmp_path: Path,
         (["{t}/missing", "--pacts", "{t}/out"], "no shard at {t}/missing"),
         (["{t}/empty", "--pacts", "{t}/out"], "no pact files in {t}/empty"),
         (["{a}/shard-1", "--report", "{t}"], "is a directory; give a file name"),
-        (["{a}/shard-1", "--pacts", "{t}/out", "--consumer-version", "c1"], "--consumer-version needs a Pact Broker"),
         (["{t}/broken", "--pacts", "{t}/out"], "cannot read {t}/broken/bad.json"),
     ],
 )
 def test_usage_errors(
-    artifacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    arguments: list[str], message: str,
+    artifacts: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], arguments: list[str], message: str
 ) -> None:
-    monkeypatch.delenv("PYTEST_IPC_PACT_BROKER_URL", raising=False)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "coverage.json").write_text("{}")
     (tmp_path / "broken").mkdir()
@@ -324,25 +337,45 @@ def broker() -> Iterator[FakePactBroker]:
         yield fake
 
 
-def test_merged_pacts_are_published_when_a_broker_is_configured(
+def test_the_merged_pacts_are_what_pact_publish_sends_to_the_broker(
     artifacts: Path, tmp_path: Path, broker: FakePactBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The final job publishes what it merged, through the same client and options as pact-publish:
-    the broker serves the merged pact, with both shards' interactions, to the provider."""
+    """The final job of the CI recipe: merge, then publish the merged directory with pact-publish;
+    the broker serves the provider one pact per pair holding both shards' interactions."""
     monkeypatch.setenv("PYTEST_IPC_PACT_BROKER_URL", broker.url)
     monkeypatch.setenv("PYTEST_IPC_PACT_BROKER_TOKEN", "t0ken")
     out = tmp_path / "pacts"
-    (out).mkdir()
-    (out / "Mobile-Orders.json").write_text(json.dumps(copy.deepcopy({
-        "consumer": {"name": "Mobile"}, "provider": {"name": "Orders"}, "interactions": [],
-        "metadata": {"pactSpecification": {"version": "4.0"}},
-    })))
 
-    assert merge(artifacts / "shard-1", artifacts / "shard-2", "--pacts", out, "--consumer-version", "c7", "--branch", "main") == 0
+    assert merge(artifacts / "shard-1", artifacts / "shard-2", "--pacts", out) == 0
+    assert cli(["pact-publish", str(out), "--consumer-version", "c7", "--branch", "main"]) == 0
 
     assert broker.published_versions("Web") == [{"number": "c7", "branch": "main", "tags": []}]
-    assert broker.published_versions("Mobile") == [], "only the merged files are published, not the directory's others"
     with PactBroker(broker.url, token="t0ken") as client:
         (orders,) = client.pacts_for_verification("Orders", selectors=[{"mainBranch": True}])
+        (payments,) = client.pacts_for_verification("Payments", selectors=[{"mainBranch": True}])
     assert orders.document["interactions"] == load(out / "Web-Orders.json")["interactions"]
-    assert len(orders.document["interactions"]) == 3
+    assert [item["description"] for item in orders.document["interactions"]] == [
+        "a request for an order", "a request for an order", "a request for the order list"
+    ]
+    assert payments.document["interactions"] == load(out / "Web-Payments.json")["interactions"]
+
+
+JS_PACT = Path(__file__).parents[1] / "contracts" / "pacts_from_js" / "WebJS3-Orders.json"
+
+
+def test_pacts_of_another_tool_merge_without_pytest_ipc_bookkeeping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Pact files no pytest-ipc session wrote (pact-js here) merge by description and provider states
+    too; no ownership metadata is added, and a difference names both files."""
+    for shard in ("a", "b"):
+        (tmp_path / shard).mkdir()
+        shutil.copy(JS_PACT, tmp_path / shard / JS_PACT.name)
+    assert merge(tmp_path / "a", tmp_path / "b", "--pacts", tmp_path / "out") == 0
+    assert load(tmp_path / "out" / JS_PACT.name) == load(JS_PACT)
+
+    changed = load(JS_PACT)
+    changed["interactions"][0]["response"]["status"] = 599
+    (tmp_path / "b" / JS_PACT.name).write_text(json.dumps(changed))
+    assert merge(tmp_path / "a", tmp_path / "b", "--pacts", tmp_path / "out2") == 1
+    error = capsys.readouterr().err
+    assert f"is defined differently by a test pytest-ipc does not know (in {tmp_path / 'b' / JS_PACT.name}) and by a test" in error
+    assert f"(in {tmp_path / 'a' / JS_PACT.name})" in error
