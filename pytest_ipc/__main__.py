@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "pact-check": ("pytest_ipc.specs.cli", "pact_check", "a pact checked against the provider's OpenAPI or AsyncAPI document"),
     "pact-publish": ("pytest_ipc.contracts.broker_cli", "publish_main", "publish pact files to a Pact Broker"),
     "pact-can-i-deploy": ("pytest_ipc.contracts.broker_cli", "can_i_deploy_main", "ask a Pact Broker whether a version may be deployed"),
+    "merge": ("pytest_ipc.shards", "merge_main", "merge the pacts and resilience reports of a suite's shards"),
 }
 USAGE_ERROR = 2
 

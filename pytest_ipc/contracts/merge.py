@@ -6,6 +6,10 @@ its interactions). That makes partial runs safe: the tests that ran replace exac
 interactions, an interaction of a test that did not run stays, and one whose test no longer exists
 goes (or, with `prune`, everything this session did not write goes). Two tests that define one
 interaction differently are a conflict naming both; nothing is written for that pair then.
+
+The same merge joins the pact files of a suite's shards (`python -m pytest_ipc merge`): each
+shard's file is cut back into what each of its tests wrote (`written_by_test`), and the pieces of
+every shard are merged as if one session had written them, each piece naming the file it came from.
 """
 
 from __future__ import annotations
@@ -34,10 +38,20 @@ OWNERSHIP = "pytest-ipc"
 
 @dataclass(frozen=True)
 class Written:
-    """The pact one passing test wrote for the pair (node id relative to the session's rootdir)."""
+    """The pact one passing test wrote for the pair (node id relative to the session's rootdir).
+
+    `test` is empty for interactions no pytest-ipc test owns; `origin` names the file the piece came
+    from when that is not this session (a shard's pact file), for messages."""
 
     test: str
     document: Document
+    origin: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The test, and the file it came from when it came from one: for messages."""
+        test = self.test or "a test pytest-ipc does not know"
+        return f"{test} (in {self.origin})" if self.origin else test
 
 
 @dataclass(frozen=True)
@@ -64,13 +78,14 @@ class _Entry:
     interaction: Interaction
     owners: set[str]
     from_earlier_run: bool
+    shown: set[str] = field(default_factory=set)  # the writers as messages name them
 
 
 def merge_pair(
     pact_dir: Path, old: Document | None, written: list[Written], facts: SessionFacts, *, old_name: str = ""
 ) -> MergeResult:
     """Merge `written` (this session) into `old` (the pair's file on disk, if any)."""
-    written = sorted(written, key=lambda item: item.test)
+    written = sorted(written, key=lambda item: (item.test, item.origin))
     conflicts = _version_conflicts(written)
     if conflicts:
         return MergeResult(None, conflicts)
@@ -81,7 +96,7 @@ def merge_pair(
         pair = " -> ".join(pair_of(old))
         return MergeResult(None, [(
             f"{pair}: {old_name or 'the pact file'} is a V{spec_major(old)} pact, and "
-            f"{', '.join(item.test for item in written)} wrote V{spec_major(written[0].document)} "
+            f"{', '.join(item.shown for item in written)} wrote V{spec_major(written[0].document)} "
             "interactions for the same pair. Expected one specification version per file. Run every "
             "test of the pair with --ipc-pact-prune to rewrite the file, or delete it."
         )])
@@ -89,10 +104,12 @@ def merge_pair(
         for container, interaction in entries(item.document):
             identity = identity_of(interaction)
             entry = merged.get(identity)
+            owner = {item.test} if item.test else set()
             if entry is None:
-                merged[identity] = _Entry(container, interaction, {item.test}, from_earlier_run=False)
+                merged[identity] = _Entry(container, interaction, owner, from_earlier_run=False, shown={item.shown})
             elif fingerprint(entry.interaction) == fingerprint(interaction):
-                entry.owners.add(item.test)
+                entry.owners |= owner
+                entry.shown.add(item.shown)
             else:
                 conflicts.append(_conflict(item, interaction, entry, old_name))
     if conflicts:
@@ -107,7 +124,7 @@ def merge_pair(
 def _version_conflicts(written: list[Written]) -> list[str]:
     versions: dict[int, list[str]] = defaultdict(list)
     for item in written:
-        versions[spec_major(item.document)].append(item.test)
+        versions[spec_major(item.document)].append(item.shown)
     if len(versions) < 2:
         return []
     pair = " -> ".join(pair_of(written[0].document))
@@ -163,12 +180,21 @@ def _conflict(item: Written, interaction: Interaction, entry: _Entry, old_name: 
         where = f" (in {old_name or 'the pact file'}, from an earlier run)"
         others = ", ".join(sorted(entry.owners)) or "a test pytest-ipc does not know"
     else:
-        where, others = "", ", ".join(sorted(entry.owners))
+        where, others = "", ", ".join(sorted(entry.shown))
+    if item.origin:  # shards: a shard may also have kept what an earlier run left in its pact directory
+        remedy = (
+            "make them identical, or give the interactions different descriptions or provider states; a test "
+            "named twice ran in two shards, or one shard kept what an earlier run left in its pact directory: "
+            "start every shard with an empty pact directory (--ipc-pact-dir)."
+        )
+    else:
+        remedy = (
+            "give the interactions different descriptions or provider states, make them identical, or run "
+            "with --ipc-pact-prune to drop what earlier runs wrote."
+        )
     return (
-        f"{pair}: {describe(interaction)} is defined differently by {item.test} and by {others}{where}. "
-        "Expected one definition per description and provider states: give the interactions different "
-        "descriptions or provider states, make them identical, or run with --ipc-pact-prune to drop "
-        "what earlier runs wrote."
+        f"{pair}: {describe(interaction)} is defined differently by {item.shown} and by {others}{where}. "
+        f"Expected one definition per description and provider states: {remedy}"
     )
 
 
@@ -181,7 +207,7 @@ def _document(base: Document, merged: dict[str, _Entry], pact_dir: Path, rootdir
             document[container] = chosen
     tests: dict[str, list[str]] = defaultdict(list)
     for identity, entry in ordered:
-        for test in entry.owners:
+        for test in entry.owners:  # interactions no test owns are kept, and owned by none
             tests[test].append(identity)
     metadata = dict(document.get("metadata") or {})
     metadata[OWNERSHIP] = {
@@ -190,3 +216,30 @@ def _document(base: Document, merged: dict[str, _Entry], pact_dir: Path, rootdir
     }
     document["metadata"] = metadata
     return document
+
+
+def written_by_test(document: Document, origin: str = "") -> list[Written]:
+    """`document` cut back into what each test that owns some of its interactions wrote (node ids
+    as the file stores them, relative to its rootdir); interactions no test owns come as test "".
+    Merging the pieces of several files with `merge_pair` is the merge of one session that ran
+    every test of them."""
+    entry = (document.get("metadata") or {}).get(OWNERSHIP) or {}
+    owned: dict[str, set[str]] = defaultdict(set)
+    for test, identities in (entry.get("tests") or {}).items():
+        for identity in identities:
+            owned[str(test)].add(str(identity))
+    claimed = set().union(*owned.values())
+    rest = {name: value for name, value in document.items() if name not in CONTAINERS}
+    pieces: list[Written] = []
+    unowned = [(container, interaction) for container, interaction in entries(document) if identity_of(interaction) not in claimed]
+    for test, identities in [*sorted(owned.items()), ("", set())]:
+        chosen = unowned if not test else [pair for pair in entries(document) if identity_of(pair[1]) in identities]
+        if not chosen:
+            continue
+        piece = dict(rest)
+        for container in CONTAINERS:
+            listed = [interaction for where, interaction in chosen if where == container]
+            if listed:
+                piece[container] = listed
+        pieces.append(Written(test, piece, origin))
+    return pieces

@@ -202,7 +202,7 @@ class PactRecorder:
                 pair = pactfile.pair_of(document)
                 if pairs is None or pair in pairs:
                     written[pair].append(Written(record.test, document))
-        existing = _pacts_by_pair(self.pact_dir)
+        existing = pacts_by_pair(self.pact_dir)
         merges: dict[Pair, tuple[Path, MergeResult]] = {}
         for pair in sorted(declared):
             # pact-python's own file name, unless a file of the pair already exists under another
@@ -257,8 +257,9 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def _pacts_by_pair(pact_dir: Path) -> dict[Pair, tuple[Path, pactfile.Document]]:
-    """The pact directory's file of each pair (the first by name, if several name the same pair)."""
+def pacts_by_pair(pact_dir: Path) -> dict[Pair, tuple[Path, pactfile.Document]]:
+    """The pact directory's file of each pair (the first by name, if several name the same pair):
+    where a merge writes the pair's pact."""
     from pytest_ipc.contracts import pactfile
 
     found: dict[Pair, tuple[Path, pactfile.Document]] = {}
