@@ -380,7 +380,7 @@ class DnsServer:
                 await asyncio.sleep(plan.delay)
             response = self._response(query, name, question.rdtype, plan, entry)
             entry.rcode = dns.rcode.to_text(response.rcode())
-            return response.to_wire()
+            return response.to_wire(want_shuffle=False)  # the rotation above is the order
         finally:
             self.journal.finish(entry, time.monotonic())
 

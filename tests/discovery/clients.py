@@ -38,13 +38,14 @@ def fixed(addresses: list[tuple[str, int]]) -> Resolve:
     return lambda: (list(addresses), FOREVER)
 
 
-def system(name: str, port: int) -> Resolve:
-    """The service resolved by socket.getaddrinfo (pointed at ipc_dns by system_resolver); TTL from the server."""
+def system(name: str, port: int, ttl: float = 1.0) -> Resolve:
+    """The service resolved by socket.getaddrinfo (pointed at ipc_dns by system_resolver), kept `ttl` s
+    (getaddrinfo reports no TTL: the caller says what the records carry)."""
 
     def resolve() -> tuple[list[tuple[str, int]], float]:
         infos = socket.getaddrinfo(name, port, socket.AF_INET, socket.SOCK_STREAM)
         addresses = list(dict.fromkeys((info[4][0], port) for info in infos))
-        return addresses, 1.0  # getaddrinfo gives no TTL; the test's records say 1 s
+        return addresses, ttl
 
     return resolve
 
@@ -119,10 +120,10 @@ def _url(address: tuple[str, int]) -> str:
 class SyncOrders:
     """requests or httpx (sync), with the balancer choosing the instance per call."""
 
-    def __init__(self, library: str, balancer: Balancer, host: str = "orders.ipc.test") -> None:
+    def __init__(self, library: str, balancer: Balancer, host: str | None = None) -> None:
         self.library = library
         self.balancer = balancer
-        self.headers = {"host": host}
+        self.headers = {"host": host} if host else {}
         self.httpx = httpx.Client(timeout=2.0) if library == "httpx" else None
         self.requests = requests.Session() if library == "requests" else None
 
@@ -160,10 +161,10 @@ class SyncOrders:
 class AsyncOrders:
     """httpx.AsyncClient or aiohttp, with the balancer choosing the instance per call; made per event loop."""
 
-    def __init__(self, library: str, balancer: Balancer, host: str = "orders.ipc.test") -> None:
+    def __init__(self, library: str, balancer: Balancer, host: str | None = None) -> None:
         self.library = library
         self.balancer = balancer
-        self.headers = {"host": host}
+        self.headers = {"host": host} if host else {}
         self.httpx: httpx.AsyncClient | None = None
         self.aiohttp: aiohttp.ClientSession | None = None
         self._lock = asyncio.Lock()
