@@ -73,7 +73,7 @@ def system_resolver(server: DnsServer, *, lifetime: float = LIFETIME) -> Iterato
     with _patch_lock:
         previous = socket.getaddrinfo
 
-    def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> Any:  # noqa: A002
+    def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> Any:
         name = host.decode() if isinstance(host, bytes) else host
         if not isinstance(name, str) or not _in_zone(name, zone):
             return previous(host, port, family, type, proto, flags)

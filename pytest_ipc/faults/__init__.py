@@ -90,7 +90,8 @@ stub (`thrift_stub`), whose server owns its sockets: besides holding calls and f
 status is a ``TApplicationException``, INTERNAL_ERROR unless ``thrift_error`` names the type) it resets
 or closes the connection instead of answering (``reset``, ``empty_response``). The dns layer is the
 test's name server (`ipc_dns`, extra ``discovery``): a timeout is ``hang()``, a slow answer ``latency``,
-and the DNS faults (`DnsFault`) change the answer's rcode, records or TTL, per query. The TLS faults count handshakes that hit them (the stub's SNI
+and the DNS faults (`DnsFault`) change the answer's rcode, records or TTL, per query. The TLS faults
+count handshakes that hit them (the stub's SNI
 hook; the proxy's ClientHellos, TLS record 0x16), and the stub's client-certificate and old-protocol
 faults, which change its TLS settings for the block, take neither ``probability`` nor ``times``.
 """

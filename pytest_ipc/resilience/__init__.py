@@ -4,10 +4,10 @@ They judge what a client *does* (how long a call takes, which requests reach the
 many at once), so the same assertion holds for tenacity or stamina, pybreaker or a hand-written
 breaker, httpx, requests or aiohttp, and for gRPC clients against `grpc_stub` (the journal protocol
 is `pytest_ipc._observed`). gRPC adds deadlines (`deadlines`) and which codes are retried
-(`retry_codes`); a service of many instances (a `StubGroup`) adds spread, routing around a
-failing instance, ejection, per-instance limits and DNS re-resolution (`instances`). Each injects the faults it needs into the stub itself, and each failure says what
-was expected, what was measured and what to change. The async forms, with the same names, are in
-`pytest_ipc.resilience.aio`.
+(`retry_codes`); a service of many instances (a `StubGroup`) adds spread, routing around a failing
+instance, ejection, per-instance limits and DNS re-resolution (`instances`). Each injects the faults
+it needs into the stub itself, and each failure says what was expected, what was measured and what
+to change. The async forms, with the same names, are in `pytest_ipc.resilience.aio`.
 """
 
 from pytest_ipc.resilience import aio
@@ -51,9 +51,9 @@ __all__ = [
     "assert_outlier_ejected",
     "assert_reauthenticates_once",
     "assert_request_cap",
+    "assert_reresolves",
     "assert_retries",
     "assert_retry_codes",
-    "assert_reresolves",
     "assert_retry_jitter",
     "assert_routes_around",
     "assert_spread",

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 
     from pytest_ipc._observed import ObservedStub
     from pytest_ipc.rpc import RpcStub
-    from pytest_ipc.stub.group import StubGroup
     from pytest_ipc.stub import JournalEntry, Route
+    from pytest_ipc.stub.group import StubGroup
 
 __all__ = [
     "assert_breaker",
@@ -51,8 +51,8 @@ __all__ = [
     "assert_outlier_ejected",
     "assert_reauthenticates_once",
     "assert_request_cap",
-    "assert_retry_codes",
     "assert_reresolves",
+    "assert_retry_codes",
     "assert_retry_jitter",
     "assert_routes_around",
     "assert_spread",

@@ -80,7 +80,7 @@ def test_unknown_names_and_foreign_zones(ipc_dns: DnsServer, orders: str) -> Non
 
 def test_nxdomain_as_each_resolver_sees_it(ipc_dns: DnsServer, orders: str) -> None:
     with faults.inject(faults.nxdomain(), into=ipc_dns) as fault:
-        with pytest.raises(dns.resolver.NXDOMAIN, match="does not exist: orders.ipc.test"):
+        with pytest.raises(dns.resolver.NXDOMAIN, match=r"does not exist: orders\.ipc\.test"):
             resolve(ipc_dns)
         with pytest.raises(aiodns.error.DNSError) as caught:
             c_ares(ipc_dns)
@@ -143,7 +143,7 @@ def test_ttl_zero_and_records_changed(ipc_dns: DnsServer, orders: str) -> None:
 
 
 def test_a_fault_nobody_resolved_through_never_fired(ipc_dns: DnsServer, orders: str) -> None:
-    with pytest.raises(faults.FaultNeverFired, match=r"nxdomain was injected at the dns layer and never fired.*saw no query during the block"):
+    with pytest.raises(faults.FaultNeverFired, match=r"nxdomain was injected at the dns layer and never fired.*saw no query during"):
         with faults.inject(faults.nxdomain(), into=ipc_dns):
             pass
     with pytest.raises(faults.FaultNotSupported, match=r"status-503 cannot be injected at the dns layer"):

@@ -40,7 +40,7 @@ def client(made: list[SyncOrders], library: str, group: StubGroup, **balancing: 
 
 
 def test_each_instance_is_a_stub_of_its_own(orders: StubGroup) -> None:
-    assert len({host for host in orders.hosts}) == 3 and len({port for _, port in orders.addresses}) == 1
+    assert len(set(orders.hosts)) == 3 and len({port for _, port in orders.addresses}) == 1
     orders[1].expect("GET", "/v2/order").respond(json={"id": "o-1", "version": 2})  # an API version on one instance
     import httpx
 
@@ -53,25 +53,32 @@ def test_each_instance_is_a_stub_of_its_own(orders: StubGroup) -> None:
 def test_spread(made: list[SyncOrders], library: str, orders: StubGroup) -> None:
     counts = assert_spread(orders, call=client(made, library, orders).order, calls=30)
     assert counts == [10, 10, 10]
-    with pytest.raises(AssertionError, match=r"calls not spread over the 3 instances: .* measured 100% at instance 0 \(127\.0\.0\.10:\d+\): the client sticks to one instance"):
+    sticks = r"calls not spread over the 3 instances: .* measured 100% at instance 0 \(127\.0\.0\.10:\d+\): the client sticks to one"
+    with pytest.raises(AssertionError, match=sticks):
         assert_spread(orders, call=client(made, library, orders, sticky=True).order)
 
 
 def test_routes_around_a_failing_instance(made: list[SyncOrders], library: str, orders: StubGroup) -> None:
     assert_routes_around(orders, 1, call=client(made, library, orders, eject_for=5.0).order)
-    with pytest.raises(AssertionError, match=r"the client keeps calling a failing instance: after instance 1 \(127\.0\.0\.11:\d+\) first failed \(status-503\), \d+ more request\(s\) of 20 calls reached it"):
+    keeps = (
+        r"the client keeps calling a failing instance: after instance 1 \(127\.0\.0\.11:\d+\) first failed \(status-503\), "
+        r"\d+ more request\(s\) of 20 calls reached it"
+    )
+    with pytest.raises(AssertionError, match=keeps):
         assert_routes_around(orders, 1, call=client(made, library, orders, eject_for=None).order)
 
 
 def test_ejects_an_outlier_and_takes_it_back(made: list[SyncOrders], library: str, orders: StubGroup) -> None:
     assert_outlier_ejected(orders, 2, call=client(made, library, orders, eject_for=0.5).order, cool_down=0.5, failure=faults.reset())
-    with pytest.raises(AssertionError, match=r"the ejected instance was never taken back: instance 2 .* healed, and 0.50 s \(cool_down\) after"):
+    never_back = r"the ejected instance was never taken back: instance 2 .* healed, and 0.50 s \(cool_down\) after"
+    with pytest.raises(AssertionError, match=never_back):
         assert_outlier_ejected(orders, 2, call=client(made, library, orders, eject_for=FOREVER).order, cool_down=0.5)
 
 
 def test_keeps_its_per_instance_limit(made: list[SyncOrders], library: str, orders: StubGroup) -> None:
     assert assert_instance_cap(orders, 2, call=client(made, library, orders, per_instance=2).order) == [2, 2, 2]
-    with pytest.raises(AssertionError, match=r"per-instance limit exceeded: expected at most 2 request\(s\) in flight at each instance, measured [3-9]"):
+    exceeded = r"per-instance limit exceeded: expected at most 2 request\(s\) in flight at each instance, measured [3-9]"
+    with pytest.raises(AssertionError, match=exceeded):
         assert_instance_cap(orders, 2, call=client(made, library, orders, per_instance=None).order)
 
 

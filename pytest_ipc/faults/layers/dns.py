@@ -130,7 +130,10 @@ class DnsLayer:
 
     def why_not(self, fault: v.Fault) -> str | None:
         if type(fault) not in SHAPERS:
-            return "a name server answers queries: it can fail them (nxdomain, servfail), answer late (latency), not at all (hang), or change the records (records_changed, zero_ttl)"
+            return (
+                "a name server answers queries: it can fail them (nxdomain, servfail), answer late (latency), not at all "
+                "(hang), or change the records (records_changed, zero_ttl)"
+            )
         return None
 
     def inject(self, fault: v.Fault, target: DnsServer, upstream: ObservedStub | None) -> DnsInjection:
