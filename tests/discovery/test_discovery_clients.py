@@ -11,7 +11,7 @@ import httpx
 import pytest
 import requests
 
-from pytest_ipc import faults
+from pytest_ipc import InjectedFault, faults
 from pytest_ipc.discovery import DnsServer, aiohttp_resolver, dnspython_resolver
 from pytest_ipc.resilience import aio, assert_fallback, assert_reresolves, assert_spread
 from pytest_ipc.stub.group import StubGroup, StubGroups
@@ -112,7 +112,8 @@ DNS_FAULTS = [faults.nxdomain(), faults.servfail(), faults.hang(), faults.latenc
 
 
 @pytest.mark.fault_matrix(faults=DNS_FAULTS)
-def test_fault_matrix_runs_the_dns_faults(ipc_dns: DnsServer, ipc_fault: object) -> None:
+def test_fault_matrix_runs_the_dns_faults(ipc_dns: DnsServer, ipc_fault: InjectedFault, ipc_target: str) -> None:
+    assert ipc_fault.layer == "dns" and ipc_target == ipc_dns.address
     ipc_dns.register("orders", [("127.0.0.10", 80), ("127.0.0.11", 80)])
     with ipc_dns.system_resolver(lifetime=0.5):
         try:
