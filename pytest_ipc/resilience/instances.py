@@ -149,13 +149,14 @@ def ejection_probe(
             f"saw none of {count} calls ({_errors(outcomes)}); the client must spread its calls over every instance "
             "(assert_spread) for this to say anything\n" + _table(group, per_instance)
         )
-    first_failure = hit[0].started
-    later = [entry for entry in per_instance[index] if entry.started > first_failure]
+    since_first = per_instance[index][per_instance[index].index(hit[0]) :]
+    later = _too_soon(since_first, cool_down)
     ejected_at = hit[-1].ended or hit[-1].started  # the last failure the client saw: its cool-down runs from there
     if len(later) > tolerance:
+        within = "" if cool_down is None else f" within {cool_down:.2f} s (cool_down) of a failure"
         raise IpcAssertionError(
             f"the client keeps calling a failing instance: after {group.describe(index)} first failed "
-            f"({failure.describe()}), {len(later)} more request(s) of {count} calls reached it (at most {tolerance} "
+            f"({failure.describe()}), {len(later)} more request(s) of {count} calls reached it{within} (at most {tolerance} "
             "expected): stop sending to an instance that fails (eject it for a while, or route to a healthy one); "
             f"{_errors(outcomes)}\n" + _table(group, per_instance)
         )
@@ -178,6 +179,16 @@ def ejection_probe(
             f"(else one bad minute shrinks the pool for good); {_errors(outcomes)}\n" + _table(group, after)
         )
     return [len(entries) for entries in after]
+
+
+def _too_soon(requests: Sequence[JournalEntry], cool_down: float | None) -> list[JournalEntry]:
+    """The requests that reached the failing instance after its first failure while the client should have
+    kept away: all of them, or (with a cool-down) those less than `cool_down` after the one before (a
+    client that takes the instance back on time, sees it fail again and ejects it again, does right)."""
+    later = list(requests[1:])
+    if cool_down is None:
+        return later
+    return [entry for before, entry in zip(requests, later, strict=False) if entry.started < (before.ended or before.started) + cool_down]
 
 
 def assert_routes_around(

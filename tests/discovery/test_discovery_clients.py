@@ -93,7 +93,7 @@ async def test_aiohttp_with_its_own_resolver(ipc_dns: DnsServer, named_orders: S
     async with aiohttp.ClientSession(connector=fresh) as good, aiohttp.ClientSession(connector=cached) as stale:
         # c-ares keeps answers for their TTL and sorts them, so within a TTL every connection goes to the same
         # first address: DNS round-robin does not spread aiohttp's calls (balance in the client for that) ...
-        with pytest.raises(AssertionError, match=r"calls not spread over the 3 instances: .* measured 100% at instance 0"):
+        with pytest.raises(AssertionError, match=r"calls not spread over the 3 instances: .* measured \d+% at instance \d"):
             await aio.assert_spread(named_orders, call=caller(good), calls=12)
         await aio.assert_reresolves(named_orders, call=caller(good))  # ... but it does look the name up again after the TTL
         with pytest.raises(AssertionError, match=r"the client caches DNS answers past their TTL: .* the DNS server saw 0 quer\(ies\)"):
