@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from pytest_ipc.contracts import check_thrift_compatibility as check_thrift_compatibility
     from pytest_ipc.contracts import provider_state as provider_state
     from pytest_ipc.contracts import states_for as states_for
+    from pytest_ipc.discovery import DnsServer as DnsServer
     from pytest_ipc.faults import FaultNeverFired as FaultNeverFired
     from pytest_ipc.faults import FaultNotSupported as FaultNotSupported
     from pytest_ipc.faults import InProcess as InProcess
@@ -121,6 +122,7 @@ if TYPE_CHECKING:
     from pytest_ipc.stub import Reply as Reply
     from pytest_ipc.stub import Route as Route
     from pytest_ipc.stub import Scenario as Scenario
+    from pytest_ipc.stub import StubGroup as StubGroup
     from pytest_ipc.stub import StubRequest as StubRequest
     from pytest_ipc.stub import fake_json as fake_json
     from pytest_ipc.tls import Certificate as Certificate
@@ -140,6 +142,7 @@ __all__ = [
     "ContractError",
     "CrashMidProcessing",
     "DeadLetterAfter",
+    "DnsServer",
     "EmbeddedToxiproxy",
     "FaultNeverFired",
     "FaultNotSupported",
@@ -177,6 +180,7 @@ __all__ = [
     "Scenario",
     "ScopedToxiproxy",
     "ServiceNetwork",
+    "StubGroup",
     "StubRequest",
     "ThriftStub",
     "TlsTermination",

@@ -292,6 +292,11 @@ class HttpServer:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
+    def allow_host(self, name: str) -> None:
+        """Accept `name` in Host headers from now on (a name given to the server after it started)."""
+        self.allowed_hosts = self.allowed_hosts | {name.lower()}
+        self._host_verdicts.clear()
+
     def host_allowed(self, value: bytes) -> bool:
         """`host_allowed` for this server's names, remembered per distinct header value."""
         verdict = self._host_verdicts.get(value)

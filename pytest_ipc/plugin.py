@@ -21,4 +21,5 @@ pytest_plugins = [
     "pytest_ipc.fixtures.report",
     "pytest_ipc.fixtures.network",
     "pytest_ipc.fixtures.tls",
+    "pytest_ipc.fixtures.discovery",
 ]

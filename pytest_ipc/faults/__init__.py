@@ -12,64 +12,70 @@ or let ``@pytest.mark.fault_matrix(faults=[...], layers=[...])`` run a test once
 naming the layers that can; a fault that never fired during the block fails it with
 `FaultNeverFired`, naming the likely cause (opt out with ``must_fire=False``).
 
-===========================  =====  ====  =====  ====  ======  =======================================
-fault                        respx  stub  proxy  grpc  thrift  what each layer does
-===========================  =====  ====  =====  ====  ======  =======================================
-latency(delay)               -      yes   yes    yes   yes     stub: sleeps (fixed, uniform, lognormal);
-                                                               proxy: latency toxic (fixed, or uniform
-                                                               as latency +- jitter)
-hang()                       -      yes   yes    yes   yes     stub: never answers; proxy: timeout
-                                                               toxic of 0
-outage()                     yes    -     yes    -     -       respx: httpx.ConnectError; proxy:
-                                                               listener disabled
-reset()                      yes    yes   yes    -     yes     respx: httpx.ReadError; stub, thrift:
-                                                               RST; proxy: reset_peer
-status(code)                 yes    yes   -      yes   yes     a response with that status
-                                                               (Retry-After, body); thrift: a
-                                                               TApplicationException
-grpc_status(code)            -      -     -      yes   -       a status by name (details,
-                                                               grpc-retry-pushback-ms, after=n
-                                                               messages: a stream aborted midway)
-thrift_error(kind)           -      -     -      -     yes     a TApplicationException of that type,
-                                                               or an exception the IDL declares
-connect_timeout()            yes    -     -      -     -       httpx.ConnectTimeout
-read_timeout()               yes    -     -      -     -       httpx.ReadTimeout (a real read
-                                                               timeout: hang())
-bandwidth(rate)              -      yes   yes    -     -       stub: paces the answer; proxy:
-                                                               bandwidth toxic (whole kB/s)
-malformed_response()         yes    yes   -      -     -       respx: RemoteProtocolError; stub: bad
-                                                               chunk header
-empty_response()             yes    yes   -      -     yes     respx: RemoteProtocolError; stub,
-                                                               thrift: close, no bytes
-close_before_headers()       yes    yes   -      -     -       respx: RemoteProtocolError; stub:
-                                                               status line, then close
-random_bytes(size)           -      yes   -      -     -       stub: garbage bytes, then close
-truncated(size)              -      yes   yes    -     -       stub: first size bytes, then close;
-                                                               proxy: limit_data
-dribble(duration)            -      yes   -      -     -       stub: the answer in pieces about 10 ms
-                                                               apart
-expired_certificate()        yes    yes   -      -     -       respx: the httpx error, ssl text; stub
-                                                               (HTTPS): an expired certificate of
-                                                               the session CA
-not_yet_valid_certificate()  yes    yes   -      -     -       stub: a certificate whose validity has
-                                                               not begun
-wrong_host(host)             yes    yes   -      -     -       stub: a valid certificate issued for
-                                                               `host`
-unknown_ca()                 yes    yes   -      -     -       stub: a certificate from a CA the
-                                                               client does not trust
-self_signed()                yes    yes   -      -     -       stub: a self-signed certificate
-client_cert_required()       yes    yes   -      -     -       stub: mutual TLS for the block
-client_cert_rejected()       yes    yes   -      -     -       stub: mutual TLS trusting a root no
-                                                               client chains to
-client_cert_expired()        yes    -     -      -     -       respx only (a server cannot make a
-                                                               client's certificate expire)
-handshake_stall()            yes    -     yes    -     -       respx: httpx.ConnectTimeout; proxy:
-                                                               swallows the ClientHello
-handshake_reset()            yes    -     yes    -     -       respx: httpx.ConnectError; proxy: RST
-                                                               on the ClientHello
-old_protocol(version)        yes    yes   -      -     -       stub: speaks only TLS 1.0 (or 1.1)
-                                                               for the block
-===========================  =====  ====  =====  ====  ======  =======================================
+===========================  =====  ====  =====  ====  ======  ====  =======================================
+fault                        respx  stub  proxy  grpc  thrift  dns   what each layer does
+===========================  =====  ====  =====  ====  ======  ====  =======================================
+latency(delay)               -      yes   yes    yes   yes     yes   stub, dns: sleeps (fixed, uniform, lognormal);
+                                                                     proxy: latency toxic (fixed, or uniform
+                                                                     as latency +- jitter)
+hang()                       -      yes   yes    yes   yes     yes   stub: never answers; proxy: timeout
+                                                                     toxic of 0; dns: the query is never
+                                                                     answered (a resolver timeout)
+outage()                     yes    -     yes    -     -       -     respx: httpx.ConnectError; proxy:
+                                                                     listener disabled
+reset()                      yes    yes   yes    -     yes     -     respx: httpx.ReadError; stub, thrift:
+                                                                     RST; proxy: reset_peer
+status(code)                 yes    yes   -      yes   yes     -     a response with that status
+                                                                     (Retry-After, body); thrift: a
+                                                                     TApplicationException
+grpc_status(code)            -      -     -      yes   -       -     a status by name (details,
+                                                                     grpc-retry-pushback-ms, after=n
+                                                                     messages: a stream aborted midway)
+thrift_error(kind)           -      -     -      -     yes     -     a TApplicationException of that type,
+                                                                     or an exception the IDL declares
+connect_timeout()            yes    -     -      -     -       -     httpx.ConnectTimeout
+read_timeout()               yes    -     -      -     -       -     httpx.ReadTimeout (a real read
+                                                                     timeout: hang())
+bandwidth(rate)              -      yes   yes    -     -       -     stub: paces the answer; proxy:
+                                                                     bandwidth toxic (whole kB/s)
+malformed_response()         yes    yes   -      -     -       -     respx: RemoteProtocolError; stub: bad
+                                                                     chunk header
+empty_response()             yes    yes   -      -     yes     -     respx: RemoteProtocolError; stub,
+                                                                     thrift: close, no bytes
+close_before_headers()       yes    yes   -      -     -       -     respx: RemoteProtocolError; stub:
+                                                                     status line, then close
+random_bytes(size)           -      yes   -      -     -       -     stub: garbage bytes, then close
+truncated(size)              -      yes   yes    -     -       -     stub: first size bytes, then close;
+                                                                     proxy: limit_data
+dribble(duration)            -      yes   -      -     -       -     stub: the answer in pieces about 10 ms
+                                                                     apart
+expired_certificate()        yes    yes   -      -     -       -     respx: the httpx error, ssl text; stub
+                                                                     (HTTPS): an expired certificate of
+                                                                     the session CA
+not_yet_valid_certificate()  yes    yes   -      -     -       -     stub: a certificate whose validity has
+                                                                     not begun
+wrong_host(host)             yes    yes   -      -     -       -     stub: a valid certificate issued for
+                                                                     `host`
+unknown_ca()                 yes    yes   -      -     -       -     stub: a certificate from a CA the
+                                                                     client does not trust
+self_signed()                yes    yes   -      -     -       -     stub: a self-signed certificate
+client_cert_required()       yes    yes   -      -     -       -     stub: mutual TLS for the block
+client_cert_rejected()       yes    yes   -      -     -       -     stub: mutual TLS trusting a root no
+                                                                     client chains to
+client_cert_expired()        yes    -     -      -     -       -     respx only (a server cannot make a
+                                                                     client's certificate expire)
+handshake_stall()            yes    -     yes    -     -       -     respx: httpx.ConnectTimeout; proxy:
+                                                                     swallows the ClientHello
+handshake_reset()            yes    -     yes    -     -       -     respx: httpx.ConnectError; proxy: RST
+                                                                     on the ClientHello
+old_protocol(version)        yes    yes   -      -     -       -     stub: speaks only TLS 1.0 (or 1.1)
+                                                                     for the block
+nxdomain()                   -      -     -      -     -       yes   dns: the answer's rcode is NXDOMAIN
+servfail()                   -      -     -      -     -       yes   dns: the answer's rcode is SERVFAIL
+records_changed(drop)        -      -     -      -     -       yes   dns: answers leave out the first
+                                                                     `drop` addresses of each name
+zero_ttl()                   -      -     -      -     -       yes   dns: answers carry TTL 0
+===========================  =====  ====  =====  ====  ======  ====  =======================================
 
 Every fault also takes ``probability=``, ``seed=`` and ``times=`` (``fail_first(n)`` is
 ``status(503, times=n)``). The proxy cannot express ``times`` or ``seed`` (a toxic acts per
@@ -82,7 +88,10 @@ status gRPC maps that HTTP status to (UNAVAILABLE; ``retry_after`` becomes the p
 of the stub (``reset`` and ``outage`` cut or refuse HTTP/2 connections). The thrift layer is the Thrift
 stub (`thrift_stub`), whose server owns its sockets: besides holding calls and failing them (a failing
 status is a ``TApplicationException``, INTERNAL_ERROR unless ``thrift_error`` names the type) it resets
-or closes the connection instead of answering (``reset``, ``empty_response``). The TLS faults count handshakes that hit them (the stub's SNI
+or closes the connection instead of answering (``reset``, ``empty_response``). The dns layer is the
+test's name server (`ipc_dns`, extra ``discovery``): a timeout is ``hang()``, a slow answer ``latency``,
+and the DNS faults (`DnsFault`) change the answer's rcode, records or TTL, per query. The TLS faults
+count handshakes that hit them (the stub's SNI
 hook; the proxy's ClientHellos, TLS record 0x16), and the stub's client-certificate and old-protocol
 faults, which change its TLS settings for the block, take neither ``probability`` nor ``times``.
 """
@@ -100,6 +109,7 @@ from pytest_ipc.faults.vocabulary import (
     ClientCertRequired,
     CloseBeforeHeaders,
     ConnectTimeout,
+    DnsFault,
     Dribble,
     EmptyResponse,
     ExpiredCertificate,
@@ -111,18 +121,22 @@ from pytest_ipc.faults.vocabulary import (
     Latency,
     MalformedResponse,
     NotYetValidCertificate,
+    NxDomain,
     OldProtocol,
     Outage,
     RandomBytes,
     ReadTimeout,
+    RecordsChanged,
     Reset,
     SelfSigned,
+    ServFail,
     Status,
     ThriftError,
     TlsFault,
     Truncated,
     UnknownCa,
     WrongHost,
+    ZeroTtl,
     abort_stream,
     bandwidth,
     client_cert_expired,
@@ -142,17 +156,21 @@ from pytest_ipc.faults.vocabulary import (
     make,
     malformed_response,
     not_yet_valid_certificate,
+    nxdomain,
     old_protocol,
     outage,
     random_bytes,
     read_timeout,
+    records_changed,
     reset,
     self_signed,
+    servfail,
     status,
     thrift_error,
     truncated,
     unknown_ca,
     wrong_host,
+    zero_ttl,
 )
 
 __all__ = [
@@ -165,6 +183,7 @@ __all__ = [
     "ClientCertRequired",
     "CloseBeforeHeaders",
     "ConnectTimeout",
+    "DnsFault",
     "Dribble",
     "EmptyResponse",
     "ExpiredCertificate",
@@ -183,18 +202,22 @@ __all__ = [
     "Layer",
     "MalformedResponse",
     "NotYetValidCertificate",
+    "NxDomain",
     "OldProtocol",
     "Outage",
     "RandomBytes",
     "ReadTimeout",
+    "RecordsChanged",
     "Reset",
     "SelfSigned",
+    "ServFail",
     "Status",
     "ThriftError",
     "TlsFault",
     "Truncated",
     "UnknownCa",
     "WrongHost",
+    "ZeroTtl",
     "abort_stream",
     "bandwidth",
     "check_supported",
@@ -217,12 +240,15 @@ __all__ = [
     "make",
     "malformed_response",
     "not_yet_valid_certificate",
+    "nxdomain",
     "old_protocol",
     "outage",
     "random_bytes",
     "read_timeout",
+    "records_changed",
     "reset",
     "self_signed",
+    "servfail",
     "start",
     "status",
     "support_table",
@@ -230,4 +256,5 @@ __all__ = [
     "truncated",
     "unknown_ca",
     "wrong_host",
+    "zero_ttl",
 ]

@@ -25,6 +25,7 @@ STUB_LAYERS: dict[str, tuple[str, ...]] = {
     "http_stub": ("respx", "stub", "proxy"),
     "grpc_stub": ("grpc", "proxy"),
     "thrift_stub": ("thrift", "proxy"),
+    "ipc_dns": ("dns",),
 }
 
 
@@ -98,7 +99,7 @@ class InjectedFault:
 
     @property
     def target(self) -> str:
-        """Where the client must call: the base URL (HTTP), or "host:port" (gRPC)."""
+        """Where the client must call: the base URL (HTTP), or "host:port" (gRPC; the DNS server's for the dns layer)."""
         return self.url
 
     def heal(self) -> None:

@@ -520,13 +520,60 @@ class OldProtocol(TlsFault):
         return f"old-protocol-{self.version.lower().replace('.', '')}"
 
 
+# -- DNS: what goes wrong when a client looks a service up ---------------------------------------------
+@dataclass(frozen=True)
+class DnsFault(Fault):
+    """Base of the faults only a name server can perform (the dns layer, `ipc_dns`). A timeout is
+    `hang()` (the query is never answered) and a slow answer `latency(delay)`, as for any server."""
+
+    name: ClassVar[str] = "dns"
+
+
+@dataclass(frozen=True)
+class NxDomain(DnsFault):
+    """The name server says the name does not exist (rcode NXDOMAIN): the service was deleted, or a typo."""
+
+    name: ClassVar[str] = "nxdomain"
+
+
+@dataclass(frozen=True)
+class ServFail(DnsFault):
+    """The name server fails the lookup (rcode SERVFAIL): its upstream or zone is broken, try later."""
+
+    name: ClassVar[str] = "servfail"
+
+
+@dataclass(frozen=True)
+class RecordsChanged(DnsFault):
+    """The answers no longer list the first `drop` addresses (and SRV targets) of each name: those
+    instances moved away mid-test. A client that caches answers past their TTL keeps calling them."""
+
+    name: ClassVar[str] = "records_changed"
+    drop: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _count(self.name, "drop (addresses)", self.drop)
+
+    @property
+    def label(self) -> str:
+        return f"records-changed-drop-{self.drop}"
+
+
+@dataclass(frozen=True)
+class ZeroTtl(DnsFault):
+    """Answers carry a TTL of 0: a client must not cache them at all (a service being moved)."""
+
+    name: ClassVar[str] = "zero_ttl"
+
+
 FAULTS: dict[str, type[Fault]] = {
     kind.name: kind
     for kind in (
         Latency, Hang, Outage, Reset, Status, GrpcStatus, ThriftError, ConnectTimeout, ReadTimeout, Bandwidth, MalformedResponse,
         EmptyResponse, CloseBeforeHeaders, RandomBytes, Truncated, Dribble, ExpiredCertificate,
         NotYetValidCertificate, WrongHost, UnknownCa, SelfSigned, ClientCertRequired, ClientCertRejected,
-        ClientCertExpired, HandshakeStall, HandshakeReset, OldProtocol,
+        ClientCertExpired, HandshakeStall, HandshakeReset, OldProtocol, NxDomain, ServFail, RecordsChanged, ZeroTtl,
     )
 }  # fmt: skip
 
@@ -696,3 +743,23 @@ def handshake_reset(**common: Unpack[Common]) -> HandshakeReset:
 def old_protocol(version: TlsVersion = "TLSv1", **common: Unpack[Common]) -> OldProtocol:
     """The server speaks only an old protocol version."""
     return OldProtocol(version=version, **common)
+
+
+def nxdomain(**common: Unpack[Common]) -> NxDomain:
+    """The name server answers NXDOMAIN: the name does not exist."""
+    return NxDomain(**common)
+
+
+def servfail(**common: Unpack[Common]) -> ServFail:
+    """The name server answers SERVFAIL: the lookup failed, try later."""
+    return ServFail(**common)
+
+
+def records_changed(drop: int = 1, **common: Unpack[Common]) -> RecordsChanged:
+    """The answers leave out the first `drop` addresses of each name: those instances moved away."""
+    return RecordsChanged(drop=drop, **common)
+
+
+def zero_ttl(**common: Unpack[Common]) -> ZeroTtl:
+    """Answers carry a TTL of 0: nothing may be cached."""
+    return ZeroTtl(**common)

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING
 from pytest_ipc import faults
 from pytest_ipc.resilience.adapters import BreakerStates
 from pytest_ipc.resilience.breaker import breaker_probe
-from pytest_ipc.resilience.calls import AsyncCall, CallOutcome, drive_async
+from pytest_ipc.resilience.calls import AsyncCall, CallOutcome, drive_async, positive
 from pytest_ipc.resilience.cap import cap_probe
 from pytest_ipc.resilience.deadlines import DEADLINE_SLACK, deadline_probe, propagation_probe
 from pytest_ipc.resilience.fallback import Degraded, fallback_probe
+from pytest_ipc.resilience.instances import ejection_probe, instance_cap_probe, reresolve_probe, spread_probe
 from pytest_ipc.resilience.retries import Backoff, jitter_probe
 from pytest_ipc.resilience.retry_codes import retry_codes_probe
 from pytest_ipc.resilience.timeouts import timeout_probe
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from pytest_ipc._observed import ObservedStub
     from pytest_ipc.rpc import RpcStub
     from pytest_ipc.stub import JournalEntry, Route
+    from pytest_ipc.stub.group import StubGroup
 
 __all__ = [
     "assert_breaker",
@@ -44,11 +46,16 @@ __all__ = [
     "assert_deadline_propagated",
     "assert_fallback",
     "assert_forbidden_not_retried",
+    "assert_instance_cap",
     "assert_least_scopes",
+    "assert_outlier_ejected",
     "assert_reauthenticates_once",
     "assert_request_cap",
+    "assert_reresolves",
     "assert_retry_codes",
     "assert_retry_jitter",
+    "assert_routes_around",
+    "assert_spread",
     "assert_timeout_honoured",
     "assert_token_refreshed",
 ]
@@ -168,3 +175,58 @@ async def assert_least_scopes(
 ) -> list[JournalEntry]:
     """Async form of `pytest_ipc.resilience.assert_least_scopes`."""
     return await drive_async(call, privilege_probe(route, scope_set(allowed), call_timeout))
+
+
+async def assert_spread(
+    group: StubGroup, *, call: AsyncCall, calls: int = 30, max_share: float | None = None, call_timeout: float = 5.0
+) -> list[int]:
+    """Async form of `pytest_ipc.resilience.assert_spread`."""
+    return await drive_async(call, spread_probe(group, calls, max_share, call_timeout))
+
+
+async def assert_routes_around(
+    group: StubGroup,
+    failing: int = 0,
+    *,
+    call: AsyncCall,
+    calls: int = 20,
+    failure: faults.Fault | None = None,
+    tolerance: int = 0,
+    call_timeout: float = 5.0,
+) -> list[int]:
+    """Async form of `pytest_ipc.resilience.assert_routes_around`."""
+    probe = ejection_probe(
+        group, failing, calls=calls, failure=failure or faults.status(503), tolerance=tolerance, cool_down=None, call_timeout=call_timeout
+    )
+    return await drive_async(call, probe)
+
+
+async def assert_outlier_ejected(
+    group: StubGroup,
+    outlier: int = 0,
+    *,
+    call: AsyncCall,
+    cool_down: float,
+    calls: int = 20,
+    failure: faults.Fault | None = None,
+    tolerance: int = 0,
+    call_timeout: float = 5.0,
+) -> list[int]:
+    """Async form of `pytest_ipc.resilience.assert_outlier_ejected`."""
+    probe = ejection_probe(
+        group, outlier, calls=calls, failure=failure or faults.status(503), tolerance=tolerance, cool_down=positive("cool_down", cool_down),
+        call_timeout=call_timeout,
+    )
+    return await drive_async(call, probe)
+
+
+async def assert_instance_cap(
+    group: StubGroup, limit: int, *, call: AsyncCall, concurrency: int | None = None, hold: float = 0.3, call_timeout: float = 5.0
+) -> list[int]:
+    """Async form of `pytest_ipc.resilience.assert_instance_cap`."""
+    return await drive_async(call, instance_cap_probe(group, limit, concurrency, hold, call_timeout))
+
+
+async def assert_reresolves(group: StubGroup, *, call: AsyncCall, calls: int = 6, drop: int = 1, call_timeout: float = 5.0) -> list[int]:
+    """Async form of `pytest_ipc.resilience.assert_reresolves`."""
+    return await drive_async(call, reresolve_probe(group, calls, drop, call_timeout))

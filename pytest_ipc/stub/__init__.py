@@ -16,13 +16,15 @@ fluent route), `auth` (every credential check, JWTs included), `tokens` (the OAu
 and its JWKS, `http_stub.token_issuer()`), `scenarios`, `journal` (what was seen), `server` (`HttpStub`, the API), and
 the two servers behind it: `embedded` (the shared h11 core, whose bounds are `Limits`) and
 `wiremock` (`HttpStub.on_wiremock(url)`; what WireMock cannot express raises `WireMockUnsupported`);
-`openapi` serves an OpenAPI document's operations as routes (`HttpStub.serve_openapi`). Faults are the vocabulary of
+`openapi` serves an OpenAPI document's operations as routes (`HttpStub.serve_openapi`); `group` puts N
+instances of one service behind one name (`StubGroup`, the `http_stub_group` fixture). Faults are the vocabulary of
 `pytest_ipc.faults`; how the stub performs them lives in `pytest_ipc.faults.layers.stub`. Fixtures:
 `pytest_ipc.fixtures.stub`.
 """
 
 from pytest_ipc._http import Limits
 from pytest_ipc.stub.fake import FakeJson, fake_json
+from pytest_ipc.stub.group import GroupRoute, StubGroup, StubGroupError, StubGroups
 from pytest_ipc.stub.journal import Journal, JournalEntry
 from pytest_ipc.stub.openapi import OpenApiStub, RequestViolation, SpecRoute
 from pytest_ipc.stub.request import StubRequest
@@ -35,6 +37,7 @@ from pytest_ipc.stub.wiremock import WireMockError, WireMockUnsupported
 
 __all__ = [
     "FakeJson",
+    "GroupRoute",
     "HttpStub",
     "IssuedToken",
     "Journal",
@@ -46,6 +49,9 @@ __all__ = [
     "Route",
     "Scenario",
     "SpecRoute",
+    "StubGroup",
+    "StubGroupError",
+    "StubGroups",
     "StubRequest",
     "TokenIssuer",
     "WireMockError",

@@ -52,6 +52,7 @@ class EmbeddedServer(AttachedServer):
         self._loop: LoopThread | None = None
         self._handling: set[asyncio.Task[object]] = set()
         self._moves_port = port == 0
+        self.next_port = 0  # the port `end_test` moves to (0: a free one); a stub group moves its instances together
         self._listener: Listener | None = None  # the current test's port
         self._ended_ports: deque[Listener] = deque()
 
@@ -96,16 +97,21 @@ class EmbeddedServer(AttachedServer):
 
     async def _end_test(self, forget: Callable[[], None]) -> None:
         stub = self._stub
-        test, stub.test = stub.test, None
         ended = self._current()
-        if self._moves_port:  # the next test's port opens in this same trip to the loop
-            self._listener = await self._http.listen()
+        following = await self._http.listen(self.next_port) if self._moves_port else None  # first: a refused port changes nothing
+        test, stub.test = stub.test, None
+        if following is not None:  # the next test's port opens in this same trip to the loop
+            self._listener = following
             ended.handler = partial(self._late, test)
             self._ended_ports.append(ended)
             while len(self._ended_ports) > ENDED_PORTS_KEPT:
                 self._ended_ports.popleft().stop_listening()
         await ended.close_connections()
         await self._reset(forget)
+
+    def allow_host(self, name: str) -> None:
+        """Accept `name` in Host headers (a service name the stub is reached by, given after it started)."""
+        self._http.allow_host(name)
 
     @property
     def idle(self) -> bool:

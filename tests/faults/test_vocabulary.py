@@ -60,9 +60,9 @@ def test_unsupported_fault_names_the_layers_that_can() -> None:
 
 
 def test_support_is_decided_per_instance() -> None:
-    assert faults.layers_for(faults.latency(0.1)) == ("stub", "proxy", "grpc", "thrift")
-    assert faults.layers_for(faults.Latency.uniform(0.1, 0.2)) == ("stub", "proxy", "grpc", "thrift")
-    assert faults.layers_for(faults.Latency.lognormal(0.1, 0.5)) == ("stub", "grpc", "thrift")
+    assert faults.layers_for(faults.latency(0.1)) == ("stub", "proxy", "grpc", "thrift", "dns")
+    assert faults.layers_for(faults.Latency.uniform(0.1, 0.2)) == ("stub", "proxy", "grpc", "thrift", "dns")
+    assert faults.layers_for(faults.Latency.lognormal(0.1, 0.5)) == ("stub", "grpc", "thrift", "dns")
     assert faults.layers_for(faults.reset(times=2)) == ("respx", "stub", "thrift")
     assert faults.layers_for(faults.reset(seed=3)) == ("respx", "stub", "thrift")
     assert faults.layers_for(faults.reset(probability=0.5)) == ("respx", "stub", "proxy", "thrift")  # toxicity, per connection
@@ -100,7 +100,7 @@ def test_matrix_arguments_are_checked() -> None:
 def test_documented_table_matches_the_layers() -> None:
     documented: dict[str, tuple[str, ...]] = {}
     for line in (faults.__doc__ or "").splitlines():
-        row = re.match(r"^([a-z_]+)\(.*?\)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s", line)
+        row = re.match(r"^([a-z_]+)\(.*?\)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s+(yes|-)\s", line)
         if row:
             documented[row.group(1)] = tuple(layer for layer, mark in zip(faults.LAYERS, row.groups()[1:], strict=True) if mark == "yes")
     assert documented == faults.support_table()

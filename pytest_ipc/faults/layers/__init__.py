@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_ipc.faults.errors import FaultNotSupported, FaultUsageError
-from pytest_ipc.faults.layers import grpc, proxy, respx, stub, thrift
+from pytest_ipc.faults.layers import dns, grpc, proxy, respx, stub, thrift
 from pytest_ipc.faults.vocabulary import FAULTS, Fault
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ class Layer(Protocol):
         """Put `fault` in place on `target`; `upstream` is the stub behind it, if known."""
 
 
-LAYERS: dict[str, Layer] = {layer.name: layer for layer in (respx.LAYER, stub.LAYER, proxy.LAYER, grpc.LAYER, thrift.LAYER)}
+LAYERS: dict[str, Layer] = {layer.name: layer for layer in (respx.LAYER, stub.LAYER, proxy.LAYER, grpc.LAYER, thrift.LAYER, dns.LAYER)}
 
 
 def layer_named(name: object) -> Layer:
