@@ -76,7 +76,9 @@ class ToxiproxyClient(ClosesOnExit):
                 "embedded server can; use --ipc-toxiproxy-backend embedded, or let TLS pass through (no tls=)",
                 request=f"POST /proxies {name}",
             )
-        return Proxy(self._api, data)
+        proxy = Proxy(self._api, data)
+        proxy.termination = tls
+        return proxy
 
     def populate(self, proxies: Iterable[Mapping[str, object]]) -> list[Proxy]:
         """Create or replace many proxies at once (unchanged ones keep their toxics), like a config file.

@@ -40,6 +40,7 @@ class ProxyCounters:
     connections_active: int = 0
     upstream_failures: int = 0
     tls_client_hellos: int = 0  # connections that opened with a TLS handshake record (a ClientHello)
+    tls_fault_activations: int = 0  # handshakes a terminating proxy's TLS fault acted on
     upstream: DirectionCounters = field(default_factory=DirectionCounters)
     downstream: DirectionCounters = field(default_factory=DirectionCounters)
     toxics: dict[str, ToxicCounters] = field(default_factory=dict)
@@ -52,6 +53,7 @@ class ProxyCounters:
             connections_active=int(data.get("connections_active", 0)),
             upstream_failures=int(data.get("upstream_failures", 0)),
             tls_client_hellos=int(data.get("tls_client_hellos", 0)),
+            tls_fault_activations=int(data.get("tls_fault_activations", 0)),
             upstream=_direction(directions.get("upstream") or {}),
             downstream=_direction(directions.get("downstream") or {}),
             toxics={

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pytest_ipc._net import split_host_port
 from pytest_ipc.client.api import ToxiproxyTransport, api_path
@@ -13,12 +14,18 @@ from pytest_ipc.client.errors import UnsupportedByServer
 from pytest_ipc.client.toxics import Toxic, check_stream, check_toxicity, to_wire
 from pytest_ipc.toxiproxy.model import Stream
 
+if TYPE_CHECKING:
+    from pytest_ipc.client.tls import TlsTermination
+    from pytest_ipc.tls import Certificate
+
 
 class Proxy:
     """One proxy as the server last described it (`refresh()` reads it again)."""
 
     def __init__(self, api: ToxiproxyTransport, data: Mapping[str, Any]) -> None:
         self._api = api
+        #: What `create_proxy(tls=...)` asked for (None on a handle read back from the server): TLS faults issue from it.
+        self.termination: TlsTermination | None = None
         self._load(data)
 
     def _load(self, data: Mapping[str, Any]) -> None:
@@ -199,10 +206,37 @@ class Proxy:
             LiveConnection.from_json(data) for data in self._extension("connections", "the list of live connections")
         ]
 
+    def set_tls_fault(
+        self,
+        *,
+        certificate: Certificate | None = None,
+        client_ca: Path | None = None,
+        version: str = "",
+        handshake: str = "",
+        toxicity: float = 1.0,
+    ) -> None:
+        """Make this terminating proxy's handshakes meet a TLS fault (pytest-ipc's server only; the fault
+        vocabulary's `faults.inject(..., into=proxy)` calls this): present `certificate`, require client
+        certificates chaining to `client_ca`, speak only `version` ("TLSv1", "TLSv1.1"), or hold the
+        handshake (`handshake` "stall" or "reset"), on each connection with probability `toxicity`."""
+        body: dict[str, object] = {"version": version, "handshake": handshake, "toxicity": check_toxicity(toxicity)}
+        if certificate is not None:
+            body |= {"certificate": str(certificate.cert_path), "key": str(certificate.key_path)}
+        if client_ca is not None:
+            body["client_ca"] = str(client_ca)
+        self._extension_call("POST", "tls_fault", "a TLS fault on a terminating proxy", body)
+
+    def clear_tls_fault(self) -> None:
+        """Take this proxy's TLS fault away (idempotent)."""
+        self._extension_call("DELETE", "tls_fault", "a TLS fault on a terminating proxy")
+
     def _extension(self, endpoint: str, what: str) -> Any:
         """GET one of pytest-ipc's additions to the API, explaining a 404 from a server without it."""
+        return self._extension_call("GET", endpoint, what)
+
+    def _extension_call(self, method: str, endpoint: str, what: str, body: object = None) -> Any:
         try:
-            return self._api.get(api_path("proxies", self.name, endpoint))
+            return self._api.request(method, api_path("proxies", self.name, endpoint), body)
         except UnsupportedByServer as error:
             raise UnsupportedByServer(
                 f"{what} is an addition of pytest-ipc's embedded Toxiproxy; this server (a real "

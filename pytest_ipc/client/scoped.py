@@ -50,9 +50,11 @@ class ScopedToxiproxy(ClosesOnExit):
         return proxy
 
     def reset(self) -> None:
-        """Like the server's /reset, limited to our proxies: all enabled again, no toxics."""
+        """Like the server's /reset, limited to our proxies: all enabled again, no toxics, no TLS faults."""
         for proxy in self.created:
             proxy.remove_all_toxics()
+            if proxy.terminates_tls:
+                proxy.clear_tls_fault()
             proxy.enable()
 
     def close(self) -> None:

@@ -9,7 +9,7 @@ clients and checks the upstream's certificate against `upstream_ca`, so toxics s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,8 +24,10 @@ class TlsTermination:
     `upstream_server_name` is the name checked on the upstream's certificate (and sent as SNI);
     None: the upstream's host. `upstream_client` is the certificate the proxy presents to an
     upstream requiring mutual TLS (the client's own certificate stays with the client: the proxy
-    ends that TLS). The files must be readable by the proxy (the embedded one reads them where the
-    test runs).
+    ends that TLS). `client_ca` makes the proxy require its clients' certificates to chain to that
+    bundle (mutual TLS where the proxy terminates). The files must be readable by the proxy (the
+    embedded one reads them where the test runs). `authority` and `identities` (set by `issued_by`)
+    let the TLS faults issue the bad certificates the proxy then presents; they are not sent.
     """
 
     certificate: Path
@@ -33,6 +35,9 @@ class TlsTermination:
     upstream_ca: Path
     upstream_server_name: str | None = None
     upstream_client: Certificate | None = None
+    client_ca: Path | None = None
+    authority: CertificateAuthority | None = field(default=None, compare=False, repr=False)
+    identities: tuple[str, ...] = ()
 
     @classmethod
     def issued_by(
@@ -41,10 +46,16 @@ class TlsTermination:
         *identities: str,
         upstream_server_name: str | None = None,
         upstream_client: Certificate | None = None,
+        require_client_certificate: bool = False,
     ) -> TlsTermination:
-        """Present a server certificate of `ca` for `identities` (default: loopback names) and trust `ca` upstream."""
+        """Present a server certificate of `ca` for `identities` (default: loopback names) and trust `ca`
+        upstream; `require_client_certificate` makes clients present a certificate of `ca` (mutual TLS)."""
         certificate = ca.server_certificate(*identities)
-        return cls(certificate.cert_path, certificate.key_path, ca.bundle_path, upstream_server_name, upstream_client)
+        client_ca = ca.bundle_path if require_client_certificate else None
+        return cls(
+            certificate.cert_path, certificate.key_path, ca.bundle_path, upstream_server_name, upstream_client, client_ca,
+            authority=ca, identities=certificate.identities,
+        )
 
     def to_wire(self) -> dict[str, str]:
         """The `tls` object of a POST /proxies body."""
@@ -54,4 +65,6 @@ class TlsTermination:
         if self.upstream_client is not None:
             wire["upstream_certificate"] = str(self.upstream_client.cert_path)
             wire["upstream_key"] = str(self.upstream_client.key_path)
+        if self.client_ca is not None:
+            wire["client_ca"] = str(self.client_ca)
         return wire

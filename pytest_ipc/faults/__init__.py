@@ -49,27 +49,27 @@ truncated(size)              -      yes   yes    -     -       -     stub: first
                                                                      proxy: limit_data
 dribble(duration)            -      yes   -      -     -       -     stub: the answer in pieces about 10 ms
                                                                      apart
-expired_certificate()        yes    yes   -      -     -       -     respx: the httpx error, ssl text; stub
-                                                                     (HTTPS): an expired certificate of
-                                                                     the session CA
-not_yet_valid_certificate()  yes    yes   -      -     -       -     stub: a certificate whose validity has
-                                                                     not begun
-wrong_host(host)             yes    yes   -      -     -       -     stub: a valid certificate issued for
-                                                                     `host`
-unknown_ca()                 yes    yes   -      -     -       -     stub: a certificate from a CA the
-                                                                     client does not trust
-self_signed()                yes    yes   -      -     -       -     stub: a self-signed certificate
-client_cert_required()       yes    yes   -      -     -       -     stub: mutual TLS for the block
-client_cert_rejected()       yes    yes   -      -     -       -     stub: mutual TLS trusting a root no
-                                                                     client chains to
-client_cert_expired()        yes    -     -      -     -       -     respx only (a server cannot make a
-                                                                     client's certificate expire)
+expired_certificate()        yes    yes   yes    -     -       -     respx: the httpx error, ssl text; stub
+                                                               -     (HTTPS), proxy (terminating TLS): an
+                                                               -     expired certificate of the session CA
+not_yet_valid_certificate()  yes    yes   yes    -     -       -     stub, proxy: a certificate whose
+                                                               -     validity has not begun
+wrong_host(host)             yes    yes   yes    -     -       -     stub, proxy: a valid certificate issued
+                                                               -     for `host`
+unknown_ca()                 yes    yes   yes    -     -       -     stub, proxy: a certificate from a CA
+                                                               -     the client does not trust
+self_signed()                yes    yes   yes    -     -       -     stub, proxy: a self-signed certificate
+client_cert_required()       yes    yes   yes    -     -       -     stub, proxy: mutual TLS for the block
+client_cert_rejected()       yes    yes   yes    -     -       -     stub, proxy: mutual TLS trusting a root
+                                                               -     no client chains to
+client_cert_expired()        yes    yes   yes    -     -       -     stub, proxy: mutual TLS trusting the
+                                                               -     client's root, expired
 handshake_stall()            yes    -     yes    -     -       -     respx: httpx.ConnectTimeout; proxy:
-                                                                     swallows the ClientHello
+                                                               -     swallows the ClientHello
 handshake_reset()            yes    -     yes    -     -       -     respx: httpx.ConnectError; proxy: RST
-                                                                     on the ClientHello
-old_protocol(version)        yes    yes   -      -     -       -     stub: speaks only TLS 1.0 (or 1.1)
-                                                                     for the block
+                                                               -     on the ClientHello
+old_protocol(version)        yes    yes   yes    -     -       -     stub, proxy: speaks only TLS 1.0 (or
+                                                               -     1.1) for the block
 nxdomain()                   -      -     -      -     -       yes   dns: the answer's rcode is NXDOMAIN
 servfail()                   -      -     -      -     -       yes   dns: the answer's rcode is SERVFAIL
 records_changed(drop)        -      -     -      -     -       yes   dns: answers leave out the first
@@ -80,20 +80,25 @@ zero_ttl()                   -      -     -      -     -       yes   dns: answer
 Every fault also takes ``probability=``, ``seed=`` and ``times=`` (``fail_first(n)`` is
 ``status(503, times=n)``). The proxy cannot express ``times`` or ``seed`` (a toxic acts per
 connection, from its own random stream); ``probability`` becomes the toxic's toxicity, drawn per
-connection rather than per request. respx faults never touch a socket, so they test how the client
-*handles* an error, not whether its timeouts are set; the stub and proxy layers do real I/O. The
-grpc layer is the gRPC stub (`grpc_stub`): latency and hang hold the call, ``status(503)`` answers the
-status gRPC maps that HTTP status to (UNAVAILABLE; ``retry_after`` becomes the pushback), and
-``grpc_status``/``abort_stream`` name any code; connection faults on gRPC go through a proxy in front
-of the stub (``reset`` and ``outage`` cut or refuse HTTP/2 connections). The thrift layer is the Thrift
-stub (`thrift_stub`), whose server owns its sockets: besides holding calls and failing them (a failing
-status is a ``TApplicationException``, INTERNAL_ERROR unless ``thrift_error`` names the type) it resets
-or closes the connection instead of answering (``reset``, ``empty_response``). The dns layer is the
-test's name server (`ipc_dns`, extra ``discovery``): a timeout is ``hang()``, a slow answer ``latency``,
-and the DNS faults (`DnsFault`) change the answer's rcode, records or TTL, per query. The TLS faults
-count handshakes that hit them (the stub's SNI
-hook; the proxy's ClientHellos, TLS record 0x16), and the stub's client-certificate and old-protocol
-faults, which change its TLS settings for the block, take neither ``probability`` nor ``times``.
+connection rather than per request. A proxy that passes TLS through stalls or resets the
+ClientHello only; the other TLS faults need a proxy that terminates TLS
+(``create_proxy(..., tls=TlsTermination.issued_by(ipc_tls_ca))``), which performs them in its own
+handshakes (a pass-through proxy refuses them with a usage error naming the layers that can).
+respx faults never touch a socket, so they test how the client *handles* an error, not whether its
+timeouts are set; the stub and proxy layers do real I/O. The grpc layer is the gRPC stub
+(`grpc_stub`): latency and hang hold the call, ``status(503)`` answers the status gRPC maps that
+HTTP status to (UNAVAILABLE; ``retry_after`` becomes the pushback), and
+``grpc_status``/``abort_stream`` name any code; connection faults on gRPC go through a proxy in
+front of the stub (``reset`` and ``outage`` cut or refuse HTTP/2 connections). The thrift layer is
+the Thrift stub (`thrift_stub`), whose server owns its sockets: besides holding calls and failing
+them (a failing status is a ``TApplicationException``, INTERNAL_ERROR unless ``thrift_error`` names
+the type) it resets or closes the connection instead of answering (``reset``, ``empty_response``).
+The dns layer is the test's name server (`ipc_dns`, extra ``discovery``): a timeout is ``hang()``, a
+slow answer ``latency``, and the DNS faults (`DnsFault`) change the answer's rcode, records or TTL,
+per query. The TLS faults count handshakes that hit them (the stub's SNI hook; the ClientHellos a
+proxy passed through, TLS record 0x16, or that a terminating proxy's fault met), and the stub's
+client-certificate and old-protocol faults, which change its TLS settings for the block, take
+neither ``probability`` nor ``times``; a terminating proxy draws ``probability`` per connection.
 """
 
 from pytest_ipc.faults.active import ActiveFault, inject, start

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from pytest_ipc.faults.active import ActiveFault
 from pytest_ipc.faults.errors import FaultNotSupported, FaultUsageError
 from pytest_ipc.faults.layers import LAYERS, layer_named, layers_for
-from pytest_ipc.faults.vocabulary import FAULTS, Fault, make
+from pytest_ipc.faults.vocabulary import FAULTS, Fault, TlsFault, make
 
 if TYPE_CHECKING:
     from pytest_ipc._observed import ObservedStub
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # The stub fixture a matrix test calls through -> the layers that can reach it (the first is the default).
 STUB_LAYERS: dict[str, tuple[str, ...]] = {
     "http_stub": ("respx", "stub", "proxy"),
+    "https_stub": ("respx", "stub", "proxy"),  # the proxy in front of it terminates TLS: every TLS fault, plaintext toxics
     "grpc_stub": ("grpc", "proxy"),
     "thrift_stub": ("thrift", "proxy"),
     "ipc_dns": ("dns",),
@@ -58,16 +59,28 @@ def matrix_cases(faults: object, layers: object = None, *, stub: str = "http_stu
         raise FaultUsageError(f"layer(s) {', '.join(unreachable)} cannot reach the {stub} the test uses; choose from: {', '.join(reach)}")
     chosen = [_fault(item) for item in faults]
     for fault in chosen:
-        able = [layer for layer in chosen_layers if LAYERS[layer].why_not(fault) is None]
+        able = [layer for layer in chosen_layers if _why_not(layer, fault, stub) is None]
+        if not able and isinstance(fault, TlsFault) and stub == "http_stub":
+            raise FaultUsageError(
+                f"{fault.describe()} needs a TLS handshake: the test calls the http_stub (plain HTTP); use the https_stub "
+                "fixture (the stub and a terminating proxy perform TLS faults), or layers=['respx'] to fake the error for httpx"
+            )
         if not able:
             first = chosen_layers[0]
-            why = LAYERS[first].why_not(fault) or ""
+            why = _why_not(first, fault, stub) or ""
             raise FaultNotSupported(fault.describe(), " or ".join(chosen_layers), layers_for(fault), why)
     cells = [FaultCase(fault, layer) for layer in chosen_layers for fault in chosen]
     return (
-        [cell for cell in cells if LAYERS[cell.layer].why_not(cell.fault) is None],
-        [cell for cell in cells if LAYERS[cell.layer].why_not(cell.fault) is not None],
+        [cell for cell in cells if _why_not(cell.layer, cell.fault, stub) is None],
+        [cell for cell in cells if _why_not(cell.layer, cell.fault, stub) is not None],
     )
+
+
+def _why_not(layer: str, fault: Fault, stub: str) -> str | None:
+    """Why `layer` cannot express `fault` in front of `stub`: the layer's own reason, or that no TLS is spoken there."""
+    if isinstance(fault, TlsFault) and layer in ("stub", "proxy") and stub == "http_stub":
+        return "the http_stub speaks plain HTTP: no handshake to fault (use https_stub)"
+    return LAYERS[layer].why_not(fault)
 
 
 def _fault(item: object) -> Fault:
@@ -81,7 +94,8 @@ def _fault(item: object) -> Fault:
 @dataclass
 class InjectedFault:
     """A cell applied for one test (the `ipc_fault` fixture): call `url` (a gRPC stub's: "host:port",
-    also `target`); `heal()` removes the fault."""
+    also `target`; an HTTPS stub's: an https:// URL, the stub's or a TLS-terminating proxy's); `heal()`
+    removes the fault."""
 
     case: FaultCase
     url: str

@@ -118,6 +118,33 @@ class CertificateAuthority:
             kind, names, lambda: issuer.issue_cert(*names, common_name=common_name, not_before=not_before, not_after=not_after)
         )
 
+    def expired_bundle(self) -> Path:
+        """This authority's root re-issued (same name and key) with a validity that ended, as a PEM file.
+
+        A server trusting only it refuses this authority's valid client certificates as expired
+        (the "certificate expired" alert), which is how a TLS fault makes a client's certificate
+        expire without the client changing it.
+        """
+        with self._lock:
+            path = self.directory / "ca-bundle-expired.pem"
+            if not path.exists():
+                root: x509.Certificate = self._ca._certificate  # trustme keeps the root and its key here
+                now = datetime.datetime.now(datetime.UTC)
+                builder = (
+                    x509.CertificateBuilder()
+                    .subject_name(root.subject)
+                    .issuer_name(root.issuer)
+                    .public_key(root.public_key())
+                    .serial_number(x509.random_serial_number())
+                    .not_valid_before(now - OUT_OF_WINDOW - VALIDITY)
+                    .not_valid_after(now - OUT_OF_WINDOW)
+                )
+                for extension in root.extensions:
+                    builder = builder.add_extension(extension.value, extension.critical)
+                expired = builder.sign(self._ca._private_key, hashes.SHA256())
+                path.write_bytes(expired.public_bytes(serialization.Encoding.PEM))
+            return path
+
     def _unknown_ca(self) -> trustme.CA:
         if self._unknown is None:
             self._unknown = trustme.CA(organization_name=UNKNOWN_ORGANIZATION)

@@ -10,6 +10,13 @@ from pathlib import Path
 from pytest_ipc.tls.certificates import Certificate
 from pytest_ipc.tls.errors import TlsUsageError
 
+#: Protocol versions by the names the fault vocabulary and the proxy's admin API use.
+VERSIONS = {
+    "TLSv1": ssl.TLSVersion.TLSv1,
+    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
 #: Versions below TLS 1.2 need OpenSSL's security level 0 (SHA-1 in the handshake); OpenSSL 3 here allows it.
 OLD_VERSIONS = frozenset({ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1})
 

@@ -25,7 +25,11 @@ Beyond Toxiproxy, on paths it answers with 404 (so nothing a client relies on ch
   "bytes":{"upstream":{"received":10,"sent":10},"downstream":{...}},
   "toxics":{"latency_downstream":{"type":"latency","activations":3}}}`;
 - `GET /proxies/{proxy}/connections`: the live connections,
-  `[{"client":"127.0.0.1:50312","upstream":"127.0.0.1:6380"}]`.
+  `[{"client":"127.0.0.1:50312","upstream":"127.0.0.1:6380"}]`;
+- `POST /proxies/{proxy}/tls_fault` (a proxy terminating TLS only): the TLS fault its handshakes meet,
+  `{"certificate":"/bad.pem","key":"/bad.key.pem","client_ca":"","version":"","handshake":"","toxicity":1}`
+  (`version` "TLSv1"/"TLSv1.1"/"TLSv1.2", `handshake` "stall"/"reset"), counted in the counters'
+  `tls_fault_activations`; `DELETE` takes it away (POST /reset too).
 
 A request body over `max_body` bytes is refused with 413
 `{"error":"bad request body: http: request body too large","status":413}`; malformed HTTP gets
@@ -188,6 +192,7 @@ class ToxiproxyApi:
         extensions: list[tuple[str, dict[str, Endpoint]]] = [
             (f"/proxies/{proxy}/counters", {"GET": self.proxy_counters}),
             (f"/proxies/{proxy}/connections", {"GET": self.proxy_connections}),
+            (f"/proxies/{proxy}/tls_fault", {"POST": self.tls_fault_set, "DELETE": self.tls_fault_clear}),
         ]
         self.extensions = [(re.compile(pattern + "$"), methods) for pattern, methods in extensions]
 
@@ -310,6 +315,14 @@ class ToxiproxyApi:
 
     async def proxy_connections(self, request: Request, params: Params) -> Response:
         return json_response(200, self.collection.get(params["proxy"]).live_connections())
+
+    async def tls_fault_set(self, request: Request, params: Params) -> Response:
+        proxy = self.collection.get(params["proxy"])
+        return json_response(200, (await self.collection.set_tls_fault(proxy, request.body)).to_json())
+
+    async def tls_fault_clear(self, request: Request, params: Params) -> Response:
+        await self.collection.clear_tls_fault(self.collection.get(params["proxy"]))
+        return Response(204)
 
 
 def _date() -> str:

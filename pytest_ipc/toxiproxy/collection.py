@@ -35,7 +35,7 @@ from pytest_ipc.toxiproxy.gojson import (
 )
 from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, ToxicConfig
 from pytest_ipc.toxiproxy.proxy import TcpProxy
-from pytest_ipc.toxiproxy.tls import TLS_BODY, Termination, TerminationError
+from pytest_ipc.toxiproxy.tls import TLS_BODY, TLS_FAULT_BODY, HandshakeFault, Termination, TerminationError
 
 
 class ApiError(Exception):
@@ -301,6 +301,7 @@ class ProxyCollection:
                 if not proxy.enabled:
                     await _start(proxy)
                 await proxy.remove_all_toxics()
+                proxy.set_tls_fault(None)
 
     async def close(self) -> None:
         """Stop every proxy and forget them (server shutdown)."""
@@ -344,6 +345,27 @@ class ProxyCollection:
             if proxy.get_toxic(name) is None:
                 raise _error(TOXIC_NOT_FOUND)
             await proxy.remove_toxic(name)
+
+    # -- TLS faults (pytest-ipc's extension, terminating proxies only) -----------------------------
+    async def set_tls_fault(self, proxy: TcpProxy, body: bytes) -> HandshakeFault:
+        """POST /proxies/{name}/tls_fault: the fault the proxy's handshakes meet from now on (replacing any)."""
+        fields = self._decode(body, TLS_FAULT_BODY) or {}
+        if proxy.tls is None:
+            raise ApiError(
+                "proxy passes TLS through: only a proxy created with a tls object (terminating TLS) presents certificates", 400
+            )
+        try:
+            fault = HandshakeFault.from_fields(fields, proxy.tls)
+        except TerminationError as error:
+            raise ApiError(str(error), 400) from None
+        async with self._lock:
+            proxy.set_tls_fault(fault)
+        return fault
+
+    async def clear_tls_fault(self, proxy: TcpProxy) -> None:
+        """DELETE /proxies/{name}/tls_fault: handshakes are the termination's own again (idempotent)."""
+        async with self._lock:
+            proxy.set_tls_fault(None)
 
     @staticmethod
     def _decode(body: bytes, target: gojson.GoType) -> Any:

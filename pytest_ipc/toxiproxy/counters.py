@@ -49,6 +49,7 @@ class ProxyTally:
     connections_active: int = 0
     upstream_failures: int = 0
     tls_client_hellos: int = 0  # connections whose first client byte opened a TLS handshake record (0x16)
+    tls_fault_activations: int = 0  # ClientHellos a terminating proxy's TLS fault met (`HandshakeFault`)
     directions: dict[Stream, DirectionTally] = field(
         default_factory=lambda: {stream: DirectionTally() for stream in STREAMS}
     )
@@ -73,6 +74,7 @@ class ProxyTally:
             "connections_active": self.connections_active,
             "upstream_failures": self.upstream_failures,
             "tls_client_hellos": self.tls_client_hellos,
+            "tls_fault_activations": self.tls_fault_activations,
             "bytes": {stream: counters.to_json() for stream, counters in self.directions.items()},
             "toxics": {name: counters.to_json() for name, counters in self.toxics.items()},
         }

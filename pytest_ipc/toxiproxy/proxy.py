@@ -6,7 +6,8 @@ Differences from upstream Toxiproxy, all deliberate:
 - reset_peer only resets when its toxicity draw succeeded (upstream #603 resets every close);
 - `counters` and `live_connections()` report what upstream cannot;
 - with a `Termination` (`toxiproxy.tls`) it ends clients' TLS and opens TLS upstream, so toxics act
-  on plaintext; without one, TLS passes through as the bytes it is.
+  on plaintext, and it can perform TLS faults (`HandshakeFault`); without one, TLS passes through
+  as the bytes it is.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ import errno
 import ipaddress
 import random
 import socket
+import ssl
 import struct
 from collections.abc import Iterable
 from typing import Any, cast
 
 from pytest_ipc._net import split_host_port
+from pytest_ipc.tls.alerting import AlertingTlsProtocol
 from pytest_ipc.toxiproxy.counters import ProxyTally
 from pytest_ipc.toxiproxy.link import Link
 from pytest_ipc.toxiproxy.model import STREAMS, TOXIC_TYPES, Stream, ToxicConfig
-from pytest_ipc.toxiproxy.tls import Termination
+from pytest_ipc.toxiproxy.tls import HandshakeFault, Termination
 
 #: Write-buffer high-water mark of each proxied socket; large enough to keep bulk transfers streaming.
 WRITE_BUFFER_HIGH = 1024 * 1024
@@ -107,6 +110,41 @@ class Side(asyncio.Protocol):
             return None
         address = self.transport.get_extra_info(which)
         return format_address(address) if address else None
+
+
+class HeldHandshake(asyncio.Protocol):
+    """A connection a handshake fault holds on a terminating proxy: no TLS, its ClientHello swallowed
+    ("stall": only the client's timeout ends it) or answered with a TCP reset ("reset")."""
+
+    def __init__(self, proxy: TcpProxy, action: str) -> None:
+        self.proxy = proxy
+        self.action = action
+        self.transport: asyncio.Transport | None = None
+        self.first = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.proxy._held.add(self.transport)
+        self.proxy.counters.connections_accepted += 1
+
+    def data_received(self, data: bytes) -> None:
+        if self.first and data:
+            self.first = False
+            if data[0] == TLS_HANDSHAKE:
+                self.proxy.counters.tls_client_hellos += 1
+                self.proxy.counters.tls_fault_activations += 1
+        if self.action == "reset" and self.transport is not None and not self.transport.is_closing():
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.transport.abort()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.transport is not None:
+            self.proxy._held.discard(self.transport)
 
 
 class Connection:
@@ -219,12 +257,14 @@ class TcpProxy:
     ) -> None:
         self.name = name
         self.tls = tls
+        self.tls_fault: HandshakeFault | None = None  # in place on a terminating proxy (POST /proxies/{name}/tls_fault)
         self.listen = listen
         self.upstream = upstream
         self.rng = rng or random.Random()
         self.counters = ProxyTally()
         self._chains: dict[Stream, list[ToxicConfig]] = {stream: [] for stream in STREAMS}
         self._connections: set[Connection] = set()
+        self._held: set[asyncio.Transport] = set()  # connections a held handshake keeps (no Connection of theirs)
         self._server: asyncio.Server | None = None
 
     def __repr__(self) -> str:
@@ -240,11 +280,37 @@ class TcpProxy:
         if self._server is not None:
             return
         sock = await self._bind()
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: Connection(self).client, sock=sock, backlog=LISTEN_BACKLOG,
-            ssl=None if self.tls is None else self.tls.server_context,
-        )
+        self._server = await asyncio.get_running_loop().create_server(self._accept, sock=sock, backlog=LISTEN_BACKLOG)
         self.listen = format_address(sock.getsockname())
+
+    def _accept(self) -> asyncio.BaseProtocol:
+        """The protocol of one accepted connection: the proxied connection, inside TLS when terminating.
+
+        A terminating proxy handshakes each connection itself (`AlertingTlsProtocol`, so a client it
+        refuses reads the alert), with the context of a TLS fault when the fault's toxicity draw hits.
+        """
+        if self.tls is None:
+            return Connection(self).client
+        context = self.tls.server_context
+        fault = self.tls_fault
+        if fault is not None and (fault.toxicity >= 1.0 or self.rng.random() < fault.toxicity):
+            if fault.context is None:
+                return HeldHandshake(self, fault.handshake)
+            context = fault.context
+        return AlertingTlsProtocol(asyncio.get_running_loop(), Connection(self).client, context)
+
+    def set_tls_fault(self, fault: HandshakeFault | None) -> None:
+        """Put `fault` in place for the connections accepted from now on (None: take it away)."""
+        if fault is not None and fault.context is not None:
+            fault.context._msg_callback = self._hello_meets_fault  # type: ignore[attr-defined]  # CPython's TLS message hook
+        self.tls_fault = fault
+
+    def _hello_meets_fault(
+        self, connection: object, direction: str, version: object, content_type: object, message: object, data: bytes
+    ) -> None:
+        """Counts the ClientHellos the fault's context reads: the handshakes the fault acted on."""
+        if direction == "read" and message == ssl._TLSMessageType.CLIENT_HELLO:  # type: ignore[attr-defined]
+            self.counters.tls_fault_activations += 1
 
     async def _bind(self) -> socket.socket:
         try:
@@ -270,6 +336,8 @@ class TcpProxy:
         if server is None:
             return
         server.close()
+        for transport in list(self._held):
+            transport.abort()
         connections = list(self._connections)
         cancelled = [task for connection in connections for task in connection.abort()]
         await server.wait_closed()

@@ -129,5 +129,5 @@ def test_a_terminating_proxy_checks_the_upstream_certificate(
 
 def test_unusable_tls_files_are_refused_with_the_reason(toxiproxy: ScopedToxiproxy, ipc_tls_ca: CertificateAuthority) -> None:
     missing = ipc_tls_ca.directory / "no-such.pem"
-    with pytest.raises(InvalidRequest, match="cannot load the certificate, key, upstream_ca or upstream certificate"):
+    with pytest.raises(InvalidRequest, match="cannot load the certificate, key, upstream_ca, client_ca or upstream certificate"):
         toxiproxy.create_proxy("127.0.0.1:1", tls=TlsTermination(missing, missing, ipc_tls_ca.bundle_path))

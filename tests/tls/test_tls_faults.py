@@ -44,9 +44,8 @@ def test_tls_faults_are_named_validated_and_made_by_name() -> None:
 def test_each_tls_fault_names_the_layers_that_can_express_it() -> None:
     assert faults.layers_for(faults.handshake_stall()) == ("respx", "proxy")
     assert faults.layers_for(faults.handshake_reset()) == ("respx", "proxy")
-    unread = r"expired-certificate cannot be injected at the proxy layer \(the proxy relays TLS bytes unread"
-    with pytest.raises(FaultNotSupported, match=unread):
-        faults.check_supported(faults.expired_certificate(), "proxy")
+    for fault in TLS_FAULTS[:-3] + TLS_FAULTS[-1:]:  # a terminating proxy performs them all; the stub all but a held handshake
+        assert faults.layers_for(fault) == ("respx", "stub", "proxy"), fault
     with pytest.raises(FaultNotSupported, match=r"handshake-stall \(times=1\) cannot be injected at the proxy layer .*times="):
         faults.check_supported(faults.handshake_stall(times=1), "proxy")
 
@@ -171,27 +170,31 @@ SYMPTOMS = [
     # and http.client (requests) reports only that the server closed without an answer
     (faults.client_cert_required(), f"CERTIFICATE_REQUIRED|certificate required|{CLOSED}"),
     (faults.client_cert_rejected(), f"UNKNOWN_CA|unknown ca|{CLOSED}"),
+    (faults.client_cert_expired(), f"CERTIFICATE_EXPIRED|certificate expired|{CLOSED}"),  # the stub trusts the client's root, expired
     # the server gives up on a ClientHello it cannot answer: an alert, or a bare close or reset
     (faults.old_protocol(), "UNSUPPORTED_PROTOCOL|PROTOCOL_VERSION|no protocols|UNEXPECTED_EOF_WHILE_READING|EndOfStream|ConnectionReset"),
 ]
 
 
-def production_errors(url: str, ca: CertificateAuthority, client_certificate: Certificate | None) -> dict[str, BaseException]:
+def production_errors(
+    url: str, ca: CertificateAuthority, client_certificate: Certificate | None, timeout: float = 2.0
+) -> dict[str, BaseException]:
     """What requests, httpx (sync and async) and aiohttp raise when they call `url` as a correct client would."""
     pair = None if client_certificate is None else (str(client_certificate.cert_path), str(client_certificate.key_path))
     context = ca.client_context(client_certificate)
 
     async def with_httpx() -> None:
-        async with httpx.AsyncClient(verify=context, timeout=2) as client:
+        async with httpx.AsyncClient(verify=context, timeout=timeout) as client:
             (await client.get(url)).raise_for_status()
 
     async def with_aiohttp() -> None:
-        async with aiohttp.ClientSession() as session, session.get(url, ssl=context) as answer:
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+        async with session, session.get(url, ssl=context) as answer:
             answer.raise_for_status()
 
     return {
-        "requests": outcome_of(lambda: requests.get(url, verify=str(ca.bundle_path), cert=pair, timeout=2)),
-        "httpx": outcome_of(lambda: httpx.get(url, verify=context, timeout=2)),
+        "requests": outcome_of(lambda: requests.get(url, verify=str(ca.bundle_path), cert=pair, timeout=timeout)),
+        "httpx": outcome_of(lambda: httpx.get(url, verify=context, timeout=timeout)),
         "httpx-async": outcome_of(lambda: asyncio.run(with_httpx())),
         "aiohttp": outcome_of(lambda: asyncio.run(with_aiohttp())),
     }
@@ -203,7 +206,7 @@ def test_every_tls_fault_at_the_https_stub_is_the_production_error_for_every_cli
 ) -> None:
     https_stub.expect("GET", "/price").respond(json={"eur": 1})
     url = https_stub.url_for("/price")
-    mutual = isinstance(fault, faults.ClientCertRejected)  # the client holds a good certificate; the stub trusts another root
+    mutual = isinstance(fault, (faults.ClientCertRejected, faults.ClientCertExpired))  # the client holds a good certificate
     certificate = ipc_tls_ca.client_certificate() if mutual else None
     with faults.inject(fault, into=https_stub) as active:
         errors = production_errors(url, ipc_tls_ca, certificate)
@@ -219,8 +222,9 @@ def test_stub_tls_faults_say_where_they_cannot_act(https_stub: HttpStub, http_st
     proxys = r"handshake-stall cannot be injected at the stub layer .* the proxy's\); layers that can: respx, proxy"
     with pytest.raises(FaultNotSupported, match=proxys):
         faults.check_supported(faults.handshake_stall(), "stub")
-    with pytest.raises(FaultNotSupported, match=r"client-cert-expired cannot be injected at the stub layer \(a server cannot make"):
-        faults.check_supported(faults.client_cert_expired(), "stub")
+    expired = r"client-cert-expired \(probability=0.5\) cannot be injected at the stub layer .*layers that can: respx, proxy"
+    with pytest.raises(FaultNotSupported, match=expired):
+        faults.check_supported(faults.client_cert_expired(probability=0.5), "stub")
     with pytest.raises(FaultNotSupported, match=r"old-protocol-tlsv1 \(times=1\) cannot be injected at the stub layer"):
         faults.check_supported(faults.old_protocol(times=1), "stub")
     with pytest.raises(FaultUsageError, match=r"needs the stub serving HTTPS .* has no TLS"):

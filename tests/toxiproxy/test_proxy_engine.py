@@ -152,6 +152,7 @@ def test_counters_and_live_connections(echo_proxy: ProxyDriver, echo_server: Tcp
         "connections_active": 1,
         "upstream_failures": 0,
         "tls_client_hellos": 0,  # the client's first byte is not a TLS handshake record
+        "tls_fault_activations": 0,  # a pass-through proxy performs no TLS fault
         "bytes": {
             "upstream": {"received": 1000, "sent": 1000},
             "downstream": {"received": 1000, "sent": 1000},

@@ -5,6 +5,12 @@ status code. Its evidence is pytest-ipc's `proxy.counters()`: a toxic fired when
 grew *and* the client sent bytes through the proxy meanwhile. A real Toxiproxy has no counters: the
 proof is then unavailable, said once as a warning, and nothing fails for want of it.
 
+TLS faults: a proxy that passes TLS through sees only the ClientHello, so it can stall or reset the
+handshake (a toxic on the client's first bytes) and nothing else. A proxy that terminates TLS
+(`create_proxy(..., tls=TlsTermination.issued_by(ipc_tls_ca))`) performs every TLS fault in its own
+handshakes: it presents the bad certificate, requires or refuses client certificates, speaks only an
+old protocol, or holds the handshake; its evidence is the ClientHellos the fault met.
+
 An outage (a disabled listener) refuses connections, which nothing can count. It is proven
 indirectly: the client connected through this proxy at some time in the test, before the outage or
 after it healed; the check is settled at the end of the test.
@@ -21,6 +27,8 @@ from pytest_ipc.client.errors import ProxyNotFound, ToxicNotFound, UnsupportedBy
 from pytest_ipc.client.proxy import Proxy
 from pytest_ipc.client.toxics import Toxic
 from pytest_ipc.faults import vocabulary as v
+from pytest_ipc.faults.errors import FaultUsageError
+from pytest_ipc.faults.layers.handshake import HELD, plan_for
 
 if TYPE_CHECKING:
     from pytest_ipc._observed import ObservedStub
@@ -149,6 +157,58 @@ class HandshakeInjection(ToxicInjection):
         return super().never_fired()
 
 
+class TlsFaultInjection:
+    """A TLS fault performed by a terminating proxy in its handshakes; it counts the ClientHellos it met."""
+
+    deferred = False
+
+    def __init__(self, fault: v.TlsFault, proxy: Proxy) -> None:
+        termination = proxy.termination
+        authority = None if termination is None else termination.authority
+        if authority is None and not isinstance(fault, HANDSHAKE_FAULTS):
+            raise FaultUsageError(
+                f"{fault.describe()} at the proxy layer issues its bad certificate from the proxy's certificate authority: "
+                f"create proxy {proxy.name} with tls=TlsTermination.issued_by(ipc_tls_ca) and inject into the Proxy that "
+                "create_proxy returned (a handle read back from the server does not know the authority)"
+            )
+        self.proxy = proxy
+        self.before = _counters(proxy)
+        if isinstance(fault, HANDSHAKE_FAULTS):
+            proxy.set_tls_fault(handshake=HELD[type(fault)], toxicity=fault.probability)
+        else:
+            assert authority is not None and termination is not None
+            plan = plan_for(fault, authority, termination.identities)
+            proxy.set_tls_fault(
+                certificate=plan.certificate, client_ca=plan.client_ca, version=plan.version or "", toxicity=fault.probability
+            )
+        self._final: int | None = None
+        self._removed = False
+
+    def activations(self) -> int | None:
+        if self._removed:
+            return self._final
+        if self.before is None:
+            return None
+        return self.proxy.counters().tls_fault_activations - self.before.tls_fault_activations
+
+    def never_fired(self) -> str:
+        return (
+            f"no TLS handshake met the fault on proxy {self.proxy.name}: did the client call its https:// URL "
+            f"(here {self.proxy.url})?"
+        )
+
+    def remove(self) -> None:
+        if self._removed:
+            return
+        try:
+            self._final = self.activations()
+        except ProxyNotFound:
+            self._final = 0
+        self._removed = True
+        with contextlib.suppress(ProxyNotFound):
+            self.proxy.clear_tls_fault()
+
+
 class OutageInjection:
     """The proxy's listener disabled; proven by any connection through the proxy in the test."""
 
@@ -192,9 +252,7 @@ class ProxyLayer:
         return isinstance(target, Proxy)
 
     def why_not(self, fault: v.Fault) -> str | None:
-        if isinstance(fault, v.TlsFault) and type(fault) not in TOXICS:
-            return "the proxy relays TLS bytes unread (pass-through): it presents no certificate and checks none"
-        if not isinstance(fault, v.Outage) and type(fault) not in TOXICS:
+        if not isinstance(fault, (v.Outage, v.TlsFault)) and type(fault) not in TOXICS:
             return "the proxy relays TCP bytes and cannot speak HTTP"
         if fault.times is not None:
             return "a toxic acts on every connection while it is in place; it cannot count its firings (times=)"
@@ -208,9 +266,22 @@ class ProxyLayer:
             return f"the bandwidth toxic counts whole kilobytes (1000 bytes) per second; {fault.rate} is not a multiple"
         return None
 
-    def inject(self, fault: v.Fault, target: Proxy, upstream: ObservedStub | None) -> ToxicInjection | OutageInjection:
+    def inject(
+        self, fault: v.Fault, target: Proxy, upstream: ObservedStub | None
+    ) -> ToxicInjection | OutageInjection | TlsFaultInjection:
         if isinstance(fault, v.Outage):
             return OutageInjection(target)
+        if isinstance(fault, v.TlsFault) and target.terminates_tls:
+            return TlsFaultInjection(fault, target)
+        if isinstance(fault, v.TlsFault) and not isinstance(fault, HANDSHAKE_FAULTS):
+            from pytest_ipc.faults.layers import layers_for  # the registry imports this module
+
+            raise FaultUsageError(
+                f"{fault.describe()} at the proxy layer needs a proxy that terminates TLS: proxy {target.name} passes TLS "
+                "through (its clients see the upstream's own certificate). Create it with "
+                "toxiproxy.create_proxy(upstream, tls=TlsTermination.issued_by(ipc_tls_ca)), or inject the fault at another "
+                f"layer; layers that can: {', '.join(layers_for(fault))} (proxy: terminating only)"
+            )
         if isinstance(fault, HANDSHAKE_FAULTS):
             return HandshakeInjection(fault, target, upstream)
         return ToxicInjection(fault, target, upstream)

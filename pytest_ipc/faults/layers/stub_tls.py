@@ -3,9 +3,11 @@
 OpenSSL calls the server context's servername callback on every ClientHello (with or without
 SNI), so the hook is where a fault counts its activations (handshakes that hit it) and where a
 certificate fault swaps the connection's context for one presenting the bad certificate (issued by
-the stub's own CA, `HttpStub.tls_authority`). Protocol settings (a required client certificate,
-an old version) are decided before that hook, so those faults change the stub's context for the
-block instead, on every handshake, and are restored after it. An old-protocol handshake fails in
+the stub's own CA, `HttpStub.tls_authority`; `layers.handshake` says what each fault presents).
+Protocol settings (a required client certificate, an old version) are decided before that hook,
+so those faults change the stub's context for the block instead, on every handshake, and are
+restored after it; the hook then swaps in the client CA a refused certificate fails against
+(another root, or the client's own root expired). An old-protocol handshake fails in
 version negotiation, before the SNI hook: it is counted by CPython's TLS message hook
 (`SSLContext._msg_callback`, the one behind `ssl`'s debug tracing) seeing the ClientHello.
 """
@@ -18,32 +20,22 @@ from typing import TYPE_CHECKING
 
 from pytest_ipc.faults import vocabulary as v
 from pytest_ipc.faults.errors import FaultUsageError
+from pytest_ipc.faults.layers.handshake import plan_for
 
 if TYPE_CHECKING:
     from pytest_ipc.stub import HttpStub
     from pytest_ipc.tls import CertificateAuthority
 
 SniCallback = Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None]
-BAD_CERTIFICATES: dict[type[v.TlsFault], str] = {
-    v.ExpiredCertificate: "expired",
-    v.NotYetValidCertificate: "not-yet-valid",
-    v.UnknownCa: "unknown-ca",
-    v.SelfSigned: "self-signed",
-}
 # Faults that change the stub's whole context: every handshake while in place, no probability or times.
-WHOLE_CONTEXT = (v.ClientCertRequired, v.ClientCertRejected, v.OldProtocol)
-VERSIONS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1}
+CLIENT_CERTIFICATE = (v.ClientCertRequired, v.ClientCertRejected, v.ClientCertExpired)
+WHOLE_CONTEXT = (*CLIENT_CERTIFICATE, v.OldProtocol)
 
 
 def why_not(fault: v.TlsFault) -> str | None:
     """Why the HTTPS stub cannot perform `fault`, or None."""
     if isinstance(fault, (v.HandshakeStall, v.HandshakeReset)):
         return "asyncio runs the stub's handshake to the end or an alert; a stalled or reset handshake is the proxy's"
-    if isinstance(fault, v.ClientCertExpired):
-        return (
-            "a server cannot make a valid client certificate expire: give the client "
-            "ipc_tls_ca.bad_client_certificate('expired') against client_cert_required() (respx fakes the alert)"
-        )
     if isinstance(fault, WHOLE_CONTEXT) and (fault.probability < 1.0 or fault.times is not None):
         return "it changes the stub's TLS settings for every handshake while in place; it cannot skip one (probability=, times=)"
     return None
@@ -52,13 +44,12 @@ def why_not(fault: v.TlsFault) -> str | None:
 def _bad_context(fault: v.TlsFault, authority: CertificateAuthority) -> ssl.SSLContext | None:
     """The context a hit handshake switches to (presenting the bad certificate), or None."""
     from pytest_ipc.tls.contexts import server_context  # here: trustme comes with an HTTPS stub, not with the faults
-    if isinstance(fault, v.WrongHost):
-        return authority.server_context(authority.server_certificate(fault.host))  # valid, for another name
-    if isinstance(fault, v.ClientCertRejected):  # trusts only a root no client certificate chains to
-        stranger = authority.bad_server_certificate("self-signed")
-        return server_context(authority.server_certificate(), client_ca=stranger.cert_path, require_client_certificate=True)
-    defect = BAD_CERTIFICATES.get(type(fault))
-    return None if defect is None else authority.server_context(authority.bad_server_certificate(defect))
+
+    plan = plan_for(fault, authority)
+    if plan.certificate is None and plan.client_ca is None:
+        return None  # an old protocol: the stub's own context changes instead
+    certificate = plan.certificate or authority.server_certificate()
+    return server_context(certificate, client_ca=plan.client_ca, require_client_certificate=plan.client_ca is not None)
 
 
 class StubTlsInjection:
@@ -78,10 +69,10 @@ class StubTlsInjection:
         self.bad = _bad_context(fault, authority)
         self.previous: SniCallback | None = context.sni_callback  # type: ignore[assignment]  # typeshed's callback is looser
         self.saved = (context.verify_mode, context.minimum_version, context.maximum_version, [c["name"] for c in context.get_ciphers()])
-        if isinstance(fault, (v.ClientCertRequired, v.ClientCertRejected)):
+        if isinstance(fault, CLIENT_CERTIFICATE):
             context.verify_mode = ssl.CERT_REQUIRED
         if isinstance(fault, v.OldProtocol):
-            from pytest_ipc.tls.contexts import pin_version
+            from pytest_ipc.tls.contexts import VERSIONS, pin_version
 
             pin_version(context, VERSIONS[fault.version])
         context.sni_callback = self._hello
