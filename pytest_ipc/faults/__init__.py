@@ -48,18 +48,18 @@ truncated(size)              -      yes   yes    -     -       stub: first size 
                                                                proxy: limit_data
 dribble(duration)            -      yes   -      -     -       stub: the answer in pieces about 10 ms
                                                                apart
-expired_certificate()        yes    yes   -      -     -       respx: the httpx error, ssl text; stub
+expired_certificate()        yes    yes   -      yes   -       respx: the httpx error, ssl text; stub
                                                                (HTTPS): an expired certificate of
                                                                the session CA
-not_yet_valid_certificate()  yes    yes   -      -     -       stub: a certificate whose validity has
+not_yet_valid_certificate()  yes    yes   -      yes   -       stub: a certificate whose validity has
                                                                not begun
-wrong_host(host)             yes    yes   -      -     -       stub: a valid certificate issued for
+wrong_host(host)             yes    yes   -      yes   -       stub: a valid certificate issued for
                                                                `host`
-unknown_ca()                 yes    yes   -      -     -       stub: a certificate from a CA the
+unknown_ca()                 yes    yes   -      yes   -       stub: a certificate from a CA the
                                                                client does not trust
-self_signed()                yes    yes   -      -     -       stub: a self-signed certificate
-client_cert_required()       yes    yes   -      -     -       stub: mutual TLS for the block
-client_cert_rejected()       yes    yes   -      -     -       stub: mutual TLS trusting a root no
+self_signed()                yes    yes   -      yes   -       stub: a self-signed certificate
+client_cert_required()       yes    yes   -      yes   -       stub: mutual TLS for the block
+client_cert_rejected()       yes    yes   -      yes   -       stub: mutual TLS trusting a root no
                                                                client chains to
 client_cert_expired()        yes    -     -      -     -       respx only (a server cannot make a
                                                                client's certificate expire)
@@ -67,7 +67,7 @@ handshake_stall()            yes    -     yes    -     -       respx: httpx.Conn
                                                                swallows the ClientHello
 handshake_reset()            yes    -     yes    -     -       respx: httpx.ConnectError; proxy: RST
                                                                on the ClientHello
-old_protocol(version)        yes    yes   -      -     -       stub: speaks only TLS 1.0 (or 1.1)
+old_protocol(version)        yes    yes   -      yes   -       stub: speaks only TLS 1.0 (or 1.1)
                                                                for the block
 ===========================  =====  ====  =====  ====  ======  =======================================
 
@@ -84,7 +84,9 @@ stub (`thrift_stub`), whose server owns its sockets: besides holding calls and f
 status is a ``TApplicationException``, INTERNAL_ERROR unless ``thrift_error`` names the type) it resets
 or closes the connection instead of answering (``reset``, ``empty_response``). The TLS faults count handshakes that hit them (the stub's SNI
 hook; the proxy's ClientHellos, TLS record 0x16), and the stub's client-certificate and old-protocol
-faults, which change its TLS settings for the block, take neither ``probability`` nor ``times``.
+faults, which change its TLS settings for the block, take neither ``probability`` nor ``times``. The
+grpc layer performs the TLS faults on the gRPC stub's TLS listener (`grpc_tls_stub`) as the stub layer
+does on the HTTPS stub.
 """
 
 from pytest_ipc.faults.active import ActiveFault, inject, start
