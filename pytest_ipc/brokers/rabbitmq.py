@@ -58,9 +58,12 @@ def amqp_ready(endpoint: BrokerEndpoint, vhost: str = "/") -> bool:
 
 
 def connection_parameters(endpoint: BrokerEndpoint, vhost: str, attempts: int = 3) -> pika.ConnectionParameters:
-    """pika's parameters for `endpoint` in `vhost`."""
+    """pika's parameters for `endpoint` in `vhost` (over TLS for a TLS endpoint)."""
     import pika
 
+    from pytest_ipc.brokers.tls import endpoint_context
+
+    context = endpoint_context(endpoint)
     return pika.ConnectionParameters(
         endpoint.host,
         endpoint.port,
@@ -68,6 +71,7 @@ def connection_parameters(endpoint: BrokerEndpoint, vhost: str, attempts: int = 
         pika.PlainCredentials(endpoint.username or "guest", endpoint.password or "guest"),
         connection_attempts=attempts,
         socket_timeout=5,
+        ssl_options=None if context is None else pika.SSLOptions(context, endpoint.host),
     )
 
 
