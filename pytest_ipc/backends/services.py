@@ -185,7 +185,9 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
 
         spec = KINDS[kind]
         recipe = spec.container(wanted.image) if wanted.tls is None else spec.container_tls(wanted.image, wanted.tls)
-        return ContainerBroker(kind, recipe, spec.external_isolation, users=spec.external_users, tls=wanted.tls)
+        return ContainerBroker(
+            kind, recipe, spec.external_isolation, users=spec.external_users, tls=wanted.tls, container_users=spec.container_users
+        )
 
     return Service(
         kind,

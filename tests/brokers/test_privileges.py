@@ -322,7 +322,7 @@ def test_brokers_we_cannot_administer_say_so(nats_server: BrokerServer) -> None:
     server = external("nats", nats_server)
     handle = server.isolate().open()
     try:
-        with pytest.raises(IpcUsageError, match=r"only Redis has them .*use --ipc-nats-backend local"):
+        with pytest.raises(IpcUsageError, match=r"NATS permissions live in the server's config file.*Use --ipc-nats-backend local"):
             handle.user("orders-consumer", consume=["orders"])
     finally:
         handle.close()
