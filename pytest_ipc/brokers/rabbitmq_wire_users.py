@@ -236,17 +236,21 @@ class WireRecordedUsers:
             )
         vhost = handle.vhost or "/"
         patterns = {grant.permission: grant.pattern for grant in grants}
+        recorder = AmqpRecorder()
         self.admin.add_user(username, password)
         try:
             self.admin.set_permissions(vhost, username, *(patterns.get(permission, "") for permission in PERMISSIONS))
         except Exception:
-            self.admin.delete_user(username)
+            self.admin.delete_user(username)  # no login of a failed user() is left behind
             raise
-        recorder = AmqpRecorder()
         relay = Relay(
             LOOPBACK, (broker.host, broker.port), on_client=recorder.client, on_server=recorder.server, name="pytest-ipc-amqp-recorder"
         )
-        self._recorded[username] = _Recorded(relay.start(), recorder)
+        try:
+            self._recorded[username] = _Recorded(relay.start(), recorder)
+        except Exception:
+            self.admin.delete_user(username)
+            raise
         return dataclasses.replace(handle.endpoint, host=LOOPBACK, port=relay.port, username=username, password=password)
 
     def observe(self, handle: IsolatedBroker, username: str) -> tuple[list[Operation], list[Operation]]:

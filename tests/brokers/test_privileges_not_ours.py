@@ -29,6 +29,8 @@ from pytest_ipc.brokers.rabbitmq_admin import ACTING_USER, ErlangShell
 from pytest_ipc.brokers.rabbitmq_users import erlang_bytes
 from pytest_ipc.brokers.rabbitmq_wire_users import WireRecordedUsers
 from pytest_ipc.brokers.server import BrokerServer
+from pytest_ipc.brokers.tls import ClientTls
+from pytest_ipc.tls import CertificateAuthority
 
 IMAGE = os.environ.get("PYTEST_IPC_RABBITMQ_IMAGE", "local/rabbitmq:debian")
 
@@ -226,3 +228,25 @@ def test_users_on_an_external_broker_are_made_through_its_management_api(rabbitm
     backend = ExternalBroker("rabbitmq", url, rabbitmq.external_isolation, "a test", users=rabbitmq.external_users)
     for handle in _handle_on(BrokerServer(backend.start(), "external", "mgmt"))():
         check_the_three_services(handle)
+
+
+def test_a_tls_url_cannot_be_recorded_and_says_so(rabbitmq_server: BrokerServer, ipc_tls_ca: CertificateAuthority) -> None:
+    if rabbitmq_server.tls is None:
+        pytest.skip("the session's RabbitMQ has no TLS listener (--ipc-rabbitmq-tls)")
+    shell: ErlangShell = rabbitmq_server.runtime.shell  # type: ignore[attr-defined]
+    endpoint = rabbitmq_server.endpoint
+    url = f"amqps://{endpoint.username}:{endpoint.password}@localhost:{endpoint.extra_ports['tls']}"
+    certificate = ipc_tls_ca.client_certificate()
+    files = ClientTls(ipc_tls_ca.bundle_path, certificate.cert_path, certificate.key_path)
+    admin = ShellAdmin(shell)
+    backend = ExternalBroker(
+        "rabbitmq", url, rabbitmq.external_isolation, "a test", users=lambda endpoint: WireRecordedUsers(admin), client_tls=files
+    )
+    server = BrokerServer(backend.start(), "external", "tlsrec")
+    handle = server.isolate().open()
+    try:
+        with pytest.raises(IpcUsageError, match=r"recorded on the wire, which TLS hides: give the broker's plaintext AMQP URL"):
+            handle.user("orders-consumer", consume=["orders"])
+    finally:
+        handle.close()
+        server.close()
