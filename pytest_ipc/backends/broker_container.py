@@ -16,6 +16,8 @@ from pytest_ipc.brokers.handles import Isolation, IsolationFactory
 from pytest_ipc.brokers.privileges import UserAdmin, UserAdminFactory, users_of_broker_not_ours
 from pytest_ipc.brokers.tls import ListenerTls
 
+#: Makes a kind's `UserAdmin` for a broker in a container, given a way to run commands in it.
+ContainerUserAdminFactory = Callable[[BrokerEndpoint, Callable[[list[str]], str]], UserAdmin]
 STOP_TIMEOUT = 30.0  # RabbitMQ may take seconds to stop gracefully; SIGKILL only after this
 
 
@@ -44,10 +46,12 @@ class ContainerBroker:
         *,
         users: UserAdminFactory | None = None,
         tls: ListenerTls | None = None,
+        container_users: ContainerUserAdminFactory | None = None,
     ) -> None:
         self.kind = kind
         self.tls = tls
         self._users = users
+        self._container_users = container_users
         self._user_admin: UserAdmin | None = None
         self.recipe = recipe
         self._container = ContainerBackend(recipe.spec)
@@ -72,7 +76,10 @@ class ContainerBroker:
     def user_admin(self) -> UserAdmin:
         """Per-test users, where the kind has them on a broker we do not own (`pytest_ipc.brokers.privileges`)."""
         if self._user_admin is None:
-            self._user_admin = users_of_broker_not_ours(self.kind, self.name, self.endpoint, self._users)
+            if self._container_users is not None:  # administered inside the container
+                self._user_admin = self._container_users(self.endpoint, self._container.exec)
+            else:
+                self._user_admin = users_of_broker_not_ours(self.kind, self.name, self.endpoint, self._users)
         return self._user_admin
 
     def isolation(self) -> Isolation:

@@ -179,6 +179,15 @@ class ContainerBackend:
         self._running_container().start()
         return self._wait_until_ready()
 
+    def exec(self, command: list[str]) -> str:
+        """Run `command` in the running container (as `docker exec` does) and return its output; a
+        failing command raises `ContainerStartError` with that output."""
+        code, output = self._running_container().exec_run(command)
+        text = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+        if code != 0:
+            raise ContainerStartError(f"{' '.join(command[:2])} in the {self.spec.image} container failed ({code}): {text.strip()}")
+        return text
+
     def logs(self) -> str:
         """The container's output so far (stdout and stderr), for diagnostics."""
         if self._container is None:

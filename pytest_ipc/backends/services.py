@@ -18,7 +18,7 @@ from pytest_ipc.brokers.endpoint import BROKER_KINDS, SCHEMES, BrokerKind, parse
 
 if TYPE_CHECKING:
     from pytest_ipc.brokers.server import BrokerRuntime
-    from pytest_ipc.brokers.tls import ListenerTls
+    from pytest_ipc.brokers.tls import ClientTls, ListenerTls
     from pytest_ipc.client.client import ToxiproxyServer
     from pytest_ipc.stub.server import HttpStub
 
@@ -47,6 +47,8 @@ class Wanted:
     image: str
     listen: tuple[str, int] = (LOOPBACK, 0)
     tls: ListenerTls | None = None
+    client_tls: ClientTls | None = None  # how to speak TLS to an external broker's TLS URL
+    client_tls_where: str = ""  # the settings that gave it, for messages
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,16 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
         from pytest_ipc.brokers.kinds import KINDS
 
         spec = KINDS[kind]
-        return ExternalBroker(kind, wanted.url, spec.external_isolation, wanted.where, users=spec.external_users, tls=wanted.tls)
+        return ExternalBroker(
+            kind,
+            wanted.url,
+            spec.external_isolation,
+            wanted.where,
+            users=spec.external_users,
+            tls=wanted.tls,
+            client_tls=wanted.client_tls,
+            client_tls_where=wanted.client_tls_where,
+        )
 
     def local(wanted: Wanted) -> Backend[BrokerRuntime]:
         from pytest_ipc.brokers.kinds import KINDS
@@ -174,7 +185,9 @@ def _broker(kind: BrokerKind) -> Service[BrokerRuntime]:
 
         spec = KINDS[kind]
         recipe = spec.container(wanted.image) if wanted.tls is None else spec.container_tls(wanted.image, wanted.tls)
-        return ContainerBroker(kind, recipe, spec.external_isolation, users=spec.external_users, tls=wanted.tls)
+        return ContainerBroker(
+            kind, recipe, spec.external_isolation, users=spec.external_users, tls=wanted.tls, container_users=spec.container_users
+        )
 
     return Service(
         kind,

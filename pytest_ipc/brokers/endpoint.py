@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from pytest_ipc._errors import IpcUsageError
+
+if TYPE_CHECKING:
+    from pytest_ipc.brokers.tls import ClientTls
 
 BrokerKind = Literal["rabbitmq", "redis", "nats", "mqtt"]
 BROKER_KINDS: tuple[BrokerKind, ...] = ("rabbitmq", "redis", "nats", "mqtt")
@@ -20,6 +23,10 @@ SCHEMES: dict[BrokerKind, tuple[str, ...]] = {
 }
 #: The URL scheme of each kind's TLS listener (an endpoint with ``tls=True``).
 TLS_SCHEMES: dict[BrokerKind, str] = {"rabbitmq": "amqps", "redis": "rediss", "nats": "tls", "mqtt": "mqtts"}
+#: Other spellings of a TLS URL's scheme that `parse_broker_url` accepts.
+TLS_ALIASES: dict[BrokerKind, tuple[str, ...]] = {"rabbitmq": (), "redis": (), "nats": ("nats+tls",), "mqtt": ("ssl",)}
+#: The port of a TLS URL that names none (the IANA ports; Redis and NATS have none of their own).
+DEFAULT_TLS_PORTS: dict[BrokerKind, int] = {"rabbitmq": 5671, "redis": 6379, "nats": 4222, "mqtt": 8883}
 DEFAULT_PORTS: dict[BrokerKind, int] = {
     "rabbitmq": 5672,
     "redis": 6379,
@@ -41,6 +48,8 @@ class BrokerEndpoint:
     extra_ports: dict[str, int] = field(default_factory=dict)
     tls: bool = False
     """`port` speaks TLS: `url` has the kind's TLS scheme (amqps, rediss, tls, mqtts)."""
+    client_tls: ClientTls | None = field(default=None, repr=False)
+    """How to speak TLS to `port` when it is not ours (an external broker's TLS URL): trust, client certificate."""
 
     @property
     def url(self) -> str:
@@ -56,18 +65,20 @@ class BrokerEndpoint:
 
 
 def parse_broker_url(kind: BrokerKind, url: str) -> tuple[BrokerEndpoint, str]:
-    """The endpoint a URL names, and its path without the leading slash (AMQP vhost, Redis db).
+    """The endpoint a URL names, and its path without the leading slash (AMQP vhost, Redis db). A TLS
+    scheme (`TLS_SCHEMES`: amqps, rediss, tls, mqtts) makes an endpoint with ``tls=True``.
 
     Extra listeners go in the query string, named as in `BrokerEndpoint.extra_ports`, e.g.
     ``amqp://guest:guest@127.0.0.1:5672/?stomp=61613&management=15672``. Raises `IpcUsageError`
     naming the problem and the expected form.
     """
     parts = urlsplit(url)
-    expected = f"{SCHEMES[kind][0]}://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?LISTENER=PORT]"
-    if parts.scheme not in SCHEMES[kind] or not parts.hostname:
+    expected = f"{SCHEMES[kind][0]}://[USER[:PASSWORD]@]HOST[:PORT][/PATH][?LISTENER=PORT] (over TLS: {TLS_SCHEMES[kind]}://...)"
+    tls = parts.scheme in (TLS_SCHEMES[kind], *TLS_ALIASES[kind])
+    if (parts.scheme not in SCHEMES[kind] and not tls) or not parts.hostname:
         raise IpcUsageError(f"{url!r} is not a {kind} URL; expected {expected}")
     try:
-        port = parts.port or DEFAULT_PORTS[kind]
+        port = parts.port or (DEFAULT_TLS_PORTS if tls else DEFAULT_PORTS)[kind]
         extra_ports = {name: int(value) for name, value in parse_qsl(parts.query)}
     except ValueError as error:
         raise IpcUsageError(f"{url!r}: {error}; expected {expected}") from None
@@ -78,6 +89,7 @@ def parse_broker_url(kind: BrokerKind, url: str) -> tuple[BrokerEndpoint, str]:
         unquote(parts.username) if parts.username is not None else None,
         unquote(parts.password) if parts.password is not None else None,
         extra_ports,
+        tls,
     )
     return endpoint, unquote(parts.path[1:])
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
-from pytest_ipc.brokers.tls import TLS_PORT, BrokerTls
+from pytest_ipc.brokers.tls import TLS_PORT, BrokerTls, ClientTls
 
 if TYPE_CHECKING:
     from pytest_ipc.brokers.privileges import BrokerUser, UserAdmin
@@ -122,11 +122,25 @@ class IsolatedBroker:
         """A client URL for `endpoint` (another login) that lands in this test's namespace."""
         return self._isolation.url(endpoint, self.namespace)
 
+    def _external_tls(self, files: ClientTls) -> BrokerTls:
+        if files.bundle_path is None:
+            raise IpcUsageError(
+                f"the external {self.kind} broker's TLS URL is trusted through the system's CAs: handle.url speaks TLS "
+                f"already; handle.tls needs the CA bundle given, --ipc-{self.kind}-ca-bundle PATH"
+            )
+        if self.proxy is not None:
+            raise IpcUsageError("a proxied() view of an external TLS broker relays TLS bytes; use the direct handle's tls")
+        endpoint = self.endpoint
+        return BrokerTls(self.url, endpoint, files.bundle_path, files.certificate(), files.cert_path is not None)
+
     @property
     def tls(self) -> BrokerTls:
         """How this test's clients reach the broker over TLS: URL, CA bundle, client certificate.
         Raises `IpcUsageError` when the session's broker has no TLS listener (``--ipc-<kind>-tls``)."""
         listener = self.server.tls
+        served = self.server.endpoint
+        if listener is None and served.tls and served.client_tls is not None:  # an external broker's TLS URL
+            return self._external_tls(served.client_tls)
         if listener is None:
             raise IpcUsageError(
                 f"the session's {self.kind} broker has no TLS listener; start it with one: "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_container import ContainerRecipe, ContainerUserAdminFactory
 from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.brokers import mqtt, nats, rabbitmq, redis
 from pytest_ipc.brokers.endpoint import BrokerKind
@@ -28,6 +28,8 @@ class BrokerKindSpec:
     external_users: UserAdminFactory | None = None
     """Per-test users on a broker we do not own (container, external), where the broker's own
     administration allows it; None: only the local backend makes them."""
+    container_users: ContainerUserAdminFactory | None = None
+    """Per-test users on a broker in a container, administered inside it (before `external_users`)."""
 
 
 KINDS: dict[BrokerKind, BrokerKindSpec] = {
@@ -39,6 +41,8 @@ KINDS: dict[BrokerKind, BrokerKindSpec] = {
             rabbitmq.container_recipe,
             rabbitmq.external_isolation,
             rabbitmq.container_tls_recipe,
+            rabbitmq.external_users,
+            rabbitmq.container_users,
         ),
         BrokerKindSpec(
             "redis",

@@ -81,9 +81,13 @@ def mqtt_client(endpoint: BrokerEndpoint, client_id: str = "") -> mqtt.Client:
     from paho.mqtt.client import Client
     from paho.mqtt.enums import CallbackAPIVersion
 
+    from pytest_ipc.brokers.tls import endpoint_context
+
     client = Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     if endpoint.username is not None:
         client.username_pw_set(endpoint.username, endpoint.password)
+    if (context := endpoint_context(endpoint)) is not None:  # a TLS endpoint not ours: its ClientTls
+        client.tls_set_context(context)
     return client
 
 

@@ -141,7 +141,9 @@ class SubjectPrefixes(NamePrefixes):
 
     def __init__(self, endpoint: BrokerEndpoint, tls: ListenerTls | None = None) -> None:
         super().__init__(endpoint)
-        self._context = tls.client_context() if tls is not None else None
+        from pytest_ipc.brokers.tls import endpoint_context
+
+        self._context = tls.client_context() if tls is not None else endpoint_context(endpoint)
 
     def close(self, namespace: str, names: Collection[str]) -> None:
         delete_streams(self.endpoint, namespace, self._context)

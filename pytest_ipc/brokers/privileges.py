@@ -154,6 +154,14 @@ class UserAdmin(Protocol):
         """Delete the logins (and what observing them needed); their connections end."""
 
 
+#: Why a kind has no per-test users on a broker pytest-ipc did not start (Redis and RabbitMQ have them there).
+NOT_ADMINISTERED = {
+    "nats": "NATS permissions live in the server's config file, which only a server pytest-ipc started can rewrite and "
+    "reload (SIGHUP), and what a login did shows only in that server's trace log",
+    "mqtt": "Mosquitto's logins and ACLs live in its password and ACL files, which only a Mosquitto pytest-ipc started can "
+    "rewrite and reload (SIGHUP), and what a login did shows only in that broker's log",
+}
+
 UserAdminFactory = Callable[["BrokerEndpoint"], UserAdmin]
 """Makes a kind's `UserAdmin` for a broker we do not own, from its admin endpoint."""
 
@@ -165,9 +173,10 @@ def users_of_broker_not_ours(
     from pytest_ipc._errors import IpcUsageError
 
     if factory is None:
+        why = NOT_ADMINISTERED.get(kind, "its users are not administered by pytest-ipc there")
         raise IpcUsageError(
-            f"per-test {kind} users need a {kind} broker pytest-ipc administers: on the {backend} backend only "
-            f"Redis has them (its ACLs work on any server); use --ipc-{kind}-backend local"
+            f"per-test {kind} users need a {kind} broker pytest-ipc administers, not one on the {backend} backend: {why}. "
+            f"Use --ipc-{kind}-backend local"
         )
     return factory(endpoint)
 

@@ -15,7 +15,7 @@ import dataclasses
 import shutil
 import socket
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -38,6 +38,8 @@ from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
 if TYPE_CHECKING:
     import pika
 
+    from pytest_ipc.brokers.privileges import UserAdmin
+
 RABBITMQ_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # /usr/sbin's wrapper drops root to `rabbitmq`
 INSTALL_HINT = "apt-get install rabbitmq-server"
 EPMD_FORGET_TIMEOUT = 10.0
@@ -58,9 +60,12 @@ def amqp_ready(endpoint: BrokerEndpoint, vhost: str = "/") -> bool:
 
 
 def connection_parameters(endpoint: BrokerEndpoint, vhost: str, attempts: int = 3) -> pika.ConnectionParameters:
-    """pika's parameters for `endpoint` in `vhost`."""
+    """pika's parameters for `endpoint` in `vhost` (over TLS for a TLS endpoint)."""
     import pika
 
+    from pytest_ipc.brokers.tls import endpoint_context
+
+    context = endpoint_context(endpoint)
     return pika.ConnectionParameters(
         endpoint.host,
         endpoint.port,
@@ -68,6 +73,7 @@ def connection_parameters(endpoint: BrokerEndpoint, vhost: str, attempts: int = 
         pika.PlainCredentials(endpoint.username or "guest", endpoint.password or "guest"),
         connection_attempts=attempts,
         socket_timeout=5,
+        ssl_options=None if context is None else pika.SSLOptions(context, endpoint.host),
     )
 
 
@@ -311,6 +317,27 @@ def external_isolation(endpoint: BrokerEndpoint, vhost: str) -> Isolation:
     if management is not None:
         return PooledVhosts(VhostPool(ManagementVhosts(f"http://{endpoint.host}:{management}", username, password)))
     return PrefixedNames(endpoint, vhost or "/")
+
+
+def external_users(endpoint: BrokerEndpoint) -> UserAdmin:
+    """Per-test users on an external RabbitMQ, through its management API (``?management=PORT``)."""
+    from pytest_ipc.brokers.rabbitmq_wire_users import ManagementAdmin, WireRecordedUsers
+
+    management = endpoint.extra_ports.get("management")
+    if management is None:
+        raise IpcUsageError(
+            "per-test RabbitMQ users on an external broker are made through its management API: add its port to "
+            "--ipc-rabbitmq-url (amqp://ADMIN:PASSWORD@HOST:5672/?management=15672; the login must be an administrator)"
+        )
+    admin = ManagementAdmin(f"http://{endpoint.host}:{management}", endpoint.username or "guest", endpoint.password or "guest")
+    return WireRecordedUsers(admin)
+
+
+def container_users(endpoint: BrokerEndpoint, run: Callable[[list[str]], str]) -> UserAdmin:
+    """Per-test users on a RabbitMQ container, through ``rabbitmqctl`` inside it."""
+    from pytest_ipc.brokers.rabbitmq_wire_users import ControlAdmin, WireRecordedUsers
+
+    return WireRecordedUsers(ControlAdmin(run))
 
 
 def container_recipe(image: str, management: bool | None = None) -> ContainerRecipe:

@@ -54,6 +54,32 @@ def erlang_bytes(text: str) -> str:
     return "<<" + ",".join(str(byte) for byte in text.encode()) + ">>"
 
 
+def rabbitmq_grants(
+    handle: IsolatedBroker, publish: Sequence[str], consume: Sequence[str], native: dict[str, object]
+) -> tuple[Grant, ...]:
+    """publish: exchanges ("" is the default exchange) to write to and declare; consume: queues to
+    read and declare. Or configure/write/read regexes as RabbitMQ spells them (missing ones: none)."""
+    if native:
+        if publish or consume:
+            raise IpcUsageError("give RabbitMQ users publish/consume names or configure/write/read regexes, not both")
+        patterns = {}
+        for permission in PERMISSIONS:
+            pattern = native.get(permission, "")
+            if not isinstance(pattern, str):
+                raise IpcUsageError(f"{permission}= is a regex string, got {pattern!r}")
+            patterns[permission] = pattern
+    else:
+        exchanges = [handle.name(name) if name else "amq.default" for name in publish]
+        queues = [handle.name(name) for name in consume]
+        declared = [name for name in exchanges if name != "amq.default"] + queues
+        patterns = {
+            "configure": narrowest("regex", declared) if declared else "",
+            "write": narrowest("regex", exchanges) if exchanges else "",
+            "read": narrowest("regex", queues) if queues else "",
+        }
+    return tuple(Grant(permission, patterns[permission], "regex") for permission in PERMISSIONS)
+
+
 @dataclass
 class _Tracing:
     """A test's tracer: its login, its connection, what it read so far, where the log was."""
@@ -78,27 +104,7 @@ class RabbitMQUsers:
     def grants(
         self, handle: IsolatedBroker, publish: Sequence[str], consume: Sequence[str], native: dict[str, object]
     ) -> tuple[Grant, ...]:
-        """publish: exchanges ("" is the default exchange) to write to and declare; consume: queues to
-        read and declare. Or configure/write/read regexes as RabbitMQ spells them (missing ones: none)."""
-        if native:
-            if publish or consume:
-                raise IpcUsageError("give RabbitMQ users publish/consume names or configure/write/read regexes, not both")
-            patterns = {}
-            for permission in PERMISSIONS:
-                pattern = native.get(permission, "")
-                if not isinstance(pattern, str):
-                    raise IpcUsageError(f"{permission}= is a regex string, got {pattern!r}")
-                patterns[permission] = pattern
-        else:
-            exchanges = [handle.name(name) if name else "amq.default" for name in publish]
-            queues = [handle.name(name) for name in consume]
-            declared = [name for name in exchanges if name != "amq.default"] + queues
-            patterns = {
-                "configure": narrowest("regex", declared) if declared else "",
-                "write": narrowest("regex", exchanges) if exchanges else "",
-                "read": narrowest("regex", queues) if queues else "",
-            }
-        return tuple(Grant(permission, patterns[permission], "regex") for permission in PERMISSIONS)
+        return rabbitmq_grants(handle, publish, consume, native)
 
     def create(self, handle: IsolatedBroker, username: str, password: str, grants: tuple[Grant, ...]) -> BrokerEndpoint:
         vhost = _vhost(handle)

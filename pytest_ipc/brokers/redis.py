@@ -26,8 +26,10 @@ DELETE_BATCH = 500
 
 
 def redis_client(endpoint: BrokerEndpoint, db: int = 0) -> redis.Redis:
+    """A client of `endpoint` (over TLS, with its `ClientTls` files, for a TLS endpoint)."""
     import redis
 
+    given = endpoint.client_tls if endpoint.tls else None  # an external broker's TLS URL
     return redis.Redis(
         host=endpoint.host,
         port=endpoint.port,
@@ -36,6 +38,11 @@ def redis_client(endpoint: BrokerEndpoint, db: int = 0) -> redis.Redis:
         password=endpoint.password,
         socket_timeout=5,
         socket_connect_timeout=5,
+        ssl=given is not None,
+        ssl_ca_certs=str(given.bundle_path) if given is not None and given.bundle_path is not None else None,
+        ssl_certfile=str(given.cert_path) if given is not None and given.cert_path is not None else None,
+        ssl_keyfile=str(given.key_path) if given is not None and given.key_path is not None else None,
+        ssl_check_hostname=given is not None,
     )
 
 

@@ -49,26 +49,26 @@ truncated(size)              -      yes   yes    -     -       -     stub: first
                                                                      proxy: limit_data
 dribble(duration)            -      yes   -      -     -       -     stub: the answer in pieces about 10 ms
                                                                      apart
-expired_certificate()        yes    yes   yes    -     -       -     respx: the httpx error, ssl text; stub
+expired_certificate()        yes    yes   yes    yes   -       -     respx: the httpx error, ssl text; stub
                                                                -     (HTTPS), proxy (terminating TLS): an
                                                                -     expired certificate of the session CA
-not_yet_valid_certificate()  yes    yes   yes    -     -       -     stub, proxy: a certificate whose
+not_yet_valid_certificate()  yes    yes   yes    yes   -       -     stub, proxy: a certificate whose
                                                                -     validity has not begun
-wrong_host(host)             yes    yes   yes    -     -       -     stub, proxy: a valid certificate issued
+wrong_host(host)             yes    yes   yes    yes   -       -     stub, proxy: a valid certificate issued
                                                                -     for `host`
-unknown_ca()                 yes    yes   yes    -     -       -     stub, proxy: a certificate from a CA
+unknown_ca()                 yes    yes   yes    yes   -       -     stub, proxy: a certificate from a CA
                                                                -     the client does not trust
-self_signed()                yes    yes   yes    -     -       -     stub, proxy: a self-signed certificate
-client_cert_required()       yes    yes   yes    -     -       -     stub, proxy: mutual TLS for the block
-client_cert_rejected()       yes    yes   yes    -     -       -     stub, proxy: mutual TLS trusting a root
+self_signed()                yes    yes   yes    yes   -       -     stub, proxy: a self-signed certificate
+client_cert_required()       yes    yes   yes    yes   -       -     stub, proxy: mutual TLS for the block
+client_cert_rejected()       yes    yes   yes    yes   -       -     stub, proxy: mutual TLS trusting a root
                                                                -     no client chains to
-client_cert_expired()        yes    yes   yes    -     -       -     stub, proxy: mutual TLS trusting the
+client_cert_expired()        yes    yes   yes    yes   -       -     stub, proxy: mutual TLS trusting the
                                                                -     client's root, expired
 handshake_stall()            yes    -     yes    -     -       -     respx: httpx.ConnectTimeout; proxy:
                                                                -     swallows the ClientHello
 handshake_reset()            yes    -     yes    -     -       -     respx: httpx.ConnectError; proxy: RST
                                                                -     on the ClientHello
-old_protocol(version)        yes    yes   yes    -     -       -     stub, proxy: speaks only TLS 1.0 (or
+old_protocol(version)        yes    yes   yes    yes   -       -     stub, proxy: speaks only TLS 1.0 (or
                                                                -     1.1) for the block
 nxdomain()                   -      -     -      -     -       yes   dns: the answer's rcode is NXDOMAIN
 servfail()                   -      -     -      -     -       yes   dns: the answer's rcode is SERVFAIL
@@ -98,7 +98,9 @@ slow answer ``latency``, and the DNS faults (`DnsFault`) change the answer's rco
 per query. The TLS faults count handshakes that hit them (the stub's SNI hook; the ClientHellos a
 proxy passed through, TLS record 0x16, or that a terminating proxy's fault met), and the stub's
 client-certificate and old-protocol faults, which change its TLS settings for the block, take
-neither ``probability`` nor ``times``; a terminating proxy draws ``probability`` per connection.
+neither ``probability`` nor ``times``; a terminating proxy draws ``probability`` per connection. The
+grpc layer performs the TLS faults on the gRPC stub's TLS listener (`grpc_tls_stub`) as the stub layer
+does on the HTTPS stub.
 """
 
 from pytest_ipc.faults.active import ActiveFault, inject, start

@@ -16,6 +16,7 @@ as None.
 from __future__ import annotations
 
 import os
+import ssl
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -38,6 +39,9 @@ grpc = require("grpc", extra="grpc", feature="the gRPC stub")
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
+
+    from pytest_ipc.rpc.grpc_tls import TlsFront
+    from pytest_ipc.tls import Certificate, CertificateAuthority
 
 NO_DEADLINE = 1e9  # seconds left above this: the client set no deadline
 THREAD_PREFIX = "pytest-ipc-grpc-stub"
@@ -81,14 +85,22 @@ class GrpcStub(RpcStub):
 
     Use as a context manager or `start()`/`stop()`; the `grpc_stub` fixture hands one to each test,
     clean. Clients connect to `target` ("127.0.0.1:port"); `channel()` opens one closed at the end of
-    the test. `max_workers` bounds the calls answered at once (held ones included).
+    the test. `max_workers` bounds the calls answered at once (held ones included). Given an
+    `ssl.SSLContext` (`tls=`) it serves TLS at `target` (`pytest_ipc.rpc.grpc_tls`; the
+    `grpc_tls_stub` fixture) and takes the TLS faults; `require_client_certificate()` makes it mutual TLS.
     """
 
     transport = "grpc"
     layer = grpc_layer.LAYER
+    tls_alpn = ("h2",)  # what a TLS fault's replacement context must still select (gRPC clients require it)
 
-    def __init__(self, host: str = LOOPBACK, port: int = 0, *, max_workers: int = 64) -> None:
+    def __init__(self, host: str = LOOPBACK, port: int = 0, *, max_workers: int = 64, tls: ssl.SSLContext | None = None) -> None:
         self._address = (host, port)
+        self.tls = tls
+        self.tls_authority: CertificateAuthority | None = None  # the CA of `tls`'s certificate: TLS faults issue from it
+        self._verify_between_tests = tls.verify_mode if tls is not None else ssl.CERT_NONE
+        self.client_certificate_required = False
+        self._front: TlsFront | None = None
         self._max_workers = max_workers
         self._server: Any = None
         self._executor: futures.ThreadPoolExecutor | None = None
@@ -98,6 +110,9 @@ class GrpcStub(RpcStub):
         super().__init__()
 
     def _clear(self) -> None:
+        if getattr(self, "client_certificate_required", False) and self.tls is not None:
+            self.tls.verify_mode = self._verify_between_tests
+        self.client_certificate_required = False
         super()._clear()
         self.methods = {}
         self._handlers = {}
@@ -113,12 +128,23 @@ class GrpcStub(RpcStub):
             raise RpcUsageError(f"the gRPC stub could not listen on {host}:{port}")
         self._address = (host, bound)
         self._server.start()
+        if self.tls is not None:
+            from pytest_ipc.rpc.grpc_tls import TlsFront
+
+            try:
+                self._front = TlsFront(host, self._address, self.tls).start()
+            except BaseException:
+                self.stop()
+                raise
         return self
 
     def stop(self) -> None:
         """Stop serving: calls still held end, the server and its threads are gone."""
         self._close_channels()
         self.reset()
+        if self._front is not None:
+            self._front.stop()
+            self._front = None
         if self._server is not None:
             self._server.stop(grace=None).wait()
             self._server = None
@@ -142,13 +168,53 @@ class GrpcStub(RpcStub):
 
     @property
     def port(self) -> int:
-        return self._address[1]
+        """The port clients connect to (the TLS listener's when the stub serves TLS)."""
+        return self._front.port if self._front is not None else self._address[1]
 
-    def channel(self, *, options: list[tuple[str, Any]] | None = None) -> Any:
-        """A `grpc.Channel` to the stub (`options`, e.g. a `grpc.service_config`), closed at the end of the test."""
-        made = grpc.insecure_channel(self.target, options=options or [])
+    def channel(self, *, options: list[tuple[str, Any]] | None = None, client_certificate: Certificate | None = None) -> Any:
+        """A `grpc.Channel` to the stub (`options`, e.g. a `grpc.service_config`), closed at the end of the test.
+
+        Over TLS it trusts the stub's CA (`tls_authority`) and presents `client_certificate` for mutual TLS.
+        """
+        if self.tls is None:
+            if client_certificate is not None:
+                raise RpcUsageError("client_certificate= needs the stub serving TLS (the grpc_tls_stub fixture)")
+            made = grpc.insecure_channel(self.target, options=options or [])
+        else:
+            made = grpc.secure_channel(self.target, self.channel_credentials(client_certificate), options=options or [])
         self._channels.append(made)
         return made
+
+    def channel_credentials(self, client_certificate: Certificate | None = None) -> Any:
+        """`grpc.ssl_channel_credentials` trusting the stub's CA only, with `client_certificate` for mutual TLS."""
+        if self.tls_authority is None:
+            raise RpcUsageError(
+                "the stub's CA is unknown: use the grpc_tls_stub fixture, or set tls_authority to the CertificateAuthority "
+                "that issued the certificate of its tls= context"
+            )
+        if client_certificate is None:
+            return grpc.ssl_channel_credentials(root_certificates=self.tls_authority.bundle_pem)
+        return grpc.ssl_channel_credentials(
+            root_certificates=self.tls_authority.bundle_pem,
+            private_key=client_certificate.key_pem,
+            certificate_chain=client_certificate.chain_pem,
+        )
+
+    def require_client_certificate(self) -> None:
+        """Mutual TLS until `reset()`: a client presenting no certificate from the stub's CA fails its TLS handshake
+        (new connections: a channel already connected keeps its connection)."""
+        if self.tls is None or self.tls.verify_mode == ssl.CERT_NONE:
+            raise RpcUsageError(
+                "require_client_certificate() needs a stub serving TLS whose context trusts a client CA: use the "
+                "grpc_tls_stub fixture, or GrpcStub(tls=ipc_tls_ca.server_context(accept_client_certificate=True))"
+            )
+        self.tls.verify_mode = ssl.CERT_REQUIRED
+        self.client_certificate_required = True
+
+    def close_connections(self) -> None:
+        """Close every client connection to the TLS listener: the next call makes a new handshake (no-op without TLS)."""
+        if self._front is not None:
+            self._front.close_connections()
 
     def _close_channels(self) -> None:
         channels, self._channels = self._channels, []

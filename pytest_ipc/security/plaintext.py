@@ -3,7 +3,8 @@
 The call runs against a plain-HTTP stub (``http://``); any request that reached it carrying a
 credential header (`CREDENTIAL_HEADERS`: ``Authorization``, ``Proxy-Authorization``, API-key and
 token headers) or a credential query parameter (`CREDENTIAL_PARAMETERS`) fails the assertion. The
-message names the header and its scheme ("Basic", "Bearer"), never the secret.
+message names the header and its scheme ("Basic", "Bearer"), never the secret. At the plain gRPC
+stub (`grpc_stub`, an insecure channel) the same names are looked for in each call's metadata.
 """
 
 from __future__ import annotations
@@ -15,49 +16,70 @@ from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, 
 from pytest_ipc.security.errors import SecurityUsageError
 
 if TYPE_CHECKING:
+    from pytest_ipc.rpc.grpc_server import GrpcStub
+    from pytest_ipc.rpc.journal import RpcCall
     from pytest_ipc.stub import HttpStub, JournalEntry
 
 CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "x-auth-token", "x-access-token")
 CREDENTIAL_PARAMETERS = ("access_token", "api_key", "apikey", "token", "password")
 
 
+def _named(name: str, value: str, kind: str) -> str:
+    scheme = value.split(" ", 1)[0] if " " in value.strip() else ""
+    return f"{kind} {name}" + (f" ({scheme} scheme)" if scheme else "")
+
+
 def _leaks(entry: JournalEntry) -> list[str]:
     """What in `entry` is a credential, named without its value ("Authorization (Basic)")."""
-    found = []
-    for header in CREDENTIAL_HEADERS:
-        value = entry.headers.get(header)
-        if value is not None:
-            scheme = value.split(" ", 1)[0] if " " in value.strip() else ""
-            found.append(f"header {header.title()}" + (f" ({scheme} scheme)" if scheme else ""))
+    found = [_named(header.title(), value, "header") for header in CREDENTIAL_HEADERS if (value := entry.headers.get(header)) is not None]
     found.extend(f"query parameter {name}" for name in CREDENTIAL_PARAMETERS if name in entry.query)
     return found
 
 
-def plaintext_probe(stub: HttpStub, wait_up_to: float, must_reach: bool) -> Probe[CallOutcome]:
-    if not stub.url.startswith("http://"):
-        raise SecurityUsageError(f"assert_no_credentials_over_plaintext needs a plain-HTTP stub (http://), got {stub.url}")
+def _metadata_leaks(call: RpcCall) -> list[str]:
+    """What in a gRPC call's metadata is a credential (keys arrive lower-case), named without its value."""
+    return [_named(key, value, "metadata") for key in CREDENTIAL_HEADERS if (value := call.metadata.get(key)) is not None]
+
+
+def plaintext_probe(stub: HttpStub | GrpcStub, wait_up_to: float, must_reach: bool) -> Probe[CallOutcome]:
+    grpc = getattr(stub, "transport", None) == "grpc"
+    if grpc and stub.tls is not None:
+        raise SecurityUsageError(
+            f"assert_no_credentials_over_plaintext needs the plain gRPC stub (grpc_stub), got one serving TLS at {stub.target}"  # type: ignore[union-attr]
+        )
+    where = f"{stub.target} (gRPC, insecure channel)" if grpc else stub.url  # type: ignore[union-attr]  # gRPC: a GrpcStub
+    if not grpc and not where.startswith("http://"):
+        raise SecurityUsageError(f"assert_no_credentials_over_plaintext needs a plain-HTTP stub (http://), got {where}")
     wait_up_to = positive("wait_up_to", wait_up_to)
     outcome: CallOutcome = (yield Calls(1, wait_up_to))[0]
-    reached = [entry for entry in stub.calls() if entry.started >= outcome.started - 0.001]
-    leaks = [(entry, found) for entry in reached if (found := _leaks(entry))]
+    slack = 0.0 if grpc else 0.001  # a gRPC call is stamped on arrival, after the client began: no slack
+    reached = [entry for entry in stub.calls() if entry.started >= outcome.started - slack]
+    if grpc:
+        leaks = [(f"{entry.method}", found) for entry in reached if (found := _metadata_leaks(entry))]  # type: ignore[arg-type]
+        fix = "use a secure channel (grpc.secure_channel), or make the client refuse to attach credentials to an insecure one"
+    else:
+        leaks = [(f"{entry.method} {entry.path}", found) for entry in reached if (found := _leaks(entry))]  # type: ignore[arg-type, union-attr]
+        fix = "call the service over https://, or make the client refuse to attach credentials to an http:// URL"
     if leaks:
-        shown = "; ".join(f"{entry.method} {entry.path}: {', '.join(found)}" for entry, found in leaks[:5])
+        shown = "; ".join(f"{name}: {', '.join(found)}" for name, found in leaks[:5])
         raise IpcAssertionError(
-            f"credentials sent over plain text: expected no credential to reach the plain-HTTP listener {stub.url}, "
-            f"measured {len(leaks)} of {len(reached)} request(s) carrying one ({shown}; values not shown). Anyone on "
-            "the path can read them: call the service over https://, or make the client refuse to attach credentials "
-            "to an http:// URL."
+            f"credentials sent over plain text: expected no credential to reach the plain{'' if grpc else '-HTTP'} listener {where}, "
+            f"measured {len(leaks)} of {len(reached)} {'call' if grpc else 'request'}(s) carrying one ({shown}; values not "
+            f"shown). Anyone on the path can read them: {fix}."
         )
     if not reached and must_reach:
         raise IpcAssertionError(
-            f"no request reached the plain-HTTP stub {stub.url} (the call {outcome.describe()}), so nothing was checked: "
-            "did the call use the stub's URL? If the client's point is that it refuses http:// outright, say so with "
-            "must_reach=False."
+            f"no {'call reached the plain gRPC' if grpc else 'request reached the plain-HTTP'} stub {where} (the call "
+            f"{outcome.describe()}), so nothing was checked: did the call use the stub's {'target' if grpc else 'URL'}? If "
+            "the client's point is that it refuses plain text outright, say so with must_reach=False."
         )
     return outcome
 
 
-def assert_no_credentials_over_plaintext(call: Call, stub: HttpStub, *, wait_up_to: float = 5.0, must_reach: bool = True) -> CallOutcome:
-    """`call`, aimed at the plain-HTTP `stub`, must send no credential (Authorization header, basic
-    credentials, API-key header or token parameter); returns the call's outcome."""
+def assert_no_credentials_over_plaintext(
+    call: Call, stub: HttpStub | GrpcStub, *, wait_up_to: float = 5.0, must_reach: bool = True
+) -> CallOutcome:
+    """`call`, aimed at the plain-HTTP `stub` (or the plain gRPC stub), must send no credential
+    (Authorization header or metadata, basic credentials, API-key header or token parameter); returns
+    the call's outcome."""
     return drive(call, plaintext_probe(stub, wait_up_to, must_reach))

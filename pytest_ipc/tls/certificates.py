@@ -42,6 +42,32 @@ class Certificate:
     key_path: Path
     issuer: str
 
+    @classmethod
+    def from_files(cls, cert_path: Path, key_path: Path, kind: str = "client") -> Certificate:
+        """A certificate someone else issued, read from its PEM files (the chain first in `cert_path`)."""
+        from cryptography import x509
+
+        chain_pem = cert_path.read_bytes()
+        cert = x509.load_pem_x509_certificate(chain_pem)
+        names: tuple[str, ...] = ()
+        try:
+            alternatives = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            names = tuple(str(name.value) for name in alternatives)
+        except x509.ExtensionNotFound:
+            pass
+        return cls(
+            kind=kind,
+            identities=names,
+            subject=cert.subject.rfc4514_string(),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            chain_pem=chain_pem,
+            key_pem=key_path.read_bytes(),
+            cert_path=cert_path,
+            key_path=key_path,
+            issuer=cert.issuer.rfc4514_string(),
+        )
+
     def load_into(self, context: ssl.SSLContext) -> None:
         """Make `context` present this certificate (a server's, or a client's for mutual TLS)."""
         context.load_cert_chain(self.cert_path, self.key_path)

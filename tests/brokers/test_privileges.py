@@ -318,12 +318,20 @@ def test_redis_users_work_on_a_redis_we_do_not_own(redis_server: BrokerServer) -
         server.close()
 
 
-def test_brokers_we_cannot_administer_say_so(nats_server: BrokerServer) -> None:
-    server = external("nats", nats_server)
+@pytest.mark.parametrize(
+    ("kind", "why"),
+    [
+        ("nats", "NATS permissions live in the server's config file, which only a server pytest-ipc started can rewrite and reload"),
+        ("mqtt", "Mosquitto's logins and ACLs live in its password and ACL files, which only a Mosquitto pytest-ipc started"),
+    ],
+)
+def test_brokers_we_cannot_administer_say_so(kind: BrokerKind, why: str, request: pytest.FixtureRequest) -> None:
+    server = external(kind, request.getfixturevalue(f"{kind}_server"))
     handle = server.isolate().open()
     try:
-        with pytest.raises(IpcUsageError, match=r"only Redis has them .*use --ipc-nats-backend local"):
+        with pytest.raises(IpcUsageError) as refused:
             handle.user("orders-consumer", consume=["orders"])
+        assert why in str(refused.value) and f"Use --ipc-{kind}-backend local" in str(refused.value)
     finally:
         handle.close()
         server.close()

@@ -27,6 +27,7 @@ from pytest_ipc.rpc.replies import RpcReply
 
 if TYPE_CHECKING:
     from pytest_ipc._observed import ObservedStub
+    from pytest_ipc.faults.layers.stub_tls import StubTlsInjection
     from pytest_ipc.rpc.stub import RpcStub
 
 
@@ -113,10 +114,11 @@ class RpcLayer:
     """The layer of one transport's RPC stub (`transport` is also the layer's name); `shapers` are the
     faults it performs (default `SHAPERS`; a transport that owns its sockets adds connection faults)."""
 
-    def __init__(self, transport: str, hint: str, shapers: dict[type[v.Fault], Shaper] | None = None) -> None:
+    def __init__(self, transport: str, hint: str, shapers: dict[type[v.Fault], Shaper] | None = None, *, tls: bool = False) -> None:
         self.name = transport
         self.target_hint = hint
         self.shapers = SHAPERS if shapers is None else shapers
+        self.tls = tls  # the stub can serve TLS and perform the TLS faults (`stub_tls`) on its handshakes
 
     def handles(self, target: object) -> bool:
         from pytest_ipc.rpc.stub import RpcStub  # the core, not the transport: no grpc import here
@@ -124,6 +126,10 @@ class RpcLayer:
         return isinstance(target, RpcStub) and target.transport == self.name
 
     def why_not(self, fault: v.Fault) -> str | None:
+        if isinstance(fault, v.TlsFault) and self.tls:
+            from pytest_ipc.faults.layers import stub_tls
+
+            return stub_tls.why_not(fault)
         if type(fault) not in self.shapers:
             return (
                 f"the {self.name} stub answers calls on a connection its server manages: it can answer late, never or with "
@@ -141,5 +147,9 @@ class RpcLayer:
             raise FaultNotSupported(chosen.describe(), self.name, layers_for(chosen), why)
         return RpcArmedFault(chosen, self.shapers[type(chosen)])
 
-    def inject(self, fault: v.Fault, target: RpcStub, upstream: ObservedStub | None) -> RpcInjection:
+    def inject(self, fault: v.Fault, target: RpcStub, upstream: ObservedStub | None) -> RpcInjection | StubTlsInjection:
+        if isinstance(fault, v.TlsFault) and self.tls:
+            from pytest_ipc.faults.layers.stub_tls import StubTlsInjection
+
+            return StubTlsInjection(fault, target)  # type: ignore[arg-type]  # a TLS-capable RPC stub is a GrpcStub
         return RpcInjection(self.arm(fault), target)

@@ -23,8 +23,13 @@ from pytest_ipc.faults.errors import FaultUsageError
 from pytest_ipc.faults.layers.handshake import plan_for
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from pytest_ipc.rpc.grpc_server import GrpcStub
     from pytest_ipc.stub import HttpStub
     from pytest_ipc.tls import CertificateAuthority
+
+    TlsStub: TypeAlias = HttpStub | GrpcStub
 
 SniCallback = Callable[[ssl.SSLObject, str | None, ssl.SSLContext], int | None]
 # Faults that change the stub's whole context: every handshake while in place, no probability or times.
@@ -52,21 +57,33 @@ def _bad_context(fault: v.TlsFault, authority: CertificateAuthority) -> ssl.SSLC
     return server_context(certificate, client_ca=plan.client_ca, require_client_certificate=plan.client_ca is not None)
 
 
+def where(stub: TlsStub) -> str:
+    """What a client of `stub` connects to, for messages: the HTTPS stub's URL, the gRPC stub's target."""
+    url: str | None = getattr(stub, "url", None)
+    target: str = getattr(stub, "target", "")
+    return url if url is not None else f"{target} (gRPC{' over TLS' if stub.tls is not None else ', plain'})"
+
+
 class StubTlsInjection:
-    """A TLS fault in place on an HTTPS stub; its trigger counts the handshakes it acted on."""
+    """A TLS fault in place on a stub serving TLS (HTTPS, or gRPC's TLS listener); its trigger counts
+    the handshakes it acted on."""
 
     deferred = False
 
-    def __init__(self, fault: v.TlsFault, stub: HttpStub) -> None:
+    def __init__(self, fault: v.TlsFault, stub: TlsStub) -> None:
         context, authority = stub.tls, stub.tls_authority
         if context is None or authority is None:
+            serving, fixture = ("HTTPS", "https_stub") if hasattr(stub, "url") else ("TLS", "grpc_tls_stub")
             raise FaultUsageError(
-                f"{fault.describe()} needs the stub serving HTTPS with a certificate from the session CA (the https_stub "
-                f"fixture); {stub.url} has {'no TLS' if context is None else 'no tls_authority to issue the bad certificate'}"
+                f"{fault.describe()} needs the stub serving {serving} with a certificate from the session CA (the {fixture} "
+                f"fixture); {where(stub)} has {'no TLS' if context is None else 'no tls_authority to issue the bad certificate'}"
             )
         self.stub, self.context, self.fault = stub, context, fault
         self.trigger = v.Trigger(fault)
         self.bad = _bad_context(fault, authority)
+        alpn: tuple[str, ...] = getattr(stub, "tls_alpn", ())
+        if self.bad is not None and alpn:  # the context a hit handshake switches to must still select the protocol
+            self.bad.set_alpn_protocols(list(alpn))
         self.previous: SniCallback | None = context.sni_callback  # type: ignore[assignment]  # typeshed's callback is looser
         self.saved = (context.verify_mode, context.minimum_version, context.maximum_version, [c["name"] for c in context.get_ciphers()])
         if isinstance(fault, CLIENT_CERTIFICATE):
@@ -94,7 +111,9 @@ class StubTlsInjection:
     def never_fired(self) -> str:
         if self.trigger.seen:
             return f"{self.trigger.seen} TLS handshake(s) reached the stub and the fault's firing rules let every one through"
-        return f"no TLS handshake reached the stub during the block: did the client call its https:// URL (here {self.stub.url})?"
+        url: str | None = getattr(self.stub, "url", None)
+        call = f"its https:// URL (here {url})" if url is not None else f"its target (here {where(self.stub)})"
+        return f"no TLS handshake reached the stub during the block: did the client call {call}?"
 
     def remove(self) -> None:
         if self._removed:
