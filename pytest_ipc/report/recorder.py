@@ -10,8 +10,10 @@ report can draw a timeline per test and link each cell to its tests.
 
 Records come from three sources, the most specific winning: the fault matrix records each cell by
 itself (``matrix``: it knows only whether the test passed), a resilience assertion records what it
-measured (``assertion``), and the test's own `record`/`measure` calls (``user``). When a test ends,
-for each dependency × fault of that test only the records of its most specific source are kept.
+measured (``assertion``), and the test's own `record`/`measure` calls (``user``). When a test ends:
+if it recorded anything itself, only its own records stay (the test keeps full control of what it
+reports, under its own names); otherwise, per dependency × fault, an assertion's records replace the
+matrix's.
 """
 
 from __future__ import annotations
@@ -141,15 +143,18 @@ class Recorder:
         return self.trace
 
     def settle(self) -> list[Record]:
-        """The current test's records once its sources are weighed: per dependency × fault, only those
-        of the most specific source stay (see the module docstring). Returns the test's records."""
+        """The current test's records once its sources are weighed (see the module docstring): its own
+        records alone if it made any, else per dependency × fault those of the most specific source."""
         test = self.current_test
         mine = [entry for entry in self.records if entry.test == test]
         best: dict[tuple[str, str], int] = {}
         for entry in mine:
             key = (entry.dependency, entry.fault)
             best[key] = max(best.get(key, -1), SOURCES.index(entry.source))
-        kept = [entry for entry in mine if SOURCES.index(entry.source) == best[(entry.dependency, entry.fault)]]
+        if any(entry.source == "user" for entry in mine):
+            kept = [entry for entry in mine if entry.source == "user"]
+        else:
+            kept = [entry for entry in mine if SOURCES.index(entry.source) == best[(entry.dependency, entry.fault)]]
         if len(kept) != len(mine):
             with self._lock:
                 self.records = [entry for entry in self.records if entry.test != test] + kept

@@ -33,14 +33,14 @@ def test_each_cell_records_its_outcome_without_user_code(session: Session) -> No
         ("prices", "respx-status-503"): "recovered",
         ("prices", "stub-status-503"): "broke",  # the matrix alone: the test failed
         ("prices", "stub-hang"): "timed out within budget",  # the assertion's verdict replaced the matrix's
-        ("prices", "stub-latency-50ms"): "served fallback",  # the test's own record won
+        ("prices (cached)", "slow answers"): "served fallback",  # the test's own record, alone: no matrix cell for it
         ("inventory", "hang"): "hung",  # an assertion outside the matrix, under the dependency the test named
         ("http_stub", "status-503"): "served fallback",  # default dependency: the stub fixture the fault went into
     }
     sources = {(r["dependency"], r["fault"]): r["source"] for r in session.json["records"]}
     assert sources[("prices", "respx-outage")] == "matrix"
     assert sources[("prices", "stub-hang")] == "assertion"
-    assert sources[("prices", "stub-latency-50ms")] == "user"
+    assert sources[("prices (cached)", "slow answers")] == "user"
     assert len(session.json["records"]) == 7, "one record per cell: the replaced ones are gone"
 
 
@@ -177,3 +177,30 @@ def test_empty_session_writes_empty_pages_and_no_job_summary(pytester: pytest.Py
     assert not summary.exists()
     assert "Nothing was recorded." in (pytester.path / "out.md").read_text()
     assert "Nothing was recorded." in Path(pytester.path / "env.html").read_text()
+
+
+def test_breaker_states_and_records_on_the_timeline(pytester: pytest.Pytester) -> None:
+    """A real pybreaker watched by the adapter: its state changes land on the test's timeline and page."""
+    pytester.makepyfile(
+        """
+import pybreaker
+import pytest
+from pytest_ipc.resilience import watch_pybreaker
+
+def test_breaker(ipc_report):
+    breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=60)
+    watch_pybreaker(breaker)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        breaker.call(lambda: 1 / 0)
+    ipc_report.record("payments", "outage", "failed fast", 0.002)
+"""
+    )
+    pytester.runpytest("-p", "no:cacheprovider", "--ipc-report-json=r.json", "--ipc-report-html=r.html").assert_outcomes(passed=1)
+    tests = json.loads((pytester.path / "r.json").read_text())["tests"]
+    timeline = tests["test_breaker_states_and_records_on_the_timeline.py::test_breaker"]
+    assert sorted((event["kind"], event["text"]) for event in timeline["timeline"]) == [
+        ("breaker", "closed → open"),
+        ("record", "payments × outage: failed fast in 0.002s (user)"),  # placed where it began: 2 ms before now
+    ]
+    page = (pytester.path / "r.html").read_text()
+    assert "<title>+" in page and "closed → open</title>" in page
