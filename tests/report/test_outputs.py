@@ -204,3 +204,48 @@ def test_breaker(ipc_report):
     ]
     page = (pytester.path / "r.html").read_text()
     assert "<title>+" in page and "closed → open</title>" in page
+
+
+def test_pages_draw_from_merged_shards_without_derived_fields(session: Session) -> None:
+    """Shards merged by concatenating records and tests (no `cells`, no `summary`) draw the same grid."""
+    document = session.json
+    shards = [
+        {"records": [r for r in document["records"] if (r["test"] < "test_shop.py::test_t") == first],
+         "tests": {name: trace for name, trace in document["tests"].items() if (name < "test_shop.py::test_t") == first}}
+        for first in (True, False)
+    ]
+    assert all(shard["records"] for shard in shards)
+    merged = {"records": shards[0]["records"] + shards[1]["records"], "tests": {**shards[0]["tests"], **shards[1]["tests"]}}
+    assert html_cells(render_html(merged)) == json_cells(session)
+    assert markdown_cells(render_markdown(merged)) == json_cells(session)
+
+
+def test_async_assertions_record_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+import httpx
+import pytest
+from pytest_ipc import faults
+from pytest_ipc.resilience import aio
+
+@pytest.mark.asyncio
+async def test_async_fallback(http_stub, ipc_report):
+    ipc_report.dependency = "prices"
+    http_stub.expect("GET", "/price").respond(json={"eur": 3.5})
+
+    async def price():
+        async with httpx.AsyncClient(timeout=0.3) as client:
+            answer = await client.get(http_stub.url_for("/price"))
+            return -1.0 if answer.status_code >= 500 else answer.json()["eur"]
+
+    with faults.inject(faults.status(503), into=http_stub):
+        await aio.assert_fallback(price, -1.0)
+"""
+    )
+    pytester.runpytest("-p", "no:cacheprovider", "--ipc-report-json=r.json").assert_outcomes(passed=1)
+    document = json.loads((pytester.path / "r.json").read_text())
+    assert [(r["dependency"], r["fault"], r["outcome"], r["source"]) for r in document["records"]] == [
+        ("prices", "status-503", "served fallback", "assertion")
+    ]
+    kinds = {event["kind"] for event in next(iter(document["tests"].values()))["timeline"]}
+    assert kinds == {"fault", "call", "record"}
