@@ -43,7 +43,8 @@ section.detail,section.test{background:#fff;border:1px solid #ddd;border-radius:
 section:target{outline:3px solid #3f83c9}
 pre.message{background:#fff3f3;border-left:4px solid #d03a3a;padding:.5rem;white-space:pre-wrap;max-height:20rem;overflow:auto}
 .passed{color:#2e9d4f}.failed,.error{color:#d03a3a}.skipped{color:#888}
-.muted{color:#777;font-size:.9em}table.events td{font-size:.85em}
+.muted{color:#777;font-size:.9em}
+.failing{background:#fff;color:#7d1d1d;border-radius:3px;padding:0 .3rem;font-size:.85em;font-weight:bold}table.events td{font-size:.85em}
 #only-failing:checked ~ table.grid td.cell:not(.has-failed){opacity:.25}
 """
 
@@ -105,6 +106,12 @@ def _histogram(latencies: Sequence[float], colour: str) -> str:
     axis = (f'<text x="0" y="{height - 2}" font-size="10">0</text>'
             f'<text x="{width}" y="{height - 2}" font-size="10" text-anchor="end">{escape(_seconds(top))}</text>')
     return f'<svg class="histogram" width="{width}" height="{height}" role="img" aria-label="latency distribution">{bars}{axis}</svg>'
+
+
+def _failing(cell: Mapping[str, Any]) -> str:
+    """A badge on a cell whose tests failed: its colour says what the calls did, not that the test passed."""
+    failed = len(cell["failed"])
+    return f'<br><span class="failing">⚠ {failed} failing test{"s" if failed > 1 else ""}</span>' if failed else ""
 
 
 def _timeline(trace: Mapping[str, Any]) -> str:
@@ -212,7 +219,7 @@ def render_html(document: Mapping[str, Any]) -> str:
                 f'data-count="{cell["count"]}" title="{escape(counts)}"><a href="#{cell_ids[(dependency, fault)]}">'
                 f'<strong class="outcome">{escape(cell["outcome"])}</strong><br><span class="count">{cell["count"]}×</span> · '
                 f'median {escape(_seconds(cell["median"]))} · max {escape(_seconds(cell["maximum"]))}<br>'
-                f'{_strip(cell["latencies"], scale)}</a></td>'
+                f'{_strip(cell["latencies"], scale)}{_failing(cell)}</a></td>'
             )
         body.append(f'<tr><th scope="row">{escape(dependency)}</th>{"".join(tds)}</tr>')
 

@@ -77,6 +77,12 @@ def test_report_renders_without_errors_and_matches_the_json(browser: Any, sessio
     assert {key: (outcome, count) for key, (outcome, count, _) in shown.items()} == {
         (cell["dependency"], cell["fault"]): (cell["outcome"], f"{cell['count']}×") for cell in document["cells"]
     }
+    failing = {
+        (td.get_attribute("data-dependency"), td.get_attribute("data-fault"))
+        for td in browser.find_elements(By.CSS_SELECTOR, "table.grid td.cell")
+        if td.find_elements(By.CSS_SELECTOR, ".failing")
+    }
+    assert failing == {(cell["dependency"], cell["fault"]) for cell in document["cells"] if cell["failed"]} != set()
     colours = {outcome: colour for outcome, _, colour in shown.values()}
     assert len(set(colours.values())) == len(colours), f"each outcome has its own colour: {colours}"
     lanes = browser.find_elements(By.CSS_SELECTOR, "section.test svg.timeline")
