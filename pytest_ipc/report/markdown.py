@@ -51,7 +51,8 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         lines.append(f"| {_text(dependency)} | " + " | ".join(_text(text) for text in row) + " |")
     lines += ["", "Outcomes: " + ", ".join(f"{mark} {label}" for label, mark in MARKS.items()), ""]
     tests: Mapping[str, Mapping[str, Any]] = document.get("tests") or {}
-    failing = sorted({name for cell in grid for name in cell["failed"]})
+    failing = sorted({name for cell in grid for name in cell["failed"]}
+                     | {name for name, trace in tests.items() if trace.get("outcome") in ("failed", "error")})
     if failing:
         lines += [f"**{len(failing)} failing test(s)**", ""]
         for name in failing:

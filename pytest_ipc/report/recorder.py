@@ -80,6 +80,7 @@ class Trace:
     duration: float = 0.0
     cell: dict[str, str] | None = None
     dependency: str | None = None  # the name the test gave its dependency (`ipc_report.dependency`)
+    unproven: bool = False  # it failed because a fault never fired: its matrix cell proved nothing
     events: list[Event] = field(default_factory=list)
     dropped: int = 0
     active_faults: list[Any] = field(default_factory=list)  # the ActiveFaults in place now

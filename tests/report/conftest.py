@@ -10,5 +10,5 @@ from tests.report.session import Session, run_session
 @pytest.fixture(scope="session")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
     ran = run_session(tmp_path_factory.mktemp("report-session"))
-    assert "2 failed, 6 passed" in ran.output, ran.output
+    assert "3 failed, 6 passed" in ran.output, ran.output
     return ran

@@ -77,6 +77,15 @@ def test_fallback(http_stub):
         assert_fallback(lambda: price(http_stub.url), -1.0)
 
 
+@pytest.mark.fault_matrix(faults=[faults.reset()], layers=["respx"], dependency="prices")
+def test_fault_never_fired(http_stub, ipc_target_url):
+    """respx cannot reach requests: the fault never fires, the cell proves nothing and records nothing."""
+    import requests
+
+    http_stub.expect("GET", "/price").respond(json={"eur": 3.5})
+    requests.get(ipc_target_url + "/price", timeout=2)
+
+
 def test_plain():
     """Records nothing: not in the report."""
 '''

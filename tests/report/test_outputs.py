@@ -14,6 +14,7 @@ from xml.etree import ElementTree
 
 import pytest
 
+import pytest_ipc.resilience.aio  # noqa: F401  (imported here, so in-process inner sessions share its classes)
 from pytest_ipc.report import render_html, render_markdown
 from pytest_ipc.report.outcomes import Outcome
 from pytest_ipc.report.table import worst
@@ -59,6 +60,9 @@ def test_failing_cells_keep_the_failure_message_and_a_timeline(session: Session)
     fault = next(event for event in hung["timeline"] if event["kind"] == "fault")
     assert fault["text"] == "hang at the stub layer" and fault["duration"] > 0.1
     assert "test_shop.py::test_plain" not in tests
+    unproven = tests["test_shop.py::test_fault_never_fired[respx-reset]"]
+    assert unproven["outcome"] == "failed" and "FaultNeverFired" in unproven["message"]
+    assert not any(record["test"] == "test_shop.py::test_fault_never_fired[respx-reset]" for record in session.json["records"])
     cell = next(cell for cell in session.json["cells"] if cell["fault"] == "stub-status-503")
     assert cell["failed"] == ["test_shop.py::test_without_fallback[stub-status-503]"]
 
@@ -117,7 +121,8 @@ def test_job_summary_appended_when_github_names_it(session: Session) -> None:
     summary = session.text("step-summary.md")
     assert summary.startswith("earlier step\n### pytest-ipc resilience report")
     assert markdown_cells(summary) == json_cells(session)
-    assert "**2 failing test(s)**" in summary
+    assert "**3 failing test(s)**" in summary
+    assert "- `test_shop.py::test_fault_never_fired[respx-reset]`: pytest_ipc.faults.errors.FaultNeverFired: reset was injected" in summary
     assert "- `test_shop.py::test_no_timeout`: pytest_ipc._errors.IpcAssertionError: timeout not honoured" in summary
 
 
