@@ -45,7 +45,8 @@ pre.message{background:#fff3f3;border-left:4px solid #d03a3a;padding:.5rem;white
 .passed{color:#2e9d4f}.failed,.error{color:#d03a3a}.skipped{color:#888}
 .muted{color:#777;font-size:.9em}
 .failing{background:#fff;color:#7d1d1d;border-radius:3px;padding:0 .3rem;font-size:.85em;font-weight:bold}table.events td{font-size:.85em}
-#only-failing:checked ~ table.grid td.cell:not(.has-failed){opacity:.25}
+#only-failing:checked ~ .scroll table.grid td.cell:not(.has-failed){opacity:.25}
+div.scroll{overflow-x:auto;max-width:100%}
 """
 
 SCRIPT = """
@@ -270,7 +271,7 @@ def render_html(document: Mapping[str, Any]) -> str:
     legend = "".join(f'<span style="background:{colour}">{escape(label)}</span>' for label, colour in COLOURS.items())
     grid_html = (
         f'<input type="checkbox" id="only-failing"> <label for="only-failing">fade cells without failing tests</label>'
-        f'<table class="grid"><tr><th>dependency \\ fault</th>{head}</tr>{"".join(body)}</table>'
+        f'<div class="scroll"><table class="grid"><tr><th>dependency \\ fault</th>{head}</tr>{"".join(body)}</table></div>'
         if grid else '<p class="empty-report">Nothing was recorded.</p>'
     )
     return (

@@ -85,6 +85,12 @@ def test_report_renders_without_errors_and_matches_the_json(browser: Any, sessio
     assert failing == {(cell["dependency"], cell["fault"]) for cell in document["cells"] if cell["failed"]} != set()
     colours = {outcome: colour for outcome, _, colour in shown.values()}
     assert len(set(colours.values())) == len(colours), f"each outcome has its own colour: {colours}"
+    browser.find_element(By.ID, "only-failing").click()
+    faded = {
+        (td.get_attribute("data-dependency"), td.get_attribute("data-fault")): td.value_of_css_property("opacity")
+        for td in browser.find_elements(By.CSS_SELECTOR, "table.grid td.cell")
+    }
+    assert {key for key, opacity in faded.items() if opacity == "1"} == failing
     lanes = browser.find_elements(By.CSS_SELECTOR, "section.test svg.timeline")
     assert len(lanes) == sum(1 for trace in document["tests"].values() if trace["timeline"])
 
