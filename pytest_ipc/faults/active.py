@@ -21,6 +21,7 @@ from pytest_ipc import _proofs
 from pytest_ipc.faults.errors import FaultNeverFired
 from pytest_ipc.faults.layers import Injection, Layer, check_fault, layer_of
 from pytest_ipc.faults.vocabulary import Fault
+from pytest_ipc.report import recorder  # each fault's span goes on the running test's timeline
 
 if TYPE_CHECKING:
     from pytest_ipc._observed import ObservedStub
@@ -36,10 +37,12 @@ class ActiveFault:
         self.layer = layer
         self.injection = injection
         self.must_fire = True
+        self.noted = recorder.fault_started(self, f"{fault.describe()} at the {layer.name} layer")
 
     def heal(self) -> None:
         """Remove the fault (idempotent): the dependency recovers."""
         self.injection.remove()
+        recorder.fault_healed(self, self.noted)
 
     def activations(self) -> int | None:
         """How often the fault fired so far; None when the layer cannot count (a real Toxiproxy)."""

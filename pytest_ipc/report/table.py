@@ -1,8 +1,9 @@
-"""Rendering the records: a dependency × fault table for the terminal, and the JSON document."""
+"""Rendering the records: a dependency × fault table for the terminal, the JSON document, and the
+grid of cells (one per dependency × fault) that the HTML and Markdown reports draw from that document."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,9 +72,10 @@ def table_lines(records: Sequence[Record]) -> list[str]:
     return [render(cells[0]), render(["-" * width for width in widths]), *(render(line) for line in cells[1:])]
 
 
-def json_document(records: Sequence[Record]) -> dict[str, Any]:
-    """The `--ipc-report` file: the summary rows and every raw record."""
-    return {
+def json_document(records: Sequence[Record], tests: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The `--ipc-report-json` file: the summary rows, every raw record, each test's trace (how it
+    ended, its failure message, its timeline) and the cells of the grid (derived: `cells`)."""
+    document: dict[str, Any] = {
         "format": JSON_FORMAT_VERSION,
         "outcomes": [outcome.value for outcome in Outcome],
         "summary": [
@@ -89,4 +91,42 @@ def json_document(records: Sequence[Record]) -> dict[str, Any]:
             for row in rows(records)
         ],
         "records": [entry.to_json() for entry in records],
+        "tests": {name: dict(trace) for name, trace in sorted((tests or {}).items())},
     }
+    document["cells"] = cells(document)
+    return document
+
+
+def worst(outcomes: Iterable[str]) -> str:
+    """The worst of these outcome labels (the vocabulary is ordered best first)."""
+    order = [outcome.value for outcome in Outcome]
+    return max(outcomes, key=order.index)
+
+
+def cells(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The grid's cells from a JSON report's ``records`` and ``tests`` (also a merged one): per
+    dependency × fault, its worst outcome (the colour), the count of each outcome, every latency and
+    the tests behind it, those that failed apart. Recomputed from the raw data, never read back."""
+    order = [outcome.value for outcome in Outcome]
+    tests: Mapping[str, Mapping[str, Any]] = document.get("tests") or {}
+    grouped: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for entry in document.get("records", []):
+        grouped.setdefault((str(entry["dependency"]), str(entry["fault"])), []).append(entry)
+    result = []
+    for (dependency, fault), entries in sorted(grouped.items()):
+        labels = [str(Outcome.parse(entry["outcome"]).value) for entry in entries]
+        latencies = sorted(float(entry["latency"]) for entry in entries)
+        names = sorted({str(entry.get("test", "")) for entry in entries} - {""})
+        result.append({
+            "dependency": dependency,
+            "fault": fault,
+            "outcome": worst(labels),
+            "outcomes": {label: labels.count(label) for label in order if label in labels},
+            "count": len(entries),
+            "latencies": [round(latency, 6) for latency in latencies],
+            "median": round(latencies[(len(latencies) - 1) // 2] / 2 + latencies[len(latencies) // 2] / 2, 6),
+            "maximum": round(latencies[-1], 6),
+            "tests": names,
+            "failed": [name for name in names if tests.get(name, {}).get("outcome") in ("failed", "error")],
+        })
+    return result

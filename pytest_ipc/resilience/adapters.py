@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.report.recorder import note
 from pytest_ipc.resilience.calls import ResilienceUsageError
 
 STATES = ("closed", "open", "half-open")
@@ -28,6 +29,7 @@ class BreakerStates:
     def record(self, old: str, new: str) -> None:
         if old != new:
             self.transitions.append((time.monotonic(), old, new))
+            note("breaker", f"{old} → {new}")  # the running test's timeline in the resilience report
 
     def poll(self) -> None:
         """Read the state of a hook-less library; a no-op for the others."""

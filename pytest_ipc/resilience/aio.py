@@ -109,6 +109,7 @@ async def assert_breaker(
             route=route, fail_fast=fail_fast, calls_while_open=calls_while_open, concurrent=concurrent, hold=hold,
             call_timeout=call_timeout, observer=observer,
         ),
+        fault=failure or faults.status(503),
     )  # fmt: skip
 
 
@@ -123,7 +124,8 @@ async def assert_retry_jitter(
     call_timeout: float = 5.0,
 ) -> list[float]:
     """Async form of `pytest_ipc.resilience.assert_retry_jitter`."""
-    return await drive_async(call, jitter_probe(stub, clients, window, failure or faults.status(503), most, call_timeout))
+    failure = failure or faults.status(503)
+    return await drive_async(call, jitter_probe(stub, clients, window, failure, most, call_timeout), fault=failure)
 
 
 async def assert_deadline_honoured(call: AsyncCall, stub: RpcStub, budget: float, *, slack: float = 0.3) -> CallOutcome:

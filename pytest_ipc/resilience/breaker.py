@@ -191,4 +191,5 @@ def assert_breaker(
             route=route, fail_fast=fail_fast, calls_while_open=calls_while_open, concurrent=concurrent, hold=hold,
             call_timeout=call_timeout, observer=observer,
         ),
+        fault=failure or faults.status(503),
     )  # fmt: skip

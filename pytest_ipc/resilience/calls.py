@@ -22,11 +22,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 
-from pytest_ipc._errors import IpcUsageError
+from pytest_ipc._errors import IpcAssertionError, IpcUsageError
+from pytest_ipc.resilience._reporting import Watch
+
+if TYPE_CHECKING:
+    from pytest_ipc.faults.vocabulary import Fault
 
 Call = Callable[[], object]
 AsyncCall = Callable[[], Awaitable[object]]
@@ -123,20 +127,27 @@ def timed_calls(call: Call, count: int, wait_up_to: float, enough: Callable[[], 
     return outcomes
 
 
-def drive(call: Call, probe: Probe[T]) -> T:
-    """Run `probe` with threads and `time.sleep`; returns what the probe returns."""
+def drive(call: Call, probe: Probe[T], *, fault: Fault | None = None) -> T:
+    """Run `probe` with threads and `time.sleep`; returns what the probe returns. The calls and the
+    verdict go in the resilience report (`fault`: what the probe is about, when it injects several)."""
     check_callable(call)
+    watch = Watch(getattr(probe, "__name__", ""), fault)
     answer: object = None
     while True:
         try:
             step = probe.send(answer)
         except StopIteration as done:
+            watch.passed()
             return done.value  # type: ignore[no-any-return]
+        except IpcAssertionError:
+            watch.failed()
+            raise
         if isinstance(step, Sleep):
             time.sleep(max(0.0, step.until - time.monotonic()))
             answer = None
         else:
             answer = timed_calls(call, step.count, step.wait_up_to, step.enough)
+            watch.calls(answer)
 
 
 # -- the caller's event loop ------------------------------------------------------------------------
@@ -181,20 +192,27 @@ async def timed_calls_async(
     return outcomes
 
 
-async def drive_async(call: AsyncCall, probe: Probe[T]) -> T:
-    """Run `probe` on the running loop with tasks and `asyncio.sleep`; returns what the probe returns."""
+async def drive_async(call: AsyncCall, probe: Probe[T], *, fault: Fault | None = None) -> T:
+    """Run `probe` on the running loop with tasks and `asyncio.sleep`; returns what the probe returns
+    (reported as `drive` does)."""
     check_callable(call)
+    watch = Watch(getattr(probe, "__name__", ""), fault)
     answer: object = None
     while True:
         try:
             step = probe.send(answer)
         except StopIteration as done:
+            watch.passed()
             return done.value  # type: ignore[no-any-return]
+        except IpcAssertionError:
+            watch.failed()
+            raise
         if isinstance(step, Sleep):
             await anyio.sleep(max(0.0, step.until - time.monotonic()))
             answer = None
         else:
             answer = await timed_calls_async(call, step.count, step.wait_up_to, step.enough)
+            watch.calls(answer)
 
 
 # -- argument checks --------------------------------------------------------------------------------

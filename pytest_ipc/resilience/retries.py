@@ -181,4 +181,5 @@ def assert_retry_jitter(
     the clients retry in lockstep. A burst whose first attempts a busy host spread over more than
     50 ms is measured again (three bursts at most; the tightest is judged). Give each call its own
     client. Returns the retries' times from the first attempt."""
-    return drive(call, jitter_probe(stub, clients, window, failure or faults.status(503), most, call_timeout))
+    failure = failure or faults.status(503)
+    return drive(call, jitter_probe(stub, clients, window, failure, most, call_timeout), fault=failure)

@@ -82,8 +82,10 @@ BAD_MARKERS = {
     "test_bad_name": ('faults=["latncy"]', "unknown fault 'latncy'; choose one of: latency, hang, outage, "),
     "test_bad_layer": ('faults=["hang"], layers=["tcp"]', "unknown fault layer 'tcp'; choose one of: respx, stub, proxy"),
     "test_bad_empty": ("faults=[]", "faults= must be a non-empty list of faults"),
-    "test_bad_positional": ('"hang"', "takes only the keyword arguments faults, layers, must_fire; got ['hang']"),
-    "test_bad_keyword": ('faults=["hang"], layer=["stub"]', "takes only the keyword arguments faults, layers, must_fire; got ['layer']"),
+    "test_bad_positional": ('"hang"', "takes only the keyword arguments faults, layers, must_fire, dependency; got ['hang']"),
+    "test_bad_keyword": (
+        'faults=["hang"], layer=["stub"]', "takes only the keyword arguments faults, layers, must_fire, dependency; got ['layer']"
+    ),
     "test_bad_pair": (
         'faults=["hang"], layers=["respx"]',
         "hang cannot be injected at the respx layer (respx answers in-process at once: it cannot hold a real socket open or slow one "
