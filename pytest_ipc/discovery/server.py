@@ -144,6 +144,18 @@ class DnsServer:
         self._loop = loop
         return self
 
+    async def _move(self) -> None:
+        """Listen on a fresh port, then close the old one: a query a client sends after its test
+        ended is refused by the closed port instead of being answered from the next test's records."""
+        udp, tcp = self._udp, self._tcp
+        await self._listen()
+        if udp is not None:
+            udp.close()
+        if tcp is not None:
+            tcp.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(tcp.wait_closed(), 1.0)
+
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
         for _attempt in range(BIND_ATTEMPTS):
@@ -198,8 +210,10 @@ class DnsServer:
 
     # -- the per-test protocol of every stub (`pytest_ipc.fixtures._per_test`) -------------------
     def begin_test(self, test: str) -> None:
-        """Serve `test` from here on, with no records, faults or queries of an earlier test."""
+        """Serve `test` from here on, on a port of its own, with no records, faults or queries of an earlier test."""
         self.reset()
+        if self._loop is not None and not self._wanted_port:
+            self._loop.run(self._move())
         self.test = test
 
     def end_test(self) -> None:

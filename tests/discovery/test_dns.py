@@ -10,6 +10,7 @@ import time
 
 import aiodns
 import aiodns.error
+import dns.exception
 import dns.message
 import dns.query
 import dns.resolver
@@ -186,3 +187,23 @@ def test_nothing_leaks() -> None:
     for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):  # both sockets are closed: the port binds again
         with socket.socket(socket.AF_INET, kind) as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_a_late_query_never_gets_the_next_tests_records() -> None:
+    """Each test is served on a port of its own: a client still resolving after its test ended is
+    refused by the closed port, not answered from the records of the test that runs next."""
+    with DnsServer() as server:
+        server.begin_test("test_one")
+        server.add("orders", "A", "127.0.0.11")
+        first_port = server.port
+        server.end_test()
+        server.begin_test("test_two")
+        server.add("orders", "A", "127.0.0.99")
+        assert server.port != first_port
+        with pytest.raises((ConnectionRefusedError, dns.exception.Timeout)):
+            dns.query.udp(dns.message.make_query("orders.ipc.test", "A"), server.nameserver, port=first_port, timeout=0.5)
+        with pytest.raises(ConnectionRefusedError):
+            dns.query.tcp(dns.message.make_query("orders.ipc.test", "A"), server.nameserver, port=first_port, timeout=0.5)
+        assert [query.test for query in server.queries()] == []
+        answer = dns.query.udp(dns.message.make_query("orders.ipc.test", "A"), server.nameserver, port=server.port, timeout=1)
+        assert [item.address for rrset in answer.answer for item in rrset] == ["127.0.0.99"]

@@ -89,6 +89,7 @@ async def test_async_forms(orders: StubGroup, async_library: str) -> None:
         return AsyncOrders(async_library, Balancer(fixed(orders.addresses), **balancing))  # type: ignore[arg-type]
 
     good, sticky, stubborn, unbounded = make(eject_for=5.0, per_instance=2), make(sticky=True), make(eject_for=None), make()
+    fresh, capped = make(eject_for=0.4), make(per_instance=2)
     try:
         await aio.assert_spread(orders, call=good.order)
         with pytest.raises(AssertionError, match=r"calls not spread .* the client sticks to one instance"):
@@ -96,13 +97,12 @@ async def test_async_forms(orders: StubGroup, async_library: str) -> None:
         await aio.assert_routes_around(orders, 0, call=good.order)
         with pytest.raises(AssertionError, match=r"the client keeps calling a failing instance"):
             await aio.assert_routes_around(orders, 0, call=stubborn.order)
-        fresh = make(eject_for=0.4)
         await aio.assert_outlier_ejected(orders, 1, call=fresh.order, cool_down=0.4)
-        await aio.assert_instance_cap(orders, 2, call=make(per_instance=2).order)
+        await aio.assert_instance_cap(orders, 2, call=capped.order)
         with pytest.raises(AssertionError, match=r"per-instance limit exceeded"):
             await aio.assert_instance_cap(orders, 2, call=unbounded.order)
     finally:
-        for each in (good, sticky, stubborn, unbounded):
+        for each in (good, sticky, stubborn, unbounded, fresh, capped):
             await each.close()
 
 
