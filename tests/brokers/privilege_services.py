@@ -4,6 +4,7 @@ every backend), and whether a user's login still gets in."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 
 import nats
@@ -20,15 +21,18 @@ from pytest_ipc.brokers.nats import NatsRequester
 from pytest_ipc.brokers.privileges import BrokerUser
 
 
-async def nats_service(user: BrokerUser, subscribe: list[str], publish: list[str]) -> list[str]:
+async def nats_service(
+    user: BrokerUser, subscribe: list[str], publish: list[str], tls: ssl.SSLContext | None = None
+) -> list[str]:
     """A NATS service: subscribes, publishes one message to each subject, flushes; returns the
-    errors its client reported (a permissions violation arrives through the error callback)."""
+    errors its client reported (a permissions violation arrives through the error callback).
+    `tls`: the context for a TLS port."""
     errors: list[str] = []
 
     async def on_error(error: Exception) -> None:
         errors.append(str(error))
 
-    client = await nats.connect(user.url, connect_timeout=5, allow_reconnect=False, error_cb=on_error)
+    client = await nats.connect(user.url, connect_timeout=5, allow_reconnect=False, error_cb=on_error, tls=tls)
     try:
         for subject in subscribe:
             await client.subscribe(subject)

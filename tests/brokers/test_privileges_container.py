@@ -21,6 +21,8 @@ from pytest_ipc.brokers.handles import IsolatedBroker
 from pytest_ipc.brokers.kinds import KINDS
 from pytest_ipc.brokers.privileges import assert_least_privilege
 from pytest_ipc.brokers.server import BrokerServer
+from pytest_ipc.brokers.tls import ListenerTls
+from pytest_ipc.tls import CertificateAuthority
 from tests.brokers.privilege_services import logs_in, mqtt_service, nats_service
 
 pytestmark = pytest.mark.docker
@@ -170,3 +172,23 @@ def test_the_config_directory_goes_with_the_container() -> None:
     assert directory is not None and any(directory.iterdir())
     containers.close()
     assert not Path(directory).exists()
+
+
+@pytest.mark.slow  # a container of its own
+def test_users_of_a_nats_container_over_tls_keep_its_tls_across_reloads(ipc_tls_ca: CertificateAuthority) -> None:
+    """The reloaded config keeps the TLS section (mounted certificate paths): users log in over TLS."""
+    if (reason := docker_engine.docker_unavailable_reason() or docker_engine.missing_image_reason(IMAGES["nats"])) is not None:
+        pytest.skip(reason)
+    tls, spec = ListenerTls.issue(ipc_tls_ca, mutual=True), KINDS["nats"]
+    container = ContainerBroker("nats", spec.container_tls(IMAGES["nats"], tls), spec.external_isolation, tls=tls).start()
+    try:
+        for handle in handle_on(container):
+            publisher = handle.user("orders-publisher", publish=["orders.created"])
+            created, audit = handle.name("orders.created"), handle.name("audit.orders")
+            assert asyncio.run(nats_service(publisher, [], [created], tls=tls.client_context())) == []
+            assert_least_privilege(publisher)
+            asyncio.run(nats_service(publisher, [], [audit], tls=tls.client_context()))
+            with pytest.raises(LeastPrivilegeError, match=rf"publish on subject '{audit}' \(PUBLISH\): granted publish '{created}'"):
+                assert_least_privilege(publisher)
+    finally:
+        container.stop()
