@@ -75,7 +75,8 @@ class ContainerSpec:
     """What to run. `ports` names container-side TCP ports, e.g. {"amqp": 5672, "stomp": 61613}.
 
     A missing image makes the backend unavailable unless `pull` allows pulling it on start (which
-    needs a reachable registry). `volumes` maps host paths to container paths, mounted read-only. `network` (from
+    needs a reachable registry). `volumes` maps host paths to container paths, mounted read-only;
+    `writable_volumes` likewise, read-write (files the service writes for the test process). `network` (from
     `private_network()`) and `network_aliases` let containers reach each other by name.
     `ready` is polled with the host-side endpoint until it returns True; an exception counts as
     "not yet" (the last one is reported on timeout); give its clients short timeouts, a probe that
@@ -94,6 +95,7 @@ class ContainerSpec:
     network_aliases: Sequence[str] = ()
     volumes: Mapping[str, str] = field(default_factory=dict)
     pull: bool = False
+    writable_volumes: Mapping[str, str] = field(default_factory=dict)
 
 
 def owner_labels() -> dict[str, str]:
@@ -179,6 +181,11 @@ class ContainerBackend:
         self._running_container().start()
         return self._wait_until_ready()
 
+    def signal(self, name: str) -> None:
+        """Send signal `name` (e.g. ``"SIGHUP"``) to the container's main process, as ``docker kill
+        --signal`` does: no tool inside the image is needed."""
+        self._running_container().kill(signal=name)
+
     def exec(self, command: list[str]) -> str:
         """Run `command` in the running container (as `docker exec` does) and return its output; a
         failing command raises `ContainerStartError` with that output."""
@@ -203,6 +210,8 @@ class ContainerBackend:
             container.with_command(list(self.spec.command))
         for host_path, container_path in self.spec.volumes.items():
             container.with_volume_mapping(host_path, container_path, mode="ro")
+        for host_path, container_path in self.spec.writable_volumes.items():
+            container.with_volume_mapping(host_path, container_path, mode="rw")
         # Host ports are chosen here, not by the engine, which would pick new ones on every restart.
         # testcontainers types them as int; docker-py also takes (host_ip, port), and we need the IP.
         for port in self.spec.ports.values():

@@ -27,7 +27,8 @@ class BrokerKindSpec:
     """The container recipe with a TLS listener (``--ipc-<kind>-tls``)."""
     external_users: UserAdminFactory | None = None
     """Per-test users on a broker we do not own (container, external), where the broker's own
-    administration allows it; None: only the local backend makes them."""
+    administration allows it; None: only brokers pytest-ipc started make them (the local backend, and
+    the container backend where the recipe mounts the kind's config, `ContainerRecipe.config`)."""
     container_users: ContainerUserAdminFactory | None = None
     """Per-test users on a broker in a container, administered inside it (before `external_users`)."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_ipc._net import LOOPBACK, accepts_connections
-from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_container import CONFIG_DIR, ContainerRecipe
 from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
@@ -48,6 +48,31 @@ def mosquitto_password_line(username: str, password: str) -> str:
     salt = os.urandom(12)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, 101)
     return f"{username}:$7$101${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}\n"
+
+
+def write_logins(directory: Path, logins: dict[str, tuple[str, str]], anonymous_acl: str = "") -> None:
+    """The password and ACL files of a Mosquitto we start: login -> (password, its ACL lines);
+    `anonymous_acl`: what clients without a login may do (none, unless the config allows them)."""
+    for name, content in (
+        ("passwd", "".join(mosquitto_password_line(user, password) for user, (password, _) in logins.items())),
+        ("acl", anonymous_acl + "".join(f"user {user}\n{acl}" for user, (_, acl) in logins.items())),
+    ):
+        (directory / name).write_text(content)
+        (directory / name).chmod(0o600)
+
+
+def reload_logins(
+    rewrite: Callable[[], None], send_reload: Callable[[], None], endpoint: BrokerEndpoint, *, present: bool, where: str
+) -> None:
+    """Rewrite a Mosquitto's logins and signal it to reload them; returns once the endpoint's login
+    logs in (`present`) or is refused (not `present`); `where` names its log for a timeout."""
+    rewrite()
+    send_reload()
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while login_accepted(endpoint) != present:
+        if time.monotonic() > deadline:
+            raise BrokerError(f"mosquitto did not reload its logins within {RELOAD_TIMEOUT} s (see {where})")
+        time.sleep(0.01)
 
 
 def mqtt_ready(endpoint: BrokerEndpoint) -> bool:
@@ -202,25 +227,19 @@ class LocalMosquitto(LocalBroker):
 
     def _write_logins(self, base: Path) -> None:
         """The password and ACL files: the session's login may do anything, per-test users what they were given."""
-        logins = {self.username: (self.password, "topic readwrite #\n"), **self.extra_users}
-        for name, content in (
-            ("passwd", "".join(mosquitto_password_line(user, password) for user, (password, _) in logins.items())),
-            ("acl", "".join(f"user {user}\n{acl}" for user, (_, acl) in logins.items())),
-        ):
-            (base / name).write_text(content)
-            (base / name).chmod(0o600)
+        write_logins(base, {self.username: (self.password, "topic readwrite #\n"), **self.extra_users})
 
     def reload(self, username: str, password: str, *, present: bool) -> None:
         """Write the logins again and have Mosquitto reload them (SIGHUP); returns once `username`
         logs in (`present`) or is refused (not `present`)."""
-        self._write_config(self.base)
-        os.kill(self.process.pid or 0, signal.SIGHUP)
         endpoint = dataclasses.replace(self.endpoint, username=username, password=password)
-        deadline = time.monotonic() + RELOAD_TIMEOUT
-        while login_accepted(endpoint) != present:
-            if time.monotonic() > deadline:
-                raise BrokerError(f"mosquitto did not reload its logins within {RELOAD_TIMEOUT} s (see {self.process.log_path})")
-            time.sleep(0.01)
+        reload_logins(
+            lambda: self._write_config(self.base),
+            lambda: os.kill(self.process.pid or 0, signal.SIGHUP),
+            endpoint,
+            present=present,
+            where=str(self.process.log_path),
+        )
 
     def user_admin(self) -> MqttUsers:
         """Per-test users with topic ACLs (`pytest_ipc.brokers.privileges`)."""
@@ -249,43 +268,93 @@ def external_isolation(endpoint: BrokerEndpoint, path: str) -> TopicRoots:
     return TopicRoots(endpoint)
 
 
+class ContainerMosquittoConfig:
+    """The config, password and ACL files of a Mosquitto container, in the host directory it reads at
+    `CONFIG_DIR` (the same files as a local Mosquitto's): clients without a login may do anything,
+    per-test logins added by `mqtt_users` and reloaded on SIGHUP, everything logged to a file next
+    to them while there are some (their evidence). Mosquitto stays root in the container (``user
+    root``), or it could not read the files, which belong to this process."""
+
+    extra_users: dict[str, tuple[str, str]]
+    """Per-test logins: username -> (password, its ACL lines)."""
+
+    def __init__(self, tls: ListenerTls | None = None) -> None:
+        self.tls = tls
+        self.extra_users = {}
+        self._directory: Path | None = None
+        self._send_reload: Callable[[], None] = lambda: None
+        self._endpoint: BrokerEndpoint | None = None
+        self._users: MqttUsers | None = None
+
+    def attach(self, directory: Path, reload_signal: Callable[[], None]) -> None:
+        self._directory, self._send_reload = directory, reload_signal
+        self.evidence_log.touch()  # ours, not the container's: readable here whoever runs the engine
+        self._write()
+
+    @property
+    def evidence_log(self) -> Path:
+        """Everything Mosquitto logs while a test has users, unbuffered."""
+        if self._directory is None:
+            raise BrokerError("the Mosquitto container's config directory is not attached; start the container first")
+        return self._directory / "mosquitto-all.log"
+
+    def _write(self) -> None:
+        directory = self.evidence_log.parent
+        write_logins(directory, self.extra_users, anonymous_acl="topic readwrite #\ntopic read $SYS/#\n")
+        lines = [
+            *("listener 1883 0.0.0.0", "allow_anonymous true", "persistence false", "log_dest stderr", "user root"),
+            *(f"password_file {CONFIG_DIR}/passwd", f"acl_file {CONFIG_DIR}/acl"),
+        ]
+        if self.extra_users:
+            lines += [f"log_dest file {CONFIG_DIR}/{self.evidence_log.name}", "log_type all"]
+        if self.tls is not None:
+            _, ca, cert, key = self.tls.container_files()
+            lines += ["listener 8883 0.0.0.0", f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
+            lines.append(f"require_certificate {str(self.tls.mutual).lower()}")
+        (directory / "mosquitto.conf").write_text("".join(f"{line}\n" for line in lines))
+
+    def reload(self, username: str, password: str, *, present: bool) -> None:
+        """Write the files again and have Mosquitto reload them (SIGHUP to the container)."""
+        if self._endpoint is None:
+            raise BrokerError("the Mosquitto container has no endpoint yet; ask its backend for user_admin()")
+        endpoint = dataclasses.replace(self._endpoint, username=username, password=password)
+        reload_logins(self._write, self._send_reload, endpoint, present=present, where="the container's output")
+
+    def user_admin(self, endpoint: BrokerEndpoint) -> MqttUsers:
+        self._endpoint = endpoint
+        if self._users is None:
+            self._users = MqttUsers(self)
+        return self._users
+
+
+def _container_spec(image: str, ports: dict[str, int], volumes: dict[str, str] | None = None) -> ContainerSpec:
+    """mosquitto on the mounted config (on the PATH of the official image and ours alike)."""
+
+    def ready(started: ContainerEndpoint) -> bool:
+        return mqtt_ready(BrokerEndpoint("mqtt", started.host, started.ports["main"]))
+
+    return ContainerSpec(
+        image, ports, command=["mosquitto", "-c", f"{CONFIG_DIR}/mosquitto.conf"], volumes=volumes or {}, ready=ready
+    )
+
+
 def container_recipe(image: str) -> ContainerRecipe:
-    """Anonymous (loopback only). The official image listens on its own loopback unless given its
-    bundled no-auth config; any other image must bring a config that listens on every interface."""
-    official = image.startswith("eclipse-mosquitto")
+    """No login needed (loopback only), per-test logins in its mounted password and ACL files."""
 
     def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
         return BrokerEndpoint("mqtt", started.host, started.ports["main"])
 
-    spec = ContainerSpec(
-        image,
-        {"main": 1883},
-        command=["mosquitto", "-c", "/mosquitto-no-auth.conf"] if official else None,
-        ready=lambda started: mqtt_ready(endpoint(started)),
-    )
-    return ContainerRecipe(spec, endpoint)
+    config = ContainerMosquittoConfig()
+    return ContainerRecipe(_container_spec(image, {"main": 1883}), endpoint, config=config)
 
 
 def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
-    """Anonymous plaintext on 1883 and TLS on 8883 with the mounted session-CA files. Mosquitto reads
-    TLS settings from a file only, so the container's shell writes one from the lines given as its
-    arguments (no quoting involved) and execs mosquitto on it, in the official image and ours alike."""
+    """`container_recipe` plus TLS on 8883 with the mounted session-CA files (the plaintext
+    listener stays, for the plugin's own clients)."""
 
     def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
         return BrokerEndpoint("mqtt", started.host, started.ports["main"], extra_ports={TLS_PORT: started.ports[TLS_PORT]})
 
-    volumes, ca, cert, key = tls.container_files()
-    config = [
-        *("listener 1883 0.0.0.0", "allow_anonymous true", "persistence false", "log_dest stderr"),
-        *("listener 8883 0.0.0.0", f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"),
-        f"require_certificate {str(tls.mutual).lower()}",
-    ]
-    conf = "/tmp/pytest-ipc-mosquitto.conf"
-    spec = ContainerSpec(
-        image,
-        {"main": 1883, TLS_PORT: 8883},
-        command=["sh", "-c", f'printf "%s\\n" "$@" > {conf} && exec mosquitto -c {conf}', "sh", *config],
-        volumes=volumes,
-        ready=lambda started: mqtt_ready(endpoint(started)),
-    )
-    return ContainerRecipe(spec, endpoint, tls=True)
+    volumes, *_ = tls.container_files()
+    config = ContainerMosquittoConfig(tls)
+    return ContainerRecipe(_container_spec(image, {"main": 1883, TLS_PORT: 8883}, volumes), endpoint, tls=True, config=config)

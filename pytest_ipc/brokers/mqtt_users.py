@@ -1,5 +1,6 @@
 """Per-test MQTT users with topic read/write ACLs, added to the password and ACL files of a Mosquitto
-we started and reloaded (SIGHUP), and the evidence of what they did.
+we started (a local process, or a container reading them from a mounted directory) and reloaded
+(SIGHUP), and the evidence of what they did.
 
 Mosquitto logs everything (``log_type all``): "New client connected ... as <id> (..., u'<login>')"
 ties a client id to its login, "Received PUBLISH from <id> (..., '<topic>', ...)" is a write,
@@ -14,14 +15,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pytest_ipc.brokers.privileges import Grant, Operation
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pytest_ipc.brokers.endpoint import BrokerEndpoint
     from pytest_ipc.brokers.handles import IsolatedBroker
-    from pytest_ipc.brokers.mqtt import LocalMosquitto
 
 READ, WRITE = "read", "write"
 _CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(.*u'(?P<user>[^']*)'\)")
@@ -29,12 +31,27 @@ _PUBLISH = re.compile(r"(?P<verdict>Received|Denied) PUBLISH from (?P<id>\S+) \(
 _SUBSCRIBED = re.compile(r"^\d+: (?P<id>\S+) (?P<qos>\d+) (?P<filter>\S+)$")
 
 
+class MosquittoLogins(Protocol):
+    """The logins of a Mosquitto we started (`LocalMosquitto`, `ContainerMosquittoConfig`)."""
+
+    extra_users: dict[str, tuple[str, str]]
+    """Per-test logins besides the session's: username -> (password, its ACL lines)."""
+
+    @property
+    def evidence_log(self) -> Path:
+        """Everything Mosquitto logs while there are per-test logins, as this process reads it."""
+
+    def reload(self, username: str, password: str, *, present: bool) -> None:
+        """Write the files with the current `extra_users`; returns once `username` logs in
+        (`present`) or is refused (not `present`)."""
+
+
 class MqttUsers:
-    """`UserAdmin` of a local Mosquitto."""
+    """`UserAdmin` of a Mosquitto we started."""
 
     native: frozenset[str] = frozenset()
 
-    def __init__(self, server: LocalMosquitto) -> None:
+    def __init__(self, server: MosquittoLogins) -> None:
         self.server = server
         self._log_offsets: dict[str, int] = {}
         self._grants: dict[str, tuple[Grant, ...]] = {}

@@ -15,14 +15,14 @@ import signal
 import socket
 import ssl
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from pytest_ipc._net import LOOPBACK
-from pytest_ipc.backends.broker_container import ContainerRecipe
+from pytest_ipc.backends.broker_container import CONFIG_DIR, ContainerRecipe
 from pytest_ipc.backends.broker_local import LocalBroker
 from pytest_ipc.backends.container import ContainerEndpoint, ContainerSpec
 from pytest_ipc.backends.local import LocalProcess
@@ -34,6 +34,45 @@ from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 
 INSTALL_HINT = "apt-get install nats-server"
 RELOAD_TIMEOUT = 10.0
+
+
+def users_conf(username: str, password: str, extra_users: Collection[str], *, anonymous: bool = False) -> str:
+    """The ``authorization`` of a server we start: the session's login (which clients without a
+    login get, when `anonymous`) and the per-test users' entries (`nats_users`), whose commands the
+    server then traces into its log as their evidence."""
+    return (
+        f"authorization {{ users: [ {{ user: {json.dumps(username)}, password: {json.dumps(password)} }}"
+        + "".join(f", {entry}" for entry in extra_users)
+        + " ] }\n"
+        + (f"no_auth_user: {json.dumps(username)}\n" if anonymous else "")
+        + ("trace: true\n" if extra_users else "")
+    )
+
+
+def tls_conf(ca: str, cert: str, key: str, *, mutual: bool) -> str:
+    """TLS on the client port with the session CA's files (paths as the server sees them); `verify`
+    (mutual TLS) refuses clients without a certificate."""
+    return f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n  ca_file: "{ca}"\n  verify: {str(mutual).lower()}\n}}\n'
+
+
+def reload_config(log: Path, rewrite: Callable[[], None], send_reload: Callable[[], None]) -> None:
+    """Rewrite a server's config and signal it to reload; returns once its log says it has (polling
+    /varz costs the server more than the reload)."""
+    offset = log.stat().st_size if log.exists() else 0
+    rewrite()
+    send_reload()
+    deadline = time.monotonic() + RELOAD_TIMEOUT
+    while True:
+        with log.open("rb") as lines:
+            lines.seek(offset)
+            outcome = [line for line in lines if b"Reloaded server configuration" in line or b"Failed to reload" in line]
+        if outcome and b"Failed to reload" in outcome[0]:
+            raise BrokerError(f"nats-server refused its new config: {outcome[0].decode(errors='replace').strip()}")
+        if outcome:
+            return
+        if time.monotonic() > deadline:
+            raise BrokerError(f"nats-server did not reload its config within {RELOAD_TIMEOUT} s (see {log})")
+        time.sleep(0.005)
 
 
 def nats_healthy(monitor_port: int, host: str = LOOPBACK) -> bool:
@@ -182,47 +221,24 @@ class LocalNats(LocalBroker):
             f'listen: "{LOOPBACK}:{self.ports["main"]}"\n'
             f'http: "{LOOPBACK}:{self.ports["monitor"]}"\n'
             f'jetstream {{ store_dir: "{base / "jetstream"}" }}\n'
-            f'authorization {{ users: [ {{ user: "{self.username}", password: "{self.password}" }}'
-            + "".join(f", {entry}" for entry in self.extra_users)
-            + " ] }\n"
-            # The per-test users' commands are their evidence (`nats_users`); only logged while there are some.
-            + ("trace: true\n" if self.extra_users else "")
+            + users_conf(self.username, self.password, self.extra_users)
             + self._tls_conf()
         )
 
     def _tls_conf(self) -> str:
-        """TLS on the client port with the session CA's files; `verify` (mutual TLS) refuses clients
-        without a certificate."""
         if self.tls is None:
             return ""
-        return (
-            "tls {\n"
-            f'  cert_file: "{self.tls.server_certificate.cert_path}"\n'
-            f'  key_file: "{self.tls.server_certificate.key_path}"\n'
-            f'  ca_file: "{self.tls.bundle_path}"\n'
-            f"  verify: {str(self.tls.mutual).lower()}\n"
-            "}\n"
-        )
+        certificate = self.tls.server_certificate
+        return tls_conf(str(self.tls.bundle_path), str(certificate.cert_path), str(certificate.key_path), mutual=self.tls.mutual)
+
+    @property
+    def evidence_log(self) -> Path:
+        """The server's log: its trace of per-test users' commands and its permission violations."""
+        return self.process.log_path
 
     def reload(self) -> None:
-        """Write the config again and have the server reload it (SIGHUP); returns once its log says
-        it has (polling /varz costs the server more than the reload)."""
-        log = self.process.log_path
-        offset = log.stat().st_size
-        self.configure(self.base)
-        os.kill(self.process.pid or 0, signal.SIGHUP)
-        deadline = time.monotonic() + RELOAD_TIMEOUT
-        while True:
-            with log.open("rb") as lines:
-                lines.seek(offset)
-                outcome = [line for line in lines if b"Reloaded server configuration" in line or b"Failed to reload" in line]
-            if outcome and b"Failed to reload" in outcome[0]:
-                raise BrokerError(f"nats-server refused its new config: {outcome[0].decode(errors='replace').strip()}")
-            if outcome:
-                return
-            if time.monotonic() > deadline:
-                raise BrokerError(f"nats-server did not reload its config within {RELOAD_TIMEOUT} s (see {log})")
-            time.sleep(0.005)
+        """Write the config again and have the server reload it (SIGHUP)."""
+        reload_config(self.evidence_log, lambda: self.configure(self.base), lambda: os.kill(self.process.pid or 0, signal.SIGHUP))
 
     def user_admin(self) -> NatsUsers:
         """Per-test users with subject permissions (`pytest_ipc.brokers.privileges`)."""
@@ -251,10 +267,69 @@ def external_isolation(endpoint: BrokerEndpoint, path: str) -> SubjectPrefixes:
     return SubjectPrefixes(endpoint)
 
 
+class ContainerNatsConfig:
+    """The config of a NATS container, in the host directory it reads at `CONFIG_DIR` (the same
+    authorization and TLS sections as a local server's): no login needed from clients (they get the
+    session's, which may do anything), per-test users added by `nats_users` and reloaded on SIGHUP,
+    the log (their evidence) written next to it."""
+
+    extra_users: tuple[str, ...] = ()
+
+    def __init__(self, tls: ListenerTls | None = None) -> None:
+        self.tls = tls
+        self.username, self.password = "pytest-ipc", secrets.token_urlsafe(16)
+        self._directory: Path | None = None
+        self._send_reload: Callable[[], None] = lambda: None
+        self._users: NatsUsers | None = None
+
+    def attach(self, directory: Path, reload_signal: Callable[[], None]) -> None:
+        self._directory, self._send_reload = directory, reload_signal
+        self.evidence_log.touch()  # ours, not the container's: readable here whoever runs the engine
+        self._write()
+
+    @property
+    def evidence_log(self) -> Path:
+        if self._directory is None:
+            raise BrokerError("the NATS container's config directory is not attached; start the container first")
+        return self._directory / "nats.log"
+
+    def _write(self) -> None:
+        tls = ""
+        if self.tls is not None:
+            _, ca, cert, key = self.tls.container_files()
+            tls = tls_conf(ca, cert, key, mutual=self.tls.mutual)
+        (self.evidence_log.parent / "nats.conf").write_text(
+            'listen: "0.0.0.0:4222"\nhttp: "0.0.0.0:8222"\njetstream { store_dir: "/var/lib/nats" }\n'
+            f'log_file: "{CONFIG_DIR}/nats.log"\n'
+            + users_conf(self.username, self.password, self.extra_users, anonymous=True)
+            + tls
+        )
+
+    def reload(self) -> None:
+        """Write the config again and have the server reload it (SIGHUP to the container)."""
+        reload_config(self.evidence_log, self._write, self._send_reload)
+
+    def user_admin(self, endpoint: BrokerEndpoint) -> NatsUsers:
+        if self._users is None:
+            self._users = NatsUsers(self)
+        return self._users
+
+
+def _container_spec(image: str, volumes: dict[str, str] | None = None) -> ContainerSpec:
+    """nats-server on the mounted config: the official image's entrypoint is nats-server itself,
+    any other image must have it on its PATH."""
+    server = [] if image.startswith("nats:") else ["nats-server"]
+    return ContainerSpec(
+        image,
+        {"main": 4222, "monitor": 8222},
+        command=[*server, "-c", f"{CONFIG_DIR}/nats.conf"],
+        volumes=volumes or {},
+        ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
+    )
+
+
 def container_recipe(image: str) -> ContainerRecipe:
-    """No auth (loopback only). The official image's entrypoint is nats-server itself and needs
-    JetStream and monitoring switched on; any other image's own command must switch on both."""
-    official = image.startswith("nats:")
+    """JetStream and monitoring on, no login needed (loopback only), per-test users in its mounted config."""
 
     def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
         return BrokerEndpoint(
@@ -264,32 +339,24 @@ def container_recipe(image: str) -> ContainerRecipe:
             extra_ports={"monitor": started.ports["monitor"]},
         )
 
-    spec = ContainerSpec(
-        image,
-        {"main": 4222, "monitor": 8222},
-        command=["-js", "-m", "8222"] if official else None,
-        ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
-    )
-    return ContainerRecipe(spec, endpoint)
+    config = ContainerNatsConfig()
+    return ContainerRecipe(_container_spec(image), endpoint, config=config)
 
 
 def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
     """`container_recipe` with TLS on the client port (TLS only, as locally) from the mounted
-    session-CA files; cleanup speaks TLS. Another image than the official one must have nats-server
-    on its PATH: the command is given whole."""
+    session-CA files; cleanup speaks TLS."""
 
     def endpoint(started: ContainerEndpoint) -> BrokerEndpoint:
         ports = {"monitor": started.ports["monitor"], TLS_PORT: started.ports["main"]}
         return BrokerEndpoint("nats", started.host, started.ports["main"], extra_ports=ports, tls=True)
 
-    volumes, ca, cert, key = tls.container_files()
-    server = [] if image.startswith("nats:") else ["nats-server", "-a", "0.0.0.0", "-p", "4222"]
-    flags = ["-js", "-m", "8222", "--tls", "--tlscert", cert, "--tlskey", key, "--tlscacert", ca]
-    spec = ContainerSpec(
-        image,
-        {"main": 4222, "monitor": 8222},
-        command=[*server, *flags, *(["--tlsverify"] if tls.mutual else [])],
-        volumes=volumes,
-        ready=lambda started: nats_healthy(started.ports["monitor"], started.host),
+    volumes, *_ = tls.container_files()
+    config = ContainerNatsConfig(tls)
+    return ContainerRecipe(
+        _container_spec(image, volumes),
+        endpoint,
+        tls=True,
+        isolation=lambda endpoint, path: SubjectPrefixes(endpoint, tls),
+        config=config,
     )
-    return ContainerRecipe(spec, endpoint, tls=True, isolation=lambda endpoint, path: SubjectPrefixes(endpoint, tls))

@@ -1,5 +1,6 @@
 """Per-test NATS users with subject permissions (publish/subscribe allow and deny), added to the
-config of a server we started and reloaded (SIGHUP), and the evidence of what they did.
+config of a server we started (a local process, or a container reading its config from a mounted
+directory) and reloaded (SIGHUP), and the evidence of what they did.
 
 While a test has users, the server traces the protocol in its log: each connection's CONNECT names
 its login, its PUB/HPUB and SUB lines name the subjects it used, and "Publish Violation" /
@@ -12,15 +13,16 @@ import dataclasses
 import json
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.brokers.privileges import Grant, Operation
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pytest_ipc.brokers.endpoint import BrokerEndpoint
     from pytest_ipc.brokers.handles import IsolatedBroker
-    from pytest_ipc.brokers.nats import LocalNats
 
 PUBLISH, SUBSCRIBE = "publish", "subscribe"
 _TRACED = re.compile(r" - cid:(?P<cid>\d+) - .*?<<- \[(?P<verb>CONNECT|PUB|HPUB|SUB) (?P<rest>.*)\]$")
@@ -49,12 +51,26 @@ class _Entry:
         return f"{{ user: {json.dumps(self.username)}, password: {json.dumps(self.password)}, permissions: {{ {', '.join(sides)} }} }}"
 
 
+class NatsConfig(Protocol):
+    """The config of a NATS server we started (`LocalNats`, `ContainerNatsConfig`)."""
+
+    extra_users: tuple[str, ...]
+    """Entries of ``authorization.users`` besides the session's login."""
+
+    @property
+    def evidence_log(self) -> Path:
+        """The server's log, as this process reads it."""
+
+    def reload(self) -> None:
+        """Write the config with the current `extra_users`; returns once the server has reloaded it."""
+
+
 class NatsUsers:
-    """`UserAdmin` of a local NATS server."""
+    """`UserAdmin` of a NATS server we started."""
 
     native = frozenset({"publish_deny", "subscribe_deny"})
 
-    def __init__(self, server: LocalNats) -> None:
+    def __init__(self, server: NatsConfig) -> None:
         self.server = server
         self._entries: dict[str, _Entry] = {}
         self._log_offsets: dict[str, int] = {}
@@ -75,14 +91,14 @@ class NatsUsers:
 
     def create(self, handle: IsolatedBroker, username: str, password: str, grants: tuple[Grant, ...]) -> BrokerEndpoint:
         if handle.namespace not in self._log_offsets:
-            log = self.server.process.log_path
+            log = self.server.evidence_log
             self._log_offsets[handle.namespace] = log.stat().st_size if log.exists() else 0
         self._entries[username] = _Entry(username, password, grants)
         self._reload()
         return dataclasses.replace(handle.endpoint, username=username, password=password)
 
     def observe(self, handle: IsolatedBroker, username: str) -> tuple[list[Operation], list[Operation]]:
-        with self.server.process.log_path.open("rb") as log:
+        with self.server.evidence_log.open("rb") as log:
             log.seek(self._log_offsets[handle.namespace])
             lines = log.read().decode(errors="replace").splitlines()
         ours: set[str] = set()

@@ -156,11 +156,14 @@ class UserAdmin(Protocol):
 
 #: Why a kind has no per-test users on a broker pytest-ipc did not start (Redis and RabbitMQ have them there).
 NOT_ADMINISTERED = {
-    "nats": "NATS permissions live in the server's config file, which only a server pytest-ipc started can rewrite and "
-    "reload (SIGHUP), and what a login did shows only in that server's trace log",
-    "mqtt": "Mosquitto's logins and ACLs live in its password and ACL files, which only a Mosquitto pytest-ipc started can "
-    "rewrite and reload (SIGHUP), and what a login did shows only in that broker's log",
+    "nats": "NATS permissions live in the server's config file, which pytest-ipc can rewrite and reload (SIGHUP) only on "
+    "a server it started itself (the local and container backends), and what a login did shows only in that server's trace log",
+    "mqtt": "Mosquitto's logins and ACLs live in its password and ACL files, which pytest-ipc can rewrite and reload (SIGHUP) "
+    "only on a Mosquitto it started itself (the local and container backends), and what a login did shows only in that "
+    "broker's log",
 }
+#: The backends on which pytest-ipc makes a kind's per-test users, where not all of them.
+ADMINISTERED_ON = {"nats": "local or container", "mqtt": "local or container"}
 
 UserAdminFactory = Callable[["BrokerEndpoint"], UserAdmin]
 """Makes a kind's `UserAdmin` for a broker we do not own, from its admin endpoint."""
@@ -176,7 +179,7 @@ def users_of_broker_not_ours(
         why = NOT_ADMINISTERED.get(kind, "its users are not administered by pytest-ipc there")
         raise IpcUsageError(
             f"per-test {kind} users need a {kind} broker pytest-ipc administers, not one on the {backend} backend: {why}. "
-            f"Use --ipc-{kind}-backend local"
+            f"Use --ipc-{kind}-backend {ADMINISTERED_ON.get(kind, 'local')}"
         )
     return factory(endpoint)
 

@@ -6,28 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 
-import nats
 import pika
 import pika.exceptions
 import pytest
 import redis
 import redis.exceptions
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.backends.broker_external import ExternalBroker
 from pytest_ipc.brokers import aio
 from pytest_ipc.brokers.endpoint import BrokerKind
-from pytest_ipc.brokers.errors import BrokerError, LeastPrivilegeError
+from pytest_ipc.brokers.errors import LeastPrivilegeError
 from pytest_ipc.brokers.handles import IsolatedBroker
 from pytest_ipc.brokers.kinds import KINDS
-from pytest_ipc.brokers.mqtt import login_accepted, mqtt_client
-from pytest_ipc.brokers.nats import NatsRequester
 from pytest_ipc.brokers.privileges import BrokerUser, assert_least_privilege
 from pytest_ipc.brokers.server import BrokerServer
+from tests.brokers.privilege_services import logs_in, mqtt_service, nats_service
 
 
 def amqp_channel(user: BrokerUser) -> tuple[pika.BlockingConnection, pika.adapters.blocking_connection.BlockingChannel]:
@@ -143,27 +138,6 @@ class TestRedis:
         assert f"channels {redis_broker.name('events')!r}: never used; remove it" in message
 
 
-async def nats_service(user: BrokerUser, subscribe: list[str], publish: list[str]) -> list[str]:
-    """A NATS service: subscribes, publishes one message to each subject, flushes; returns the
-    errors its client reported (a permissions violation arrives through the error callback)."""
-    errors: list[str] = []
-
-    async def on_error(error: Exception) -> None:
-        errors.append(str(error))
-
-    client = await nats.connect(user.url, connect_timeout=5, allow_reconnect=False, error_cb=on_error)
-    try:
-        for subject in subscribe:
-            await client.subscribe(subject)
-        for subject in publish:
-            await client.publish(subject, b"order-1")
-        await client.flush(timeout=5)
-        await asyncio.sleep(0)  # let the error callback run
-    finally:
-        await client.close()
-    return errors
-
-
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # nats-py runs on asyncio
@@ -208,28 +182,6 @@ class TestNats:
         assert f"subscribe {nats_broker.name('>')!r}: used only for {subject!r}; narrow it to {subject!r}" in str(caught.value)
 
 
-def mqtt_service(user: BrokerUser, subscribe: list[str], publish: list[str]) -> list[int]:
-    """An MQTT service (paho): subscribes, publishes one message to each topic (QoS 1), disconnects;
-    returns the reason codes of its subscriptions."""
-    client = mqtt_client(user.endpoint, f"service-{user.name}")
-    granted: list[int] = []
-    client.on_subscribe = lambda _c, _u, _m, codes, _p: granted.extend(code.value for code in codes)
-    client.connect(user.endpoint.host, user.endpoint.port)
-    client.loop_start()
-    try:
-        for topic in subscribe:
-            client.subscribe(topic, qos=1)
-        for topic in publish:
-            client.publish(topic, b"order-1", qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 5
-        while len(granted) < len(subscribe) and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        client.disconnect()
-        client.loop_stop()
-    return granted
-
-
 class TestMqtt:
     def test_a_service_that_uses_exactly_what_it_was_given_passes(self, mqtt_broker: IsolatedBroker) -> None:
         publisher = mqtt_broker.user("orders-publisher", publish=["orders/created"])
@@ -256,32 +208,6 @@ class TestMqtt:
         message = str(caught.value)
         assert f"read {mqtt_broker.name('#')!r}: used only for {topic!r}; narrow it to {topic!r}" in message
         assert f"write {mqtt_broker.name('orders/done')!r}: never used; remove it" in message
-
-
-def logs_in(user: BrokerUser) -> bool:
-    """Whether the user's login still gets in, with the kind's real client."""
-    endpoint = user.endpoint
-    if endpoint.kind == "rabbitmq":
-        try:
-            pika.BlockingConnection(pika.URLParameters(user.url)).close()
-        except pika.exceptions.AMQPConnectionError:
-            return False
-        return True
-    if endpoint.kind == "redis":
-        try:
-            login = {"username": endpoint.username, "password": endpoint.password}
-            with redis.Redis(endpoint.host, endpoint.port, **login, retry=Retry(NoBackoff(), 0)) as client:
-                client.ping()
-        except (redis.exceptions.AuthenticationError, redis.exceptions.ConnectionError):
-            return False
-        return True
-    if endpoint.kind == "nats":
-        try:
-            NatsRequester(endpoint).close()
-        except BrokerError:
-            return False
-        return True
-    return login_accepted(endpoint)
 
 
 @pytest.mark.parametrize("kind", ["rabbitmq", "redis", "nats", "mqtt"])
@@ -321,8 +247,16 @@ def test_redis_users_work_on_a_redis_we_do_not_own(redis_server: BrokerServer) -
 @pytest.mark.parametrize(
     ("kind", "why"),
     [
-        ("nats", "NATS permissions live in the server's config file, which only a server pytest-ipc started can rewrite and reload"),
-        ("mqtt", "Mosquitto's logins and ACLs live in its password and ACL files, which only a Mosquitto pytest-ipc started"),
+        (
+            "nats",
+            "NATS permissions live in the server's config file, which pytest-ipc can rewrite and reload (SIGHUP) "
+            "only on a server it started itself (the local and container backends)",
+        ),
+        (
+            "mqtt",
+            "Mosquitto's logins and ACLs live in its password and ACL files, which pytest-ipc can rewrite and reload "
+            "(SIGHUP) only on a Mosquitto it started itself (the local and container backends)",
+        ),
     ],
 )
 def test_brokers_we_cannot_administer_say_so(kind: BrokerKind, why: str, request: pytest.FixtureRequest) -> None:
@@ -331,7 +265,7 @@ def test_brokers_we_cannot_administer_say_so(kind: BrokerKind, why: str, request
     try:
         with pytest.raises(IpcUsageError) as refused:
             handle.user("orders-consumer", consume=["orders"])
-        assert why in str(refused.value) and f"Use --ipc-{kind}-backend local" in str(refused.value)
+        assert why in str(refused.value) and f"Use --ipc-{kind}-backend local or container" in str(refused.value)
     finally:
         handle.close()
         server.close()
