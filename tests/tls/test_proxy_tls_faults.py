@@ -106,13 +106,13 @@ def test_a_certificate_fault_at_a_pass_through_proxy_says_which_layers_can(
     https_stub: HttpStub, toxiproxy: ScopedToxiproxy, terminating: Proxy
 ) -> None:
     passing = toxiproxy.create_proxy(https_stub.server.address)
-    needs = r"expired-certificate at the proxy layer needs a proxy that terminates TLS.*layers that can: respx, stub, proxy \(proxy: term"
+    needs = r"expired-certificate at the proxy layer needs a proxy that terminates TLS.*can: respx, stub, proxy, grpc \(proxy: term"
     with pytest.raises(FaultUsageError, match=needs):
         faults.start(faults.expired_certificate(), into=passing)
     read_back = toxiproxy.client.get_proxy(terminating.name)
     with pytest.raises(FaultUsageError, match=r"issues its bad certificate from the proxy's certificate authority"):
         faults.start(faults.unknown_ca(), into=read_back)
-    assert faults.layers_for(faults.expired_certificate()) == ("respx", "stub", "proxy")
+    assert faults.layers_for(faults.expired_certificate()) == ("respx", "stub", "proxy", "grpc")
 
 
 def test_the_tls_fault_endpoint_refuses_what_it_cannot_do_and_reset_takes_the_fault_away(

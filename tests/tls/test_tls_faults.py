@@ -44,8 +44,8 @@ def test_tls_faults_are_named_validated_and_made_by_name() -> None:
 def test_each_tls_fault_names_the_layers_that_can_express_it() -> None:
     assert faults.layers_for(faults.handshake_stall()) == ("respx", "proxy")
     assert faults.layers_for(faults.handshake_reset()) == ("respx", "proxy")
-    for fault in TLS_FAULTS[:-3] + TLS_FAULTS[-1:]:  # a terminating proxy performs them all; the stub all but a held handshake
-        assert faults.layers_for(fault) == ("respx", "stub", "proxy"), fault
+    for fault in TLS_FAULTS[:-3] + TLS_FAULTS[-1:]:  # a terminating proxy: all; stubs (HTTPS, gRPC): all but a held handshake
+        assert faults.layers_for(fault) == ("respx", "stub", "proxy", "grpc"), fault
     with pytest.raises(FaultNotSupported, match=r"handshake-stall \(times=1\) cannot be injected at the proxy layer .*times="):
         faults.check_supported(faults.handshake_stall(times=1), "proxy")
 
