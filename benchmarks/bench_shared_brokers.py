@@ -6,7 +6,7 @@
 - reuse: a fresh process finding a RabbitMQ kept by an earlier session (``--ipc-reuse``) until its
   server is ready and until its first test's vhost is (its modules loaded, as a session has them by
   then), against a cold boot in the same run; and a whole one-test pytest session, cold and warm;
-- suite: a 20-test RabbitMQ suite (a queue per test, publish and get) run serially, under ``-n 2``
+- suite: a 20-test RabbitMQ suite (a queue per test, 100 confirmed publishes and gets) run serially, under ``-n 2``
   with a broker per worker, under ``-n 2`` with one shared broker, and with pytest-rabbitmq's
   fixtures under ``-n 2`` (the same tests on its ``rabbitmq`` connection; skipped unless it is
   importable: ``pip install pytest-rabbitmq``, or ``pip install --target DIR pytest-rabbitmq`` and
@@ -95,12 +95,13 @@ def test_publish_and_get(rabbitmq_broker, n):
 
 def exercise(connection, n):
     channel = connection.channel()
+    channel.confirm_delivery()
     channel.queue_declare("orders")
-    channel.basic_publish("", "orders", f"order {{n}}".encode())
-    method, _, body = channel.basic_get("orders", auto_ack=True)
-    while method is None:
+    for i in range({messages}):
+        channel.basic_publish("", "orders", f"order {{n}}.{{i}}".encode())
+    for i in range({messages}):
         method, _, body = channel.basic_get("orders", auto_ack=True)
-    assert body == f"order {{n}}".encode()
+        assert body == f"order {{n}}.{{i}}".encode()
     assert channel.queue_declare("orders", passive=True).method.message_count == 0
     connection.close()
 """
@@ -128,14 +129,16 @@ def run_json(code: str, *args: str, env: dict[str, str] | None = None) -> dict[s
     return result
 
 
-def timed_session(directory: Path, *args: str, pythonpath: str = str(ROOT)) -> tuple[float, str]:
+def timed_session(
+    directory: Path, *args: str, pythonpath: str = str(ROOT), env: dict[str, str] | None = None
+) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=directory,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": pythonpath},
+        env={**os.environ, "PYTHONPATH": pythonpath, **(env or {})},
     )
     elapsed = time.perf_counter() - started
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
@@ -152,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tests", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=100, help="messages each test publishes and gets")
     parser.add_argument("--pytest-rabbitmq", metavar="DIR", help="a directory with pytest-rabbitmq (pip install --target DIR)")
     parser.add_argument("--skip-suite", action="store_true")
     args = parser.parse_args()
@@ -182,7 +186,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-shared-brokers-") as tmp:
         directory = Path(tmp)
         (directory / "pytest.ini").write_text("[pytest]\n")
-        (directory / "test_one.py").write_text(SUITE.format(tests=1))
+        (directory / "test_one.py").write_text(SUITE.format(tests=1, messages=1))
         plain = timed_session(directory)
         first = timed_session(directory, "--ipc-reuse")
         second = timed_session(directory, "--ipc-reuse")
@@ -195,7 +199,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-shared-brokers-") as tmp:
         directory = Path(tmp)
         (directory / "pytest.ini").write_text("[pytest]\n")
-        (directory / "test_suite.py").write_text(SUITE.format(tests=args.tests))
+        (directory / "test_suite.py").write_text(SUITE.format(tests=args.tests, messages=args.messages))
         rows: dict[str, tuple[float, str]] = {}
         rows["serial, one broker"] = timed_session(directory)
         rows["-n 2, a broker per worker"] = timed_session(directory, "-n", "2", "--ipc-brokers-share", "off")
@@ -209,9 +213,13 @@ def main() -> None:
             other = directory / "pytest_rabbitmq_suite"
             other.mkdir()
             (other / "pytest.ini").write_text("[pytest]\n")
-            (other / "test_suite.py").write_text(SUITE.format(tests=args.tests))
-            (other / "test_theirs.py").write_text(PYTEST_RABBITMQ_SUITE.format(tests=args.tests))
-            rows["-n 2, pytest-rabbitmq's fixtures"] = timed_session(other, "-n", "2", "test_theirs.py", pythonpath=path)
+            (other / "test_suite.py").write_text(SUITE.format(tests=args.tests, messages=args.messages))
+            (other / "test_theirs.py").write_text(PYTEST_RABBITMQ_SUITE.format(tests=args.tests, messages=args.messages))
+            # Its nodes read the system's config unless told otherwise (a Debian package listens on 5672).
+            (other / "rabbitmq.conf").write_text("")
+            (other / "rabbitmq-env.conf").write_text("")
+            own = {"RABBITMQ_CONFIG_FILE": str(other / "rabbitmq.conf"), "RABBITMQ_CONF_ENV_FILE": str(other / "rabbitmq-env.conf")}
+            rows["-n 2, pytest-rabbitmq's fixtures"] = timed_session(other, "-n", "2", "test_theirs.py", pythonpath=path, env=own)
         else:
             print("\n(pytest-rabbitmq is not importable: its row is skipped; pip install pytest-rabbitmq)")
     print(f"\nA {args.tests}-test RabbitMQ suite, wall time of the whole pytest run")
