@@ -267,3 +267,34 @@ def test_the_broker_starts_as_soon_as_collection_shows_a_test_needs_it(pytester:
         )
     )
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_a_broker_started_early_for_a_test_that_never_ran_is_stopped(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeconftest(
+        """
+        import os, pytest
+        from pathlib import Path
+
+        @pytest.hookimpl(trylast=True)  # after pytest-ipc's own
+        def pytest_sessionfinish(session):
+            mine = [p.name for p in Path("/proc").glob("[0-9]*")
+                    if (p / "cmdline").exists() and b"redis-server" in (p / "cmdline").read_bytes()
+                    and (p / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(os.getpid())]
+            Path(os.environ["RECORD_FILE"]).write_text(",".join(mine))
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_fails_first():
+            assert False, "stops the session (-x)"
+
+        def test_needs_redis(redis_broker):
+            pass
+        """
+    )
+    record = pytester.path / "record.txt"
+    monkeypatch.setenv("RECORD_FILE", str(record))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-x").assert_outcomes(failed=1)
+    assert record.read_text() == "", "the early broker still ran at the end of the session"
