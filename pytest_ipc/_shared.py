@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ipc._errors import IpcError
-from pytest_ipc._owner import records_dir
+from pytest_ipc._owner import OWNER_VARIABLE, records_dir
 
 POLL_INTERVAL = 0.02  # how often a keeper looks at its leases, a user at the keeper's start
 READY_TIMEOUT = 180.0  # a RabbitMQ boot on a loaded machine
@@ -217,10 +217,12 @@ def _spawn_keeper(key: str, recipe: dict[str, Any], linger: float) -> None:
             (os.POSIX_SPAWN_DUP2, 1, 2),
             (os.POSIX_SPAWN_DUP2, keeper_fd, 3),
         ]
+        # Not marked with the starter's owner token: the starter's watchdog must not end what others use.
+        environment = {name: value for name, value in os.environ.items() if name != OWNER_VARIABLE}
         os.posix_spawn(
             sys.executable,
             [sys.executable, "-S", "-m", __name__, key, json.dumps(recipe), repr(linger)],
-            {**os.environ, "PYTHONPATH": search_path},
+            {**environment, "PYTHONPATH": search_path},
             file_actions=actions,
             setsid=True,
         )
