@@ -7,7 +7,8 @@
   server is ready and until its first test's vhost is (its modules loaded, as a session has them by
   then), against a cold boot in the same run; and a whole one-test pytest session, cold and warm;
 - suite: a 20-test RabbitMQ suite (a queue per test, 100 confirmed publishes and gets) run serially, under ``-n 2``
-  with a broker per worker, under ``-n 2`` with one shared broker, and with pytest-rabbitmq's
+  with a broker per worker, under ``-n 2`` with one shared broker, under ``-n 2`` with a broker kept
+  by the previous run (``--ipc-reuse``), and with pytest-rabbitmq's
   fixtures under ``-n 2`` (the same tests on its ``rabbitmq`` connection; skipped unless it is
   importable: ``pip install pytest-rabbitmq``, or ``pip install --target DIR pytest-rabbitmq`` and
   ``--pytest-rabbitmq DIR`` to keep it out of every other session).
@@ -91,6 +92,7 @@ import pytest
 def test_publish_and_get(rabbitmq_broker, n):
     connection = pika.BlockingConnection(pika.URLParameters(rabbitmq_broker.url))
     exercise(connection, n)
+    connection.close()
 
 
 def exercise(connection, n):
@@ -103,7 +105,7 @@ def exercise(connection, n):
         method, _, body = channel.basic_get("orders", auto_ack=True)
         assert body == f"order {{n}}.{{i}}".encode()
     assert channel.queue_declare("orders", passive=True).method.message_count == 0
-    connection.close()
+    channel.queue_delete("orders")
 """
 
 PYTEST_RABBITMQ_SUITE = """
@@ -113,7 +115,7 @@ from test_suite import exercise
 
 @pytest.mark.parametrize("n", range({tests}))
 def test_publish_and_get(rabbitmq, n):
-    exercise(rabbitmq, n)
+    exercise(rabbitmq, n)  # its fixture closes the connection and clears the node after the test
 """
 
 
@@ -204,6 +206,9 @@ def main() -> None:
         rows["serial, one broker"] = timed_session(directory)
         rows["-n 2, a broker per worker"] = timed_session(directory, "-n", "2", "--ipc-brokers-share", "off")
         rows["-n 2, one shared broker"] = timed_session(directory, "-n", "2", "--ipc-brokers-share", "workers")
+        timed_session(directory, "-n", "2", "--ipc-reuse")  # keeps the broker for the next run
+        rows["-n 2, kept broker (--ipc-reuse)"] = timed_session(directory, "-n", "2", "--ipc-reuse")
+        timed_session(directory, "--ipc-reuse-stop")
         extra = args.pytest_rabbitmq
         path = os.pathsep.join(filter(None, [str(ROOT), extra]))
         probe = subprocess.run(
