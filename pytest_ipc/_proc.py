@@ -7,6 +7,7 @@ waiting for a stopped broker never waits on a reaper that is not ours.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -29,19 +30,29 @@ class ProcessStat(NamedTuple):
 def process_stat(pid: int | str) -> ProcessStat | None:
     """The state and process group of `pid`; None when it is gone."""
     try:
-        fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
-        return ProcessStat(fields[0], int(fields[2]))
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)  # raw: a scan reads hundreds
+        try:
+            raw = os.read(fd, 4096)
+        finally:
+            os.close(fd)
+        fields = raw.rsplit(b")", 1)[1].split()
+        return ProcessStat(fields[0].decode(), int(fields[2]))
     except (OSError, IndexError, ValueError):
         return None
 
 
 def members_of_groups(groups: Collection[int]) -> Iterator[tuple[int, ProcessStat]]:
     """The processes (pid, stat) in process groups `groups`, zombies included."""
-    for entry in PROC.iterdir():
-        if entry.name.isdigit() and (stat := process_stat(entry.name)) is not None and stat.group in groups:
-            yield int(entry.name), stat
+    for name in os.listdir(PROC):
+        if name.isdigit() and (stat := process_stat(name)) is not None and stat.group in groups:
+            yield int(name), stat
+
+
+def groups_running(groups: Collection[int]) -> bool:
+    """True while a member of one of process groups `groups` runs (zombies do not count)."""
+    return bool(groups) and any(stat.running for _, stat in members_of_groups(groups))
 
 
 def group_running(group: int) -> bool:
     """True while a member of process group `group` runs (zombies do not count)."""
-    return any(stat.running for _, stat in members_of_groups((group,)))
+    return groups_running((group,))

@@ -162,7 +162,7 @@ def test_every_setting_has_the_three_conventional_spellings() -> None:
 
     assert SETTINGS
     for spec in SETTINGS.values():
-        stem = f"{spec.area}_{spec.name}".replace("-", "_")
+        stem = "_".join(part for part in (spec.area, spec.name) if part).replace("-", "_")  # "" : the area's switch
         assert spec.option == f"--ipc-{stem.replace('_', '-')}"
         assert spec.ini == f"ipc_{stem}"
         assert spec.env == f"PYTEST_IPC_{stem.upper()}"

@@ -28,6 +28,7 @@ from pytest_ipc._proc import PROC, members_of_groups
 from pytest_ipc.backends.local import (
     LocalProcess,
     ProcessStartError,
+    kill_together,
     make_private_dir,
     remove_private_dir,
     reserve_port,
@@ -191,10 +192,7 @@ class LocalBroker(ABC):
     def stop(self) -> None:
         """Kill everything, remove the directory (the data goes with it, no graceful stop needed) and
         give the ports back."""
-        if self._server is not None:
-            self._server.kill()
-        for helper in reversed(self._helpers):
-            helper.kill()
+        kill_together([process for process in (self._server, *reversed(self._helpers)) if process is not None])
         if self._base is not None:
             remove_private_dir(self._base)
         for reservation in self._reservations:

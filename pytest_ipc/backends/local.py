@@ -17,8 +17,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -26,9 +28,10 @@ from pytest_ipc._errors import IpcError, IpcUsageError
 from pytest_ipc._lifecycle import watch
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc._owner import DIR_PREFIX, OWNER_VARIABLE
-from pytest_ipc._proc import group_running
+from pytest_ipc._proc import groups_running
 
 READY_POLL_INTERVAL = 0.02
+EXIT_POLL_INTERVAL = 0.002  # killed processes are gone within milliseconds: a teardown waits no longer
 GROUP_EXIT_TIMEOUT = 2.0
 #: How servers say that a port they were given is taken (Redis, NATS, Mosquitto; Erlang's atom).
 ADDRESS_IN_USE = re.compile(r"address already in use|eaddrinuse", re.IGNORECASE)
@@ -150,30 +153,54 @@ class LocalProcess:
         if popen is None:
             return
         _signal_group(popen.pid, signum)
+        self._reap(timeout)
+        _wait_for_groups_exit([popen.pid], GROUP_EXIT_TIMEOUT)
+        self._close_pipes()
+
+    def _reap(self, timeout: float) -> None:
+        """Wait for the signalled leader (SIGKILL after `timeout`), then SIGKILL what outlived it."""
+        popen = self._popen
+        assert popen is not None
         try:
             popen.wait(timeout)
         except subprocess.TimeoutExpired:
             _signal_group(popen.pid, signal.SIGKILL)
             popen.wait()
         _signal_group(popen.pid, signal.SIGKILL)  # children that outlived their leader
-        _wait_for_group_exit(popen.pid, GROUP_EXIT_TIMEOUT)
-        for pipe in (popen.stdin, popen.stdout):
-            if pipe is not None:
-                pipe.close()
+
+    def _close_pipes(self) -> None:
+        if self._popen is not None:
+            for pipe in (self._popen.stdin, self._popen.stdout):
+                if pipe is not None:
+                    pipe.close()
 
     def __repr__(self) -> str:
         return f"LocalProcess({self.name!r}, pid={self.pid}, running={self.running})"
 
 
-def _wait_for_group_exit(pgid: int, timeout: float) -> None:
-    """SIGKILL is delivered asynchronously: wait (bounded) until no member of the group runs.
+def kill_together(processes: Sequence[LocalProcess]) -> None:
+    """SIGKILL every process's group at once and wait for them together: a broker and its helpers
+    end in the time of one, not of each in turn (what a session's teardown waits for)."""
+    started = [process for process in processes if process._popen is not None]
+    for process in started:
+        assert process._popen is not None
+        _signal_group(process._popen.pid, signal.SIGKILL)
+    for process in started:
+        process._reap(process.stop_timeout)
+    _wait_for_groups_exit([process._popen.pid for process in started if process._popen is not None], GROUP_EXIT_TIMEOUT)
+    for process in started:
+        process._close_pipes()
+
+
+def _wait_for_groups_exit(pgids: Sequence[int], timeout: float) -> None:
+    """SIGKILL is delivered asynchronously: wait (bounded) until no member of the groups runs.
 
     A member that has ended but is not reaped yet (RabbitMQ's Erlang VM, forked by its shell
     wrapper, waits for PID 1 once the wrapper is gone) counts as gone: it holds nothing.
     """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and group_running(pgid):
-        time.sleep(READY_POLL_INTERVAL)
+    while time.monotonic() < deadline and groups_running(pgids):
+        time.sleep(EXIT_POLL_INTERVAL)
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
@@ -202,14 +229,35 @@ def make_private_dir(label: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{record.token}-{label}-", dir=record.tmp))
 
 
+_removals: tuple[int, ThreadPoolExecutor] | None = None
+_removals_lock = threading.Lock()
+
+
 def remove_private_dir(path: Path) -> None:
-    """Remove a directory of `make_private_dir` and everything in it."""
-    shutil.rmtree(path, ignore_errors=True)
+    """Remove a directory of `make_private_dir` and everything in it.
+
+    Renamed away at once (nothing is found under its name any more), its contents deleted in a
+    background thread: a RabbitMQ node's files take 0.1 s to delete, longer than killing the node,
+    and nobody needs to wait for that. The new name keeps the owner's token, and the thread is
+    joined at exit, so nothing is left behind even when the process exits right after.
+    """
+    global _removals
+    doomed = path.with_name(f"{path.name}-removed")
+    try:
+        path.rename(doomed)
+    except OSError:  # gone already, or not ours to rename: remove it here
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    with _removals_lock:
+        if _removals is None or _removals[0] != os.getpid():  # a forked child has no thread of its parent
+            _removals = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="pytest-ipc-removal"))
+        _removals[1].submit(shutil.rmtree, doomed, ignore_errors=True)
 
 
 __all__ = [
     "LocalProcess",
     "ProcessStartError",
+    "kill_together",
     "make_private_dir",
     "remove_private_dir",
     "reserve_port",

@@ -19,8 +19,6 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.backends.broker_container import CONFIG_DIR, ContainerRecipe
 from pytest_ipc.backends.broker_local import LocalBroker
@@ -76,6 +74,8 @@ def reload_config(log: Path, rewrite: Callable[[], None], send_reload: Callable[
 
 
 def nats_healthy(monitor_port: int, host: str = LOOPBACK) -> bool:
+    import httpx  # here: loading httpx costs a session 0.1-0.3 s, a kept broker's attach too
+
     try:
         return httpx.get(f"http://{host}:{monitor_port}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:

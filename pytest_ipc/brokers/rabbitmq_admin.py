@@ -16,15 +16,16 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.vhost_pool import Login, PoolVhost
+
+if TYPE_CHECKING:
+    import httpx
 
 ACTING_USER = "pytest-ipc"
 LOGIN_TAGS = "policymaker"  # a test may set policies and parameters in its own vhost, nothing else
@@ -252,6 +253,8 @@ class ManagementVhosts:
     """
 
     def __init__(self, api_url: str, username: str, password: str) -> None:
+        import httpx  # here: nodes we start are administered without it, and sessions skip its import
+
         self.username = username
         self._http = httpx.Client(base_url=api_url.rstrip("/"), auth=(username, password), timeout=30)
         # Calls that do not depend on each other go at once: a recycle is a few round trips, not a dozen.

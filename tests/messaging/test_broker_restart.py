@@ -21,6 +21,7 @@ BROKERS: dict[str, Transport] = {"rabbitmq": "amqp", "redis": "redis", "nats": "
 
 @pytest.fixture(params=list(BROKERS))
 def broker(request: pytest.FixtureRequest) -> IsolatedBroker:
+    request.getfixturevalue(f"{request.param}_server")  # restarts need a broker of the worker's own (--ipc-brokers-share)
     return request.getfixturevalue(f"{request.param}_broker")  # type: ignore[no-any-return]
 
 
