@@ -32,8 +32,7 @@ class IsolatedCluster(Generic[C]):
 
     def close(self) -> None:
         """Heal and remove what the test made under its namespace."""
-        self.cluster.heal()
-        self.cluster.wait_until_healthy(self.cluster.ready_timeout)
+        self.cluster.reset(self.cluster.ready_timeout)
         self.cluster.cleanup(self.namespace)
 
     def name(self, local: str) -> str:
