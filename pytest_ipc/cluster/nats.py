@@ -130,9 +130,7 @@ class NatsCluster(Cluster):
 
     def add_stream(self, name: str, subjects: list[str], replicas: int = 3, **config: object) -> dict[str, Any]:
         """Create a stream replicated on `replicas` nodes; returns its info."""
-        answer = self.js_request(
-            f"$JS.API.STREAM.CREATE.{name}", {"name": name, "subjects": subjects, "num_replicas": replicas, **config}
-        )
+        answer = self.js_request(f"$JS.API.STREAM.CREATE.{name}", {"name": name, "subjects": subjects, "num_replicas": replicas, **config})
         if "error" in answer:
             raise ClusterError(f"JetStream refused stream {name}: {answer['error']}")
         return answer

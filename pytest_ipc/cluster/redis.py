@@ -10,7 +10,9 @@ behind NAT does), so a partition can put the client on the primary's side.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
+from typing import Any
 
 import redis
 
@@ -58,7 +60,19 @@ class RedisCluster(Cluster):
             f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n"
             f"sentinel failover-timeout {MASTER} {FAILOVER_TIMEOUT_MS}\n"
             f"sentinel parallel-syncs {MASTER} 2\n"
+            # Known up front, so the Sentinels need not wait for each other's hellos (every 2 s).
+            f"sentinel myid {self._sentinel_id(node.name)}\n"
+            + "".join(
+                f"sentinel known-sentinel {MASTER} {LOOPBACK} {self.route(node.name, peer, 'sentinel')} {self._sentinel_id(peer)}\n"
+                for peer in self.names
+                if peer != node.name
+            )
+            + "".join(f"sentinel known-replica {MASTER} {LOOPBACK} {self.route(node.name, peer, 'redis')}\n" for peer in self.names[1:])
         )
+
+    def _sentinel_id(self, name: str) -> str:
+        """A fixed 40-hex-digit Sentinel id per node of this cluster."""
+        return hashlib.sha1(f"{self.token}-{name}".encode()).hexdigest()
 
     def node_processes(self, node: ClusterNode) -> list[LocalProcess]:
         redis_port, sentinel_port = node.ports["redis"], node.ports["sentinel"]
@@ -86,7 +100,7 @@ class RedisCluster(Cluster):
         return _client(self.node(name).ports[port])
 
     def _primary_seen_by(self, node: ClusterNode) -> str | None:
-        answer = _client(node.ports["sentinel"]).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER)
+        answer: Any = _client(node.ports["sentinel"]).sentinel_get_master_addr_by_name(MASTER)
         return self.node_at(int(answer[1])) if answer else None
 
     def leader(self) -> str | None:
@@ -105,12 +119,11 @@ class RedisCluster(Cluster):
         if int(info.get("connected_slaves", 0)) < len(running) - 1:
             return f"primary {primary} has {info.get('connected_slaves')} replica(s), expected {len(running) - 1}"
         for node in running:
-            if node.name == primary:
-                continue
-            replica = self.direct(node.name).info("replication")
-            if replica.get("master_link_status") != "up" or self.node_at(int(replica.get("master_port", 0))) != primary:
-                return f"{node.name} does not replicate from {primary} yet"
-            sentinels = _client(node.ports["sentinel"]).execute_command("SENTINEL", "SENTINELS", MASTER)
+            if node.name != primary:
+                replica = self.direct(node.name).info("replication")
+                if replica.get("master_link_status") != "up" or self.node_at(int(replica.get("master_port", 0))) != primary:
+                    return f"{node.name} does not replicate from {primary} yet"
+            sentinels: Any = _client(node.ports["sentinel"]).sentinel_sentinels(MASTER)
             if len(sentinels) < len(running) - 1:
                 return f"the Sentinel of {node.name} knows {len(sentinels)} other Sentinel(s)"
         return None
@@ -147,7 +160,8 @@ class RedisCluster(Cluster):
             return {}
         client = self.direct(primary)
         keys = list(client.scan_iter(match=pattern, count=1000))
-        return dict(zip(keys, client.mget(keys), strict=True)) if keys else {}
+        values: list[Any] = client.mget(keys) if keys else []
+        return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
 
     def cleanup(self, namespace: str) -> None:
         primary = self.leader()
