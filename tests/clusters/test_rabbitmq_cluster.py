@@ -12,6 +12,7 @@ import pytest
 
 from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc.cluster.assertions import ClientJournal, assert_cluster_client, assert_failover_within
+from pytest_ipc.cluster.core import CLIENT_SIDE
 from pytest_ipc.cluster.handle import IsolatedCluster
 from pytest_ipc.cluster.rabbitmq import RabbitMQCluster
 
@@ -99,42 +100,94 @@ def _wait(condition: object, what: str, journal: ClientJournal | None = None) ->
     raise AssertionError(f"{what} within {TIMEOUT} s")
 
 
-def test_queue_leader_kill(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
-    """SIGKILL the node leading the quorum queue: the correct client reconnects to a survivor and
-    every confirmed message is still in the queue; a client with one address and no reconnect is caught."""
-    cluster = rabbitmq_cluster.cluster
-    queue = rabbitmq_cluster.name("orders")
-    correct, fixed = rabbitmq_cluster.journal("correct"), rabbitmq_cluster.journal("no-reconnect")
-    first = Publisher(correct, cluster.urls(), queue, "ok", reconnect=True)
-    first._connect()  # declares the queue: its leader is where the client lands (n1)
+def _publishers(handle: IsolatedCluster[RabbitMQCluster], queue: str) -> tuple[str, list[str], list[Publisher]]:
+    """Declare the quorum queue, find its leader; a correct publisher (every node, leader first) and
+    one with the leader's address only and no reconnect."""
+    cluster = handle.cluster
+    correct, fixed = handle.journal("correct"), handle.journal("no-reconnect")
+    connection = pika.BlockingConnection(pika.URLParameters(cluster.urls()[0]))
+    connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    connection.close()
     _wait(lambda: cluster.queue_leader(queue) is not None, "the quorum queue has no leader")
     leader = cluster.queue_leader(queue)
     assert leader is not None
     order = [leader, *(name for name in cluster.names if name != leader)]
-    first._connection.close()  # type: ignore[union-attr]
-    first._channel = None
+    urls = dict(zip(cluster.names, cluster.urls(), strict=True))
     publishers = [
-        Publisher(correct, [cluster.urls()[cluster.names.index(name)] for name in order], queue, "ok", reconnect=True),
-        Publisher(fixed, [cluster.urls()[cluster.names.index(leader)]], queue, "fixed", reconnect=False),
+        Publisher(correct, [urls[name] for name in order], queue, "ok", reconnect=True),
+        Publisher(fixed, [urls[leader]], queue, "fixed", reconnect=False),
     ]
     for publisher in publishers:
         publisher.start()
+    return leader, order, publishers
+
+
+def _confirmed_after(journal: ClientJournal, kind: str) -> None:
+    since = journal.cluster.timeline.of_kind(kind)[-1].at
+    _wait(
+        lambda: any(p.at > since and p.outcome == "confirmed" for p in list(journal.publishes)),
+        f"no publish confirmed after {kind}",
+        journal,
+    )
+
+
+def test_queue_leader_kill(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """SIGKILL the node leading the quorum queue: the correct client reconnects to a survivor and
+    every confirmed message is still in the queue; a client with one address and no reconnect is caught."""
+    queue = rabbitmq_cluster.name("orders")
+    leader, order, publishers = _publishers(rabbitmq_cluster, queue)
     try:
         time.sleep(0.5)
         rabbitmq_cluster.kill(leader)
-        kill = rabbitmq_cluster.timeline.of_kind("kill")[-1].at
-        _wait(
-            lambda: any(p.at > kill and p.outcome == "confirmed" for p in list(correct.publishes)),
-            "no publish confirmed after the kill",
-            correct,
-        )
+        _confirmed_after(rabbitmq_cluster.journal("correct"), "kill")
         time.sleep(0.5)
     finally:
         for publisher in publishers:
             publisher.stop()
-    survivor = order[1]
-    received = _received(cluster, survivor, queue)
+    received = _received(rabbitmq_cluster.cluster, order[1], queue)
 
-    assert_cluster_client(correct, received, failover_budget=FAILOVER_BUDGET)
+    assert_cluster_client(rabbitmq_cluster.journal("correct"), received, failover_budget=FAILOVER_BUDGET)
     with pytest.raises(IpcAssertionError, match=r"never connected to a surviving node(.|\n)*kill n\d"):
-        assert_failover_within(fixed, FAILOVER_BUDGET)
+        assert_failover_within(rabbitmq_cluster.journal("no-reconnect"), FAILOVER_BUDGET)
+
+
+def test_minority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """The queue leader is cut off from the other nodes and the client: it pauses itself
+    (pause_minority), the majority elects a new leader, the correct client moves there."""
+    queue = rabbitmq_cluster.name("orders")
+    leader, order, publishers = _publishers(rabbitmq_cluster, queue)
+    try:
+        time.sleep(0.5)
+        rabbitmq_cluster.partition([leader], [CLIENT_SIDE])
+        _confirmed_after(rabbitmq_cluster.journal("correct"), "partition")
+        time.sleep(0.5)
+    finally:
+        for publisher in publishers:
+            publisher.stop()
+    received = _received(rabbitmq_cluster.cluster, order[1], queue)
+
+    assert_cluster_client(rabbitmq_cluster.journal("correct"), received, failover_budget=FAILOVER_BUDGET)
+    with pytest.raises(IpcAssertionError, match=r"never connected to a surviving node(.|\n)*partition \{n\d\} \| \{client"):
+        assert_failover_within(rabbitmq_cluster.journal("no-reconnect"), FAILOVER_BUDGET)
+
+
+def test_majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """The client is left with the queue leader on the minority side: that node pauses itself, so
+    publishes are refused, never confirmed and lost; after healing every confirmed message is there."""
+    queue = rabbitmq_cluster.name("orders")
+    correct = rabbitmq_cluster.journal("correct")
+    leader, order, publishers = _publishers(rabbitmq_cluster, queue)
+    try:
+        time.sleep(0.5)
+        rabbitmq_cluster.partition([leader, CLIENT_SIDE])
+        since = rabbitmq_cluster.timeline.of_kind("partition")[-1].at
+        _wait(lambda: sum(p.at > since and p.outcome == "refused" for p in list(correct.publishes)) >= 5, "no refusal", correct)
+        rabbitmq_cluster.heal()
+        _confirmed_after(correct, "heal")
+        time.sleep(0.3)
+    finally:
+        for publisher in publishers:
+            publisher.stop()
+    received = _received(rabbitmq_cluster.cluster, order[1], queue)
+
+    assert_cluster_client(correct, received)
