@@ -30,6 +30,11 @@ class IsolatedCluster(Generic[C]):
         self.cluster.reset()
         return self
 
+    def reset(self) -> None:
+        """Start another scenario within the test: healed, healthy, a fresh timeline and fresh journals."""
+        self.cluster.reset()
+        self._journals.clear()
+
     def close(self) -> None:
         """Heal and remove what the test made under its namespace."""
         self.cluster.reset(self.cluster.ready_timeout)

@@ -104,6 +104,7 @@ def _publishers(handle: IsolatedCluster[RabbitMQCluster], queue: str) -> tuple[s
     """Declare the quorum queue, find its leader; a correct publisher (every node, leader first) and
     one with the leader's address only and no reconnect."""
     cluster = handle.cluster
+    handle.reset()  # each scenario starts healthy, with a timeline and journals of its own
     correct, fixed = handle.journal("correct"), handle.journal("no-reconnect")
     connection = pika.BlockingConnection(pika.URLParameters(cluster.urls()[0]))
     connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
@@ -131,10 +132,10 @@ def _confirmed_after(journal: ClientJournal, kind: str) -> None:
     )
 
 
-def test_queue_leader_kill(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+def queue_leader_kill(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
     """SIGKILL the node leading the quorum queue: the correct client reconnects to a survivor and
     every confirmed message is still in the queue; a client with one address and no reconnect is caught."""
-    queue = rabbitmq_cluster.name("orders")
+    queue = rabbitmq_cluster.name("kill")
     leader, order, publishers = _publishers(rabbitmq_cluster, queue)
     try:
         time.sleep(0.5)
@@ -151,10 +152,10 @@ def test_queue_leader_kill(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -
         assert_failover_within(rabbitmq_cluster.journal("no-reconnect"), FAILOVER_BUDGET)
 
 
-def test_minority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+def minority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
     """The queue leader is cut off from the other nodes and the client: it pauses itself
     (pause_minority), the majority elects a new leader, the correct client moves there."""
-    queue = rabbitmq_cluster.name("orders")
+    queue = rabbitmq_cluster.name("minority")
     leader, order, publishers = _publishers(rabbitmq_cluster, queue)
     try:
         time.sleep(0.5)
@@ -171,12 +172,12 @@ def test_minority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) 
         assert_failover_within(rabbitmq_cluster.journal("no-reconnect"), FAILOVER_BUDGET)
 
 
-def test_majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+def majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
     """The client is left with the queue leader on the minority side: that node pauses itself, so
     publishes are refused, never confirmed and lost; after healing every confirmed message is there."""
-    queue = rabbitmq_cluster.name("orders")
-    correct = rabbitmq_cluster.journal("correct")
+    queue = rabbitmq_cluster.name("majority")
     leader, order, publishers = _publishers(rabbitmq_cluster, queue)
+    correct = rabbitmq_cluster.journal("correct")
     try:
         time.sleep(0.5)
         rabbitmq_cluster.partition([leader, CLIENT_SIDE])
@@ -191,3 +192,11 @@ def test_majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) 
     received = _received(rabbitmq_cluster.cluster, order[1], queue)
 
     assert_cluster_client(correct, received)
+
+
+def test_leader_kill_minority_and_majority_partitions(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """The three scenarios in one test: three RabbitMQ nodes take some 30 s to start, and under
+    pytest-xdist each worker that gets a test of this cluster starts one."""
+    queue_leader_kill(rabbitmq_cluster)
+    minority_partition(rabbitmq_cluster)
+    majority_partition(rabbitmq_cluster)
