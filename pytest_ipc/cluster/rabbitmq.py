@@ -72,8 +72,11 @@ class RabbitMQCluster(Cluster):
         (base / "rabbitmq-env.conf").write_text("")
         (base / "advanced.config").write_text(f"[{{kernel, [{{net_ticktime, {NET_TICKTIME}}}]}}].\n")
         (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        # The first node boots alone without looking for peers that are not there yet; the others join
+        # it. Restarted nodes find their cluster in their own data (peer discovery is for fresh nodes).
+        members = self.names[:1] if node.name == self.names[0] else self.names
         peers = "".join(
-            f"cluster_formation.classic_config.nodes.{index} = {self.node_name(name)}\n" for index, name in enumerate(self.names, 1)
+            f"cluster_formation.classic_config.nodes.{index} = {self.node_name(name)}\n" for index, name in enumerate(members, 1)
         )
         (base / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = {LOOPBACK}:{node.ports['amqp']}\n"
