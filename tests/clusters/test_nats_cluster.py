@@ -58,6 +58,20 @@ def _wait_for_stream_leader(cluster: NatsCluster, stream: str, not_on: set[str])
     raise AssertionError(f"no stream leader outside {not_on} within {ELECTION_TIMEOUT} s")
 
 
+def _wait_for_consumer_leader(cluster: NatsCluster, stream: str, not_on: set[str]) -> str:
+    """The consumer's replicas elect a leader of their own, apart from the stream's: wait for it too."""
+    deadline = time.monotonic() + ELECTION_TIMEOUT
+    asking = set(cluster.names) - not_on
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            info = cluster.js_request(f"$JS.API.CONSUMER.INFO.{stream}.{CONSUMER}", on=asking)
+            leader = (info.get("cluster") or {}).get("leader")
+            if leader and leader not in not_on:
+                return str(leader)
+        time.sleep(0.05)
+    raise AssertionError(f"no consumer leader outside {not_on} within {ELECTION_TIMEOUT} s")
+
+
 def _consumer_led_by_stream_leader(cluster: NatsCluster, stream: str) -> str:
     """A durable R3 consumer whose leader is the stream's leader: killing that one node takes both."""
     config = {"durable_name": CONSUMER, "ack_policy": "explicit", "ack_wait": 1_000_000_000, "num_replicas": 3}
@@ -134,7 +148,8 @@ def test_leader_kill(nats_cluster: IsolatedCluster[NatsCluster]) -> None:
             await _confirmed_after_fault(correct)
             await asyncio.sleep(0.5)
             await running.stop()
-            await _drain(subscription, handlers)
+            await asyncio.to_thread(_wait_for_consumer_leader, cluster, stream, {leader})
+            await _drain(subscription, handlers, quiet=2.5)
         finally:
             for client in [*clients, consumer]:
                 with contextlib.suppress(Exception):
