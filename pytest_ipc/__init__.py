@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from pytest_ipc.client import ToxiproxyClient as ToxiproxyClient
     from pytest_ipc.client import ToxiproxyError as ToxiproxyError
     from pytest_ipc.client import ToxiproxyServer as ToxiproxyServer
+    from pytest_ipc.cluster.assertions import assert_cluster_client as assert_cluster_client
+    from pytest_ipc.cluster.handle import IsolatedCluster as IsolatedCluster
     from pytest_ipc.contracts import ContractError as ContractError
     from pytest_ipc.contracts import ManagedPact as ManagedPact
     from pytest_ipc.contracts import PactCase as PactCase
@@ -157,6 +159,7 @@ __all__ = [
     "IpcError",
     "IpcUsageError",
     "IsolatedBroker",
+    "IsolatedCluster",
     "JournalEntry",
     "LeastPrivilegeError",
     "ManagedPact",
@@ -193,6 +196,7 @@ __all__ = [
     "assert_asyncapi_compatible",
     "assert_breaker",
     "assert_channel_conforms",
+    "assert_cluster_client",
     "assert_deadline_honoured",
     "assert_deadline_propagated",
     "assert_deadline_set",

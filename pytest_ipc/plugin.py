@@ -17,6 +17,7 @@ pytest_plugins = [
     "pytest_ipc.fixtures.contracts",
     "pytest_ipc.fixtures.conformance",
     "pytest_ipc.fixtures.brokers",
+    "pytest_ipc.fixtures.clusters",
     "pytest_ipc.fixtures.resilience",
     "pytest_ipc.fixtures.report",
     "pytest_ipc.fixtures.network",

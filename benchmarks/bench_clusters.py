@@ -1,0 +1,278 @@
+"""Clustered brokers' costs and failover figures, per broker, in one run.
+
+    python benchmarks/bench_clusters.py [--kinds nats,redis,rabbitmq]
+
+For each kind: the start of one private node (the baseline, measured in the same run) and of the
+three-node cluster with every link through the fault proxy; the time until the majority detects a
+partition of the leader, until it elects a new leader, and until the cluster is healthy again after
+healing; and the failover a client sees: from SIGKILL of the leader to its first confirmed write
+on a survivor. Target: three RabbitMQ nodes start within 2× a single node (the first node alone,
+then the others join it in parallel); NATS and Redis start all nodes in parallel (no target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import nats
+import pika
+import pika.exceptions
+import redis
+
+from pytest_ipc.backends.broker_local import LocalBroker
+from pytest_ipc.brokers.nats import LocalNats
+from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ
+from pytest_ipc.brokers.redis import LocalRedis
+from pytest_ipc.cluster.core import Cluster
+from pytest_ipc.cluster.nats import NatsCluster, _monitor
+from pytest_ipc.cluster.rabbitmq import RabbitMQCluster
+from pytest_ipc.cluster.redis import MASTER, RedisCluster
+
+#: A cluster starts within this many times one node's start (RabbitMQ: the first node alone, then the
+#: two others joining it in parallel).
+START_TARGETS = {"rabbitmq": 2.0}
+TIMEOUT = 60.0
+KINDS = ("nats", "redis", "rabbitmq")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> float:
+    """Seconds until `condition` holds (polled every 10 ms); raises TimeoutError after `timeout`."""
+    began = time.monotonic()
+    while True:
+        with contextlib.suppress(Exception):
+            if condition():
+                return time.monotonic() - began
+        if time.monotonic() - began > timeout:
+            raise TimeoutError(f"not within {timeout} s")
+        time.sleep(0.01)
+
+
+def single_start(kind: str) -> float:
+    broker: LocalBroker = LocalNats() if kind == "nats" else LocalRedis() if kind == "redis" else LocalRabbitMQ()
+    began = time.monotonic()
+    broker.start()
+    took = time.monotonic() - began
+    broker.stop()
+    return took
+
+
+# -- NATS --------------------------------------------------------------------------------------------
+
+STREAM = "bench"
+
+
+def nats_leader(cluster: NatsCluster, excluding: str) -> str | None:
+    return cluster.stream_leader(STREAM, asking=set(cluster.names) - {excluding})
+
+
+def nats_partition(cluster: NatsCluster) -> tuple[float, float, float]:
+    leader = cluster.stream_leader(STREAM)
+    assert leader is not None
+    others = [cluster.node(name) for name in cluster.names if name != leader]
+    began = time.monotonic()
+    cluster.isolate(leader)
+    detect = wait_for(lambda: all(_monitor(node, "routez")["num_routes"] == len(others) - 1 for node in others))
+    wait_for(lambda: nats_leader(cluster, leader) not in (None, leader))
+    elect = time.monotonic() - began
+    began = time.monotonic()
+    cluster.heal()
+    recover = cluster.wait_until_healthy(TIMEOUT) + (time.monotonic() - began - 0)
+    return detect, elect, min(recover, time.monotonic() - began)
+
+
+async def nats_client_failover(cluster: NatsCluster) -> float:
+    leader = cluster.stream_leader(STREAM)
+    assert leader is not None
+    servers = [
+        f"nats://127.0.0.1:{cluster.client_port(leader)}",
+        *(f"nats://127.0.0.1:{cluster.client_port(n)}" for n in cluster.names if n != leader),
+    ]
+    client = await nats.connect(servers=servers, dont_randomize=True, reconnect_time_wait=0.1, max_reconnect_attempts=-1, connect_timeout=1)
+    js = client.jetstream()
+    try:
+        await js.publish(f"{STREAM}.x", b"before", timeout=1)
+        cluster.kill(leader)
+        began = time.monotonic()
+        while time.monotonic() - began < TIMEOUT:
+            try:
+                await js.publish(f"{STREAM}.x", b"after", timeout=0.5)
+                return time.monotonic() - began
+            except Exception:
+                await asyncio.sleep(0.01)
+        raise TimeoutError("no publish confirmed after the leader kill")
+    finally:
+        await client.close()
+
+
+def bench_nats(cluster: NatsCluster) -> dict[str, float]:
+    cluster.add_stream(STREAM, [f"{STREAM}.>"])
+    detect, elect, recover = nats_partition(cluster)
+    failover = asyncio.run(nats_client_failover(cluster))
+    cluster.settle(TIMEOUT)
+    return {"detect": detect, "elect": elect, "recover": recover, "failover": failover}
+
+
+# -- Redis -------------------------------------------------------------------------------------------
+
+
+def redis_partition(cluster: RedisCluster) -> tuple[float, float, float]:
+    primary = cluster.leader()
+    assert primary is not None
+    others = [name for name in cluster.names if name != primary]
+    port = cluster.route(others[0], primary, "redis")
+    began = time.monotonic()
+    cluster.isolate(primary)
+
+    def sees_down() -> bool:
+        views = [cluster.direct(name, "sentinel").sentinel_master(MASTER) for name in others]
+        return all(view.get("is_sdown") or view.get("is_odown") or view.get("port") != port for view in views)
+
+    detect = wait_for(sees_down)
+    try:
+        wait_for(lambda: cluster.leader() not in (None, primary))
+    except TimeoutError:
+        views = {name: cluster.direct(name, "sentinel").sentinel_master(MASTER) for name in cluster.names}
+        raise TimeoutError(f"no new primary: {views}") from None
+    elect = time.monotonic() - began
+    began = time.monotonic()
+    cluster.heal()
+    cluster.wait_until_healthy(TIMEOUT)  # the Sentinels turn the old primary into a replica themselves
+    return detect, elect, time.monotonic() - began
+
+
+def redis_client_failover(cluster: RedisCluster) -> float:
+    from redis.sentinel import Sentinel
+
+    class Mapped(Sentinel):
+        def discover_master(self, service_name: str) -> tuple[str, int]:
+            return cluster.client_view(*super().discover_master(service_name))
+
+    sentinel = Mapped(cluster.sentinel_addresses(), socket_timeout=0.5, socket_connect_timeout=0.5)
+    client = sentinel.master_for(MASTER, socket_timeout=0.5, socket_connect_timeout=0.5)
+    primary = cluster.leader()
+    assert primary is not None
+    client.set("bench", "before")
+    cluster.kill(primary)
+    began = time.monotonic()
+    try:
+        while time.monotonic() - began < TIMEOUT:
+            try:
+                client.set("bench", "after")
+                if int(client.execute_command("WAIT", 1, 300)) >= 1:
+                    return time.monotonic() - began
+            except redis.RedisError:
+                time.sleep(0.01)
+        raise TimeoutError("no write confirmed after the primary kill")
+    finally:
+        client.close()
+
+
+def bench_redis(cluster: RedisCluster) -> dict[str, float]:
+    detect, elect, recover = redis_partition(cluster)
+    failover = redis_client_failover(cluster)
+    cluster.settle(TIMEOUT)
+    return {"detect": detect, "elect": elect, "recover": recover, "failover": failover}
+
+
+# -- RabbitMQ ----------------------------------------------------------------------------------------
+
+QUEUE = "bench"
+
+
+def rabbitmq_channel(url: str) -> tuple[pika.BlockingConnection, pika.adapters.blocking_connection.BlockingChannel]:
+    connection = pika.BlockingConnection(pika.URLParameters(f"{url}?connection_attempts=1&socket_timeout=1"))
+    channel = connection.channel()
+    channel.confirm_delivery()
+    channel.queue_declare(QUEUE, durable=True, arguments={"x-queue-type": "quorum"})
+    return connection, channel
+
+
+def rabbitmq_partition(cluster: RabbitMQCluster) -> tuple[float, float, float]:
+    leader = cluster.queue_leader(QUEUE)
+    assert leader is not None
+    others = [name for name in cluster.names if name != leader]
+    began = time.monotonic()
+    cluster.isolate(leader)
+    gone = cluster.node_name(leader)
+    detect = wait_for(lambda: all(not any(n["name"] == gone and n["running"] for n in cluster.api(o, "nodes")) for o in others))
+    wait_for(lambda: cluster.queue_leader(QUEUE) not in (None, leader))
+    elect = time.monotonic() - began
+    began = time.monotonic()
+    cluster.heal()
+    cluster.wait_until_healthy(TIMEOUT)  # the paused minority node (pause_minority) comes back by itself
+    return detect, elect, time.monotonic() - began
+
+
+def rabbitmq_client_failover(cluster: RabbitMQCluster) -> float:
+    leader = cluster.queue_leader(QUEUE)
+    assert leader is not None
+    urls = dict(zip(cluster.names, cluster.urls(), strict=True))
+    connection, channel = rabbitmq_channel(urls[leader])
+    channel.basic_publish("", QUEUE, b"before")
+    connection.close()
+    cluster.kill(leader)
+    began = time.monotonic()
+    survivors = [urls[name] for name in cluster.names if name != leader]
+    while time.monotonic() - began < TIMEOUT:
+        try:
+            connection, channel = rabbitmq_channel(survivors[0])
+            channel.basic_publish("", QUEUE, b"after", mandatory=True)
+            connection.close()
+            return time.monotonic() - began
+        except pika.exceptions.AMQPError:
+            time.sleep(0.01)
+    raise TimeoutError("no publish confirmed after the queue leader kill")
+
+
+def bench_rabbitmq(cluster: RabbitMQCluster) -> dict[str, float]:
+    connection, _channel = rabbitmq_channel(cluster.urls()[0])
+    connection.close()
+    wait_for(lambda: cluster.queue_leader(QUEUE) is not None)
+    detect, elect, recover = rabbitmq_partition(cluster)
+    failover = rabbitmq_client_failover(cluster)
+    return {"detect": detect, "elect": elect, "recover": recover, "failover": failover}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated: {', '.join(KINDS)}")
+    options = parser.parse_args()
+    failed = False
+    for kind in options.kinds.split(","):
+        if kind not in KINDS:
+            parser.error(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+        cluster: Cluster = NatsCluster() if kind == "nats" else RedisCluster() if kind == "redis" else RabbitMQCluster()
+        if (reason := cluster.unavailable_reason()) is not None:
+            print(f"# {kind}: not measured ({reason})")
+            continue
+        single = single_start(kind)
+        cluster.start()
+        try:
+            started = cluster.start_seconds or 0.0
+            if isinstance(cluster, NatsCluster):
+                figures = bench_nats(cluster)
+            elif isinstance(cluster, RedisCluster):
+                figures = bench_redis(cluster)
+            else:
+                assert isinstance(cluster, RabbitMQCluster)
+                figures = bench_rabbitmq(cluster)
+        finally:
+            cluster.stop()
+        ratio = started / single
+        target = START_TARGETS.get(kind)
+        verdict = "no target" if target is None else f"target <= x{target:g}: {'PASS' if ratio <= target else 'FAIL'}"
+        failed |= verdict.endswith("FAIL")
+        print(f"{kind:<8} start: single node {single:6.2f} s, 3-node cluster {started:6.2f} s (x{ratio:.1f}, {verdict})")
+        print(
+            f"{kind:<8} leader partitioned: detected {figures['detect']:5.2f} s, new leader {figures['elect']:5.2f} s; "
+            f"healthy {figures['recover']:5.2f} s after healing; client failover after a leader kill {figures['failover']:5.2f} s"
+        )
+    raise SystemExit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

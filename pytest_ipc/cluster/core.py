@@ -1,0 +1,483 @@
+"""A cluster of private broker nodes whose every link runs through the fault proxy.
+
+Each node is a `LocalProcess` on reserved loopback ports. Every inter-node link is a proxy of a
+private embedded Toxiproxy server (`pytest_ipc.toxiproxy.EmbeddedToxiproxy`, driven through
+`pytest_ipc.client.ToxiproxyClient`): one proxy per ordered pair of nodes and per port that peers
+use, so that a partition is a set of proxies switched off, and slow replication a latency toxic on
+them. Clients reach each node through a proxy of its own too, so a partition can put the client on
+one side.
+
+A broker kind (`pytest_ipc.cluster.nats`, ...) says how a node is configured to reach its peers
+through ``route(source, target, port)``, how the cluster says it is healthy, and who leads.
+
+Faults (each recorded on the `Timeline`):
+
+- ``kill(node)``: SIGKILL, a crash; ``restart(node)`` brings it back on its ports with its data;
+- ``pause(node)``: SIGSTOP, a node that hangs (GC pause, overloaded VM) but keeps its sockets;
+  ``resume(node)``: SIGCONT;
+- ``partition(sides...)``: links between the sides go down (refused and reset, or black-holed);
+- ``slow_replication(latency)``: latency on every inter-node link;
+- ``heal()``: every link up and clean, every node running again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pytest_ipc._errors import IpcError, IpcUsageError
+from pytest_ipc._net import LOOPBACK
+from pytest_ipc.backends.local import LocalProcess, make_private_dir, remove_private_dir, reserve_port
+from pytest_ipc.cluster.timeline import CLIENT, CLUSTER, Timeline
+
+if TYPE_CHECKING:
+    from pytest_ipc.client.client import ToxiproxyClient
+    from pytest_ipc.client.proxy import Proxy
+    from pytest_ipc.toxiproxy import EmbeddedToxiproxy
+
+NodeState = Literal["running", "paused", "killed"]
+PartitionMode = Literal["refuse", "blackhole"]
+PARTITION_MODES: tuple[PartitionMode, ...] = ("refuse", "blackhole")
+#: The pseudo node that stands for the client under test in `Cluster.partition` sides.
+CLIENT_SIDE = CLIENT
+#: The source of the links that every peer shares (`Cluster.shared_peer_links`).
+PEERS = "peers"
+HEALTH_POLL = 0.05
+BLACKHOLE = "ipc-partition"
+SLOW = "ipc-slow-replication"
+
+
+class ClusterError(IpcError):
+    """A cluster could not start, did not become healthy, or a control was misused."""
+
+
+@dataclass
+class ClusterNode:
+    """One node: its name, its real ports (never what clients or peers dial), its process."""
+
+    name: str
+    ports: dict[str, int]
+    base: Path
+    processes: list[LocalProcess] = field(default_factory=list)
+    state: NodeState = "running"
+    reservations: list[socket.socket] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        """The process (group) ids of the node's processes that were started."""
+        return [pid for process in self.processes if (pid := process.pid) is not None]
+
+
+@dataclass(frozen=True)
+class Link:
+    """The proxy that carries `source`'s connections to `target`'s `port` ("client" for clients)."""
+
+    source: str
+    target: str
+    port: str
+    proxy: Proxy
+
+    @property
+    def listen_port(self) -> int:
+        return self.proxy.port
+
+
+class Cluster(ABC):
+    """Start, break and heal a cluster of one broker kind; subclasses know the broker."""
+
+    kind: str
+    #: Ports each node listens on; the first is the client port.
+    port_names: tuple[str, ...] = ("client",)
+    #: Ports that peers dial: each gets a proxy per ordered pair of nodes.
+    peer_ports: tuple[str, ...] = ()
+    #: Ports that clients dial (through a proxy per node and port); the client port by default.
+    client_ports: tuple[str, ...] = ()
+    #: True for brokers that know one address per node (Redis: Sentinel hands the same address to
+    #: everyone): peers then share one proxy per node and port (source ``PEERS``), and a partition
+    #: cuts the links into the nodes outside the majority, so nobody reaches them.
+    shared_peer_links = False
+    ready_timeout = 60.0
+
+    def __init__(self, size: int = 3) -> None:
+        if size < 1:
+            raise IpcUsageError(f"a cluster needs at least one node, got size={size}")
+        self.size = size
+        self.names = tuple(f"n{index}" for index in range(1, size + 1))
+        self.token = secrets.token_hex(4)
+        self.timeline = Timeline()
+        self.nodes: dict[str, ClusterNode] = {}
+        self.links: dict[tuple[str, str, str], Link] = {}
+        self._server: EmbeddedToxiproxy | None = None
+        self._proxies: ToxiproxyClient | None = None
+        self._base: Path | None = None
+        self._cut: set[tuple[str, str, str]] = set()
+        self._slow = False
+        self._lock = threading.RLock()
+        self.start_seconds: float | None = None
+
+    # -- what a broker kind provides -------------------------------------------------------------
+
+    @abstractmethod
+    def missing_reason(self) -> str | None:
+        """None when the broker's binaries are installed, else what is missing and how to get it."""
+
+    @abstractmethod
+    def configure(self, node: ClusterNode) -> None:
+        """Write `node`'s config into ``node.base``; peers are reached at ``route(node, peer, port)``."""
+
+    @abstractmethod
+    def node_processes(self, node: ClusterNode) -> list[LocalProcess]:
+        """The node's processes in start order, each with a probe that passes once it serves."""
+
+    @abstractmethod
+    def health_problem(self) -> str | None:
+        """None when the cluster as a whole is formed and serving, else what is still wrong."""
+
+    @abstractmethod
+    def leader(self) -> str | None:
+        """The name of the node that leads the cluster now (None while there is none)."""
+
+    def start_nodes(self) -> None:
+        """Start every node (in parallel: a cluster's nodes wait for each other at boot)."""
+        errors: list[BaseException] = []
+
+        def start(node: ClusterNode) -> None:
+            try:
+                self._launch(node)
+            except BaseException as error:  # reported below, after every thread has ended
+                errors.append(error)
+
+        threads = [threading.Thread(target=start, args=(node,), name=f"start-{node.name}") for node in self.nodes.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def cleanup(self, namespace: str) -> None:
+        """Remove what a test made under `namespace` (streams, keys, queues)."""
+        return None
+
+    # -- life of the cluster -----------------------------------------------------------------------
+
+    def unavailable_reason(self) -> str | None:
+        return self.missing_reason()
+
+    def start(self) -> Cluster:
+        """Reserve ports, create every link, configure and start the nodes, wait until healthy."""
+        began = time.monotonic()
+        try:
+            from pytest_ipc.client.client import ToxiproxyClient
+            from pytest_ipc.toxiproxy import EmbeddedToxiproxy
+
+            self._base = make_private_dir(f"{self.kind}-cluster")
+            self._server = EmbeddedToxiproxy().start()
+            self._proxies = ToxiproxyClient(self._server.url)
+            for name in self.names:
+                base = self._base / name
+                base.mkdir()
+                reservations = [reserve_port() for _ in self.port_names]
+                ports = {port: reservation.getsockname()[1] for port, reservation in zip(self.port_names, reservations, strict=True)}
+                self.nodes[name] = ClusterNode(name, ports, base, reservations=reservations)
+            self._create_links()
+            for node in self.nodes.values():
+                self.configure(node)
+            self.start_nodes()
+            self.wait_until_healthy(self.ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - began
+        self.timeline.reset()
+        return self
+
+    def _create_links(self) -> None:
+        assert self._proxies is not None
+        specs = [(CLIENT, target, port) for port in self.client_ports or self.port_names[:1] for target in self.names]
+        if self.shared_peer_links:
+            specs += [(PEERS, target, port) for port in self.peer_ports for target in self.names]
+        else:
+            pairs = [(source, target) for source in self.names for target in self.names if source != target]
+            specs += [(source, target, port) for port in self.peer_ports for source, target in pairs]
+        created = self._proxies.populate(
+            {"name": f"{source}->{target}:{port}", "upstream": f"{LOOPBACK}:{self.nodes[target].ports[port]}", "listen": f"{LOOPBACK}:0"}
+            for source, target, port in specs
+        )
+        by_name = {proxy.name: proxy for proxy in created}
+        for source, target, port in specs:
+            self.links[(source, target, port)] = Link(source, target, port, by_name[f"{source}->{target}:{port}"])
+
+    def _launch(self, node: ClusterNode) -> None:
+        node.processes = self.node_processes(node)
+        for process in node.processes:
+            process.start()
+        node.state = "running"
+
+    def stop(self) -> None:
+        """Kill every node and the proxies, remove the directories, give the ports back."""
+        for node in self.nodes.values():
+            if node.state == "paused":
+                self._signal(node, signal.SIGCONT)
+            for process in reversed(node.processes):
+                process.kill()
+            for reservation in node.reservations:
+                reservation.close()
+        self.nodes = {}
+        self.links = {}
+        if self._proxies is not None:
+            self._proxies.close()
+            self._proxies = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        if self._base is not None:
+            remove_private_dir(self._base)
+            self._base = None
+
+    def wait_until_healthy(self, timeout: float = 30.0) -> float:
+        """Block until `health_problem` says none; returns the seconds it took."""
+        began = time.monotonic()
+        deadline = began + timeout
+        while (problem := self._health_problem()) is not None:
+            if time.monotonic() > deadline:
+                raise ClusterError(
+                    f"the {self.kind} cluster was not healthy within {timeout} s: {problem}\n"
+                    f"node logs are in {self._base}\ntimeline:\n{self.timeline.render()}"
+                )
+            time.sleep(HEALTH_POLL)
+        return time.monotonic() - began
+
+    def _health_problem(self) -> str | None:
+        try:
+            return self.health_problem()
+        except Exception as error:  # a probe that fails means "not yet"
+            return f"{type(error).__name__}: {error}"
+
+    # -- addresses -------------------------------------------------------------------------------
+
+    def node(self, name: str) -> ClusterNode:
+        """The node called `name`; a usage error lists the names."""
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise IpcUsageError(f"no node {name!r} in the {self.kind} cluster; its nodes are {', '.join(self.names)}") from None
+
+    def route(self, source: str, target: str, port: str) -> int:
+        """The proxy port on which `source` (a node, or "client") reaches `target`'s `port`."""
+        if self.shared_peer_links and source != CLIENT:
+            source = PEERS
+        return self.links[(source, target, port)].listen_port
+
+    def client_port(self, name: str, port: str | None = None) -> int:
+        """The proxy port on which clients reach node `name` (its client port by default)."""
+        return self.route(CLIENT, name, port or (self.client_ports or self.port_names)[0])
+
+    def client_addresses(self) -> list[tuple[str, int]]:
+        """Where clients connect, one address per node (through the node's client proxy)."""
+        return [(LOOPBACK, self.client_port(name)) for name in self.names]
+
+    def node_at(self, port: int) -> str | None:
+        """The node behind the proxy that listens on `port` (to name the node a client is connected to)."""
+        for link in self.links.values():
+            if link.listen_port == port:
+                return link.target
+        return None
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def _signal(self, node: ClusterNode, signum: signal.Signals) -> None:
+        for pid in node.pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signum)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL node `name` (every process of it): a crash."""
+        node = self.node(name)
+        with self._lock:
+            self.timeline.record(CLUSTER, f"kill {name}", kind="kill", node=name, out=frozenset({name}))
+            if node.state == "paused":
+                self._signal(node, signal.SIGCONT)
+            for process in reversed(node.processes):
+                process.kill()
+            node.state = "killed"
+
+    def restart(self, name: str) -> None:
+        """Start a killed node again, on its ports, with its data; returns once it serves."""
+        node = self.node(name)
+        with self._lock:
+            if node.state == "paused":
+                self.resume(name)
+            if node.state == "running":
+                return
+            self._launch(node)
+            self.timeline.record(CLUSTER, f"restarted {name}", kind="restart", node=name)
+
+    def pause(self, name: str) -> None:
+        """SIGSTOP node `name`: it holds its connections but answers nothing (a hung node)."""
+        node = self.node(name)
+        with self._lock:
+            if node.state != "running":
+                raise IpcUsageError(f"cannot pause {name}: it is {node.state}")
+            self._signal(node, signal.SIGSTOP)
+            node.state = "paused"
+            self.timeline.record(CLUSTER, f"pause {name} (SIGSTOP)", kind="pause", node=name, out=frozenset({name}))
+
+    def resume(self, name: str) -> None:
+        """SIGCONT a paused node."""
+        node = self.node(name)
+        with self._lock:
+            if node.state == "paused":
+                self._signal(node, signal.SIGCONT)
+                node.state = "running"
+                self.timeline.record(CLUSTER, f"resume {name} (SIGCONT)", kind="resume", node=name)
+
+    def _sides(self, sides: Sequence[Iterable[str]]) -> list[set[str]]:
+        parsed = [set(side) for side in sides]
+        known = {*self.names, CLIENT_SIDE}
+        for side in parsed:
+            if unknown := side - known:
+                raise IpcUsageError(
+                    f"unknown member(s) {sorted(unknown)} in a partition side; valid: {', '.join(self.names)} and {CLIENT_SIDE!r}"
+                )
+        named = set().union(*parsed) if parsed else set()
+        if len(parsed) == 1:  # partition(["n1"]): n1 on one side, every other node on the other
+            parsed.append(set(self.names) - named)
+        else:
+            parsed[-1] |= set(self.names) - named
+        return [side for side in parsed if side]
+
+    def partition(self, *sides: Iterable[str], mode: PartitionMode = "refuse") -> None:
+        """Cut every link between nodes on different sides (nodes not named join the last side).
+
+        A side may hold ``"client"``: the client then reaches only that side's nodes (otherwise it
+        reaches all). `mode` ``"refuse"`` resets live connections and refuses new ones (a host that
+        is down or firewalled with reject); ``"blackhole"`` keeps them open and drops every byte
+        (a cable pulled: peers notice only by their heartbeats timing out).
+        """
+        if mode not in PARTITION_MODES:
+            raise IpcUsageError(f"unknown partition mode {mode!r}; valid: {', '.join(PARTITION_MODES)}")
+        parsed = self._sides(sides)
+        side_of = {member: index for index, side in enumerate(parsed) for member in side}
+        majority = max((side - {CLIENT_SIDE} for side in parsed), key=len)
+        out = frozenset(set(self.names) - majority)
+
+        def crosses(source: str, target: str) -> bool:
+            if source == PEERS:
+                return target in out
+            return source in side_of and side_of[source] != side_of[target]
+
+        with self._lock:
+            cut = [key for key in self.links if crosses(key[0], key[1])]
+            for key in cut:
+                if key in self._cut:
+                    continue
+                proxy = self.links[key].proxy
+                if mode == "refuse":
+                    proxy.disable()
+                else:
+                    proxy.timeout(0, stream="upstream", name=f"{BLACKHOLE}-up")
+                    proxy.timeout(0, stream="downstream", name=f"{BLACKHOLE}-down")
+                self._cut.add(key)
+            shown = " | ".join("{" + ", ".join(sorted(side)) + "}" for side in parsed)
+            self.timeline.record(CLUSTER, f"partition {shown} ({mode}, {len(cut)} link(s) cut)", kind="partition", out=out)
+
+    def isolate(self, name: str, mode: PartitionMode = "refuse") -> None:
+        """Partition node `name` from every other node (the client stays with the others)."""
+        self.partition([name], mode=mode)
+
+    def slow_replication(self, latency: float, jitter: float = 0.0) -> None:
+        """Add `latency` (+- `jitter`) seconds to every inter-node link, both directions."""
+        with self._lock:
+            for (source, _target, _port), link in self.links.items():
+                if source != CLIENT:
+                    link.proxy.latency(latency, jitter, stream="upstream", name=f"{SLOW}-up")
+                    link.proxy.latency(latency, jitter, stream="downstream", name=f"{SLOW}-down")
+            self._slow = True
+            self.timeline.record(CLUSTER, f"slow replication: +{latency:g} s per hop", kind="slow")
+
+    def heal(self) -> None:
+        """Every link up and without toxics; paused nodes resumed, killed nodes restarted."""
+        with self._lock:
+            for key in list(self._cut):
+                proxy = self.links[key].proxy
+                proxy.enable()
+                for name in (f"{BLACKHOLE}-up", f"{BLACKHOLE}-down"):
+                    with contextlib.suppress(Exception):
+                        proxy.remove_toxic(name)
+            healed_links = len(self._cut)
+            self._cut.clear()
+            if self._slow:
+                for link in self.links.values():
+                    if link.source != CLIENT:
+                        for name in (f"{SLOW}-up", f"{SLOW}-down"):
+                            with contextlib.suppress(Exception):
+                                link.proxy.remove_toxic(name)
+                self._slow = False
+            if healed_links:
+                self.timeline.record(CLUSTER, f"heal: {healed_links} link(s) up", kind="heal")
+            for name, node in self.nodes.items():
+                if node.state == "paused":
+                    self.resume(name)
+                elif node.state == "killed":
+                    self.restart(name)
+
+    def converge(self) -> None:
+        """Between tests, after healing: hurry what the cluster would do by itself (a kind may override)."""
+        return None
+
+    def reset(self, timeout: float = 60.0) -> None:
+        """Between tests: heal, wait until healthy, start a fresh timeline."""
+        self.settle(timeout)
+        self.timeline.reset()
+
+    def settle(self, timeout: float = 60.0) -> float:
+        """Heal, hurry the cluster's own repairs (`converge`) and wait until healthy; returns the seconds."""
+        began = time.monotonic()
+        self.heal()
+        deadline = time.monotonic() + timeout
+        while self._health_problem() is not None and time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                self.converge()
+            time.sleep(HEALTH_POLL * 4)
+        self.wait_until_healthy(max(0.0, deadline - time.monotonic()))
+        took = time.monotonic() - began
+        self.timeline.record(CLUSTER, f"healthy again after {took:.2f} s", kind="healthy")
+        return took
+
+    # -- what the verdicts need ------------------------------------------------------------------
+
+    def unreachable_since_last_fault(self) -> tuple[float, set[str]] | None:
+        """When the last fault began and which nodes it left out of the serving majority."""
+        faults = self.timeline.of_kind("kill", "pause", "partition")
+        if not faults:
+            return None
+        return faults[-1].at, set(faults[-1].out)
+
+    @contextlib.contextmanager
+    def fault(self, apply: Callable[[], None]) -> Iterator[None]:
+        """Apply a fault for the block and heal after it, whatever the block raises."""
+        apply()
+        try:
+            yield
+        finally:
+            self.heal()
+
+    def __repr__(self) -> str:
+        states = ", ".join(f"{name}={node.state}" for name, node in self.nodes.items())
+        return f"{type(self).__name__}({states})"
+
+
+def states(cluster: Cluster, names: Collection[str] | None = None) -> dict[str, NodeState]:
+    """Each node's state, for messages."""
+    return {name: node.state for name, node in cluster.nodes.items() if names is None or name in names}

@@ -1,0 +1,230 @@
+"""RabbitMQ on three nodes with quorum queues, Erlang distribution through the fault proxy.
+
+Erlang distribution finds a peer through epmd, then connects to the port epmd names. Each node has a
+private epmd on a port of its own (``ERL_EPMD_PORT``, never the system's 4369), where the harness
+registers every peer's name with the port of the proxy in front of that peer's fixed dist port (an
+ALIVE2 registration held open, as a node holds its own): a node that looks a peer up dials the
+proxy, so every inter-node byte crosses one. The first node starts alone, the others join it
+(``classic_config`` peer discovery); ``pause_minority`` stops a node that is cut off from the
+majority, and a short ``net_ticktime`` notices a black-holed peer in seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import struct
+import threading
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from pytest_ipc._net import LOOPBACK, accepts_connections
+from pytest_ipc.backends.local import LocalProcess
+from pytest_ipc.brokers.endpoint import BrokerEndpoint
+from pytest_ipc.brokers.rabbitmq import INSTALL_HINT, RABBITMQ_SERVER, amqp_ready
+from pytest_ipc.cluster.core import Cluster, ClusterError, ClusterNode
+
+#: Seconds between distribution ticks, times four: a silent peer is down after about this long.
+NET_TICKTIME = 4
+
+
+def register_with_epmd(epmd_port: int, name: str, port: int) -> socket.socket:
+    """Register `name` at `port` with the epmd on `epmd_port` (ALIVE2_REQ); the name stays registered
+    while the returned socket is open."""
+    encoded = name.encode()
+    # 'x', port, node type 'M' (normal), protocol 0 (TCP/IPv4), highest and lowest version 6, name, no extra.
+    body = b"x" + struct.pack(">HBBHHH", port, 77, 0, 6, 6, len(encoded)) + encoded + struct.pack(">H", 0)
+    connection = socket.create_connection((LOOPBACK, epmd_port), timeout=5)
+    connection.sendall(struct.pack(">H", len(body)) + body)
+    answer = connection.recv(16)
+    if len(answer) < 2 or answer[0] not in (ord("y"), ord("v")) or answer[1] != 0:
+        connection.close()
+        raise ClusterError(f"epmd on port {epmd_port} refused to register {name} at port {port}: {answer!r}")
+    return connection
+
+
+class RabbitMQCluster(Cluster):
+    """Three RabbitMQ nodes, clustered, every distribution link through a proxy."""
+
+    kind = "rabbitmq"
+    port_names = ("amqp", "dist", "epmd", "management")
+    peer_ports = ("dist",)
+    ready_timeout = 120.0
+
+    def __init__(self, size: int = 3) -> None:
+        super().__init__(size)
+        self.username = f"ipc-{self.token}"
+        self.password = self.token * 4
+        self._registrations: dict[str, list[socket.socket]] = {}
+        self._envs: dict[str, dict[str, str]] = {}
+
+    def missing_reason(self) -> str | None:
+        missing = [path for path in (RABBITMQ_SERVER, "epmd", "erl") if shutil.which(path) is None]
+        return f"{', '.join(missing)} not found ({INSTALL_HINT})" if missing else None
+
+    def node_name(self, name: str) -> str:
+        return f"rabbit-{self.token}-{name}@localhost"
+
+    def configure(self, node: ClusterNode) -> None:
+        base = node.base
+        (base / "rabbitmq-env.conf").write_text("")
+        (base / "advanced.config").write_text(f"[{{kernel, [{{net_ticktime, {NET_TICKTIME}}}]}}].\n")
+        (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        # The first node boots alone without looking for peers that are not there yet; the others join
+        # it. Restarted nodes find their cluster in their own data (peer discovery is for fresh nodes).
+        members = self.names[:1] if node.name == self.names[0] else self.names
+        peers = "".join(
+            f"cluster_formation.classic_config.nodes.{index} = {self.node_name(name)}\n" for index, name in enumerate(members, 1)
+        )
+        (base / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = {LOOPBACK}:{node.ports['amqp']}\n"
+            f"default_user = {self.username}\ndefault_pass = {self.password}\n"
+            "log.console = false\nloopback_users = none\n"
+            f"management.tcp.ip = {LOOPBACK}\nmanagement.tcp.port = {node.ports['management']}\n"
+            "cluster_partition_handling = pause_minority\n"
+            "cluster_formation.peer_discovery_backend = classic_config\n" + peers
+        )
+        cookie = base / ".erlang.cookie"
+        cookie.write_text(self.password.upper())
+        cookie.chmod(0o400)
+        node_env = {
+            "HOME": str(base),
+            "ERL_EPMD_PORT": str(node.ports["epmd"]),
+            "ERL_EPMD_ADDRESS": LOOPBACK,
+            "RABBITMQ_NODENAME": self.node_name(node.name),
+            "RABBITMQ_NODE_IP_ADDRESS": LOOPBACK,
+            "RABBITMQ_NODE_PORT": str(node.ports["amqp"]),
+            "RABBITMQ_DIST_PORT": str(node.ports["dist"]),
+            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+        self._envs[node.name] = node_env
+
+    def node_processes(self, node: ClusterNode) -> list[LocalProcess]:
+        env = self._envs[node.name]
+        epmd_port = node.ports["epmd"]
+        endpoint = BrokerEndpoint("rabbitmq", LOOPBACK, node.ports["amqp"], self.username, self.password)
+        epmd = LocalProcess(
+            f"epmd-{node.name}",
+            [shutil.which("epmd") or "epmd", "-port", str(epmd_port)],
+            workdir=node.base,
+            env=env,
+            ready=lambda: accepts_connections(LOOPBACK, epmd_port),
+        )
+        server = LocalProcess(
+            f"rabbitmq-{node.name}",
+            [RABBITMQ_SERVER],
+            workdir=node.base,
+            env=env,
+            ready=lambda: amqp_ready(endpoint),
+            ready_timeout=self.ready_timeout,
+        )
+        return [epmd, server]
+
+    def _launch(self, node: ClusterNode) -> None:
+        """Start the node's epmd, register its peers there (at their proxies), then the node."""
+        epmd, server = self.node_processes(node)
+        node.processes = [epmd, server]
+        epmd.start()
+        for registration in self._registrations.pop(node.name, []):
+            registration.close()
+        self._registrations[node.name] = [
+            register_with_epmd(node.ports["epmd"], f"rabbit-{self.token}-{peer}", self.route(node.name, peer, "dist"))
+            for peer in self.names
+            if peer != node.name
+        ]
+        server.start()
+        node.state = "running"
+
+    def stop(self) -> None:
+        super().stop()
+        for registrations in self._registrations.values():
+            for registration in registrations:
+                registration.close()
+        self._registrations = {}
+
+    def start_nodes(self) -> None:
+        """The first node alone, then the others in parallel: they join it."""
+        first, *others = self.nodes.values()
+        self._launch(first)
+        errors: list[BaseException] = []
+
+        def start(node: ClusterNode) -> None:
+            try:
+                self._launch(node)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=start, args=(node,)) for node in others]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+    def api(self, name: str, path: str) -> Any:
+        """GET the management API of node `name` (direct, not through the proxies)."""
+        answer = httpx.get(
+            f"http://{LOOPBACK}:{self.node(name).ports['management']}/api/{path}", auth=(self.username, self.password), timeout=2.0
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    def _running(self) -> list[ClusterNode]:
+        return [node for node in self.nodes.values() if node.state == "running"]
+
+    def health_problem(self) -> str | None:
+        running = self._running()
+        wanted = {self.node_name(node.name) for node in running}
+        for node in running:
+            nodes = self.api(node.name, "nodes")
+            up = {entry["name"] for entry in nodes if entry.get("running")}
+            if not wanted <= up:
+                return f"{node.name} sees {sorted(up)} running, expected {sorted(wanted)}"
+            if partitions := [entry["name"] for entry in nodes if entry.get("partitions")]:
+                return f"{node.name} reports partitions on {partitions}"
+        return None
+
+    def leader(self) -> str | None:
+        return None
+
+    def queue_leader(self, queue: str, vhost: str = "/") -> str | None:
+        """The node leading quorum queue `queue` now, as a running node sees it."""
+        for node in self._running():
+            try:
+                info = self.api(node.name, f"queues/{quote(vhost, safe='')}/{quote(queue, safe='')}")
+            except httpx.HTTPError:
+                continue
+            leader = str(info.get("leader") or info.get("node") or "")
+            for name in self.names:
+                if leader == self.node_name(name):
+                    return name
+        return None
+
+    def cleanup(self, namespace: str) -> None:
+        for node in self._running():
+            for queue in self.api(node.name, "queues/%2F"):
+                if str(queue["name"]).startswith(f"{namespace}."):
+                    url = f"http://{LOOPBACK}:{node.ports['management']}/api/queues/%2F/{quote(queue['name'], safe='')}"
+                    httpx.delete(url, auth=(self.username, self.password), timeout=5.0)
+            return
+
+    def direct_url(self, name: str) -> str:
+        """Node `name`'s own AMQP URL, bypassing the proxies (for the harness)."""
+        return f"amqp://{self.username}:{self.password}@{LOOPBACK}:{self.node(name).ports['amqp']}/%2F"
+
+    def urls(self) -> list[str]:
+        """AMQP URLs of every node through the client proxies."""
+        return [f"amqp://{self.username}:{self.password}@{host}:{port}/%2F" for host, port in self.client_addresses()]
+
+
+__all__ = ["ClusterError", "RabbitMQCluster"]

@@ -1,0 +1,202 @@
+"""Three RabbitMQ nodes with a quorum queue, Erlang distribution through the fault proxy."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+import pika
+import pika.exceptions
+import pytest
+
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.cluster.assertions import ClientJournal, assert_cluster_client, assert_failover_within
+from pytest_ipc.cluster.core import CLIENT_SIDE
+from pytest_ipc.cluster.handle import IsolatedCluster
+from pytest_ipc.cluster.rabbitmq import RabbitMQCluster
+
+pytestmark = pytest.mark.slow
+
+FAILOVER_BUDGET = 5.0
+TIMEOUT = 30.0
+
+
+class Publisher(threading.Thread):
+    """Publishes with confirms to a quorum queue; reconnects to the next node on a connection error."""
+
+    def __init__(self, journal: ClientJournal, urls: list[str], queue: str, label: str, *, reconnect: bool) -> None:
+        super().__init__(name=f"publisher-{label}", daemon=True)
+        self.journal, self.queue, self.label, self.reconnect = journal, queue, label, reconnect
+        self.parameters = [pika.URLParameters(f"{url}?connection_attempts=1&socket_timeout=1&heartbeat=2") for url in urls]
+        self._halt = threading.Event()
+        self._channel: pika.adapters.blocking_connection.BlockingChannel | None = None
+        self._connection: pika.BlockingConnection | None = None
+
+    def _connect(self) -> None:
+        self._connection = pika.BlockingConnection(self.parameters)
+        self._channel = self._connection.channel()
+        self._channel.confirm_delivery()
+        self._channel.queue_declare(self.queue, durable=True, arguments={"x-queue-type": "quorum"})
+        self.journal.connected(self._connection._impl.params.port)
+
+    def run(self) -> None:
+        sent = 0
+        connect_allowed = True
+        while not self._halt.is_set():
+            message_id = f"{self.label}-{sent:04d}"
+            sent += 1
+            try:
+                if self._channel is None:
+                    if not connect_allowed:
+                        raise pika.exceptions.AMQPConnectionError("the client does not reconnect")
+                    connect_allowed = self.reconnect
+                    self._connect()
+                assert self._channel is not None
+                self._channel.basic_publish("", self.queue, message_id.encode(), pika.BasicProperties(delivery_mode=2), mandatory=True)
+                self.journal.published(message_id, "confirmed")
+            except pika.exceptions.AMQPError as error:
+                self.journal.published(message_id, "refused", type(error).__name__)
+                if self._channel is not None:  # a nack or a lost connection: start over on a fresh connection
+                    self.journal.disconnected(type(error).__name__)
+                    self._channel = None
+                    if self._connection is not None and self._connection.is_open:
+                        with contextlib.suppress(pika.exceptions.AMQPError):
+                            self._connection.close()
+            time.sleep(0.05)
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(10)
+
+
+def _received(cluster: RabbitMQCluster, node: str, queue: str) -> list[str]:
+    connection = pika.BlockingConnection(pika.URLParameters(cluster.direct_url(node)))
+    try:
+        channel = connection.channel()
+        ids = []
+        while True:
+            method, _properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return ids
+            ids.append(body.decode())
+    finally:
+        connection.close()
+
+
+def _wait(condition: object, what: str, journal: ClientJournal | None = None) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if condition():  # type: ignore[operator]
+                return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    if journal is not None:
+        raise journal.failure([f"{what} within {TIMEOUT} s"])
+    raise AssertionError(f"{what} within {TIMEOUT} s")
+
+
+def _publishers(handle: IsolatedCluster[RabbitMQCluster], queue: str) -> tuple[str, list[str], list[Publisher]]:
+    """Declare the quorum queue, find its leader; a correct publisher (every node, leader first) and
+    one with the leader's address only and no reconnect."""
+    cluster = handle.cluster
+    handle.reset()  # each scenario starts healthy, with a timeline and journals of its own
+    correct, fixed = handle.journal("correct"), handle.journal("no-reconnect")
+    connection = pika.BlockingConnection(pika.URLParameters(cluster.urls()[0]))
+    connection.channel().queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+    connection.close()
+    _wait(lambda: cluster.queue_leader(queue) is not None, "the quorum queue has no leader")
+    leader = cluster.queue_leader(queue)
+    assert leader is not None
+    order = [leader, *(name for name in cluster.names if name != leader)]
+    urls = dict(zip(cluster.names, cluster.urls(), strict=True))
+    publishers = [
+        Publisher(correct, [urls[name] for name in order], queue, "ok", reconnect=True),
+        Publisher(fixed, [urls[leader]], queue, "fixed", reconnect=False),
+    ]
+    for publisher in publishers:
+        publisher.start()
+    return leader, order, publishers
+
+
+def _confirmed_after(journal: ClientJournal, kind: str) -> None:
+    since = journal.cluster.timeline.of_kind(kind)[-1].at
+    _wait(
+        lambda: any(p.at > since and p.outcome == "confirmed" for p in list(journal.publishes)),
+        f"no publish confirmed after {kind}",
+        journal,
+    )
+
+
+def queue_leader_kill(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """SIGKILL the node leading the quorum queue: the correct client reconnects to a survivor and
+    every confirmed message is still in the queue; a client with one address and no reconnect is caught."""
+    queue = rabbitmq_cluster.name("kill")
+    leader, order, publishers = _publishers(rabbitmq_cluster, queue)
+    try:
+        time.sleep(0.5)
+        rabbitmq_cluster.kill(leader)
+        _confirmed_after(rabbitmq_cluster.journal("correct"), "kill")
+        time.sleep(0.5)
+    finally:
+        for publisher in publishers:
+            publisher.stop()
+    received = _received(rabbitmq_cluster.cluster, order[1], queue)
+
+    assert_cluster_client(rabbitmq_cluster.journal("correct"), received, failover_budget=FAILOVER_BUDGET)
+    with pytest.raises(IpcAssertionError, match=r"never connected to a surviving node(.|\n)*kill n\d"):
+        assert_failover_within(rabbitmq_cluster.journal("no-reconnect"), FAILOVER_BUDGET)
+
+
+def minority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """The queue leader is cut off from the other nodes and the client: it pauses itself
+    (pause_minority), the majority elects a new leader, the correct client moves there."""
+    queue = rabbitmq_cluster.name("minority")
+    leader, order, publishers = _publishers(rabbitmq_cluster, queue)
+    try:
+        time.sleep(0.5)
+        rabbitmq_cluster.partition([leader], [CLIENT_SIDE])
+        _confirmed_after(rabbitmq_cluster.journal("correct"), "partition")
+        time.sleep(0.5)
+    finally:
+        for publisher in publishers:
+            publisher.stop()
+    received = _received(rabbitmq_cluster.cluster, order[1], queue)
+
+    assert_cluster_client(rabbitmq_cluster.journal("correct"), received, failover_budget=FAILOVER_BUDGET)
+    with pytest.raises(IpcAssertionError, match=r"never connected to a surviving node(.|\n)*partition \{n\d\} \| \{client"):
+        assert_failover_within(rabbitmq_cluster.journal("no-reconnect"), FAILOVER_BUDGET)
+
+
+def majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """The client is left with the queue leader on the minority side: that node pauses itself, so
+    publishes are refused, never confirmed and lost; after healing every confirmed message is there."""
+    queue = rabbitmq_cluster.name("majority")
+    leader, order, publishers = _publishers(rabbitmq_cluster, queue)
+    correct = rabbitmq_cluster.journal("correct")
+    try:
+        time.sleep(0.5)
+        rabbitmq_cluster.partition([leader, CLIENT_SIDE])
+        since = rabbitmq_cluster.timeline.of_kind("partition")[-1].at
+        _wait(lambda: sum(p.at > since and p.outcome == "refused" for p in list(correct.publishes)) >= 5, "no refusal", correct)
+        rabbitmq_cluster.heal()
+        _confirmed_after(correct, "heal")
+        time.sleep(0.3)
+    finally:
+        for publisher in publishers:
+            publisher.stop()
+    received = _received(rabbitmq_cluster.cluster, order[1], queue)
+
+    assert_cluster_client(correct, received)
+
+
+def test_leader_kill_minority_and_majority_partitions(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> None:
+    """The three scenarios in one test: three RabbitMQ nodes take some 30 s to start, and under
+    pytest-xdist each worker that gets a test of this cluster starts one."""
+    queue_leader_kill(rabbitmq_cluster)
+    minority_partition(rabbitmq_cluster)
+    majority_partition(rabbitmq_cluster)
