@@ -73,6 +73,7 @@ class Publisher(threading.Thread):
 
 
 def _received(cluster: RabbitMQCluster, node: str, queue: str) -> list[str]:
+    cluster.wait_until_healthy(TIMEOUT)  # after a heal, the nodes that paused restart their broker first
     connection = pika.BlockingConnection(pika.URLParameters(cluster.direct_url(node)))
     try:
         channel = connection.channel()
