@@ -2,7 +2,10 @@
 
 pytester runs whole pytest sessions in tests that check fixtures end to end. The markers `slow`
 and `docker` belong to this suite only: docker-marked tests skip with the engine's own reason when
-no Docker engine answers (one ping per session).
+no Docker engine answers (one ping per session). Slow tests (whole sessions killed by signals,
+load, clusters, containers' cleanup, the README's examples) run in CI (the `CI` environment
+variable, which `.ci/run` sets), with `--run-slow`, or when picked by `-m` or by node id; a plain
+`python -m pytest -n 2` leaves them out, to stay a few minutes long.
 """
 
 from __future__ import annotations
@@ -23,6 +26,23 @@ MARKERS = {
 
 #: Entry-point plugins of installed packages that no session of this suite needs (see below).
 UNUSED_PLUGINS = ("schemathesis", "benchmark")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="also run the tests marked slow (CI runs them)")
+
+
+def runs_slow(config: pytest.Config) -> bool:
+    """Whether this run includes the slow tests: in CI, when asked, or when the user picked tests."""
+    in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    picked = bool(config.option.markexpr) or any("::" in argument for argument in config.args)
+    return in_ci or picked or bool(config.getoption("--run-slow"))
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if runs_slow(config):
+        return None
+    return "slow tests: left out (CI runs them; here: --run-slow, or -m slow)"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,7 +81,12 @@ def skip_unused_plugins() -> None:
         os.environ["PYTEST_ADDOPTS"] = " ".join([options, *unused]).strip()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not runs_slow(config):
+        slow = [item for item in items if item.get_closest_marker("slow") is not None]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if item.get_closest_marker("slow") is None]
     # Slow tests first (a stable sort): pytest-xdist hands them out while every worker is busy anyway,
     # instead of one worker finishing a 20 s test alone at the end of the run.
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -54,6 +54,7 @@ def redis_ping(endpoint):
 """
 
 
+@pytest.mark.slow
 def test_brokers_from_the_container_backend(pytester: pytest.Pytester) -> None:
     reason = docker_engine.docker_unavailable_reason() or next(
         filter(None, (docker_engine.missing_image_reason(image) for image in IMAGES.values())), None

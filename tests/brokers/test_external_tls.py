@@ -106,6 +106,7 @@ def test_an_external_tls_url_is_spoken_over_tls_by_tests_and_cleanup(
         server.close()
 
 
+@pytest.mark.slow
 def test_without_the_client_certificate_a_mutual_tls_broker_refuses_the_plugin_too(
     tls_url: Callable[[BrokerKind], str], ipc_tls_ca: CertificateAuthority
 ) -> None:

@@ -21,6 +21,8 @@ import json, os, signal
 from pytest_ipc._lifecycle import watchdog_pid
 from pytest_ipc._owner import marked_processes, owner_token
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 def test_uses_brokers({fixtures}):
     servers = [{servers}]
     with open(os.environ["RECORD_FILE"], "w") as record:

@@ -25,6 +25,8 @@ INNER = """
 import json, os
 import pytest
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 def keeper(handle):
     lease = getattr(handle.server.runtime, "lease", None)  # a shared broker's
     return lease.state["keeper_pid"] if lease is not None else None

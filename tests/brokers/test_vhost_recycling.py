@@ -117,6 +117,7 @@ def leave_everything_behind(node: LocalRabbitMQWithManagement, vhost: PoolVhost)
     return connection
 
 
+@pytest.mark.slow
 def test_the_next_test_in_a_recycled_vhost_finds_nothing_left(
     pool: VhostPool, rabbitmq_with_management: LocalRabbitMQWithManagement
 ) -> None:

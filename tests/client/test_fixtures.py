@@ -178,6 +178,7 @@ def test_same_name(toxiproxy, toxiproxy_server, n):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shared", [False, True], ids=["embedded-per-worker", "external-shared"])
 def test_xdist_workers_do_not_clash(pytester: pytest.Pytester, outer_server: EmbeddedToxiproxy, shared: bool) -> None:
     out_dir = pytester.mkdir("out")

@@ -32,7 +32,7 @@ from tests.reliability.sessions import (
 )
 from tests.reliability.test_ownership import needs_pid_namespaces
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]  # CI runs the slow tests (see the root conftest)
 
 OWNER_SCRIPT = """
 import json, sys

@@ -147,6 +147,7 @@ def test_the_toxiproxy_image_serves_the_api_without_a_mount(backends: list[Conta
     assert httpx.get(f"{api}/proxies").json()["db"]["upstream"] == "example:5432"
 
 
+@pytest.mark.slow
 def test_the_wiremock_image_serves_wiremock_like_the_public_one(backends: list[ContainerBackend], docker_client: Any) -> None:
     if (reason := missing_image_reason("local/wiremock:debian")) is not None:
         pytest.skip(f"{reason} (images/fetch-wiremock-jar, then images/build)")

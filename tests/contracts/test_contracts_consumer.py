@@ -62,6 +62,7 @@ def stale_pact(consumer: str, provider: str, *, owner: str | None = None) -> str
                        "interactions": [interaction], "metadata": metadata})
 
 
+@pytest.mark.slow
 def test_under_xdist_pact_file_holds_exactly_the_passing_tests(pytester: pytest.Pytester) -> None:
     """Twelve tests on four workers, one description told apart by the state's `id` parameter: the
     file keeps the eight that passed (an earlier merge kept one of them), drops the interaction of a

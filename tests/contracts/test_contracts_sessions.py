@@ -111,6 +111,7 @@ def test_a_fresh_checkout_verifies_the_pacts_it_writes_in_the_same_run(pytester:
     assert (pact_dir / "Web-Orders.json").exists()
 
 
+@pytest.mark.slow
 def test_a_fresh_checkout_under_xdist_verifies_what_other_workers_wrote(pytester: pytest.Pytester) -> None:
     pact_dir = project(pytester)
     result = pytester.runpytest_subprocess(*QUIET_SESSION, *LEAN, "-n", "2", "-v")
@@ -330,6 +331,7 @@ def test_provider(pact_interaction):
 """
 
 
+@pytest.mark.slow
 def test_a_session_stopped_early_under_xdist_does_not_leave_provider_items_waiting(pytester: pytest.Pytester) -> None:
     """Provider items wait for the consumer tests on other workers; when the session stops (-x)
     before those run, they stop waiting as soon as every other worker is done."""

@@ -10,7 +10,7 @@ import pytest
 
 from tests import images
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]  # CI runs the slow tests (see the root conftest)
 
 SESSION_NETWORK_TEST = f"""
 def test_uses_the_session_network(ipc_session_network):

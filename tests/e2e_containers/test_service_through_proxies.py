@@ -29,6 +29,7 @@ def call(topology: Topology, dependency: str) -> tuple[httpx.Response, float]:
     return response, time.monotonic() - started
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dependency", ["http", "wiremock"])
 def test_service_reaches_the_same_stub_definitions_on_either_backend(e2e: Topology, dependency: str) -> None:
     path = e2e.proxy_to(dependency)

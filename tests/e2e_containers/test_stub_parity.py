@@ -43,6 +43,7 @@ def stub(request: pytest.FixtureRequest) -> Iterator[HttpStub]:
     served.end_test()
 
 
+@pytest.mark.slow
 def test_routes_match_path_query_headers_and_json(stub: HttpStub) -> None:
     stub.expect("GET", "/v1/orders/{order_id:int}", query={"expand": "lines"}, headers={"x-tenant": "acme"}).respond(
         json={"id": 7}

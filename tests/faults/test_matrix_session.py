@@ -94,6 +94,7 @@ BAD_MARKERS = {
 }
 
 
+@pytest.mark.slow
 def test_matrix_in_a_user_session(pytester: pytest.Pytester) -> None:
     bad = {
         name: f"import pytest\n\n@pytest.mark.fault_matrix({marker})\ndef test_it(ipc_target_url):\n    pass\n"

@@ -23,6 +23,8 @@ INNER_CONFTEST = """
 import json, os, pathlib, time
 from tests.reliability.machine import snapshot
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 def record(kind, **extra):
     path = pathlib.Path(os.environ["IPC_RECORDS"], f"{kind}-{os.getpid()}-{time.monotonic_ns()}.json")
     path.write_text(json.dumps({**snapshot(), **extra}))

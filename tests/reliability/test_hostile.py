@@ -40,6 +40,8 @@ from pytest_ipc.contracts.callbacks import CallbackServer
 from pytest_ipc.stub import HttpStub
 from pytest_ipc.toxiproxy import EmbeddedToxiproxy
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 #: Fixed, small and seedless: the same examples on every CI run, a few seconds in all.
 FUZZ = settings(
     max_examples=100,

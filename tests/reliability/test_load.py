@@ -18,6 +18,8 @@ from tests.reliability.load import (
     settled_fds,
 )
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 #: The admin API shares the proxies' event loop, so under a 1,000-connection burst with toxics on a
 #: busy 2-core box (xdist, other jobs) a call can wait seconds; blocked until the load ends, it fails.
 ADMIN_P50_BOUND = 2.0

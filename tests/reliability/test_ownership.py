@@ -37,6 +37,8 @@ import json, os, sys
 from pytest_ipc import _lifecycle, _owner
 from pytest_ipc.backends.local import LocalProcess, make_private_dir
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 started = __import__("time").perf_counter()
 record = _lifecycle.watch() if sys.argv[1] == "private" else _owner.owner()
 info = {"watch_seconds": __import__("time").perf_counter() - started}

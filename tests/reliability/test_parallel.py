@@ -16,6 +16,8 @@ INNER_TESTS = """
 import json, os, pathlib
 import httpx, pytest
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 @pytest.mark.parametrize("n", range(12))
 def test_uses_session_resources(toxiproxy_server, toxiproxy, http_stub, n):
     http_stub.expect("GET", "/n").respond(text=str(n))

@@ -22,6 +22,8 @@ from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ
 from pytest_ipc.brokers.redis import LocalRedis
 from tests.reliability.sessions import RECORDING_CONFTEST, Session
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 RESERVED = 300
 PICKS = 3000
 

@@ -24,6 +24,8 @@ from pytest_ipc.stub import HttpStub
 from pytest_ipc.toxiproxy import EmbeddedToxiproxy
 from tests.reliability.machine import listening_sockets, process_alive, process_group
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 PACKAGE = Path(__file__).resolve().parents[2] / "pytest_ipc"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 

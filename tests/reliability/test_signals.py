@@ -15,6 +15,8 @@ import pytest
 from pytest_ipc._lifecycle import HANDLED_SIGNALS
 from tests.reliability.sessions import Session, holding_session, owners_holding, wait_until_clean
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 FAST_BROKERS = ("redis_server", "nats_server", "mqtt_server")
 #: What a session's teardown removes (its process, watchdog and owner record go when it exits).
 TORN_DOWN = ("processes", "dirs", "listeners")

@@ -24,7 +24,10 @@ MISSING = [
     )
     if not there
 ]
-pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"no headless browser: missing {', '.join(MISSING)}")
+pytestmark = [
+    pytest.mark.slow,  # CI runs the slow tests (see the root conftest)
+    pytest.mark.skipif(bool(MISSING), reason=f"no headless browser: missing {', '.join(MISSING)}"),
+]
 
 
 @pytest.fixture(scope="module")

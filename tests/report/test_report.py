@@ -98,6 +98,7 @@ def test_junit_xml_properties(pytester: pytest.Pytester) -> None:
     assert properties["test_broker_restart_broke"][0][1].startswith("broke in ")
 
 
+@pytest.mark.slow
 def test_xdist_workers_records_merge_on_the_controller(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(RECORDING_TESTS)
     result = pytester.runpytest_subprocess(*LEAN, "-n", "2", "--ipc-report-json=merged.json")

@@ -26,6 +26,8 @@ from pytest_ipc.contracts.broker_fake import FakePactBroker
 from pytest_ipc.contracts.merge import OWNERSHIP
 from pytest_ipc.contracts.pactfile import locked
 
+pytestmark = pytest.mark.slow  # real sessions in separate directories: CI runs the slow tests (see the root conftest)
+
 CHECKOUT = Path(pytest_ipc.__file__).resolve().parents[1]
 LEAN = [
     "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:faker", "-p", "no:benchmark", "-p", "no:anyio",

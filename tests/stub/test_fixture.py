@@ -131,6 +131,7 @@ def test_served_by_wiremock(http_stub):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.docker
 @pytest.mark.parametrize("backend", ["container", "external"])
 def test_wiremock_serves_the_same_fixture_and_teardown_report(pytester: pytest.Pytester, backend: str) -> None:

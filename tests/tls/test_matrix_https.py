@@ -62,6 +62,7 @@ def test_it(http_stub, ipc_target_url):
 '''
 
 
+@pytest.mark.slow
 def test_matrix_over_the_https_stub_in_a_user_session(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS, test_plain=PLAIN_STUB)
     result = pytester.runpytest_subprocess("-rA", "-p", "no:cacheprovider", "--continue-on-collection-errors")
