@@ -16,12 +16,12 @@ from pytest_ipc._owner import marked_processes, owner_token
 from pytest_ipc.brokers.endpoint import BROKER_KINDS
 from pytest_ipc.brokers.server import BrokerServer
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 INNER_SESSION = """
 import json, os, signal
 from pytest_ipc._lifecycle import watchdog_pid
 from pytest_ipc._owner import marked_processes, owner_token
-
-pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
 
 def test_uses_brokers({fixtures}):
     servers = [{servers}]

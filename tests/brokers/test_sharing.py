@@ -19,13 +19,13 @@ import pytest
 from pytest_ipc import _shared
 from pytest_ipc._proc import process_stat
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 INNER = """
 import json, os
 import pytest
-
-pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
 
 def keeper(handle):
     lease = getattr(handle.server.runtime, "lease", None)  # a shared broker's

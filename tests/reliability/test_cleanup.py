@@ -19,11 +19,11 @@ import pytest
 from tests.reliability.machine import child_processes, listening_anywhere, process_alive
 from tests.reliability.sessions import Session
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 INNER_CONFTEST = """
 import json, os, pathlib, time
 from tests.reliability.machine import snapshot
-
-pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
 
 def record(kind, **extra):
     path = pathlib.Path(os.environ["IPC_RECORDS"], f"{kind}-{os.getpid()}-{time.monotonic_ns()}.json")

@@ -27,6 +27,8 @@ from pytest_ipc._owner import OWNER_VARIABLE, RECORD_SUFFIX, owner_alive, owner_
 from tests.reliability.machine import process_alive
 from tests.reliability.sessions import ROOT, Session, wait_until_clean
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 #: A sweep with nothing to reap lists a directory and tries a lock per live owner.
 SWEEP_BOUND = 0.010
 #: Starting the watchdog costs its owner one posix_spawn (the watchdog's own start runs beside it).
@@ -36,8 +38,6 @@ OWNER_SCRIPT = """
 import json, os, sys
 from pytest_ipc import _lifecycle, _owner
 from pytest_ipc.backends.local import LocalProcess, make_private_dir
-
-pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
 
 started = __import__("time").perf_counter()
 record = _lifecycle.watch() if sys.argv[1] == "private" else _owner.owner()

@@ -12,11 +12,11 @@ import pytest
 from pytest_ipc.client.client import ToxiproxyClient
 from pytest_ipc.toxiproxy import EmbeddedToxiproxy
 
+pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
+
 INNER_TESTS = """
 import json, os, pathlib
 import httpx, pytest
-
-pytestmark = pytest.mark.slow  # whole sessions, signals, load or containers: CI runs them (see the root conftest)
 
 @pytest.mark.parametrize("n", range(12))
 def test_uses_session_resources(toxiproxy_server, toxiproxy, http_stub, n):
