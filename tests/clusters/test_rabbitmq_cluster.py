@@ -73,7 +73,6 @@ class Publisher(threading.Thread):
 
 
 def _received(cluster: RabbitMQCluster, node: str, queue: str) -> list[str]:
-    cluster.wait_until_healthy(TIMEOUT)  # after a heal, the nodes that paused restart their broker first
     connection = pika.BlockingConnection(pika.URLParameters(cluster.direct_url(node)))
     try:
         channel = connection.channel()
@@ -190,6 +189,7 @@ def majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> No
     finally:
         for publisher in publishers:
             publisher.stop()
+    rabbitmq_cluster.cluster.wait_until_healthy(TIMEOUT)  # after the heal, the nodes that paused restart first
     received = _received(rabbitmq_cluster.cluster, order[1], queue)
 
     assert_cluster_client(correct, received)
