@@ -18,9 +18,11 @@ For an instance with key K, in the per-user directory `shared_dir()`:
 The keeper is a small process in a session of its own (``python -S -m pytest_ipc._shared``): it
 starts the instance (through the process lifecycle: its own owner record and watchdog, so a killed
 keeper leaves nothing: its processes and directories, and its containers, which carry the keeper's
-owner label, not the label of the session that asked for them), serves it, and stops it when no lease has been held for `linger` seconds,
-or at SIGTERM (``--ipc-reuse-stop``). A killed user process frees its lease with its death; a killed
-starter does not matter, the keeper is not its child in any way that counts.
+owner label, not the label of the session that asked for them), serves it, and stops it when no
+lease has been held for `linger` seconds, or at SIGTERM (``--ipc-reuse-stop``). A killed user
+process frees its lease with its death; a killed starter does not matter, the keeper is not its
+child in any way that counts. The instance hears of each lease that goes (`Kept.released`), so that
+what a killed user left on it (a fault proxy's proxies) goes too.
 """
 
 from __future__ import annotations
@@ -309,7 +311,10 @@ def keep(key: str, recipe: dict[str, Any], linger: float) -> None:
         while not stopping.wait(POLL_INTERVAL):
             now = held_leases(key)
             if users - now:
-                kept.released(users - now)
+                try:
+                    kept.released(users - now)
+                except Exception as error:  # a failed clean-up must not end what others use
+                    print(f"clean-up after {sorted(users - now)} failed: {error!r}", file=sys.stderr, flush=True)
             users = now
             if users:
                 idle_since = None

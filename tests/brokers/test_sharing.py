@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,15 @@ def wait_for(condition: Any, timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+@pytest.fixture
+def kept_stopped(pytester: pytest.Pytester) -> Iterator[None]:
+    """What the test's inner sessions kept (``--ipc-reuse``) is stopped after it, also when it fails."""
+    yield
+    for key, state in _shared.instances():
+        if state.get("project") == str(pytester.path):
+            _shared.stop(key)
 
 
 @pytest.fixture
@@ -196,7 +206,7 @@ def test_records(redis_broker):
 
 
 def test_reuse_keeps_the_broker_for_the_next_session_until_stopped(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kept_stopped: None
 ) -> None:
     # Its own keeper: another checkout's or the developer's own kept broker must not be touched.
     record = pytester.path / "record.json"
@@ -217,7 +227,7 @@ def test_reuse_keeps_the_broker_for_the_next_session_until_stopped(
     assert wait_for(lambda: gone(keeper), 5.0)
 
 
-def test_reuse_stops_after_its_idle_time(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reuse_stops_after_its_idle_time(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kept_stopped: None) -> None:
     record = pytester.path / "record.json"
     monkeypatch.setenv("RECORD_FILE", str(record))
     pytester.makepyfile(REUSED)
@@ -329,26 +339,23 @@ def test_killed(toxiproxy):
 
 
 def test_reuse_keeps_the_fault_proxy_and_each_test_still_starts_clean(
-    pytester: pytest.Pytester, record_dir: Path, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, record_dir: Path, monkeypatch: pytest.MonkeyPatch, kept_stopped: None
 ) -> None:
     from pytest_ipc.client.client import ToxiproxyClient
 
     pytester.makepyfile(KEPT_FAULT_PROXY)
     pytester.makeini("[pytest]\nipc_reuse = true\n")
-    sessions = []
-    for _ in range(2):
-        pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
-        sessions.append({name: json.loads((record_dir / f"{name}.json").read_text()) for name in ("first", "second")})
-    first, second = sessions
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    first = {name: json.loads((record_dir / f"{name}.json").read_text()) for name in ("first", "second")}
+    monkeypatch.setenv("KILL_SESSION", "1")  # the second session dies in its last test
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == -signal.SIGKILL
+    second = {name: json.loads((record_dir / f"{name}.json").read_text()) for name in ("first", "second")}
     assert first["first"]["url"] == second["first"]["url"], "the second session found the kept server"
     assert first["first"]["keeper"] == second["first"]["keeper"] and first["first"]["backend"] == "embedded"
-    assert [session[name]["before"] for session in sessions for name in ("first", "second")] == [[]] * 4, (
+    assert [session[name]["before"] for session in (first, second) for name in ("first", "second")] == [[]] * 4, (
         "every test starts on a server without anyone's proxies"
     )
     assert first["first"]["proxy"] != second["first"]["proxy"], "each session names its proxies apart"
-
-    monkeypatch.setenv("KILL_SESSION", "1")
-    pytester.runpytest_subprocess("-p", "no:cacheprovider", "-k", "killed")
     killed = json.loads((record_dir / "killed.json").read_text())["proxy"]
     with ToxiproxyClient(first["first"]["url"]) as client:
         assert wait_for(lambda: killed not in client.proxies(), 5.0), "the killed session's proxy outlived it"
@@ -416,7 +423,9 @@ def toxiproxy_container(url: str) -> str:
 
 
 @pytest.mark.docker
-def test_reuse_keeps_containers_for_the_next_session_until_stopped(pytester: pytest.Pytester, record_dir: Path) -> None:
+def test_reuse_keeps_containers_for_the_next_session_until_stopped(
+    pytester: pytest.Pytester, record_dir: Path, kept_stopped: None
+) -> None:
     settings = container_settings()
     pytester.makepyfile(KEPT_CONTAINERS)
     sessions = []
@@ -440,7 +449,7 @@ def test_reuse_keeps_containers_for_the_next_session_until_stopped(pytester: pyt
 
 
 @pytest.mark.docker
-def test_a_killed_keeper_leaves_no_container(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_killed_keeper_leaves_no_container(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kept_stopped: None) -> None:
     settings = container_settings()[:2]  # Redis only
     pytester.makepyfile(REUSED)
     record = pytester.path / "record.json"
