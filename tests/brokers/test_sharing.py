@@ -460,3 +460,16 @@ def test_a_killed_keeper_leaves_no_container(pytester: pytest.Pytester, monkeypa
     assert container_exists(container), "the kept container outlived the session that started it"
     os.kill(keeper, signal.SIGKILL)
     assert wait_for(lambda: not container_exists(container), 20.0), "the keeper's watchdog did not remove its container"
+
+
+@pytest.mark.docker
+def test_xdist_workers_share_one_container_broker(pytester: pytest.Pytester, record_dir: Path) -> None:
+    settings = container_settings()[:2]  # Redis only
+    pytester.makepyfile(INNER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--ipc-brokers-share", "workers", *settings)
+    result.assert_outcomes(passed=4)
+    seen = records(record_dir)
+    assert len({record["pid"] for record in seen}) == 2, "both workers ran tests"
+    assert len({record["port"] for record in seen}) == 1, f"one container for both workers, got {seen}"
+    assert len({record["prefix"] for record in seen}) == 4, "each test has its own key prefix"
+    assert wait_for(lambda: gone(seen[0]["keeper"]), 10.0), "the keeper (and its container) outlived the last worker"
