@@ -178,10 +178,9 @@ class AttachedContainer:
         """`command` run in the kept container, as `ContainerBackend.exec` runs it in one of ours."""
         import docker
 
-        from pytest_ipc import docker_engine
         from pytest_ipc.backends.container import ContainerStartError
 
-        client = docker.from_env(timeout=docker_engine.PING_TIMEOUT)  # type: ignore[arg-type]  # requests takes a float
+        client = docker.from_env()  # the SDK's timeout (60 s), as for our own containers: rabbitmqctl boots a VM
         try:
             code, output = client.containers.get(self.container_id).exec_run(command)
         finally:

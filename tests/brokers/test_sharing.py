@@ -474,3 +474,27 @@ def test_xdist_workers_share_one_container_broker(pytester: pytest.Pytester, rec
     assert len({record["prefix"] for record in seen}) == 4, "each test has its own key prefix"
     # A container's removal takes the engine seconds on a loaded machine.
     assert wait_for(lambda: gone(seen[0]["keeper"]), 30.0), "the keeper (and its container) outlived the last worker"
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_per_test_users_on_a_kept_rabbitmq_container(pytester: pytest.Pytester, kept_stopped: None) -> None:
+    """Administered with ``rabbitmqctl`` in the keeper's container, from the session that uses it."""
+    from pytest_ipc import docker_engine
+
+    image = os.environ.get("PYTEST_IPC_RABBITMQ_IMAGE", "local/rabbitmq:debian")
+    reason = docker_engine.docker_unavailable_reason() or docker_engine.missing_image_reason(image)
+    if reason is not None:
+        pytest.skip(reason)
+    pytester.makepyfile(
+        """
+        import pika
+
+        def test_a_login_of_its_own(rabbitmq_broker):
+            assert rabbitmq_broker.server.backend == "container" and rabbitmq_broker.server.runtime.lease
+            user = rabbitmq_broker.user("orders", publish=["orders"])
+            pika.BlockingConnection(pika.URLParameters(user.url)).close()
+        """
+    )
+    settings = ["--ipc-reuse", "--ipc-rabbitmq-backend=container", f"--ipc-rabbitmq-image={image}"]
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", *settings).assert_outcomes(passed=1)
