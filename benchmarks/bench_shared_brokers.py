@@ -6,6 +6,10 @@
 - reuse: a fresh process finding a RabbitMQ kept by an earlier session (``--ipc-reuse``) until its
   server is ready and until its first test's vhost is (its modules loaded, as a session has them by
   then), against a cold boot in the same run; and a whole one-test pytest session, cold and warm;
+- reuse of a container: a fresh process finding a Redis container kept by an earlier session until
+  its first test's key prefix is ready, against the container's cold start in the same run (skipped
+  without a Docker engine or the image: ``PYTEST_IPC_REDIS_IMAGE``, default the public one); the
+  same for the fault proxy's server in a container (``PYTEST_IPC_TOXIPROXY_IMAGE``) until its API answers;
 - suite: a 20-test RabbitMQ suite (a queue per test, 100 confirmed publishes and gets) run serially, under ``-n 2``
   with a broker per worker, under ``-n 2`` with one shared broker, under ``-n 2`` with a broker kept
   by the previous run (``--ipc-reuse``), and with pytest-rabbitmq's
@@ -13,7 +17,8 @@
   importable: ``pip install pytest-rabbitmq``, or ``pip install --target DIR pytest-rabbitmq`` and
   ``--pytest-rabbitmq DIR`` to keep it out of every other session).
 
-Targets: teardown within 0.1 s of the bare node's; a kept RabbitMQ ready within 0.1 s; the shared
+Targets: teardown within 0.1 s of the bare node's; a kept RabbitMQ ready within 0.1 s, a kept
+container (Redis, Toxiproxy) within 0.1 s; the shared
 ``-n 2`` suite faster than the serial one. Needs rabbitmq-server; prints the load (2 shared cores).
 """
 
@@ -81,6 +86,41 @@ handle.close()
 server.close()
 runtime.stop()
 print(json.dumps({"ready": ready - imported, "vhost": vhost - imported, "import": imported - started}))
+"""
+
+REUSE_CONTAINER = """
+import json, os, sys, time
+from pytest_ipc import _shared
+from pytest_ipc.backends.broker_shared import SharedBroker
+from pytest_ipc.brokers.server import BrokerServer
+import pytest_ipc.brokers.kinds
+started = time.perf_counter()
+recipe = {"kind": "redis", "scope": "reuse", "backend": "container", "image": sys.argv[3]}
+runtime = SharedBroker(_shared.acquire(sys.argv[1], recipe, linger=float(sys.argv[2])), reuse=True)
+server = BrokerServer(runtime, runtime.name, "bench")
+handle = server.isolate().open()
+ready = time.perf_counter()
+handle.close()
+server.close()
+runtime.stop()
+print(json.dumps({"ready": ready - started, "container": runtime.lease.state["container_id"]}))
+"""
+
+REUSE_TOXIPROXY = """
+import json, sys, time
+from pytest_ipc import _shared
+from pytest_ipc.backends.toxiproxy_shared import attach
+from pytest_ipc.client.client import ToxiproxyClient
+ToxiproxyClient("http://127.0.0.1:9").close()  # the client's lazy imports (httpx, ssl): paid with or without reuse
+started = time.perf_counter()
+recipe = {"kind": "toxiproxy", "scope": "reuse", "backend": "container", "image": sys.argv[3]}
+lease = _shared.acquire(sys.argv[1], recipe, linger=float(sys.argv[2]))
+server = attach(lease)
+server.client.version()
+ready = time.perf_counter()
+server.client.close()
+lease.release()
+print(json.dumps({"ready": ready - started, "container": lease.state["container_id"]}))
 """
 
 SUITE = """
@@ -153,6 +193,33 @@ def verdict(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
 
 
+def container_reuse(rounds: int) -> None:
+    """A kept Redis container and a kept fault proxy container found again by a new process, against
+    their cold starts."""
+    from pytest_ipc import docker_engine
+
+    for title, code, image in (
+        ("Redis container", REUSE_CONTAINER, os.environ.get("PYTEST_IPC_REDIS_IMAGE", "redis:7")),
+        ("Toxiproxy container", REUSE_TOXIPROXY, os.environ.get("PYTEST_IPC_TOXIPROXY_IMAGE", "ghcr.io/shopify/toxiproxy:2.12.0")),
+    ):
+        reason = docker_engine.docker_unavailable_reason() or docker_engine.missing_image_reason(image)
+        if reason is not None:
+            print(f"\n({title}: skipped, {reason})")
+            continue
+        key = f"bench-{os.urandom(4).hex()}"
+        cold = run_json(code, key, "120", image)
+        warm = [run_json(code, key, "120", image) for _ in range(rounds)]
+        subprocess.run([sys.executable, "-c", f"from pytest_ipc import _shared; _shared.stop({key!r})"], check=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+        same = {run["container"] for run in warm} == {cold["container"]}
+        ready = statistics.median(run["ready"] for run in warm)
+        print(f"\n{title} ({image}) with --ipc-reuse, a new session's process (median of {rounds} rounds)")
+        print(f"  cold (the first session starts it)  ready {cold['ready'] * 1e3:9.1f} ms")
+        print(f"  kept (found again)                  ready {ready * 1e3:9.1f} ms   (same container: {same})")
+        print(f"  ratio kept/cold                     {ready / cold['ready']:9.4f}")
+        print(f"  target: a kept container ready within 100 ms: {verdict(same and ready <= 0.1)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
@@ -195,6 +262,7 @@ def main() -> None:
         timed_session(directory, "--ipc-reuse-stop")
     print("  a one-test pytest session, wall time:")
     print(f"    without --ipc-reuse {plain[0]:7.2f} s; with: first {first[0]:7.2f} s, second {second[0]:7.2f} s")
+    container_reuse(args.rounds)
 
     if args.skip_suite:
         return

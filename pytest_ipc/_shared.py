@@ -2,7 +2,9 @@
 
 One owner for both kinds of sharing: the xdist workers of one test run share a broker (the key
 carries the run's uid; it stops when the last worker is done), and successive sessions on one
-machine find a broker kept warm (``--ipc-reuse``; it stops after an idle time or on request).
+machine find a broker or fault proxy kept warm (``--ipc-reuse``; it stops after an idle time or on
+request). What a keeper runs is a local broker, a broker in a container, or the fault proxy's server
+(embedded or in a container): ``recipe["kind"]`` and ``recipe["backend"]`` say which.
 
 For an instance with key K, in the per-user directory `shared_dir()`:
 
@@ -15,9 +17,12 @@ For an instance with key K, in the per-user directory `shared_dir()`:
 
 The keeper is a small process in a session of its own (``python -S -m pytest_ipc._shared``): it
 starts the instance (through the process lifecycle: its own owner record and watchdog, so a killed
-keeper leaves nothing), serves it, and stops it when no lease has been held for `linger` seconds,
-or at SIGTERM (``--ipc-reuse-stop``). A killed user process frees its lease with its death; a killed
-starter does not matter, the keeper is not its child in any way that counts.
+keeper leaves nothing: its processes and directories, and its containers, which carry the keeper's
+owner label, not the label of the session that asked for them), serves it, and stops it when no
+lease has been held for `linger` seconds, or at SIGTERM (``--ipc-reuse-stop``). A killed user
+process frees its lease with its death; a killed starter does not matter, the keeper is not its
+child in any way that counts. The instance hears of each lease that goes (`Kept.released`), so that
+what a killed user left on it (a fault proxy's proxies) goes too.
 """
 
 from __future__ import annotations
@@ -129,6 +134,7 @@ class Lease:
         self.path = path
         self.state: dict[str, Any] = {}
         self.started_here = False  # this process spawned the keeper
+        self.id = path.name  # what this user's things on the instance carry (see `Kept.released`)
         self._fd = fd
         self._pid = os.getpid()
 
@@ -150,15 +156,20 @@ def _new_lease(key: str) -> Lease:
 
 def live_leases(key: str) -> int:
     """How many leases of `key` are held; removes those whose user died."""
+    return len(held_leases(key))
+
+
+def held_leases(key: str) -> set[str]:
+    """The ids of the leases of `key` that are held; removes those whose user died."""
     leases = shared_dir() / f"{key}.leases"
-    count = 0
+    held = set()
     with contextlib.suppress(FileNotFoundError), os.scandir(leases) as entries:
         for entry in list(entries):
             if _held(Path(entry.path)):
-                count += 1
+                held.add(entry.name)
             else:
                 Path(entry.path).unlink(missing_ok=True)
-    return count
+    return held
 
 
 def acquire(key: str, recipe: dict[str, Any], linger: float, timeout: float = READY_TIMEOUT) -> Lease:
@@ -261,14 +272,22 @@ class Kept:
 
     state: dict[str, Any]
 
+    def released(self, lease_ids: set[str]) -> None:
+        """The users of these leases are done (gave them back, or died): what they left can go."""
+
     def stop(self) -> None: ...
 
 
 def _start_kept(key: str, recipe: dict[str, Any]) -> Kept:
-    """What the recipe names, started in the keeper (a local broker of ``recipe["kind"]``)."""
-    from pytest_ipc.backends.broker_shared import keep_local_broker
+    """What the recipe names, started in the keeper: the fault proxy's server (``kind`` toxiproxy),
+    else a broker of ``recipe["kind"]`` on ``recipe["backend"]`` (local or container)."""
+    if recipe["kind"] == "toxiproxy":
+        from pytest_ipc.backends.toxiproxy_shared import keep_toxiproxy
 
-    return keep_local_broker(key, recipe)
+        return keep_toxiproxy(key, recipe)
+    from pytest_ipc.backends.broker_shared import keep_broker
+
+    return keep_broker(key, recipe)
 
 
 def keep(key: str, recipe: dict[str, Any], linger: float) -> None:
@@ -288,8 +307,16 @@ def keep(key: str, recipe: dict[str, Any], linger: float) -> None:
         about = {"scope": recipe.get("scope"), "project": recipe.get("project"), "keeper_pid": os.getpid()}
         _write_state(key, {**kept.state, **about})
         idle_since: float | None = None
+        users: set[str] = set()
         while not stopping.wait(POLL_INTERVAL):
-            if live_leases(key):
+            now = held_leases(key)
+            if users - now:
+                try:
+                    kept.released(users - now)
+                except Exception as error:  # a failed clean-up must not end what others use
+                    print(f"clean-up after {sorted(users - now)} failed: {error!r}", file=sys.stderr, flush=True)
+            users = now
+            if users:
                 idle_since = None
                 continue
             idle_since = idle_since or time.monotonic()
@@ -346,6 +373,7 @@ __all__ = [
     "Lease",
     "SharedInstanceError",
     "acquire",
+    "held_leases",
     "instance_key",
     "instances",
     "keep",

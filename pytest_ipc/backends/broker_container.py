@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from pytest_ipc.backends.container import ContainerBackend, ContainerEndpoint, ContainerSpec
+from pytest_ipc.backends.local import make_private_dir
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
 from pytest_ipc.brokers.privileges import UserAdmin, UserAdminFactory, users_of_broker_not_ours
@@ -88,7 +88,7 @@ class ContainerBroker:
 
     def start(self) -> ContainerBroker:
         if self.recipe.config is not None:
-            self._config_dir = Path(tempfile.mkdtemp(prefix=f"pytest-ipc-{self.kind}-config-"))
+            self._config_dir = make_private_dir(f"{self.kind}-config")  # a reaper removes it if we die
             mounted = {str(self._config_dir): CONFIG_DIR}
             self._container = ContainerBackend(dataclasses.replace(self.recipe.spec, writable_volumes=mounted))
         try:
@@ -111,6 +111,11 @@ class ContainerBroker:
     @property
     def endpoint(self) -> BrokerEndpoint:
         return self.recipe.endpoint(self._container.endpoint)
+
+    @property
+    def container_id(self) -> str:
+        """The running container's id (for `docker` commands, and to find a kept one again)."""
+        return self._container.endpoint.container_id
 
     def user_admin(self) -> UserAdmin:
         """Per-test users (`pytest_ipc.brokers.privileges`): administered inside the container, or in

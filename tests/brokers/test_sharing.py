@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,15 @@ def wait_for(condition: Any, timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+@pytest.fixture
+def kept_stopped(pytester: pytest.Pytester) -> Iterator[None]:
+    """What the test's inner sessions kept (``--ipc-reuse``) is stopped after it, also when it fails."""
+    yield
+    for key, state in _shared.instances():
+        if state.get("project") == str(pytester.path):
+            _shared.stop(key)
 
 
 @pytest.fixture
@@ -198,7 +208,7 @@ def test_records(redis_broker):
 
 
 def test_reuse_keeps_the_broker_for_the_next_session_until_stopped(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kept_stopped: None
 ) -> None:
     # Its own keeper: another checkout's or the developer's own kept broker must not be touched.
     record = pytester.path / "record.json"
@@ -219,7 +229,7 @@ def test_reuse_keeps_the_broker_for_the_next_session_until_stopped(
     assert wait_for(lambda: gone(keeper), 5.0)
 
 
-def test_reuse_stops_after_its_idle_time(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reuse_stops_after_its_idle_time(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kept_stopped: None) -> None:
     record = pytester.path / "record.json"
     monkeypatch.setenv("RECORD_FILE", str(record))
     pytester.makepyfile(REUSED)
@@ -300,3 +310,193 @@ def test_a_broker_started_early_for_a_test_that_never_ran_is_stopped(
     monkeypatch.setenv("RECORD_FILE", str(record))
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "-x").assert_outcomes(failed=1)
     assert record.read_text() == "", "the early broker still ran at the end of the session"
+
+
+KEPT_FAULT_PROXY = """
+import json, os, signal
+from pytest_ipc import _shared
+
+def kept(request):
+    project = str(request.config.rootpath)
+    return [state for _, state in _shared.instances() if state["kind"] == "toxiproxy" and state["project"] == project]
+
+def record(name, **fields):
+    with open(os.path.join(os.environ["RECORD_DIR"], f"{name}.json"), "w") as out:
+        json.dump(fields, out)
+
+def test_first(toxiproxy, request):
+    before = sorted(toxiproxy.client.proxies())
+    proxy = toxiproxy.create_proxy("127.0.0.1:9")
+    [state] = kept(request)
+    record("first", url=toxiproxy.url, keeper=state["keeper_pid"], backend=state["backend"], before=before, proxy=proxy.name)
+
+def test_second(toxiproxy):
+    record("second", before=sorted(toxiproxy.client.proxies()))
+
+def test_killed(toxiproxy):
+    if os.environ.get("KILL_SESSION"):
+        record("killed", proxy=toxiproxy.create_proxy("127.0.0.1:9").name)
+        os.kill(os.getpid(), signal.SIGKILL)  # no teardown: the proxy stays until the keeper sees us gone
+"""
+
+
+def test_reuse_keeps_the_fault_proxy_and_each_test_still_starts_clean(
+    pytester: pytest.Pytester, record_dir: Path, monkeypatch: pytest.MonkeyPatch, kept_stopped: None
+) -> None:
+    from pytest_ipc.client.client import ToxiproxyClient
+
+    pytester.makepyfile(KEPT_FAULT_PROXY)
+    pytester.makeini("[pytest]\nipc_reuse = true\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    first = {name: json.loads((record_dir / f"{name}.json").read_text()) for name in ("first", "second")}
+    monkeypatch.setenv("KILL_SESSION", "1")  # the second session dies in its last test
+    assert pytester.runpytest_subprocess("-p", "no:cacheprovider").ret == -signal.SIGKILL
+    second = {name: json.loads((record_dir / f"{name}.json").read_text()) for name in ("first", "second")}
+    assert first["first"]["url"] == second["first"]["url"], "the second session found the kept server"
+    assert first["first"]["keeper"] == second["first"]["keeper"] and first["first"]["backend"] == "embedded"
+    assert [session[name]["before"] for session in (first, second) for name in ("first", "second")] == [[]] * 4, (
+        "every test starts on a server without anyone's proxies"
+    )
+    assert first["first"]["proxy"] != second["first"]["proxy"], "each session names its proxies apart"
+    killed = json.loads((record_dir / "killed.json").read_text())["proxy"]
+    with ToxiproxyClient(first["first"]["url"]) as client:
+        assert wait_for(lambda: killed not in client.proxies(), 5.0), "the killed session's proxy outlived it"
+
+    result = pytester.runpytest_subprocess("--ipc-reuse-stop")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*stopped the kept toxiproxy (embedded)*"])
+    assert wait_for(lambda: gone(first["first"]["keeper"]), 5.0)
+
+
+KEPT_CONTAINERS = """
+import json, os
+import pytest
+import redis
+
+@pytest.mark.parametrize("n", range(2))
+def test_records(redis_broker, toxiproxy, n):
+    client = redis.Redis.from_url(redis_broker.url)
+    client.set(redis_broker.name("k"), n)
+    assert client.keys(redis_broker.name("*")) == [redis_broker.name("k").encode()]  # only its own
+    client.close()
+    assert toxiproxy.client.proxies() == {}
+    toxiproxy.create_proxy(f"{redis_broker.endpoint.host}:{redis_broker.endpoint.port}")
+    state = redis_broker.server.runtime.lease.state
+    with open(os.path.join(os.environ["RECORD_DIR"], f"{n}.json"), "w") as record:
+        json.dump({"backend": redis_broker.server.backend, "container": state["container_id"],
+                   "port": redis_broker.endpoint.port, "prefix": redis_broker.name(""), "keeper": state["keeper_pid"],
+                   "toxiproxy": toxiproxy.url}, record)
+"""
+
+
+def container_settings() -> list[str]:
+    """Redis and the fault proxy in containers (the images the environment names, else ours)."""
+    from pytest_ipc import docker_engine
+
+    images = {
+        "redis": os.environ.get("PYTEST_IPC_REDIS_IMAGE", "local/redis:debian"),
+        "toxiproxy": os.environ.get("PYTEST_IPC_TOXIPROXY_IMAGE", "local/toxiproxy:debian"),
+    }
+    reason = docker_engine.docker_unavailable_reason() or next(
+        filter(None, (docker_engine.missing_image_reason(image) for image in images.values())), None
+    )
+    if reason is not None:
+        pytest.skip(reason)
+    return [setting for kind, image in images.items() for setting in (f"--ipc-{kind}-backend=container", f"--ipc-{kind}-image={image}")]
+
+
+def container_exists(container_id: str) -> bool:
+    import docker
+    import docker.errors
+
+    client = docker.from_env()
+    try:
+        client.containers.get(container_id)
+    except docker.errors.NotFound:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def toxiproxy_container(url: str) -> str:
+    [state] = [state for _, state in _shared.instances() if state["kind"] == "toxiproxy" and state["url"] == url]
+    return str(state["container_id"])
+
+
+@pytest.mark.docker
+def test_reuse_keeps_containers_for_the_next_session_until_stopped(
+    pytester: pytest.Pytester, record_dir: Path, kept_stopped: None
+) -> None:
+    settings = container_settings()
+    pytester.makepyfile(KEPT_CONTAINERS)
+    sessions = []
+    for _ in range(2):
+        pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ipc-reuse", *settings).assert_outcomes(passed=2)
+        sessions.append(records(record_dir))
+    seen = [record for session in sessions for record in session]
+    assert {record["backend"] for record in seen} == {"container"}
+    assert len({(record["container"], record["port"], record["keeper"]) for record in seen}) == 1, (
+        f"the second session found the kept Redis container, got {seen}"
+    )
+    assert len({record["prefix"] for record in seen}) == 4, "each test has its own key prefix"
+    assert len({record["toxiproxy"] for record in seen}) == 1, "the second session found the kept fault proxy"
+    containers = [seen[0]["container"], toxiproxy_container(seen[0]["toxiproxy"])]
+    assert all(map(container_exists, containers)), "the kept containers outlived the sessions that started them"
+
+    result = pytester.runpytest_subprocess("--ipc-reuse-stop")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*stopped the kept redis (container)*", "*stopped the kept toxiproxy (container)*"])
+    assert not any(map(container_exists, containers)), "--ipc-reuse-stop left a container"
+
+
+@pytest.mark.docker
+def test_a_killed_keeper_leaves_no_container(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, kept_stopped: None) -> None:
+    settings = container_settings()[:2]  # Redis only
+    pytester.makepyfile(REUSED)
+    record = pytester.path / "record.json"
+    monkeypatch.setenv("RECORD_FILE", str(record))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--ipc-reuse", *settings).assert_outcomes(passed=1)
+    keeper = json.loads(record.read_text())["keeper"]
+    [container] = [state["container_id"] for _, state in _shared.instances() if state["keeper_pid"] == keeper]
+    assert container_exists(container), "the kept container outlived the session that started it"
+    os.kill(keeper, signal.SIGKILL)
+    assert wait_for(lambda: not container_exists(container), 30.0), "the keeper's watchdog did not remove its container"
+
+
+@pytest.mark.docker
+def test_xdist_workers_share_one_container_broker(pytester: pytest.Pytester, record_dir: Path) -> None:
+    settings = container_settings()[:2]  # Redis only
+    pytester.makepyfile(INNER)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--ipc-brokers-share", "workers", *settings)
+    result.assert_outcomes(passed=4)
+    seen = records(record_dir)
+    assert len({record["pid"] for record in seen}) == 2, "both workers ran tests"
+    assert len({record["port"] for record in seen}) == 1, f"one container for both workers, got {seen}"
+    assert len({record["prefix"] for record in seen}) == 4, "each test has its own key prefix"
+    # A container's removal takes the engine seconds on a loaded machine.
+    assert wait_for(lambda: gone(seen[0]["keeper"]), 30.0), "the keeper (and its container) outlived the last worker"
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_per_test_users_on_a_kept_rabbitmq_container(pytester: pytest.Pytester, kept_stopped: None) -> None:
+    """Administered with ``rabbitmqctl`` in the keeper's container, from the session that uses it."""
+    from pytest_ipc import docker_engine
+
+    image = os.environ.get("PYTEST_IPC_RABBITMQ_IMAGE", "local/rabbitmq:debian")
+    reason = docker_engine.docker_unavailable_reason() or docker_engine.missing_image_reason(image)
+    if reason is not None:
+        pytest.skip(reason)
+    pytester.makepyfile(
+        """
+        import pika
+
+        def test_a_login_of_its_own(rabbitmq_broker):
+            assert rabbitmq_broker.server.backend == "container" and rabbitmq_broker.server.runtime.lease
+            user = rabbitmq_broker.user("orders", publish=["orders"])
+            pika.BlockingConnection(pika.URLParameters(user.url)).close()
+        """
+    )
+    settings = ["--ipc-reuse", "--ipc-rabbitmq-backend=container", f"--ipc-rabbitmq-image={image}"]
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", *settings).assert_outcomes(passed=1)
