@@ -121,6 +121,8 @@ class Cluster(ABC):
         self._proxies: ToxiproxyClient | None = None
         self._base: Path | None = None
         self._cut: set[tuple[str, str, str]] = set()
+        #: The ports of refused links, held while they are down (see `_hold_port`).
+        self._held_ports: dict[tuple[str, str, str], socket.socket] = {}
         self._slow = False
         self._lock = threading.RLock()
         self.start_seconds: float | None = None
@@ -233,6 +235,9 @@ class Cluster(ABC):
                 process.kill()
             for reservation in node.reservations:
                 reservation.close()
+        for held in self._held_ports.values():
+            held.close()
+        self._held_ports = {}
         self.nodes = {}
         self.links = {}
         if self._proxies is not None:
@@ -385,6 +390,9 @@ class Cluster(ABC):
                 proxy = self.links[key].proxy
                 if mode == "refuse":
                     proxy.disable()
+                    held = _hold_port(proxy.host, proxy.port)
+                    if held is not None:
+                        self._held_ports[key] = held
                 else:
                     proxy.timeout(0, stream="upstream", name=f"{BLACKHOLE}-up")
                     proxy.timeout(0, stream="downstream", name=f"{BLACKHOLE}-down")
@@ -411,7 +419,10 @@ class Cluster(ABC):
         with self._lock:
             for key in list(self._cut):
                 proxy = self.links[key].proxy
-                proxy.enable()
+                proxy.enable()  # binds next to the held port (both SO_REUSEADDR; the hold never listens)
+                held = self._held_ports.pop(key, None)
+                if held is not None:
+                    held.close()
                 for name in (f"{BLACKHOLE}-up", f"{BLACKHOLE}-down"):
                     with contextlib.suppress(Exception):
                         proxy.remove_toxic(name)
@@ -481,3 +492,18 @@ class Cluster(ABC):
 def states(cluster: Cluster, names: Collection[str] | None = None) -> dict[str, NodeState]:
     """Each node's state, for messages."""
     return {name: node.state for name, node in cluster.nodes.items() if names is None or name in names}
+
+
+def _hold_port(host: str, port: int) -> socket.socket | None:
+    """Keep a refused link's port while its listener is closed: a socket bound to it (SO_REUSEADDR,
+    never listening) takes it out of the kernel's choice of local ports for outgoing connections, so a
+    client reconnecting during the partition cannot get it and make the heal fail with "address in
+    use". None if the port went to another socket first."""
+    hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        hold.bind((host, port))
+    except OSError:
+        hold.close()
+        return None
+    return hold
