@@ -120,7 +120,7 @@ def _wait(condition: object, what: str, journal: ClientJournal | None = None) ->
 
 def _publishers(handle: IsolatedCluster[RabbitMQCluster], queue: str) -> tuple[str, list[str], list[Publisher]]:
     """Declare the quorum queue, find its leader; a correct publisher (every node, leader first), one
-    with the leader's address only and no reconnect, and one without publisher confirms."""
+    with the leader's address only and no reconnect, and one without publisher confirms (nor reconnect)."""
     cluster = handle.cluster
     handle.reset()  # each scenario starts healthy, with a timeline and journals of its own
     correct, fixed, fire = handle.journal("correct"), handle.journal("no-reconnect"), handle.journal("no-confirms")
@@ -135,11 +135,35 @@ def _publishers(handle: IsolatedCluster[RabbitMQCluster], queue: str) -> tuple[s
     publishers = [
         Publisher(correct, [urls[name] for name in order], queue, "ok", reconnect=True),
         Publisher(fixed, [urls[leader]], queue, "fixed", reconnect=False),
-        Publisher(fire, [urls[name] for name in order], queue, "fire", reconnect=True, confirm=False),
+        # no reconnect either: a partition frees the ports of the proxies it disables, and every
+        # reconnect attempt takes an ephemeral port that may be one of them (then the heal cannot listen)
+        Publisher(fire, [urls[leader]], queue, "fire", reconnect=False, confirm=False),
     ]
     for publisher in publishers:
         publisher.start()
     return leader, order, publishers
+
+
+def _side_confirms(cluster: RabbitMQCluster, node: str, queue: str) -> bool:
+    """A publish on `node` (direct, past the proxies) is confirmed: its side has elected a queue leader
+    of its own. The publish waits for the election, so the probe runs in a thread bounded by TIMEOUT."""
+    confirmed: list[bool] = []
+
+    def probe() -> None:
+        with contextlib.suppress(pika.exceptions.AMQPError):
+            connection = pika.BlockingConnection(pika.URLParameters(f"{cluster.direct_url(node)}?connection_attempts=1&socket_timeout=1"))
+            try:
+                channel = connection.channel()
+                channel.confirm_delivery()
+                channel.basic_publish("", queue, b"majority-probe", pika.BasicProperties(delivery_mode=2), mandatory=True)
+                confirmed.append(True)
+            finally:
+                connection.close()
+
+    thread = threading.Thread(target=probe, name="majority-probe", daemon=True)
+    thread.start()
+    thread.join(TIMEOUT)
+    return bool(confirmed)
 
 
 def _confirmed_after(journal: ClientJournal, kind: str) -> None:
@@ -221,8 +245,7 @@ def majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> No
     """The client is left with the queue leader on the minority side: that node pauses itself, so
     publishes are refused, never confirmed and lost; after healing every confirmed message is there.
     Replication is slowed first, so the leader's last half second is on no follower when the links go
-    down: what the fire-and-forget publisher wrote then was never committed, and it is gone (the old
-    leader pauses, its queue replica with it, so the majority elects a leader of a later term)."""
+    down: what the fire-and-forget publisher wrote then was never committed, and it is gone."""
     queue = rabbitmq_cluster.name("majority")
     leader, order, publishers = _publishers(rabbitmq_cluster, queue)
     correct = rabbitmq_cluster.journal("correct")
@@ -233,6 +256,9 @@ def majority_partition(rabbitmq_cluster: IsolatedCluster[RabbitMQCluster]) -> No
         rabbitmq_cluster.partition([leader, CLIENT_SIDE])
         since = rabbitmq_cluster.timeline.of_kind("partition")[-1].at
         _wait(lambda: sum(p.at > since and p.outcome == "refused" for p in list(correct.publishes)) >= 5, "no refusal", correct)
+        # the majority elects a queue leader of a later term before the old one rejoins, so that what the
+        # old leader took and never committed is overwritten, not committed after the heal
+        _wait(lambda: _side_confirms(rabbitmq_cluster.cluster, order[1], queue), "the majority confirmed nothing", correct)
         rabbitmq_cluster.heal()
         _confirmed_after(correct, "heal")
         time.sleep(0.3)
