@@ -37,6 +37,7 @@ PUBLIC_MODULES = (
     "pytest_ipc.client",
     "pytest_ipc.brokers",
     "pytest_ipc.brokers.aio",
+    "pytest_ipc.cluster.aio",
     "pytest_ipc.messaging",
     "pytest_ipc.messaging.aio",
     "pytest_ipc.contracts",

@@ -96,6 +96,10 @@ class IsolatedCluster(Generic[C]):
         """Links up, nodes running."""
         self.cluster.heal()
 
+    def settle(self, timeout: float = 60.0) -> float:
+        """Heal, hurry the cluster's repairs and wait until healthy; returns the seconds it took."""
+        return self.cluster.settle(timeout)
+
     def wait_until_healthy(self, timeout: float = 30.0) -> float:
         """Block until the cluster is formed and serving again; returns the seconds it took."""
         return self.cluster.wait_until_healthy(timeout)
