@@ -34,6 +34,8 @@ WRITE_BUFFER_HIGH = 1024 * 1024
 #: How long a connect to the upstream may take before the client is turned away.
 UPSTREAM_CONNECT_TIMEOUT = 30.0
 LISTEN_BACKLOG = 1024
+#: How long stopping a proxy waits for its aborted connections to unwind (its admin call waits on it).
+STOP_WAIT = 2.0
 TLS_HANDSHAKE = 0x16  # the record type that opens a TLS connection (its ClientHello)
 
 
@@ -157,9 +159,12 @@ class Connection:
         self.links: dict[Stream, Link] = {}
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._connecting: asyncio.Task[None] | None = None
+        self._aborted = False
 
     def side_made(self, side: Side) -> None:
         if side is not self.client:
+            if self._aborted and side.transport is not None:  # connected just as the connection was aborted
+                side.transport.abort()
             return
         if not self.proxy.enabled:  # accepted just as the proxy stopped
             self.abort()
@@ -224,6 +229,7 @@ class Connection:
 
     def abort(self) -> list[asyncio.Task[None]]:
         """Close both sockets now, dropping buffered data; returns the tasks cancelled on the way."""
+        self._aborted = True
         cancelled = [task for link in self.links.values() for task in link.cancel()]
         if self._connecting is not None:
             self._connecting.cancel()
@@ -343,7 +349,8 @@ class TcpProxy:
         await server.wait_closed()
         await _join(cancelled)
         if connections:
-            await asyncio.wait([connection.done for connection in connections], timeout=5)
+            # bounded well below an admin client's timeout: every socket is already aborted
+            await asyncio.wait([connection.done for connection in connections], timeout=STOP_WAIT)
 
     # -- connections -----------------------------------------------------------------------------
     def _register(self, connection: Connection) -> None:
