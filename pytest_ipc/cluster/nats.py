@@ -9,6 +9,7 @@ peer by gossip cannot dial it behind the proxy's back; the explicit routes form 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Collection
 from typing import Any
 
@@ -19,6 +20,11 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.nats import INSTALL_HINT, NatsRequester, delete_streams, nats_healthy
 from pytest_ipc.cluster.core import Cluster, ClusterError, ClusterNode
+
+#: JetStream's "no suitable peers for placement" (a node it still counts as offline).
+NO_PLACEMENT = 10005
+#: How long a stream's creation waits for JetStream to see every node again after a heal.
+PLACEMENT_WAIT = 15.0
 
 
 def _monitor(node: ClusterNode, path: str) -> dict[str, Any]:
@@ -129,8 +135,19 @@ class NatsCluster(Cluster):
         raise ClusterError(f"no running node answered {subject}: {last}")
 
     def add_stream(self, name: str, subjects: list[str], replicas: int = 3, **config: object) -> dict[str, Any]:
-        """Create a stream replicated on `replicas` nodes; returns its info."""
-        answer = self.js_request(f"$JS.API.STREAM.CREATE.{name}", {"name": name, "subjects": subjects, "num_replicas": replicas, **config})
+        """Create a stream replicated on `replicas` nodes; returns its info.
+
+        Just after a heal, JetStream's meta leader may still count a node as offline ("no suitable
+        peers for placement", 10005) until the node's next heartbeat: that answer is asked again
+        for up to `PLACEMENT_WAIT` seconds."""
+        deadline = time.monotonic() + PLACEMENT_WAIT
+        while True:
+            request = {"name": name, "subjects": subjects, "num_replicas": replicas, **config}
+            answer = self.js_request(f"$JS.API.STREAM.CREATE.{name}", request)
+            error = answer.get("error")
+            if not (isinstance(error, dict) and error.get("err_code") == NO_PLACEMENT and time.monotonic() < deadline):
+                break
+            time.sleep(0.2)
         if "error" in answer:
             raise ClusterError(f"JetStream refused stream {name}: {answer['error']}")
         return answer
