@@ -170,8 +170,14 @@ def owner_alive(token: str) -> bool:
     directory = records_dir(create=False)
     if directory is None or not owner_id.isalnum() or place != _place(directory):
         return True
+    return lock_held(directory / f"{owner_id}{RECORD_SUFFIX}")
+
+
+def lock_held(path: Path) -> bool:
+    """True while a living process holds `path` locked (flock dies with its holder); False when the
+    file is gone or unlocked. The one test of liveness by lock: owners' records, shared instances."""
     try:
-        fd = os.open(directory / f"{owner_id}{RECORD_SUFFIX}", os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return False
     try:

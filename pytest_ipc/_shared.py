@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ipc._errors import IpcError
-from pytest_ipc._owner import OWNER_VARIABLE, records_dir
+from pytest_ipc._owner import OWNER_VARIABLE, lock_held, records_dir
 
 POLL_INTERVAL = 0.02  # how often a keeper looks at its leases, a user at the keeper's start
 READY_TIMEOUT = 180.0  # a RabbitMQ boot on a loaded machine
@@ -88,21 +88,6 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _held(path: Path) -> bool:
-    """True while someone holds `path` locked (its keeper, or a lease's user)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 def read_state(key: str) -> dict[str, Any] | None:
     """The keeper's state of `key`, None before it serves (or once it stops)."""
     try:
@@ -114,7 +99,7 @@ def read_state(key: str) -> dict[str, Any] | None:
 
 def keeper_alive(key: str) -> bool:
     """True while the keeper of `key` lives."""
-    return _held(shared_dir() / f"{key}.keeper")
+    return lock_held(shared_dir() / f"{key}.keeper")
 
 
 def _write_state(key: str, state: dict[str, Any]) -> None:
@@ -165,7 +150,7 @@ def held_leases(key: str) -> set[str]:
     held = set()
     with contextlib.suppress(FileNotFoundError), os.scandir(leases) as entries:
         for entry in list(entries):
-            if _held(Path(entry.path)):
+            if lock_held(Path(entry.path)):
                 held.add(entry.name)
             else:
                 Path(entry.path).unlink(missing_ok=True)

@@ -13,13 +13,13 @@ import dataclasses
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import accepts_connections
 from pytest_ipc.brokers.endpoint import TLS_SCHEMES, BrokerEndpoint, BrokerKind, parse_broker_url
-from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
+from pytest_ipc.brokers.errors import BrokerControlError, BrokerError, NoCrashControls
 from pytest_ipc.brokers.handles import Isolation, IsolationFactory
 from pytest_ipc.brokers.privileges import UserAdmin, UserAdminFactory, users_of_broker_not_ours
 from pytest_ipc.brokers.tls import TLS_PORT, ClientTls, ListenerTls
 
 
-class ExternalBroker:
+class ExternalBroker(NoCrashControls):
     """Backend and runtime for a broker at a URL; crash controls raise `BrokerControlError`."""
 
     name = "external"
@@ -97,12 +97,3 @@ class ExternalBroker:
             f"the external {self.kind} at {self.endpoint.host}:{self.endpoint.port} is not ours to stop, "
             f"kill or restart; run crash tests with --ipc-{self.kind}-backend=local or container"
         )
-
-    def stop_broker(self) -> None:
-        raise self._not_ours()
-
-    def kill_broker(self) -> None:
-        raise self._not_ours()
-
-    def start_broker(self) -> None:
-        raise self._not_ours()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_ipc._shared import Kept, Lease, serve_lines, shared_dir
 from pytest_ipc.brokers.endpoint import BrokerEndpoint, BrokerKind
-from pytest_ipc.brokers.errors import BrokerControlError, BrokerError
+from pytest_ipc.brokers.errors import BrokerControlError, BrokerError, NoCrashControls
 
 if TYPE_CHECKING:
     from pytest_ipc.backends.broker_container import ContainerBroker
@@ -191,7 +191,7 @@ class AttachedContainer:
         return text
 
 
-class SharedBroker:
+class SharedBroker(NoCrashControls):
     """The runtime of a broker shared through a lease: the backend's own isolation on it, no crash
     controls. `stop` gives the lease back (the keeper stops the broker when nobody holds one)."""
 
@@ -252,15 +252,6 @@ class SharedBroker:
             f"reach other tests; ask the test for the {self.kind}_server fixture (a broker of its own with "
             f"crash controls), or {self._unshared}"
         )
-
-    def stop_broker(self) -> None:
-        raise self._not_ours()
-
-    def kill_broker(self) -> None:
-        raise self._not_ours()
-
-    def start_broker(self) -> None:
-        raise self._not_ours()
 
 
 __all__ = ["AttachedContainer", "KeptBroker", "KeptContainerBroker", "RemoteShell", "SharedBroker", "keep_broker"]

@@ -15,7 +15,7 @@ import dataclasses
 import shutil
 import socket
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -182,23 +182,7 @@ class LocalRabbitMQ(LocalBroker):
         )
 
     def _env(self, base: Path) -> dict[str, str]:
-        return {
-            "HOME": str(base),  # the Erlang cookie lives in $HOME, for the node and the control node
-            "ERL_EPMD_PORT": str(self.ports["epmd"]),
-            "ERL_EPMD_ADDRESS": LOOPBACK,
-            "RABBITMQ_NODENAME": self.node,
-            "RABBITMQ_NODE_IP_ADDRESS": LOOPBACK,
-            "RABBITMQ_NODE_PORT": str(self.ports["amqp"]),
-            "RABBITMQ_DIST_PORT": str(self.ports["dist"]),
-            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
-            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(base / "log"),
-            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-        }
+        return node_environment(base, self.node, self.ports)
 
     def configure(self, base: Path) -> None:
         (base / "rabbitmq-env.conf").write_text("")  # so the system's is not sourced
@@ -394,3 +378,25 @@ def management_ready(endpoint: BrokerEndpoint) -> bool:
         return httpx.get(url, auth=(endpoint.username or "guest", endpoint.password or "guest"), timeout=2).is_success
     except httpx.HTTPError:
         return False
+
+
+def node_environment(base: Path, node: str, ports: Mapping[str, int]) -> dict[str, str]:
+    """The environment of a private RabbitMQ node living in `base` (ports "epmd", "amqp", "dist"):
+    its files, its own epmd and loopback only; the single node and each node of a cluster use it."""
+    return {
+        "HOME": str(base),  # the Erlang cookie lives in $HOME, for the node and the control node
+        "ERL_EPMD_PORT": str(ports["epmd"]),
+        "ERL_EPMD_ADDRESS": LOOPBACK,
+        "RABBITMQ_NODENAME": node,
+        "RABBITMQ_NODE_IP_ADDRESS": LOOPBACK,
+        "RABBITMQ_NODE_PORT": str(ports["amqp"]),
+        "RABBITMQ_DIST_PORT": str(ports["dist"]),
+        "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
+        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+    }

@@ -23,7 +23,7 @@ import httpx
 from pytest_ipc._net import LOOPBACK, accepts_connections
 from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
-from pytest_ipc.brokers.rabbitmq import INSTALL_HINT, RABBITMQ_SERVER, amqp_ready
+from pytest_ipc.brokers.rabbitmq import INSTALL_HINT, RABBITMQ_SERVER, amqp_ready, node_environment
 from pytest_ipc.cluster.core import Cluster, ClusterError, ClusterNode
 
 #: Seconds between distribution ticks, times four: a silent peer is down after about this long.
@@ -89,23 +89,7 @@ class RabbitMQCluster(Cluster):
         cookie = base / ".erlang.cookie"
         cookie.write_text(self.password.upper())
         cookie.chmod(0o400)
-        node_env = {
-            "HOME": str(base),
-            "ERL_EPMD_PORT": str(node.ports["epmd"]),
-            "ERL_EPMD_ADDRESS": LOOPBACK,
-            "RABBITMQ_NODENAME": self.node_name(node.name),
-            "RABBITMQ_NODE_IP_ADDRESS": LOOPBACK,
-            "RABBITMQ_NODE_PORT": str(node.ports["amqp"]),
-            "RABBITMQ_DIST_PORT": str(node.ports["dist"]),
-            "RABBITMQ_CONF_ENV_FILE": str(base / "rabbitmq-env.conf"),
-            "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
-            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(base / "log"),
-            "RABBITMQ_PID_FILE": str(base / "rabbitmq.pid"),
-            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-        }
+        node_env = node_environment(base, self.node_name(node.name), node.ports)
         self._envs[node.name] = node_env
 
     def node_processes(self, node: ClusterNode) -> list[LocalProcess]:

@@ -9,6 +9,7 @@ and its files live in the authority's directory until `close()`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import shutil
@@ -192,19 +193,8 @@ class CertificateAuthority:
         cert_path, key_path = self.directory / f"{stem}.pem", self.directory / f"{stem}.key.pem"
         cert_path.write_bytes(chain_pem)
         key_path.write_bytes(key_pem)
-        cert = x509.load_pem_x509_certificate(chain_pem)
-        return Certificate(
-            kind=kind,
-            identities=names,
-            subject=cert.subject.rfc4514_string(),
-            not_before=cert.not_valid_before_utc,
-            not_after=cert.not_valid_after_utc,
-            chain_pem=chain_pem,
-            key_pem=key_pem,
-            cert_path=cert_path,
-            key_path=key_path,
-            issuer=cert.issuer.rfc4514_string(),
-        )
+        # the names asked for, in their order (the certificate's own may be a bad certificate's)
+        return dataclasses.replace(Certificate.from_files(cert_path, key_path, kind), identities=names)
 
 
 
