@@ -155,7 +155,7 @@ class Cluster(ABC):
 
         def start(node: ClusterNode) -> None:
             try:
-                self._launch(node)
+                self._start_node(node)
             except BaseException as error:  # reported below, after every thread has ended
                 errors.append(error)
 
@@ -219,6 +219,10 @@ class Cluster(ABC):
         by_name = {proxy.name: proxy for proxy in created}
         for source, target, port in specs:
             self.links[(source, target, port)] = Link(source, target, port, by_name[f"{source}->{target}:{port}"])
+
+    def _start_node(self, node: ClusterNode) -> None:
+        """Bring `node` up at the cluster's start (a kind may do more than launch it then)."""
+        self._launch(node)
 
     def _launch(self, node: ClusterNode) -> None:
         node.processes = self.node_processes(node)

@@ -4,9 +4,13 @@ Erlang distribution finds a peer through epmd, then connects to the port epmd na
 private epmd on a port of its own (``ERL_EPMD_PORT``, never the system's 4369), where the harness
 registers every peer's name with the port of the proxy in front of that peer's fixed dist port (an
 ALIVE2 registration held open, as a node holds its own): a node that looks a peer up dials the
-proxy, so every inter-node byte crosses one. The first node starts alone, the others join it
-(``classic_config`` peer discovery); ``pause_minority`` stops a node that is cut off from the
-majority, and a short ``net_ticktime`` notices a black-holed peer in seconds.
+proxy, so every inter-node byte crosses one. All nodes boot at once, the others cut off from the
+first until it serves: the first forms the cluster alone; each other node knows only the first
+(``classic_config`` peer discovery, no randomized startup delay) and retries until the first
+answers, then joins it. Booting side by side, they would deadlock on peer discovery's cluster-wide
+lock (the first waits for it while a joiner holds it, waiting for the first). ``pause_minority``
+stops a node that is cut off from the majority, and a short ``net_ticktime`` notices a black-holed
+peer in seconds.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import shutil
 import socket
 import struct
-import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +31,8 @@ from pytest_ipc.cluster.core import Cluster, ClusterError, ClusterNode
 
 #: Seconds between distribution ticks, times four: a silent peer is down after about this long.
 NET_TICKTIME = 4
+#: Seconds between a joining node's attempts to reach the first node while that one still boots.
+DISCOVERY_RETRY_INTERVAL = 0.2
 
 
 def register_with_epmd(epmd_port: int, name: str, port: int) -> socket.socket:
@@ -72,19 +77,25 @@ class RabbitMQCluster(Cluster):
         (base / "rabbitmq-env.conf").write_text("")
         (base / "advanced.config").write_text(f"[{{kernel, [{{net_ticktime, {NET_TICKTIME}}}]}}].\n")
         (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
-        # The first node boots alone without looking for peers that are not there yet; the others join
-        # it. Restarted nodes find their cluster in their own data (peer discovery is for fresh nodes).
-        members = self.names[:1] if node.name == self.names[0] else self.names
+        # The first node forms the cluster without looking for peers; each other node looks only for the
+        # first (two joiners that found each other first would form a second cluster) and retries as
+        # long as a node may take to boot. Restarted nodes find their cluster in their own data.
+        first = self.names[0]
+        members = (first,) if node.name == first else (first, node.name)
         peers = "".join(
             f"cluster_formation.classic_config.nodes.{index} = {self.node_name(name)}\n" for index, name in enumerate(members, 1)
         )
+        retries = int(self.ready_timeout / DISCOVERY_RETRY_INTERVAL)
         (base / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = {LOOPBACK}:{node.ports['amqp']}\n"
             f"default_user = {self.username}\ndefault_pass = {self.password}\n"
             "log.console = false\nloopback_users = none\n"
             f"management.tcp.ip = {LOOPBACK}\nmanagement.tcp.port = {node.ports['management']}\n"
             "cluster_partition_handling = pause_minority\n"
-            "cluster_formation.peer_discovery_backend = classic_config\n" + peers
+            "cluster_formation.peer_discovery_backend = classic_config\n"
+            "cluster_formation.randomized_startup_delay_range.min = 0\ncluster_formation.randomized_startup_delay_range.max = 0\n"
+            f"cluster_formation.discovery_retry_limit = {retries}\n"
+            f"cluster_formation.discovery_retry_interval = {int(DISCOVERY_RETRY_INTERVAL * 1000)}\n" + peers
         )
         cookie = base / ".erlang.cookie"
         cookie.write_text(self.password.upper())
@@ -136,24 +147,14 @@ class RabbitMQCluster(Cluster):
         self._registrations = {}
 
     def start_nodes(self) -> None:
-        """The first node alone, then the others in parallel: they join it."""
-        first, *others = self.nodes.values()
-        self._launch(first)
-        errors: list[BaseException] = []
+        """Every node at once, the first isolated until it serves (then the others join it)."""
+        self.isolate(self.names[0])
+        super().start_nodes()
 
-        def start(node: ClusterNode) -> None:
-            try:
-                self._launch(node)
-            except BaseException as error:
-                errors.append(error)
-
-        threads = [threading.Thread(target=start, args=(node,)) for node in others]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+    def _start_node(self, node: ClusterNode) -> None:
+        self._launch(node)
+        if node.name == self.names[0]:
+            self.heal()
 
     def api(self, name: str, path: str) -> Any:
         """GET the management API of node `name` (direct, not through the proxies)."""
