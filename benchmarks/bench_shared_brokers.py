@@ -11,11 +11,15 @@
   without a Docker engine or the image: ``PYTEST_IPC_REDIS_IMAGE``, default the public one); the
   same for the fault proxy's server in a container (``PYTEST_IPC_TOXIPROXY_IMAGE``) until its API answers;
 - suite: a 20-test RabbitMQ suite (a queue per test, 100 confirmed publishes and gets) run serially, under ``-n 2``
-  with a broker per worker, under ``-n 2`` with one shared broker, under ``-n 2`` with a broker kept
-  by the previous run (``--ipc-reuse``), and with pytest-rabbitmq's
+  with a broker per worker, under ``-n 2`` with one shared broker (started by the controller at
+  session start, from the last run's cache; and on a first run, nothing cached), under ``-n 2`` with
+  a broker kept by the previous run (``--ipc-reuse``), and with pytest-rabbitmq's
   fixtures under ``-n 2`` (the same tests on its ``rabbitmq`` connection; skipped unless it is
   importable: ``pip install pytest-rabbitmq``, or ``pip install --target DIR pytest-rabbitmq`` and
-  ``--pytest-rabbitmq DIR`` to keep it out of every other session).
+  ``--pytest-rabbitmq DIR`` to keep it out of every other session). Each setup runs in alternating
+  rounds (medians), in a lean environment (pytest, pytest-xdist and pytest-ipc only: a RabbitMQ
+  project's own) and in the full one (every plugin installed here: schemathesis, hypothesis, faker
+  and others cost about 2 s of imports per process, which ``-n 2`` pays three times).
 
 Targets: teardown within 0.1 s of the bare node's; a kept RabbitMQ ready within 0.1 s, a kept
 container (Redis, Toxiproxy) within 0.1 s; the shared
@@ -172,11 +176,11 @@ def run_json(code: str, *args: str, env: dict[str, str] | None = None) -> dict[s
 
 
 def timed_session(
-    directory: Path, *args: str, pythonpath: str = str(ROOT), env: dict[str, str] | None = None
+    directory: Path, *args: str, pythonpath: str = str(ROOT), env: dict[str, str] | None = None, cache: bool = False
 ) -> tuple[float, str]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        [sys.executable, "-m", "pytest", "-q", *(() if cache else ("-p", "no:cacheprovider")), *args],
         cwd=directory,
         capture_output=True,
         text=True,
@@ -220,63 +224,41 @@ def container_reuse(rounds: int) -> None:
         print(f"  target: a kept container ready within 100 ms: {verdict(same and ready <= 0.1)}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--tests", type=int, default=20)
-    parser.add_argument("--messages", type=int, default=100, help="messages each test publishes and gets")
-    parser.add_argument("--pytest-rabbitmq", metavar="DIR", help="a directory with pytest-rabbitmq (pip install --target DIR)")
-    parser.add_argument("--skip-suite", action="store_true")
-    args = parser.parse_args()
-    print(f"load at start: {Path('/proc/loadavg').read_text().strip()}")
+#: The plugins of the suite's sessions in the lean environment: a RabbitMQ project's own (pytest,
+#: pytest-xdist, pytest-ipc), whatever else this environment has installed left unloaded.
+LEAN = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+LEAN_PLUGINS = ("-p", "xdist.plugin", "-p", "pytest_ipc.plugin")
+SUITE_ROWS = {
+    "serial, one broker": (),
+    "-n 2, a broker per worker": ("-n", "2", "--ipc-brokers-share", "off"),
+    "-n 2, one shared broker": ("-n", "2", "--ipc-brokers-share", "workers"),
+    "-n 2, shared, first run": ("-n", "2", "--ipc-brokers-share", "workers", "-p", "no:cacheprovider"),
+}
 
-    teardown = [run_json(TEARDOWN) for _ in range(args.rounds)]
-    shared = [run_json(SHARED_TEARDOWN) for _ in range(args.rounds)]
-    bare, ours = statistics.median(r["bare"] for r in teardown), statistics.median(r["ours"] for r in teardown)
-    released = statistics.median(r["released"] for r in shared)
-    keeper_done = statistics.median(r["keeper_done"] for r in shared)
-    print("\nRabbitMQ teardown (median of", args.rounds, "rounds)")
-    print(f"  bare node, SIGKILL to its group     {bare * 1e3:9.1f} ms")
-    print(f"  LocalRabbitMQ.stop()                {ours * 1e3:9.1f} ms   (+{(ours - bare) * 1e3:.1f} ms)")
-    print(f"  shared: the session gives its lease {released * 1e3:9.3f} ms   (the keeper is done after {keeper_done * 1e3:.1f} ms)")
-    print(f"  target: stop() within 100 ms of the bare node's: {verdict(ours - bare <= 0.1)}")
 
-    key = f"rabbitmq-bench-{os.urandom(4).hex()}"
-    cold = run_json(REUSE, key, "120")  # starts the keeper, which outlives this process by 120 s
-    warm = [run_json(REUSE, key, "120") for _ in range(args.rounds)]
-    subprocess.run([sys.executable, "-c", f"from pytest_ipc import _shared; _shared.stop({key!r})"], check=True,
-                   env={**os.environ, "PYTHONPATH": str(ROOT)})
-    ready, vhost = statistics.median(r["ready"] for r in warm), statistics.median(r["vhost"] for r in warm)
-    print("\nRabbitMQ with --ipc-reuse, a new session's process (median of", args.rounds, "rounds)")
-    print(f"  cold (the first session boots it)   ready {cold['ready'] * 1e3:9.1f} ms, first vhost {cold['vhost'] * 1e3:9.1f} ms")
-    print(f"  kept (found again)                  ready {ready * 1e3:9.1f} ms, first vhost {vhost * 1e3:9.1f} ms")
-    print(f"  ratio kept/cold (ready)             {ready / cold['ready']:9.4f}")
-    print(f"  target: a kept RabbitMQ ready within 100 ms: {verdict(ready <= 0.1)}")
-    with tempfile.TemporaryDirectory(prefix="bench-shared-brokers-") as tmp:
-        directory = Path(tmp)
-        (directory / "pytest.ini").write_text("[pytest]\n")
-        (directory / "test_one.py").write_text(SUITE.format(tests=1, messages=1))
-        plain = timed_session(directory)
-        first = timed_session(directory, "--ipc-reuse")
-        second = timed_session(directory, "--ipc-reuse")
-        timed_session(directory, "--ipc-reuse-stop")
-    print("  a one-test pytest session, wall time:")
-    print(f"    without --ipc-reuse {plain[0]:7.2f} s; with: first {first[0]:7.2f} s, second {second[0]:7.2f} s")
-    container_reuse(args.rounds)
-
-    if args.skip_suite:
-        return
+def suite(environment: str, args: argparse.Namespace) -> None:
+    """The N-test suite's wall time per setup, in alternating rounds (medians): a boot is CPU-bound,
+    so another job on the two cores moves a single figure by a third."""
+    env = LEAN if environment == "lean" else {}
+    plugins = LEAN_PLUGINS if environment == "lean" else ()
+    times: dict[str, list[float]] = {name: [] for name in SUITE_ROWS}
+    summaries: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="bench-shared-brokers-") as tmp:
         directory = Path(tmp)
         (directory / "pytest.ini").write_text("[pytest]\n")
         (directory / "test_suite.py").write_text(SUITE.format(tests=args.tests, messages=args.messages))
-        rows: dict[str, tuple[float, str]] = {}
-        rows["serial, one broker"] = timed_session(directory)
-        rows["-n 2, a broker per worker"] = timed_session(directory, "-n", "2", "--ipc-brokers-share", "off")
-        rows["-n 2, one shared broker"] = timed_session(directory, "-n", "2", "--ipc-brokers-share", "workers")
-        timed_session(directory, "-n", "2", "--ipc-reuse")  # keeps the broker for the next run
-        rows["-n 2, kept broker (--ipc-reuse)"] = timed_session(directory, "-n", "2", "--ipc-reuse")
-        timed_session(directory, "--ipc-reuse-stop")
+        timed_session(directory, *plugins, cache=True, env=env)  # the cache learns which brokers the suite uses
+        for _ in range(args.rounds):
+            for name, options in SUITE_ROWS.items():
+                elapsed, summaries[name] = timed_session(directory, *plugins, *options, cache=True, env=env)
+                times[name].append(elapsed)
+        kept: list[float] = []
+        timed_session(directory, *plugins, "-n", "2", "--ipc-reuse", env=env)  # keeps the broker for the next runs
+        for _ in range(args.rounds):
+            elapsed, summaries["-n 2, kept broker (--ipc-reuse)"] = timed_session(directory, *plugins, "-n", "2", "--ipc-reuse", env=env)
+            kept.append(elapsed)
+        times["-n 2, kept broker (--ipc-reuse)"] = kept
+        timed_session(directory, *plugins, "--ipc-reuse-stop", env=env)
         extra = args.pytest_rabbitmq
         path = os.pathsep.join(filter(None, [str(ROOT), extra]))
         probe = subprocess.run(
@@ -291,17 +273,90 @@ def main() -> None:
             # Its nodes read the system's config unless told otherwise (a Debian package listens on 5672).
             (other / "rabbitmq.conf").write_text("")
             (other / "rabbitmq-env.conf").write_text("")
-            own = {"RABBITMQ_CONFIG_FILE": str(other / "rabbitmq.conf"), "RABBITMQ_CONF_ENV_FILE": str(other / "rabbitmq-env.conf")}
-            rows["-n 2, pytest-rabbitmq's fixtures"] = timed_session(other, "-n", "2", "test_theirs.py", pythonpath=path, env=own)
+            own = {"RABBITMQ_CONFIG_FILE": str(other / "rabbitmq.conf"), "RABBITMQ_CONF_ENV_FILE": str(other / "rabbitmq-env.conf"), **env}
+            theirs = ("-p", "xdist.plugin", "-p", "pytest_rabbitmq.plugin") if environment == "lean" else ()
+            name = "-n 2, pytest-rabbitmq's fixtures"
+            times[name] = []
+            for _ in range(args.rounds):
+                elapsed, summaries[name] = timed_session(other, *theirs, "-n", "2", "test_theirs.py", pythonpath=path, env=own)
+                times[name].append(elapsed)
         else:
             print("\n(pytest-rabbitmq is not importable: its row is skipped; pip install pytest-rabbitmq)")
-    print(f"\nA {args.tests}-test RabbitMQ suite, wall time of the whole pytest run")
-    for name, (elapsed, summary) in rows.items():
-        print(f"  {name:<34}{elapsed:8.2f} s   {summary}")
-    serial, shared_n2 = rows["serial, one broker"][0], rows["-n 2, one shared broker"][0]
-    per_worker = rows["-n 2, a broker per worker"][0]
+    where = (
+        "lean environment: pytest, pytest-xdist and pytest-ipc only (PYTEST_DISABLE_PLUGIN_AUTOLOAD=1)"
+        if environment == "lean"
+        else "full environment: every pytest plugin installed here loads in each process"
+    )
+    print(f"\nA {args.tests}-test RabbitMQ suite, wall time of the whole pytest run, median of {args.rounds} rounds; {where}")
+    for name, measured in times.items():
+        shown = ", ".join(f"{value:.2f}" for value in measured)
+        print(f"  {name:<34}{statistics.median(measured):8.2f} s   ({shown})   {summaries[name]}")
+    serial, shared_n2 = statistics.median(times["serial, one broker"]), statistics.median(times["-n 2, one shared broker"])
+    per_worker = statistics.median(times["-n 2, a broker per worker"])
     print(f"  ratio shared/serial {shared_n2 / serial:.2f}, shared/per-worker {shared_n2 / per_worker:.2f}")
-    print(f"  target: -n 2 with a shared broker faster than serial: {verdict(shared_n2 < serial)}")
+    print(f"  target: -n 2 with a shared broker faster than serial ({environment}): {verdict(shared_n2 < serial)}")
+
+
+def reuse(rounds: int) -> None:
+    """A kept RabbitMQ, Redis container and fault proxy found again by a new process, against cold starts."""
+    key = f"rabbitmq-bench-{os.urandom(4).hex()}"
+    cold = run_json(REUSE, key, "120")  # starts the keeper, which outlives this process by 120 s
+    warm = [run_json(REUSE, key, "120") for _ in range(rounds)]
+    subprocess.run([sys.executable, "-c", f"from pytest_ipc import _shared; _shared.stop({key!r})"], check=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+    ready, vhost = statistics.median(r["ready"] for r in warm), statistics.median(r["vhost"] for r in warm)
+    print("\nRabbitMQ with --ipc-reuse, a new session's process (median of", rounds, "rounds)")
+    print(f"  cold (the first session boots it)   ready {cold['ready'] * 1e3:9.1f} ms, first vhost {cold['vhost'] * 1e3:9.1f} ms")
+    print(f"  kept (found again)                  ready {ready * 1e3:9.1f} ms, first vhost {vhost * 1e3:9.1f} ms")
+    print(f"  ratio kept/cold (ready)             {ready / cold['ready']:9.4f}")
+    print(f"  target: a kept RabbitMQ ready within 100 ms: {verdict(ready <= 0.1)}")
+    with tempfile.TemporaryDirectory(prefix="bench-shared-brokers-") as tmp:
+        directory = Path(tmp)
+        (directory / "pytest.ini").write_text("[pytest]\n")
+        (directory / "test_one.py").write_text(SUITE.format(tests=1, messages=1))
+        plain = timed_session(directory)
+        first = timed_session(directory, "--ipc-reuse")
+        second = timed_session(directory, "--ipc-reuse")
+        timed_session(directory, "--ipc-reuse-stop")
+    print("  a one-test pytest session, wall time:")
+    print(f"    without --ipc-reuse {plain[0]:7.2f} s; with: first {first[0]:7.2f} s, second {second[0]:7.2f} s")
+    container_reuse(rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tests", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=100, help="messages each test publishes and gets")
+    parser.add_argument("--pytest-rabbitmq", metavar="DIR", help="a directory with pytest-rabbitmq (pip install --target DIR)")
+    parser.add_argument("--skip-suite", action="store_true")
+    parser.add_argument("--skip-reuse", action="store_true", help="only the teardown and the suite")
+    parser.add_argument(
+        "--environment", choices=("lean", "full", "both"), default="both",
+        help="the suite's sessions with only pytest, xdist and pytest-ipc loaded (lean), with every installed plugin (full), or both",
+    )
+    args = parser.parse_args()
+    print(f"load at start: {Path('/proc/loadavg').read_text().strip()}")
+
+    teardown = [run_json(TEARDOWN) for _ in range(args.rounds)]
+    shared = [run_json(SHARED_TEARDOWN) for _ in range(args.rounds)]
+    bare, ours = statistics.median(r["bare"] for r in teardown), statistics.median(r["ours"] for r in teardown)
+    released = statistics.median(r["released"] for r in shared)
+    keeper_done = statistics.median(r["keeper_done"] for r in shared)
+    print("\nRabbitMQ teardown (median of", args.rounds, "rounds)")
+    print(f"  bare node, SIGKILL to its group     {bare * 1e3:9.1f} ms")
+    print(f"  LocalRabbitMQ.stop()                {ours * 1e3:9.1f} ms   (+{(ours - bare) * 1e3:.1f} ms)")
+    print(f"  shared: the session gives its lease {released * 1e3:9.3f} ms   (the keeper is done after {keeper_done * 1e3:.1f} ms)")
+    print(f"  target: stop() within 100 ms of the bare node's: {verdict(ours - bare <= 0.1)}")
+
+    if not args.skip_reuse:
+        reuse(args.rounds)
+
+    if args.skip_suite:
+        return
+    environments = ["lean", "full"] if args.environment == "both" else [args.environment]
+    for environment in environments:
+        suite(environment, args)
     print(f"\nload at end: {Path('/proc/loadavg').read_text().strip()}")
 
 

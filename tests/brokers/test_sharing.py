@@ -281,6 +281,51 @@ def test_the_broker_starts_as_soon_as_collection_shows_a_test_needs_it(pytester:
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
 
 
+CONTROLLER_LEASE = """
+import json, os
+from pathlib import Path
+from pytest_ipc import _shared
+
+def test_records_the_leases(redis_broker):
+    lease = redis_broker.server.runtime.lease
+    holders = {int(name.split("-")[0]) for name in _shared.held_leases(lease.key)}
+    with open(os.path.join(os.environ["RECORD_DIR"], f"{os.getpid()}.json"), "w") as record:
+        json.dump({"controller_holds_one": os.getppid() in holders, "keeper": lease.state["keeper_pid"]}, record)
+"""
+
+
+def test_the_controller_starts_the_shared_broker_the_last_run_used(pytester: pytest.Pytester, record_dir: Path) -> None:
+    """A first run (nothing cached) starts the shared broker from a worker; the next run's xdist
+    controller starts it at session start, from the cache, and holds a lease until the run ends."""
+    pytester.makepyfile(CONTROLLER_LEASE)
+    share = ("-n", "2", "--ipc-brokers-share", "workers")
+    pytester.runpytest_subprocess(*share).assert_outcomes(passed=1)
+    (first,) = records(record_dir)
+    assert not first["controller_holds_one"], "with nothing cached, the controller started a broker"
+    assert json.loads((pytester.path / ".pytest_cache/v/pytest-ipc/shared-brokers").read_text()) == ["redis"]
+    for path in record_dir.iterdir():
+        path.unlink()
+
+    pytester.runpytest_subprocess(*share).assert_outcomes(passed=1)
+    (second,) = records(record_dir)
+    assert second["controller_holds_one"], "the controller did not start the broker the last run used"
+    assert wait_for(lambda: gone(second["keeper"]), 5.0), "the keeper (and its broker) outlived the run"
+
+
+def test_a_broker_the_last_run_used_and_this_one_does_not_stops_with_the_run(pytester: pytest.Pytester, record_dir: Path) -> None:
+    """Started from the cache for nothing (this run's tests use no broker): stopped at the run's end."""
+    pytester.makepyfile(CONTROLLER_LEASE)
+    share = ("-n", "2", "--ipc-brokers-share", "workers")
+    pytester.runpytest_subprocess(*share).assert_outcomes(passed=1)
+    pytester.makepyfile(test_other="def test_nothing():\n    pass\n")
+    pytester.runpytest_subprocess(*share, "test_other.py").assert_outcomes(passed=1)
+
+    def ours() -> list[str]:
+        return [key for key, state in _shared.instances() if state.get("project") == str(pytester.path)]
+
+    assert wait_for(lambda: not ours(), 5.0), f"a broker started from the cache outlived the run: {ours()}"
+
+
 def test_a_broker_started_early_for_a_test_that_never_ran_is_stopped(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
