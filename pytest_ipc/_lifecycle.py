@@ -151,7 +151,8 @@ def sweep() -> list[str]:
 
 def reap(token: str, fields: dict[str, Any], grace: float) -> bool:
     """End what the owner of `token` left, as its record's `fields` describe: its processes (SIGTERM,
-    then SIGKILL after `grace` seconds; at once when 0), private dirs, containers and networks.
+    then SIGKILL after `grace` seconds; at once when 0), private dirs, containers and networks, and
+    the files of the shared instances it kept (a killed keeper's).
 
     True when nothing of it can remain. Otherwise `fields` is left saying what is still to do, for a
     later session: Docker engines that did not answer, or private dirs in a temp dir that this
@@ -175,6 +176,11 @@ def reap(token: str, fields: dict[str, Any], grace: float) -> bool:
         except docker_engine.DockerEngineError:
             unreached.append(engine)
     fields["engines"] = unreached
+    if fields.get("shared"):
+        from pytest_ipc._shared import remove_files
+
+        for key in fields.pop("shared"):
+            remove_files(key, unless_kept=True)
     return not unreached
 
 

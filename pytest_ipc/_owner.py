@@ -90,6 +90,7 @@ class OwnerRecord:
         self._tmp = tempfile.gettempdir()
         self._tmp_place = _place(Path(self._tmp))  # the directory it was then, should the path change
         self._engines: list[str] = []
+        self._shared: list[str] = []
         # Created under another name and renamed once locked: a sweeper never sees it unlocked.
         staging = directory / f".{owner_id}.new"
         self._fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -108,10 +109,19 @@ class OwnerRecord:
             self._engines.append(docker_host)
             self._write()
 
+    def note_shared(self, key: str) -> None:
+        """Record the shared instance this process keeps (`pytest_ipc._shared`), whose files a reaper removes."""
+        if key not in self._shared:
+            self._shared.append(key)
+            self._write()
+
     @property
     def fields(self) -> dict[str, Any]:
-        """What a reaper reads in the record: where this owner's dirs are, which engines it used."""
-        return {"pid": self.pid, "tmp": self._tmp, "tmp_place": self._tmp_place, "engines": list(self._engines)}
+        """What a reaper reads in the record: where this owner's dirs are, which engines it used, which
+        shared instances it kept."""
+        return {
+            "pid": self.pid, "tmp": self._tmp, "tmp_place": self._tmp_place, "engines": list(self._engines), "shared": list(self._shared)
+        }
 
     def _write(self) -> None:
         content = json.dumps(self.fields).encode() + b"\n"

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_ipc._errors import IpcError
-from pytest_ipc._owner import OWNER_VARIABLE, lock_held, records_dir
+from pytest_ipc._owner import OWNER_VARIABLE, lock_held, owner, records_dir
 
 POLL_INTERVAL = 0.02  # how often a keeper looks at its leases, a user at the keeper's start
 READY_TIMEOUT = 180.0  # a RabbitMQ boot on a loaded machine
@@ -127,6 +127,8 @@ class Lease:
         if self._fd >= 0 and self._pid == os.getpid():
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
+            if not keeper_alive(self.key):  # a killed keeper's reaper left what this lease kept from going
+                remove_files(self.key, unless_kept=True)
         self._fd = -1
 
 
@@ -283,10 +285,15 @@ def keep(key: str, recipe: dict[str, Any], linger: float) -> None:
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    owner().note_shared(key)  # so that the watchdog removes this instance's files if the keeper is killed
     try:
         kept = _start_kept(key, recipe)
     except Exception as error:
         _write_state(key, {"error": f"{type(error).__name__}: {error}"})
+        deadline = time.monotonic() + READY_TIMEOUT
+        while held_leases(key) and time.monotonic() < deadline:  # every waiting user reads it and lets go
+            time.sleep(POLL_INTERVAL)
+        remove_files(key)
         return
     try:
         about = {"scope": recipe.get("scope"), "project": recipe.get("project"), "keeper_pid": os.getpid()}
@@ -313,14 +320,18 @@ def keep(key: str, recipe: dict[str, Any], linger: float) -> None:
     finally:
         (shared_dir() / f"{key}{STATE_SUFFIX}").unlink(missing_ok=True)
         kept.stop()
-        _remove_files(key)
+        remove_files(key)
 
 
-def _remove_files(key: str) -> None:
-    """The instance's files, once it is stopped (under its lock: a user arriving now starts anew)."""
+def remove_files(key: str, unless_kept: bool = False) -> None:
+    """The instance's files, once it is stopped (under its lock: a user arriving now starts anew);
+    with `unless_kept`, left alone if a keeper of `key` lives (a killed keeper's reaper, after a new
+    keeper took the key over)."""
     directory = shared_dir()
     with _locked(directory / f"{key}.lock"):
-        for suffix in (".keeper", ".sock", ".log"):
+        if unless_kept and keeper_alive(key):
+            return
+        for suffix in (STATE_SUFFIX, ".keeper", ".sock", ".log"):
             (directory / f"{key}{suffix}").unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             (directory / f"{key}.leases").rmdir()  # kept if a user is adding a lease

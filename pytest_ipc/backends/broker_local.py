@@ -59,10 +59,16 @@ def sockets_of_groups(groups: Collection[int]) -> set[str]:
     inodes: set[str] = set()
     for pid, _ in members_of_groups(groups):
         try:
-            targets = [os.readlink(fd) for fd in (PROC / str(pid) / "fd").iterdir()]
+            fds = list((PROC / str(pid) / "fd").iterdir())
         except OSError:
             continue  # gone meanwhile
-        inodes.update(target[8:-1] for target in targets if target.startswith("socket:["))
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue  # closed meanwhile (a booting VM opens and closes files all the time): the others count
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
     return inodes
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
-import shutil
 import ssl
-import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
 
+from pytest_ipc.backends.local import make_private_dir, remove_private_dir  # noqa: E402
 from pytest_ipc.tls.certificates import BAD_CLIENT_CERTIFICATES, BAD_SERVER_CERTIFICATES, LOOPBACK_IDENTITIES, Certificate  # noqa: E402
 from pytest_ipc.tls.contexts import client_context, server_context  # noqa: E402
 from pytest_ipc.tls.errors import TlsUsageError  # noqa: E402
@@ -51,7 +50,8 @@ class CertificateAuthority:
 
     def __init__(self, directory: Path | None = None) -> None:
         self._owned = directory is None
-        self.directory = Path(tempfile.mkdtemp(prefix="pytest-ipc-tls-")) if directory is None else directory
+        # A private dir of the session's: its watchdog removes it if the session is killed.
+        self.directory = make_private_dir("tls") if directory is None else directory
         self._ca = trustme.CA(organization_name=ORGANIZATION)
         self._unknown: trustme.CA | None = None
         self._issued: dict[tuple[str, tuple[str, ...]], Certificate] = {}
@@ -64,7 +64,7 @@ class CertificateAuthority:
     def close(self) -> None:
         """Remove the files (the directory too when the authority made it)."""
         if self._owned:
-            shutil.rmtree(self.directory, ignore_errors=True)
+            remove_private_dir(self.directory)
         else:
             for path in self.directory.glob("*.pem"):
                 path.unlink(missing_ok=True)

@@ -130,6 +130,7 @@ from pytest_ipc import _shared
 lease = _shared.acquire(sys.argv[1], {"kind": sys.argv[2], "scope": "run"}, linger=float(sys.argv[3]))
 print(json.dumps(lease.state), flush=True)
 sys.stdin.read()
+lease.release()  # as a session does at its end (the tests that kill users never get here)
 """
 
 
@@ -191,10 +192,20 @@ def test_a_killed_keeper_is_reaped_and_replaced() -> None:
     os.kill(state["keeper_pid"], signal.SIGKILL)
     assert wait_for(lambda: all(map(gone, pids)), 10.0), "the keeper's watchdog ends its broker"
     end_user(user)
+    left = lambda: sorted(path.name for path in _shared.shared_dir().glob(f"{key}*"))  # noqa: E731
+    assert wait_for(lambda: not left(), 10.0), f"the killed keeper's watchdog left its files: {left()}"
     replacement, fresh = start_user(key)  # a stale state file is not taken for a running broker
     assert fresh["keeper_pid"] != state["keeper_pid"] and broker_pids(fresh)
     end_user(replacement)
     assert wait_for(lambda: not _shared.keeper_alive(key), 5.0)
+
+
+def test_a_keeper_that_cannot_start_says_why_and_leaves_nothing() -> None:
+    key = _shared.instance_key("nosuch", "test", os.urandom(4).hex())
+    with pytest.raises(_shared.SharedInstanceError, match="the shared nosuch could not start: KeyError"):
+        _shared.acquire(key, {"kind": "nosuch", "scope": "run"}, linger=0.0, timeout=30.0)
+    left = lambda: sorted(path.name for path in _shared.shared_dir().glob(f"{key}*"))  # noqa: E731
+    assert wait_for(lambda: not left(), 10.0), f"the failed keeper left its files: {left()}"
 
 
 REUSED = """
