@@ -22,7 +22,10 @@ from tests.catalogue.variants import PRICE, TLS, Variant, variants, verdict
 NO_BACKOFF = r"backoff wrong before 2 of 2 retries .*retry 1: expected a pause of 0\.100 s, measured 0\.0\d\d s"
 RETRIES_POST = r"expected 0 retries \(1 attempts\), the stub saw 3 attempt\(s\) of POST /orders"
 LOCKSTEP = (
-    r"retries in lockstep: 10 clients failing at once retried together: \d+ of \d+ retries arrived within .* Waves measured: \+0\.[01]"
+    # The waves' offsets move with the machine's load (the first one measured at +0.24 s on a busy CI
+    # machine): the message's shape is checked, the verdict by the count.
+    r"retries in lockstep: 10 clients failing at once retried together: \d+ of \d+ retries arrived within .* "
+    r"Waves measured: \+\d+\.\d+ s: \d+ retries within"
 )
 
 
