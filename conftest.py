@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -95,3 +97,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if reason is not None:
         for item in docker_items:
             item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def docker_client() -> Iterator[Any]:
+    """A Docker SDK client of the engine the suite uses (DOCKER_HOST), closed after the test."""
+    import docker
+
+    client = docker.from_env()
+    yield client
+    client.close()

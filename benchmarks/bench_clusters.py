@@ -1,8 +1,10 @@
 """Clustered brokers' costs and failover figures, per broker, in one run.
 
-    python benchmarks/bench_clusters.py [--kinds nats,redis,rabbitmq] [--rounds N]
+    python benchmarks/bench_clusters.py [--kinds nats,redis,rabbitmq] [--rounds N] [--backend local|container]
 
-For each kind: the start of one private node (the baseline, measured in the same run) and of the
+`--backend` is where the nodes run: local processes (default), or containers of the broker's image
+(``PYTEST_IPC_<KIND>_IMAGE``, else the public one) in the host's network namespace. For each kind: the
+start of one private node on the same backend (the baseline, measured in the same run) and of the
 three-node cluster with every link through the fault proxy, in N alternating pairs (the medians
 and the median of the pairs' ratios: a boot is CPU-bound, so another job on the two cores moves
 single figures by a third); the time until the majority detects a
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -26,20 +29,21 @@ import pika
 import pika.exceptions
 import redis
 
-from pytest_ipc.backends.broker_local import LocalBroker
-from pytest_ipc.brokers.nats import LocalNats
-from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ
-from pytest_ipc.brokers.redis import LocalRedis
+from pytest_ipc.backends import Backend
+from pytest_ipc.backends.services import BROKERS, PUBLIC_IMAGES, Wanted
+from pytest_ipc.brokers.server import BrokerRuntime
 from pytest_ipc.cluster.core import Cluster
 from pytest_ipc.cluster.nats import NatsCluster, _monitor
 from pytest_ipc.cluster.rabbitmq import RabbitMQCluster
 from pytest_ipc.cluster.redis import MASTER, RedisCluster
+from pytest_ipc.cluster.runner_container import ContainerNodes
 
 #: A cluster starts within this many times one node's start (RabbitMQ: three boots share two cores,
 #: so 1.5× is the floor).
 START_TARGETS = {"rabbitmq": 2.0}
 TIMEOUT = 60.0
 KINDS = ("nats", "redis", "rabbitmq")
+BACKENDS = ("local", "container")
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> float:
@@ -54,8 +58,19 @@ def wait_for(condition: Callable[[], bool], timeout: float = TIMEOUT) -> float:
         time.sleep(0.01)
 
 
-def single_start(kind: str) -> float:
-    broker: LocalBroker = LocalNats() if kind == "nats" else LocalRedis() if kind == "redis" else LocalRabbitMQ()
+def image(kind: str) -> str:
+    """The broker's image, as the container backend's setting names it (its environment variable)."""
+    return os.environ.get(f"PYTEST_IPC_{kind.upper()}_IMAGE") or PUBLIC_IMAGES[kind]
+
+
+def single_node(kind: str, backend: str) -> Backend[BrokerRuntime]:
+    """One private broker on `backend`, as the broker fixtures start it."""
+    candidates = BROKERS[kind].backends(Wanted(None, "benchmark", image(kind)))  # type: ignore[index]
+    return next(candidate for candidate in candidates if candidate.name == backend)
+
+
+def single_start(kind: str, backend: str) -> float:
+    broker = single_node(kind, backend)
     began = time.monotonic()
     broker.start()
     took = time.monotonic() - began
@@ -240,30 +255,37 @@ def bench_rabbitmq(cluster: RabbitMQCluster) -> dict[str, float]:
     return {"detect": detect, "elect": elect, "recover": recover, "failover": failover}
 
 
-def new_cluster(kind: str) -> Cluster:
-    return NatsCluster() if kind == "nats" else RedisCluster() if kind == "redis" else RabbitMQCluster()
+def new_cluster(kind: str, backend: str) -> Cluster:
+    kinds: dict[str, type[NatsCluster | RedisCluster | RabbitMQCluster]] = {
+        "nats": NatsCluster,
+        "redis": RedisCluster,
+        "rabbitmq": RabbitMQCluster,
+    }
+    return kinds[kind](runner=kinds[kind].local_runner() if backend == "local" else ContainerNodes(image(kind)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated: {', '.join(KINDS)}")
     parser.add_argument("--rounds", type=int, default=3, help="alternating pairs of single-node and cluster starts (default 3)")
+    parser.add_argument("--backend", choices=BACKENDS, default="local", help="where the nodes run (default local)")
     options = parser.parse_args()
+    backend = options.backend
     failed = False
     for kind in options.kinds.split(","):
         if kind not in KINDS:
             parser.error(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
-        cluster = new_cluster(kind)
-        if (reason := cluster.unavailable_reason()) is not None:
-            print(f"# {kind}: not measured ({reason})")
+        cluster = new_cluster(kind, backend)
+        if (reason := cluster.unavailable_reason() or single_node(kind, backend).unavailable_reason()) is not None:
+            print(f"# {kind} ({backend}): not measured ({reason})")
             continue
         singles, starts = [], []
         for _ in range(options.rounds - 1):
-            singles.append(single_start(kind))
-            probe = new_cluster(kind).start()
+            singles.append(single_start(kind, backend))
+            probe = new_cluster(kind, backend).start()
             probe.stop()
             starts.append(probe.start_seconds or 0.0)
-        singles.append(single_start(kind))
+        singles.append(single_start(kind, backend))
         cluster.start()
         starts.append(cluster.start_seconds or 0.0)
         try:
@@ -282,11 +304,11 @@ def main() -> None:
         failed |= verdict.endswith("FAIL")
         shown = ", ".join(f"{started:.2f}/{single:.2f}" for started, single in zip(starts, singles, strict=True))
         print(
-            f"{kind:<8} start (median of {len(starts)}): single node {statistics.median(singles):6.2f} s, "
+            f"{kind:<8} {backend}: start (median of {len(starts)}): single node {statistics.median(singles):6.2f} s, "
             f"3-node cluster {statistics.median(starts):6.2f} s (x{ratio:.2f}, {verdict}; cluster/single s: {shown})"
         )
         print(
-            f"{kind:<8} leader partitioned: detected {figures['detect']:5.2f} s, new leader {figures['elect']:5.2f} s; "
+            f"{kind:<8} {backend}: leader partitioned: detected {figures['detect']:5.2f} s, new leader {figures['elect']:5.2f} s; "
             f"healthy {figures['recover']:5.2f} s after healing; client failover after a leader kill {figures['failover']:5.2f} s"
         )
     raise SystemExit(1 if failed else 0)

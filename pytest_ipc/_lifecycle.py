@@ -158,14 +158,7 @@ def reap(token: str, fields: dict[str, Any], grace: float) -> bool:
     later session: Docker engines that did not answer, or private dirs in a temp dir that this
     process sees as another directory (a different mount namespace).
     """
-    tmp = fields.get("tmp")
-    if isinstance(tmp, str):
-        if Path(tmp).exists() and not same_place(Path(tmp), str(fields.get("tmp_place"))):
-            return False
-        end_processes(marked_processes({token}), grace)
-        _remove_dirs(Path(tmp), token)
-        for done in ("tmp", "tmp_place"):
-            fields.pop(done, None)
+    # Containers first: a cluster node's container writes into a private dir mounted into it.
     unreached = []
     engines = fields.get("engines", [])
     if engines:  # the Docker helpers only where the owner had containers
@@ -181,6 +174,14 @@ def reap(token: str, fields: dict[str, Any], grace: float) -> bool:
 
         for key in fields.pop("shared"):
             remove_files(key, unless_kept=True)
+    tmp = fields.get("tmp")
+    if isinstance(tmp, str):
+        if Path(tmp).exists() and not same_place(Path(tmp), str(fields.get("tmp_place"))):
+            return False
+        end_processes(marked_processes({token}), grace)
+        _remove_dirs(Path(tmp), token)
+        for done in ("tmp", "tmp_place"):
+            fields.pop(done, None)
     return not unreached
 
 

@@ -31,20 +31,24 @@ AUTO_ORDER = ("external", "embedded", "local", "container")
 ServiceT = TypeVar("ServiceT", covariant=True)
 
 
-class Backend(Protocol[ServiceT]):
-    """One way of providing a service; `start` returns a handle, `stop` releases everything."""
+class Candidate(Protocol):
+    """What `choose_backend` asks of a backend: its name, and whether it can run here."""
 
     name: str
 
     def unavailable_reason(self) -> str | None:
         """None when this backend can start here, otherwise a one-line reason (and a hint)."""
 
+
+class Backend(Candidate, Protocol[ServiceT]):
+    """One way of providing a service; `start` returns a handle, `stop` releases everything."""
+
     def start(self) -> ServiceT: ...
 
     def stop(self) -> None: ...
 
 
-B = TypeVar("B", bound=Backend[object])
+B = TypeVar("B", bound=Candidate)
 
 
 class NoBackendAvailable(IpcError):
@@ -77,4 +81,4 @@ def choose_backend(candidates: Sequence[B], wanted: str = "auto") -> B:
     raise NoBackendAvailable("; ".join(reasons))
 
 
-__all__ = ["AUTO_ORDER", "Backend", "NoBackendAvailable", "choose_backend", "resolve"]
+__all__ = ["AUTO_ORDER", "Backend", "Candidate", "NoBackendAvailable", "choose_backend", "resolve"]

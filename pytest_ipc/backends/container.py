@@ -52,6 +52,10 @@ if TYPE_CHECKING:
 
 POLL_INTERVAL = 0.1
 PORT_ATTEMPTS = 3
+#: `ContainerSpec.network` for the host's network namespace.
+HOST_NETWORK = "host"
+#: How long a killed container may take to be reported exited (its processes die at once).
+KILL_TIMEOUT = 10.0
 
 
 class ContainerStartError(IpcError):
@@ -77,7 +81,13 @@ class ContainerSpec:
     A missing image makes the backend unavailable unless `pull` allows pulling it on start (which
     needs a reachable registry). `volumes` maps host paths to container paths, mounted read-only;
     `writable_volumes` likewise, read-write (files the service writes for the test process). `network` (from
-    `private_network()`) and `network_aliases` let containers reach each other by name.
+    `private_network()`) and `network_aliases` let containers reach each other by name; `HOST_NETWORK`
+    puts the container in the host's network namespace instead (an engine on this machine only): the
+    service binds host loopback ports itself and reaches the test process's listeners, nothing is
+    published, and `ports` should be empty. `entrypoint` replaces the image's (whose scripts may
+    switch users or rewrite config), `user` ("uid:gid") is who the service runs as (the test
+    process's own, so that what it writes in a mounted directory is ours to remove), `workdir` its
+    working directory, and `name` the container's name (for ``docker logs``; unique on the engine).
     `ready` is polled with the host-side endpoint until it returns True; an exception counts as
     "not yet" (the last one is reported on timeout); give its clients short timeouts, a probe that
     hangs holds up the start. Without it the container only has to be
@@ -96,6 +106,17 @@ class ContainerSpec:
     volumes: Mapping[str, str] = field(default_factory=dict)
     pull: bool = False
     writable_volumes: Mapping[str, str] = field(default_factory=dict)
+    entrypoint: Sequence[str] | None = None
+    user: str | None = None
+    workdir: str | None = None
+    name: str | None = None
+
+
+def host_network_reason() -> str | None:
+    """None when containers can share this machine's network namespace (`HOST_NETWORK`), else why not."""
+    if docker_engine.engine_is_local():
+        return None
+    return f"the engine at {docker_engine.docker_host()} is remote: host networking needs a local one"
 
 
 def owner_labels() -> dict[str, str]:
@@ -118,8 +139,10 @@ class ContainerBackend:
         self._reservations: list[socket.socket] = []
 
     def unavailable_reason(self) -> str | None:
-        engine_reason = docker_engine.docker_unavailable_reason()
-        return engine_reason or docker_engine.missing_image_reason(self.spec.image, self.spec.pull)
+        reason = docker_engine.docker_unavailable_reason()
+        if reason is None and self.spec.network == HOST_NETWORK:
+            reason = host_network_reason()
+        return reason or docker_engine.missing_image_reason(self.spec.image, self.spec.pull)
 
     def start(self) -> ContainerEndpoint:
         """Create and start the container, wait until it is ready; nothing is left on failure."""
@@ -173,8 +196,20 @@ class ContainerBackend:
         self._running_container().stop(timeout=round(timeout))
 
     def kill_container(self) -> None:
-        """Kill the service (SIGKILL: no goodbye to clients); the container and its data stay."""
-        self._running_container().kill()
+        """Kill the service (SIGKILL: no goodbye to clients); the container and its data stay.
+        Returns once the container has exited, so that a start after it starts it afresh."""
+        container = self._running_container()
+        container.kill()
+        container.wait(timeout=KILL_TIMEOUT)
+
+    def pause_container(self) -> None:
+        """Freeze every process of the container (the cgroup freezer, as ``docker pause``): it keeps
+        its sockets and answers nothing, the container's SIGSTOP."""
+        self._running_container().pause()
+
+    def unpause_container(self) -> None:
+        """Thaw a paused container (``docker unpause``)."""
+        self._running_container().unpause()
 
     def start_container(self) -> ContainerEndpoint:
         """Start a stopped or killed container again, on the same ports, and wait until it is ready."""
@@ -208,6 +243,8 @@ class ContainerBackend:
         container = DockerContainer(self.spec.image, env=dict(self.spec.env))
         if self.spec.command is not None:
             container.with_command(list(self.spec.command))
+        if self.spec.name is not None:
+            container.with_name(self.spec.name)
         for host_path, container_path in self.spec.volumes.items():
             container.with_volume_mapping(host_path, container_path, mode="ro")
         for host_path, container_path in self.spec.writable_volumes.items():
@@ -216,7 +253,7 @@ class ContainerBackend:
         # testcontainers types them as int; docker-py also takes (host_ip, port), and we need the IP.
         for port in self.spec.ports.values():
             container.ports[f"{port}/tcp"] = self._host_binding()  # type: ignore[assignment]
-        container.with_kwargs(labels=owner_labels(), **_network_kwargs(self.spec))
+        container.with_kwargs(labels=owner_labels(), **_network_kwargs(self.spec), **_process_kwargs(self.spec))
         return container
 
     def _host_binding(self) -> tuple[str, int | None]:
@@ -304,6 +341,12 @@ def lost_port_race(error: Exception) -> bool:
     return ADDRESS_IN_USE.search(text) is not None or "port is already allocated" in text
 
 
+def _process_kwargs(spec: ContainerSpec) -> dict[str, object]:
+    """How the service's process runs: entrypoint, user and working directory, where the spec says."""
+    given = {"entrypoint": list(spec.entrypoint) if spec.entrypoint is not None else None, "user": spec.user, "working_dir": spec.workdir}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
     """Always name the network: without one testcontainers guesses it when it finds /.dockerenv."""
     if spec.network is None:
@@ -316,11 +359,13 @@ def _network_kwargs(spec: ContainerSpec) -> dict[str, object]:
 
 
 __all__ = [
+    "HOST_NETWORK",
     "ContainerBackend",
     "ContainerEndpoint",
     "ContainerSpec",
     "ContainerStartError",
     "ReadinessProbe",
+    "host_network_reason",
     "lost_port_race",
     "owner_labels",
     "private_network",

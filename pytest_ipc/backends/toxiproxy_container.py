@@ -23,10 +23,12 @@ from pytest_ipc import docker_engine
 from pytest_ipc._errors import IpcUsageError
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.backends.container import (
+    HOST_NETWORK,
     ContainerBackend,
     ContainerEndpoint,
     ContainerSpec,
     ContainerStartError,
+    host_network_reason,
     lost_port_race,
 )
 from pytest_ipc.backends.local import reserve_port
@@ -67,8 +69,8 @@ class ToxiproxyContainerBackend:
 
     def unavailable_reason(self) -> str | None:
         reason = docker_engine.docker_unavailable_reason()
-        if reason is None and self.network is None and not docker_engine.engine_is_local():
-            reason = f"the engine at {docker_engine.docker_host()} is remote: host networking needs a local one"
+        if reason is None and self.network is None:
+            reason = host_network_reason()
         return reason or docker_engine.missing_image_reason(self.image, self.pull)
 
     def start(self) -> ToxiproxyServer:
@@ -116,7 +118,7 @@ class ToxiproxyContainerBackend:
     def _spec(self) -> ContainerSpec:
         if self._api_port is not None:  # host namespace: the API listens on the reserved loopback port
             command = [f"-host={LOOPBACK}", f"-port={self._api_port.getsockname()[1]}"]
-            return ContainerSpec(self.image, {}, command=command, network="host", ready=self._ready, ready_timeout=30.0)
+            return ContainerSpec(self.image, {}, command=command, network=HOST_NETWORK, ready=self._ready, ready_timeout=30.0)
         return ContainerSpec(
             self.image,
             {"api": API_PORT},

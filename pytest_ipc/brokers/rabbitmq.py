@@ -343,6 +343,12 @@ def container_recipe(image: str, management: bool | None = None) -> ContainerRec
     return ContainerRecipe(spec, endpoint)
 
 
+def is_official_image(image: str) -> bool:
+    """True for the official images (``rabbitmq:...``): RabbitMQ's generic build on their PATH, an
+    entrypoint that writes config; else an image of Debian's rabbitmq-server package."""
+    return image.startswith("rabbitmq:")
+
+
 def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
     """`container_recipe` plus an AMQPS listener (5671) from the mounted session-CA files. RabbitMQ
     reads TLS settings from its config file only: the container's shell appends them (handed over in
@@ -350,7 +356,7 @@ def container_tls_recipe(image: str, tls: ListenerTls) -> ContainerRecipe:
     the official image through its entrypoint, ours by its server script."""
     plain = container_recipe(image)
     volumes, ca, cert, key = tls.container_files()
-    if image.startswith("rabbitmq:"):
+    if is_official_image(image):
         conf, server = "/etc/rabbitmq/conf.d/90-pytest-ipc-tls.conf", ["docker-entrypoint.sh", "rabbitmq-server"]
     else:
         conf, server = "/etc/rabbitmq/rabbitmq.conf", [RABBITMQ_SERVER]

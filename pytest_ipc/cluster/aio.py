@@ -68,12 +68,12 @@ async def restart(cluster: IsolatedCluster[Any] | Cluster, node: str) -> None:
 
 
 async def pause(cluster: IsolatedCluster[Any] | Cluster, node: str) -> None:
-    """Async form of `Cluster.pause`: SIGSTOP `node`."""
+    """Async form of `Cluster.pause`: freeze `node` (SIGSTOP; in containers, the cgroup freezer)."""
     await _to_thread(functools.partial(_of(cluster).pause, node))
 
 
 async def resume(cluster: IsolatedCluster[Any] | Cluster, node: str) -> None:
-    """Async form of `Cluster.resume`: SIGCONT a paused `node`."""
+    """Async form of `Cluster.resume`: let a paused `node` run again."""
     await _to_thread(functools.partial(_of(cluster).resume, node))
 
 

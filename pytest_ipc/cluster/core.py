@@ -1,6 +1,7 @@
 """A cluster of private broker nodes whose every link runs through the fault proxy.
 
-Each node is a `LocalProcess` on reserved loopback ports. Every inter-node link is a proxy of a
+Each node runs on reserved loopback ports, as local processes or as containers in the host's
+network namespace (a `pytest_ipc.cluster.runner.NodeRunner` runs its programs). Every inter-node link is a proxy of a
 private embedded Toxiproxy server (`pytest_ipc.toxiproxy.EmbeddedToxiproxy`, driven through
 `pytest_ipc.client.ToxiproxyClient`): one proxy per ordered pair of nodes and per port that peers
 use, so that a partition is a set of proxies switched off, and slow replication a latency toxic on
@@ -13,8 +14,8 @@ through ``route(source, target, port)``, how the cluster says it is healthy, and
 Faults (each recorded on the `Timeline`):
 
 - ``kill(node)``: SIGKILL, a crash; ``restart(node)`` brings it back on its ports with its data;
-- ``pause(node)``: SIGSTOP, a node that hangs (GC pause, overloaded VM) but keeps its sockets;
-  ``resume(node)``: SIGCONT;
+- ``pause(node)``: SIGSTOP (in a container: the cgroup freezer), a node that hangs (GC pause,
+  overloaded VM) but keeps its sockets; ``resume(node)``: SIGCONT (the freezer thawed);
 - ``partition(sides...)``: links between the sides go down (refused and reset, or black-holed);
 - ``slow_replication(latency)``: latency on every inter-node link;
 - ``heal()``: every link up and clean, every node running again.
@@ -23,9 +24,7 @@ Faults (each recorded on the `Timeline`):
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
-import signal
 import socket
 import threading
 import time
@@ -37,7 +36,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pytest_ipc._errors import IpcError, IpcUsageError
 from pytest_ipc._net import LOOPBACK
-from pytest_ipc.backends.local import LocalProcess, make_private_dir, remove_private_dir, reserve_port
+from pytest_ipc.backends.local import make_private_dir, remove_private_dir, reserve_port
+from pytest_ipc.cluster.runner import NodeProcess, NodeRunner, Program
 from pytest_ipc.cluster.timeline import CLIENT, CLUSTER, Timeline
 
 if TYPE_CHECKING:
@@ -63,19 +63,15 @@ class ClusterError(IpcError):
 
 @dataclass
 class ClusterNode:
-    """One node: its name, its real ports (never what clients or peers dial), its process."""
+    """One node: its name, its real ports (never what clients or peers dial), its directory (its
+    config and data), its processes (as the cluster's runner runs them)."""
 
     name: str
     ports: dict[str, int]
     base: Path
-    processes: list[LocalProcess] = field(default_factory=list)
+    processes: list[NodeProcess] = field(default_factory=list)
     state: NodeState = "running"
     reservations: list[socket.socket] = field(default_factory=list)
-
-    @property
-    def pids(self) -> list[int]:
-        """The process (group) ids of the node's processes that were started."""
-        return [pid for process in self.processes if (pid := process.pid) is not None]
 
 
 @dataclass(frozen=True)
@@ -107,10 +103,16 @@ class Cluster(ABC):
     #: cuts the links into the nodes outside the majority, so nobody reaches them.
     shared_peer_links = False
     ready_timeout = 60.0
+    #: The programs a node needs, looked up on PATH by the local runner.
+    binaries: tuple[str, ...] = ()
+    #: How to install them, for skip reasons.
+    install_hint = ""
 
-    def __init__(self, size: int = 3) -> None:
+    def __init__(self, size: int = 3, runner: NodeRunner | None = None) -> None:
+        """`runner` runs the nodes' programs: local processes by default (`local_runner`)."""
         if size < 1:
             raise IpcUsageError(f"a cluster needs at least one node, got size={size}")
+        self.runner = runner or self.local_runner()
         self.size = size
         self.names = tuple(f"n{index}" for index in range(1, size + 1))
         self.token = secrets.token_hex(4)
@@ -130,16 +132,12 @@ class Cluster(ABC):
     # -- what a broker kind provides -------------------------------------------------------------
 
     @abstractmethod
-    def missing_reason(self) -> str | None:
-        """None when the broker's binaries are installed, else what is missing and how to get it."""
-
-    @abstractmethod
     def configure(self, node: ClusterNode) -> None:
         """Write `node`'s config into ``node.base``; peers are reached at ``route(node, peer, port)``."""
 
     @abstractmethod
-    def node_processes(self, node: ClusterNode) -> list[LocalProcess]:
-        """The node's processes in start order, each with a probe that passes once it serves."""
+    def node_programs(self, node: ClusterNode) -> list[Program]:
+        """The node's programs in start order, each with a probe that passes once it serves."""
 
     @abstractmethod
     def health_problem(self) -> str | None:
@@ -151,21 +149,7 @@ class Cluster(ABC):
 
     def start_nodes(self) -> None:
         """Start every node (in parallel: a cluster's nodes wait for each other at boot)."""
-        errors: list[BaseException] = []
-
-        def start(node: ClusterNode) -> None:
-            try:
-                self._start_node(node)
-            except BaseException as error:  # reported below, after every thread has ended
-                errors.append(error)
-
-        threads = [threading.Thread(target=start, args=(node,), name=f"start-{node.name}") for node in self.nodes.values()]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[0]
+        _each_node(self.nodes.values(), self._start_node, "start")
 
     def cleanup(self, namespace: str) -> None:
         """Remove what a test made under `namespace` (streams, keys, queues)."""
@@ -173,8 +157,16 @@ class Cluster(ABC):
 
     # -- life of the cluster -----------------------------------------------------------------------
 
+    @classmethod
+    def local_runner(cls) -> NodeRunner:
+        """Nodes as local processes from the kind's `binaries` on PATH."""
+        from pytest_ipc.cluster.runner_local import LocalNodes
+
+        return LocalNodes(cls.binaries, cls.install_hint)
+
     def unavailable_reason(self) -> str | None:
-        return self.missing_reason()
+        """None when the runner can run this kind's nodes here, else why not (and a hint)."""
+        return self.runner.unavailable_reason()
 
     def start(self) -> Cluster:
         """Reserve ports, create every link, configure and start the nodes, wait until healthy."""
@@ -224,19 +216,28 @@ class Cluster(ABC):
         """Bring `node` up at the cluster's start (a kind may do more than launch it then)."""
         self._launch(node)
 
+    def node_processes(self, node: ClusterNode) -> list[NodeProcess]:
+        """The node's processes, made by the runner at its first launch and kept: a restart starts
+        the same ones again (a container keeps its identity, and nothing is left of the first)."""
+        if not node.processes:
+            node.processes = [self.runner.process(program) for program in self.node_programs(node)]
+        return node.processes
+
     def _launch(self, node: ClusterNode) -> None:
-        node.processes = self.node_processes(node)
-        for process in node.processes:
+        for process in self.node_processes(node):
             process.start()
         node.state = "running"
 
     def stop(self) -> None:
-        """Kill every node and the proxies, remove the directories, give the ports back."""
+        """End every node (paused or not) and the proxies, remove the directories, give the ports
+        back; what cannot be ended is reported after everything else is released."""
+        try:
+            _each_node(self.nodes.values(), _stop_node, "stop")
+        finally:
+            self._release()
+
+    def _release(self) -> None:
         for node in self.nodes.values():
-            if node.state == "paused":
-                self._signal(node, signal.SIGCONT)
-            for process in reversed(node.processes):
-                process.kill()
             for reservation in node.reservations:
                 reservation.close()
         for held in self._held_ports.values():
@@ -262,10 +263,13 @@ class Cluster(ABC):
             if time.monotonic() > deadline:
                 raise ClusterError(
                     f"the {self.kind} cluster was not healthy within {timeout} s: {problem}\n"
-                    f"node logs are in {self._base}\ntimeline:\n{self.timeline.render()}"
+                    f"node files are in {self._base}; output: {self._outputs()}\ntimeline:\n{self.timeline.render()}"
                 )
             time.sleep(HEALTH_POLL)
         return time.monotonic() - began
+
+    def _outputs(self) -> str:
+        return "; ".join(f"{node.name}: {', '.join(process.output for process in node.processes)}" for node in self.nodes.values())
 
     def _health_problem(self) -> str | None:
         try:
@@ -305,18 +309,11 @@ class Cluster(ABC):
 
     # -- faults ----------------------------------------------------------------------------------
 
-    def _signal(self, node: ClusterNode, signum: signal.Signals) -> None:
-        for pid in node.pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signum)
-
     def kill(self, name: str) -> None:
         """SIGKILL node `name` (every process of it): a crash."""
         node = self.node(name)
         with self._lock:
             self.timeline.record(CLUSTER, f"kill {name}", kind="kill", node=name, out=frozenset({name}))
-            if node.state == "paused":
-                self._signal(node, signal.SIGCONT)
             for process in reversed(node.processes):
                 process.kill()
             node.state = "killed"
@@ -333,23 +330,27 @@ class Cluster(ABC):
             self.timeline.record(CLUSTER, f"restarted {name}", kind="restart", node=name)
 
     def pause(self, name: str) -> None:
-        """SIGSTOP node `name`: it holds its connections but answers nothing (a hung node)."""
+        """Freeze node `name` (SIGSTOP; a container's cgroup freezer): it holds its connections but
+        answers nothing (a hung node)."""
         node = self.node(name)
         with self._lock:
             if node.state != "running":
                 raise IpcUsageError(f"cannot pause {name}: it is {node.state}")
-            self._signal(node, signal.SIGSTOP)
+            for process in node.processes:
+                process.pause()
             node.state = "paused"
-            self.timeline.record(CLUSTER, f"pause {name} (SIGSTOP)", kind="pause", node=name, out=frozenset({name}))
+            how = self.runner.pause_method
+            self.timeline.record(CLUSTER, f"pause {name} ({how})", kind="pause", node=name, out=frozenset({name}))
 
     def resume(self, name: str) -> None:
-        """SIGCONT a paused node."""
+        """Let a paused node run again (SIGCONT; the freezer thawed)."""
         node = self.node(name)
         with self._lock:
             if node.state == "paused":
-                self._signal(node, signal.SIGCONT)
+                for process in node.processes:
+                    process.resume()
                 node.state = "running"
-                self.timeline.record(CLUSTER, f"resume {name} (SIGCONT)", kind="resume", node=name)
+                self.timeline.record(CLUSTER, f"resume {name}", kind="resume", node=name)
 
     def _sides(self, sides: Sequence[Iterable[str]]) -> list[set[str]]:
         parsed = [set(side) for side in sides]
@@ -490,7 +491,38 @@ class Cluster(ABC):
 
     def __repr__(self) -> str:
         states = ", ".join(f"{name}={node.state}" for name, node in self.nodes.items())
-        return f"{type(self).__name__}({states})"
+        return f"{type(self).__name__}({states}, runner={self.runner.name})"
+
+
+def _each_node(nodes: Iterable[ClusterNode], action: Callable[[ClusterNode], None], what: str) -> None:
+    """`action` on every node at once, each in a thread; the first error is raised once all have ended."""
+    errors: list[BaseException] = []
+
+    def run(node: ClusterNode) -> None:
+        try:
+            action(node)
+        except BaseException as error:  # reported below, after every thread has ended
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(node,), name=f"{what}-{node.name}") for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _stop_node(node: ClusterNode) -> None:
+    """End every process of `node`, the last started first; each is tried even if another fails."""
+    errors = []
+    for process in reversed(node.processes):
+        try:
+            process.stop()
+        except Exception as error:  # the others still go; the first is reported
+            errors.append(error)
+    if errors:
+        raise errors[0]
 
 
 def states(cluster: Cluster, names: Collection[str] | None = None) -> dict[str, NodeState]:

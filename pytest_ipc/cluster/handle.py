@@ -69,11 +69,11 @@ class IsolatedCluster(Generic[C]):
         self.cluster.kill(node)
 
     def pause(self, node: str) -> None:
-        """SIGSTOP `node`."""
+        """Freeze `node`: SIGSTOP (in containers, the cgroup freezer)."""
         self.cluster.pause(node)
 
     def resume(self, node: str) -> None:
-        """SIGCONT `node`."""
+        """Let a paused `node` run again."""
         self.cluster.resume(node)
 
     def restart(self, node: str) -> None:

@@ -8,7 +8,6 @@ peer by gossip cannot dial it behind the proxy's back; the explicit routes form 
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Collection
 from typing import Any
@@ -16,10 +15,10 @@ from typing import Any
 import httpx
 
 from pytest_ipc._net import LOOPBACK
-from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.nats import INSTALL_HINT, NatsRequester, delete_streams, nats_healthy
 from pytest_ipc.cluster.core import Cluster, ClusterError, ClusterNode
+from pytest_ipc.cluster.runner import Program
 
 #: JetStream's "no suitable peers for placement" (a node it still counts as offline).
 NO_PLACEMENT = 10005
@@ -39,9 +38,8 @@ class NatsCluster(Cluster):
     kind = "nats"
     port_names = ("client", "cluster", "monitor", "nowhere")
     peer_ports = ("cluster",)
-
-    def missing_reason(self) -> str | None:
-        return None if shutil.which("nats-server") else f"nats-server not found ({INSTALL_HINT})"
+    binaries = ("nats-server",)
+    install_hint = INSTALL_HINT
 
     def configure(self, node: ClusterNode) -> None:
         peers = [peer for peer in self.names if peer != node.name]
@@ -61,16 +59,16 @@ class NatsCluster(Cluster):
             "}\n"
         )
 
-    def node_processes(self, node: ClusterNode) -> list[LocalProcess]:
+    def node_programs(self, node: ClusterNode) -> list[Program]:
         monitor = node.ports["monitor"]
-        process = LocalProcess(
+        server = Program(
             f"nats-{node.name}",
-            [shutil.which("nats-server") or "nats-server", "-c", str(node.base / "nats.conf")],
-            workdir=node.base,
+            ("nats-server", "-c", str(node.base / "nats.conf")),
+            node.base,
             ready=lambda: nats_healthy(monitor),
             ready_timeout=self.ready_timeout,
         )
-        return [process]
+        return [server]
 
     def _running(self) -> list[ClusterNode]:
         return [node for node in self.nodes.values() if node.state == "running"]

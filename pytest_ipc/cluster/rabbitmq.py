@@ -15,7 +15,6 @@ peer in seconds.
 
 from __future__ import annotations
 
-import shutil
 import socket
 import struct
 from typing import Any
@@ -24,10 +23,10 @@ from urllib.parse import quote
 import httpx
 
 from pytest_ipc._net import LOOPBACK, accepts_connections
-from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
-from pytest_ipc.brokers.rabbitmq import INSTALL_HINT, RABBITMQ_SERVER, amqp_ready, node_environment
+from pytest_ipc.brokers.rabbitmq import INSTALL_HINT, RABBITMQ_SERVER, amqp_ready, is_official_image, node_environment
 from pytest_ipc.cluster.core import Cluster, ClusterError, ClusterNode
+from pytest_ipc.cluster.runner import NodeRunner, Program
 
 #: Seconds between distribution ticks, times four: a silent peer is down after about this long.
 NET_TICKTIME = 4
@@ -57,17 +56,15 @@ class RabbitMQCluster(Cluster):
     port_names = ("amqp", "dist", "epmd", "management")
     peer_ports = ("dist",)
     ready_timeout = 120.0
+    binaries = (RABBITMQ_SERVER, "epmd", "erl")
+    install_hint = INSTALL_HINT
 
-    def __init__(self, size: int = 3) -> None:
-        super().__init__(size)
+    def __init__(self, size: int = 3, runner: NodeRunner | None = None) -> None:
+        super().__init__(size, runner)
         self.username = f"ipc-{self.token}"
         self.password = self.token * 4
         self._registrations: dict[str, list[socket.socket]] = {}
         self._envs: dict[str, dict[str, str]] = {}
-
-    def missing_reason(self) -> str | None:
-        missing = [path for path in (RABBITMQ_SERVER, "epmd", "erl") if shutil.which(path) is None]
-        return f"{', '.join(missing)} not found ({INSTALL_HINT})" if missing else None
 
     def node_name(self, name: str) -> str:
         return f"rabbit-{self.token}-{name}@localhost"
@@ -103,31 +100,36 @@ class RabbitMQCluster(Cluster):
         node_env = node_environment(base, self.node_name(node.name), node.ports)
         self._envs[node.name] = node_env
 
-    def node_processes(self, node: ClusterNode) -> list[LocalProcess]:
+    def node_programs(self, node: ClusterNode) -> list[Program]:
         env = self._envs[node.name]
         epmd_port = node.ports["epmd"]
         endpoint = BrokerEndpoint("rabbitmq", LOOPBACK, node.ports["amqp"], self.username, self.password)
-        epmd = LocalProcess(
+        epmd = Program(
             f"epmd-{node.name}",
-            [shutil.which("epmd") or "epmd", "-port", str(epmd_port)],
-            workdir=node.base,
-            env=env,
+            ("epmd", "-port", str(epmd_port)),
+            node.base,
+            env,
             ready=lambda: accepts_connections(LOOPBACK, epmd_port),
         )
-        server = LocalProcess(
+        server = Program(
             f"rabbitmq-{node.name}",
-            [RABBITMQ_SERVER],
-            workdir=node.base,
-            env=env,
+            (self._server_script(),),
+            node.base,
+            env,
             ready=lambda: amqp_ready(endpoint),
             ready_timeout=self.ready_timeout,
         )
         return [epmd, server]
 
+    def _server_script(self) -> str:
+        """The unwrapped server script (Debian's /usr/sbin wrapper switches users), on this machine
+        and in images of Debian's package; the official images' own, on their PATH."""
+        image = self.runner.image
+        return "rabbitmq-server" if image is not None and is_official_image(image) else RABBITMQ_SERVER
+
     def _launch(self, node: ClusterNode) -> None:
         """Start the node's epmd, register its peers there (at their proxies), then the node."""
         epmd, server = self.node_processes(node)
-        node.processes = [epmd, server]
         epmd.start()
         for registration in self._registrations.pop(node.name, []):
             registration.close()

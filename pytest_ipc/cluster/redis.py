@@ -11,15 +11,14 @@ behind NAT does), so a partition can put the client on the primary's side.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from typing import Any
 
 import redis
 
 from pytest_ipc._net import LOOPBACK
-from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.redis import INSTALL_HINT
 from pytest_ipc.cluster.core import CLIENT_SIDE, Cluster, ClusterNode
+from pytest_ipc.cluster.runner import Program
 
 MASTER = "ipc"
 #: Sentinel calls a primary down after this many milliseconds without an answer.
@@ -40,9 +39,8 @@ class RedisCluster(Cluster):
     client_ports = ("redis", "sentinel")
     shared_peer_links = True
     master_name = MASTER
-
-    def missing_reason(self) -> str | None:
-        return None if shutil.which("redis-server") else f"redis-server not found ({INSTALL_HINT})"
+    binaries = ("redis-server",)
+    install_hint = INSTALL_HINT
 
     def configure(self, node: ClusterNode) -> None:
         first = self.names[0]
@@ -74,19 +72,19 @@ class RedisCluster(Cluster):
         """A fixed 40-hex-digit Sentinel id per node of this cluster."""
         return hashlib.sha1(f"{self.token}-{name}".encode()).hexdigest()
 
-    def node_processes(self, node: ClusterNode) -> list[LocalProcess]:
+    def node_programs(self, node: ClusterNode) -> list[Program]:
         redis_port, sentinel_port = node.ports["redis"], node.ports["sentinel"]
-        server = LocalProcess(
+        server = Program(
             f"redis-{node.name}",
-            [shutil.which("redis-server") or "redis-server", str(node.base / "redis.conf")],
-            workdir=node.base,
+            ("redis-server", str(node.base / "redis.conf")),
+            node.base,
             ready=lambda: bool(_client(redis_port).ping()),
             ready_timeout=self.ready_timeout,
         )
-        sentinel = LocalProcess(
+        sentinel = Program(
             f"sentinel-{node.name}",
-            [shutil.which("redis-server") or "redis-server", str(node.base / "sentinel.conf"), "--sentinel"],
-            workdir=node.base,
+            ("redis-server", str(node.base / "sentinel.conf"), "--sentinel"),
+            node.base,
             ready=lambda: bool(_client(sentinel_port).ping()),
             ready_timeout=self.ready_timeout,
         )

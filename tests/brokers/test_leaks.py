@@ -3,10 +3,13 @@ session left behind is reaped by the next one. And every listener is on loopback
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,15 +103,38 @@ def test_next_session_reaps_what_a_sigkilled_one_left(
     assert_nothing_left(record)
 
 
-def _listening_inodes() -> dict[str, str]:
-    """Socket inode -> local address (hex, as in /proc/net/tcp*) of every TCP listener."""
-    listeners = {}
+#: 127.0.0.1 and ::1 as /proc/net/tcp* write them.
+LOOPBACK_HEX = {"0100007F", "00000000000000000000000001000000"}
+
+
+@dataclass(frozen=True)
+class TcpSocket:
+    """A TCP socket of a process, as /proc/net/tcp* shows it (addresses in hex)."""
+
+    local_address: str
+    local_port: int
+    remote_port: int
+    listening: bool
+    established: bool
+
+
+def tcp_sockets(pids: Iterable[int]) -> list[TcpSocket]:
+    """Every TCP socket that one of `pids` holds open (each process's network namespace is ours)."""
+    by_inode = {}
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
-            if fields[3] == "0A":  # LISTEN
-                listeners[fields[9]] = fields[1].rsplit(":", 1)[0]
-    return listeners
+            (local, local_port), (_remote, remote_port) = (address.rsplit(":", 1) for address in fields[1:3])
+            by_inode[fields[9]] = TcpSocket(local, int(local_port, 16), int(remote_port, 16), fields[3] == "0A", fields[3] == "01")
+    held = []
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a process that has ended holds nothing
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    target = fd.readlink().name
+                    if target.startswith("socket:[") and target[8:-1] in by_inode:
+                        held.append(by_inode[target[8:-1]])
+    return held
 
 
 def test_every_listener_of_our_brokers_is_on_loopback(
@@ -117,18 +143,8 @@ def test_every_listener_of_our_brokers_is_on_loopback(
     nats_server: BrokerServer,
     mqtt_server: BrokerServer,
 ) -> None:
-    listeners = _listening_inodes()
-    ours = []
-    for pid in processes_of(owner_token()):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = fd.readlink().name
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in listeners:
-                ours.append(listeners[target[8:-1]])
+    ours = [socket.local_address for socket in tcp_sockets(processes_of(owner_token())) if socket.listening]
     if not ours:
         pytest.skip("no local brokers in this session")
-    loopback = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1
     assert len(ours) >= 7, ours  # amqp, stomp, dist, epmd, redis, nats (2), mqtt
-    assert [address for address in ours if address not in loopback] == []
+    assert [address for address in ours if address not in LOOPBACK_HEX] == []

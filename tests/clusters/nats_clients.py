@@ -1,4 +1,5 @@
-"""NATS clients for the cluster tests: a correct one and the broken ones each verdict must catch.
+"""NATS clients for the cluster tests: a correct one and the broken ones each verdict must catch, and
+the leader kill scenario that runs them (on the local and container backends).
 
 Correct: every node's address, reconnects, JetStream publishes that wait for the stream's ack
 (``Nats-Msg-Id`` so a retry is stored once), a consumer that skips message ids it has processed.
@@ -14,15 +15,26 @@ import time
 from dataclasses import dataclass, field
 
 import nats
+import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from pytest_ipc.cluster.assertions import ClientJournal
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.cluster.assertions import (
+    ClientJournal,
+    assert_cluster_client,
+    assert_failover_within,
+    assert_no_duplicate_effects,
+    assert_publishes_accounted,
+)
 from pytest_ipc.cluster.handle import IsolatedCluster
 from pytest_ipc.cluster.nats import NatsCluster
 
 PUBLISH_INTERVAL = 0.05
 PUBLISH_TIMEOUT = 0.5
+FAILOVER_BUDGET = 3.0
+ELECTION_TIMEOUT = 20.0
+CONSUMER = "work"
 
 
 async def connect(cluster: IsolatedCluster[NatsCluster], journal: ClientJournal, servers: list[str], *, reconnect: bool) -> Client:
@@ -131,3 +143,156 @@ class Handlers:
             self._done.add(message_id)
             self.idempotent.processed(message_id)
         self.repeating.processed(message_id)
+
+
+async def close_all(clients: list[Client]) -> None:
+    """Close every client, whatever state the fault left its connection in."""
+    for client in clients:
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+def healed_ids(handle: IsolatedCluster[NatsCluster], stream: str, subject: str) -> list[str]:
+    """After the scenario: heal, wait until healthy, and read every message id the stream holds."""
+    handle.heal()
+    handle.wait_until_healthy()
+    return asyncio.run(stored_ids(handle.cluster, stream, subject))
+
+
+def make_stream(handle: IsolatedCluster[NatsCluster]) -> tuple[str, str]:
+    """A stream of the test's namespace, replicated on every node: (stream, subject)."""
+    stream, subject = handle.name("orders"), f"{handle.namespace}.orders"
+    handle.cluster.add_stream(stream, [subject])
+    return stream, subject
+
+
+def url(cluster: NatsCluster, node: str) -> str:
+    """Node `node`'s client URL, through its client proxy."""
+    return f"nats://127.0.0.1:{cluster.client_port(node)}"
+
+
+def urls_from(cluster: NatsCluster, first: str) -> list[str]:
+    """Every node's client URL, `first`'s first."""
+    return [url(cluster, first), *(url(cluster, node) for node in cluster.names if node != first)]
+
+
+def wait_for_stream_leader(cluster: NatsCluster, stream: str, not_on: set[str]) -> str:
+    deadline = time.monotonic() + ELECTION_TIMEOUT
+    asking = set(cluster.names) - not_on
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            leader = cluster.stream_leader(stream, asking=asking)
+            if leader is not None and leader not in not_on:
+                return leader
+        time.sleep(0.05)
+    raise AssertionError(f"no stream leader outside {not_on} within {ELECTION_TIMEOUT} s")
+
+
+def wait_for_consumer_leader(cluster: NatsCluster, stream: str, not_on: set[str]) -> str:
+    """The consumer's replicas elect a leader of their own, apart from the stream's: wait for it too."""
+    deadline = time.monotonic() + ELECTION_TIMEOUT
+    asking = set(cluster.names) - not_on
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            info = cluster.js_request(f"$JS.API.CONSUMER.INFO.{stream}.{CONSUMER}", on=asking)
+            leader = (info.get("cluster") or {}).get("leader")
+            if leader and leader not in not_on:
+                return str(leader)
+        time.sleep(0.05)
+    raise AssertionError(f"no consumer leader outside {not_on} within {ELECTION_TIMEOUT} s")
+
+
+def consumer_led_by_stream_leader(cluster: NatsCluster, stream: str) -> str:
+    """A durable R3 consumer whose leader is the stream's leader: killing that one node takes both."""
+    config = {"durable_name": CONSUMER, "ack_policy": "explicit", "ack_wait": 1_000_000_000, "num_replicas": 3}
+    cluster.js_request(f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{CONSUMER}", {"stream_name": stream, "config": config})
+    for _ in range(20):
+        stream_leader = cluster.stream_leader(stream)
+        info = cluster.js_request(f"$JS.API.CONSUMER.INFO.{stream}.{CONSUMER}")
+        consumer_leader = (info.get("cluster") or {}).get("leader")
+        if stream_leader and consumer_leader == stream_leader:
+            return stream_leader
+        if consumer_leader:
+            cluster.js_request(f"$JS.API.CONSUMER.LEADER.STEPDOWN.{stream}.{CONSUMER}")
+        time.sleep(0.2)
+    raise AssertionError("the consumer's leader never moved to the stream's leader")
+
+
+async def drain(subscription: object, handlers: Handlers, quiet: float = 1.5, limit: float = 10.0) -> None:
+    """Fetch and ack until nothing (not even a redelivery after ack_wait) came for `quiet` seconds."""
+    began = last = time.monotonic()
+    while time.monotonic() - last < quiet and time.monotonic() - began < limit:
+        try:
+            batch = await asyncio.wait_for(subscription.fetch(100, timeout=0.5), 1.0)  # type: ignore[attr-defined]
+        except Exception:
+            continue
+        for message in batch:
+            handlers.handle(message.data.decode())
+            await message.ack()
+        last = time.monotonic()
+    handlers.idempotent.note(f"drained in {time.monotonic() - began:.1f} s")
+
+
+async def confirmed_after_fault(journal: ClientJournal, timeout: float = ELECTION_TIMEOUT) -> None:
+    """Wait until the client has a publish confirmed after the last fault (the cluster serves again)."""
+    fault = journal.cluster.timeline.of_kind("kill", "pause", "partition")[-1].at
+    deadline = time.monotonic() + timeout
+    while not any(publish.at > fault and publish.outcome == "confirmed" for publish in list(journal.publishes)):
+        if time.monotonic() > deadline:
+            raise journal.failure([f"no publish confirmed within {timeout} s after the fault"])
+        await asyncio.sleep(0.05)
+
+
+def leader_kill(nats_cluster: IsolatedCluster[NatsCluster]) -> None:
+    """SIGKILL the node leading the stream and its consumer while three clients publish: the correct client
+    loses nothing and fails over in time; fire and forget, one address without reconnect, and a handler
+    that is not idempotent are each caught."""
+    cluster = nats_cluster.cluster
+    stream, subject = make_stream(nats_cluster)
+    leader = consumer_led_by_stream_leader(cluster, stream)
+    other = next(node for node in cluster.names if node != leader)
+    correct, fire, single = nats_cluster.journal("correct"), nats_cluster.journal("no-confirms"), nats_cluster.journal("no-reconnect")
+    handlers = Handlers(nats_cluster.journal("idempotent"), nats_cluster.journal("repeating"))
+
+    async def scenario() -> None:
+        clients = [
+            await connect(nats_cluster, correct, urls_from(cluster, leader), reconnect=True),
+            await connect(nats_cluster, fire, urls_from(cluster, leader), reconnect=True),
+            await connect(nats_cluster, single, [url(cluster, leader)], reconnect=False),
+        ]
+        consumer = await connect(nats_cluster, handlers.idempotent, [url(cluster, other)], reconnect=True)
+        publishers = [
+            Publisher(clients[0], correct, subject, "ok"),
+            Publisher(clients[1], fire, subject, "fire", confirm=False),
+            Publisher(clients[2], single, subject, "single"),
+        ]
+        try:
+            running = Publishing(publishers)
+            subscription = await consumer.jetstream().pull_subscribe_bind(CONSUMER, stream)
+            await asyncio.sleep(0.5)
+            in_flight = await subscription.fetch(5, timeout=2)
+            for message in in_flight:  # processed, not yet acknowledged when the leader dies
+                handlers.handle(message.data.decode())
+            nats_cluster.kill(leader)
+            for message in in_flight:
+                with contextlib.suppress(Exception):
+                    await message.ack()  # the leader is gone: these acknowledgements are lost
+            await confirmed_after_fault(correct)
+            await asyncio.sleep(0.5)
+            await running.stop()
+            await asyncio.to_thread(wait_for_consumer_leader, cluster, stream, {leader})
+            await drain(subscription, handlers, quiet=2.5)
+        finally:
+            await close_all([*clients, consumer])
+
+    asyncio.run(scenario())
+    received = healed_ids(nats_cluster, stream, subject)
+
+    assert_cluster_client(correct, received, failover_budget=FAILOVER_BUDGET)
+    assert_no_duplicate_effects(handlers.idempotent)
+    with pytest.raises(IpcAssertionError, match=r"silently dropped(.|\n)*does not use publisher confirms(.|\n)*kill n\d"):
+        assert_publishes_accounted(fire, received)
+    with pytest.raises(IpcAssertionError, match=r"reconnect to a surviving node .* never connected to a surviving node"):
+        assert_failover_within(single, FAILOVER_BUDGET)
+    with pytest.raises(IpcAssertionError, match=r"took effect more than once(.|\n)*not idempotent"):
+        assert_no_duplicate_effects(handlers.repeating)

@@ -1,4 +1,5 @@
-"""Redis clients for the cluster tests: a correct one and the broken ones each verdict must catch.
+"""Redis clients for the cluster tests: a correct one and the broken ones each verdict must catch, and
+the primary kill scenario that runs them (on the local and container backends).
 
 Correct: finds the primary through every Sentinel, rediscovers it after a connection error, and
 counts a write as confirmed only once a replica has it (``WAIT 1``). Broken: trusts the primary's
@@ -9,17 +10,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
+import pytest
 import redis
 from redis.sentinel import Sentinel
 
-from pytest_ipc.cluster.assertions import ClientJournal
+from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc.cluster.assertions import ClientJournal, assert_cluster_client, assert_failover_within
+from pytest_ipc.cluster.handle import IsolatedCluster
 from pytest_ipc.cluster.redis import RedisCluster
 
 WRITE_INTERVAL = 0.05
 TIMEOUT = 0.5
 WAIT_TIMEOUT_MS = 300
+FAILOVER_BUDGET = 6.0
+FAILOVER_TIMEOUT = 20.0
 
 
 class MappedSentinel(Sentinel):
@@ -94,3 +101,69 @@ class Writer:
         self._stop.set()
         self._thread.join()
         self.client.close()
+
+
+def wait_for_new_primary(cluster: RedisCluster, old: str) -> str:
+    deadline = time.monotonic() + FAILOVER_TIMEOUT
+    while time.monotonic() < deadline:
+        primary = cluster.leader()
+        if primary is not None and primary != old:
+            return primary
+        time.sleep(0.05)
+    raise AssertionError(f"the Sentinels promoted no replica within {FAILOVER_TIMEOUT} s\n{cluster.timeline.render()}")
+
+
+def wait_for_confirmed(journal: ClientJournal, after: float, timeout: float = FAILOVER_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(publish.at > after and publish.outcome == "confirmed" for publish in list(journal.publishes)):
+        if time.monotonic() > deadline:
+            raise journal.failure([f"no write confirmed within {timeout} s after {after:.3f} s"])
+        time.sleep(0.05)
+
+
+def received_keys(handle: IsolatedCluster[RedisCluster]) -> list[str]:
+    """The values of the test's keys on the primary, read by the harness after healing."""
+    return list(handle.cluster.primary_keys(f"{handle.namespace}:*").values())
+
+
+#: The broken writers, by journal: the label of its keys, whether it finds the primary through the
+#: Sentinels, and whether it waits for a replica's acknowledgement.
+BROKEN_WRITERS = {"no-reconnect": ("fixed", False, True), "no-replica-ack": ("trusting", True, False)}
+
+
+def fail_over(
+    handle: IsolatedCluster[RedisCluster], fault: Callable[[str], None], kind: str, broken: str = "no-reconnect"
+) -> tuple[ClientJournal, ClientJournal]:
+    """Run the correct writer and a `broken` one while `fault` hits the primary, until a replica is
+    promoted and the correct writer has a write confirmed after the fault's last event of `kind`;
+    returns their journals (correct, broken)."""
+    cluster = handle.cluster
+    primary = cluster.leader()
+    assert primary is not None
+    label, sentinel, wait = BROKEN_WRITERS[broken]
+    correct, wrong = handle.journal("correct"), handle.journal(broken)
+    writers = [
+        Writer(cluster, correct, handle.namespace, "ok", sentinel=True, wait=True).start(),
+        Writer(cluster, wrong, handle.namespace, label, sentinel=sentinel, wait=wait).start(),
+    ]
+    try:
+        time.sleep(0.3)
+        fault(primary)
+        wait_for_new_primary(cluster, primary)
+        wait_for_confirmed(correct, handle.timeline.of_kind(kind)[-1].at)
+        time.sleep(0.3)
+    finally:
+        for writer in writers:
+            writer.stop()
+    return correct, wrong
+
+
+def primary_kill(redis_cluster: IsolatedCluster[RedisCluster]) -> None:
+    """SIGKILL the primary (server and Sentinel): the correct client follows Sentinel to the new primary;
+    one that talks to the primary's address alone is caught."""
+    correct, fixed = fail_over(redis_cluster, redis_cluster.kill, "kill")
+    received = received_keys(redis_cluster)
+
+    assert_cluster_client(correct, received, failover_budget=FAILOVER_BUDGET)
+    with pytest.raises(IpcAssertionError, match=r"reconnect to a surviving node \(n\d, n\d\)(.|\n)*never connected(.|\n)*Sentinel"):
+        assert_failover_within(fixed, FAILOVER_BUDGET)

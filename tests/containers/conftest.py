@@ -1,24 +1,14 @@
-"""Shared by the container tests: a Docker client, backend cleanup, and sessions a failing test left
+"""Shared by the container tests: backend cleanup, and sessions a failing test left
 running killed (`kill_unfinished`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from pytest_ipc.backends.container import ContainerBackend
 from tests.reliability.sessions import kill_unfinished  # noqa: F401  (autouse)
-
-
-@pytest.fixture
-def docker_client() -> Iterator[Any]:
-    import docker
-
-    client = docker.from_env()
-    yield client
-    client.close()
 
 
 @pytest.fixture

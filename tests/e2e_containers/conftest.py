@@ -97,12 +97,3 @@ def e2e(topology: Topology, ipc_network: ServiceNetwork) -> Iterator[Topology]:
     yield topology
     for stub in stubs:
         stub.reset()
-
-
-@pytest.fixture
-def docker_client() -> Iterator[object]:
-    import docker
-
-    client = docker.from_env()
-    yield client
-    client.close()
