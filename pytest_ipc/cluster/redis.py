@@ -3,9 +3,13 @@
 Redis and Sentinel know one address per instance and hand the same one to everyone (a replica's
 ``replicaof``, Sentinel's answer to clients), so each instance announces one proxy shared by all its
 peers (``replica-announce-*``, ``sentinel announce-*``): a partition cuts the links into the nodes
-outside the majority. Clients reach the nodes through proxies of their own; Sentinel's answers name
-the peers' proxies, which a client maps to its own with `RedisCluster.client_view` (as a client
-behind NAT does), so a partition can put the client on the primary's side.
+outside the majority. It cuts one way only: the proxy cannot tell which peer dials it, so a node
+outside the majority still reaches the majority's nodes (its Sentinel hears the majority's new
+primary and demotes the old one during the partition, where a real split brain lasts until the
+heal). Clients reach the nodes through proxies of their own; Sentinel's answers name the peers'
+proxies, which a client maps to its own with `RedisCluster.client_view` (as a client behind NAT
+does), so a partition can put the client on the primary's side, cut off from the majority as in a
+real partition.
 """
 
 from __future__ import annotations
