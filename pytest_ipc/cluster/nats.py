@@ -23,7 +23,7 @@ from pytest_ipc.cluster.runner import Program
 #: JetStream's "no suitable peers for placement" (a node it still counts as offline).
 NO_PLACEMENT = 10005
 #: How long a stream's creation waits for JetStream to see every node again after a heal.
-PLACEMENT_WAIT = 15.0
+PLACEMENT_WAIT = 45.0
 
 
 def _monitor(node: ClusterNode, path: str) -> dict[str, Any]:
@@ -84,8 +84,12 @@ class NatsCluster(Cluster):
             meta = _monitor(node, "jsz").get("meta_cluster") or {}
             if not meta.get("leader"):
                 return f"{node.name} sees no JetStream meta leader"
-            if any(not peer.get("current") for peer in meta.get("replicas") or [] if peer.get("name") in {n.name for n in running}):
-                return f"{node.name}: a JetStream peer is not current"
+            if meta.get("leader") == node.name:  # only the meta leader lists its peers: a stream's placement asks it
+                peers = {peer.get("name"): peer for peer in meta.get("replicas") or []}
+                for other in running:
+                    peer = peers.get(other.name)
+                    if other.name != node.name and (peer is None or peer.get("offline") or not peer.get("current")):
+                        return f"the JetStream meta leader {node.name} counts {other.name} offline or behind: {peer}"
         return None
 
     def leader(self) -> str | None:
