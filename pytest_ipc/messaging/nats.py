@@ -36,6 +36,16 @@ REPLY_TO = "Reply-To"
 """Also a header: a JetStream message's native reply subject is its acknowledgement address."""
 
 
+async def round_trip(client: Client) -> None:
+    """Return once the server has processed everything `client` sent before (publishes, subscriptions).
+
+    nats-py 2.16 writes a flush's PING at once, ahead of the commands its flusher task has still to
+    write, so one PONG no longer proves that they arrived. The first flush lets the flusher run (it
+    was woken before the PONG can be read); the second flush's PING then follows every command."""
+    await client.flush()
+    await client.flush()
+
+
 def nats_headers(message: Message) -> dict[str, str]:
     headers = {**message.headers, MESSAGE_ID: message.message_id}
     if message.correlation_id is not None:
@@ -88,7 +98,7 @@ class NatsBus(Bus):
         async def send() -> None:
             await self.client.publish(destination.address, message.body, reply=message.reply_to or "",
                                       headers=nats_headers(message))
-            await self.client.flush()
+            await round_trip(self.client)
 
         self.loop.run(send())
 
@@ -119,7 +129,7 @@ class NatsSubscription(Subscription):
         async def subscribe() -> NatsSub:
             queue = GROUP if self.destination.pattern == "queue" else ""
             subscription = await self.bus.client.subscribe(self.destination.address, queue=queue, cb=on_message)
-            await self.bus.client.flush()  # the server knows the subscription before we return
+            await round_trip(self.bus.client)  # the server knows the subscription before we return
             return subscription
 
         self._dispatcher = dispatcher

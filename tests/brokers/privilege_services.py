@@ -3,7 +3,6 @@ every backend), and whether a user's login still gets in."""
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
 
@@ -19,6 +18,7 @@ from pytest_ipc.brokers.errors import BrokerError
 from pytest_ipc.brokers.mqtt import login_accepted, mqtt_client
 from pytest_ipc.brokers.nats import NatsRequester
 from pytest_ipc.brokers.privileges import BrokerUser
+from pytest_ipc.messaging.nats import round_trip
 
 
 async def nats_service(
@@ -38,8 +38,7 @@ async def nats_service(
             await client.subscribe(subject)
         for subject in publish:
             await client.publish(subject, b"order-1")
-        await client.flush(timeout=5)
-        await asyncio.sleep(0)  # let the error callback run
+        await round_trip(client)  # a refusal reaches the error callback before the last PONG
     finally:
         await client.close()
     return errors

@@ -15,7 +15,7 @@ from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.messaging.aio.channel import Bus, Channel, Delivery, Handler, Subscription, unsupported_async_settle
 from pytest_ipc.messaging.channel import Destination
 from pytest_ipc.messaging.message import Message
-from pytest_ipc.messaging.nats import CONNECT_OPTIONS, GROUP, message_from, nats_headers, nats_url
+from pytest_ipc.messaging.nats import CONNECT_OPTIONS, GROUP, message_from, nats_headers, nats_url, round_trip
 
 
 class NatsBus(Bus):
@@ -40,7 +40,7 @@ class NatsBus(Bus):
         """Returns once the server has processed it (a flush round trip), not a delivery guarantee."""
         await self.client.publish(destination.address, message.body, reply=message.reply_to or "",
                                   headers=nats_headers(message))
-        await self.client.flush()
+        await round_trip(self.client)
 
     def _subscription(self, destination: Destination, handler: Handler) -> Subscription:
         return NatsSubscription(self, destination, handler)
@@ -66,7 +66,7 @@ class NatsSubscription(Subscription):
 
         queue = GROUP if self.destination.pattern == "queue" else ""
         self._subscription = await self.bus.client.subscribe(self.destination.address, queue=queue, cb=on_message)
-        await self.bus.client.flush()  # the server knows the subscription before we return
+        await round_trip(self.bus.client)  # the server knows the subscription before we return
 
     async def _close(self) -> None:
         if self._subscription is not None:
