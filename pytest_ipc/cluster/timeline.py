@@ -74,13 +74,22 @@ class Timeline:
 
         A client's run of events of one kind (a publish confirmed every 50 ms) reads as one line with
         its first and last entries and a count; the harness's events always show. Beyond `limit`
-        lines the head and the tail are kept."""
-        lines = [str(line) for line in _runs(self.events)]
-        if not lines:
+        lines the head and the tail are kept, and every cluster event between them (the fault a
+        verdict is about must never be folded away)."""
+        runs = _runs(self.events)
+        if not runs:
             return "  (no events)"
-        if len(lines) > limit:
-            head, tail = lines[: limit // 4], lines[-(limit - limit // 4) :]
-            lines = [*head, f"     ... {len(lines) - len(head) - len(tail)} more line(s) ...", *tail]
+        kept: list[int] = list(range(len(runs)))
+        if len(runs) > limit:
+            head, tail = limit // 4, limit - limit // 4
+            kept = [index for index, run in enumerate(runs) if index < head or index >= len(runs) - tail or run.first.source == CLUSTER]
+        lines: list[str] = []
+        previous = -1
+        for index in kept:
+            if index > previous + 1:
+                lines.append(f"     ... {index - previous - 1} more line(s) ...")
+            lines.append(str(runs[index]))
+            previous = index
         return "\n".join(f"  {line}" for line in lines)
 
 

@@ -23,6 +23,19 @@ def test_a_run_of_one_clients_events_reads_as_one_line() -> None:
     assert "publish m-50: refused" in lines[2]
 
 
+def test_a_long_timeline_keeps_every_cluster_event() -> None:
+    """Beyond the limit the middle goes, except the faults: the verdict's message must name them."""
+    timeline = Timeline()
+    for index in range(40):  # two clients taking turns: every event is a line of its own
+        timeline.record("a" if index % 2 else "b", f"event {index}", kind=f"kind-{index % 3}")
+    timeline.record(CLUSTER, "partition {n1} | {client, n2, n3} (refuse, 4 link(s) cut)", kind="partition", out=frozenset({"n1"}))
+    for index in range(40, 80):
+        timeline.record("a" if index % 2 else "b", f"event {index}", kind=f"kind-{index % 3}")
+    rendered = timeline.render(limit=20)
+    assert "partition {n1} | {client, n2, n3}" in rendered, rendered
+    assert rendered.count("more line(s)") == 2 and len(rendered.splitlines()) == 23, rendered
+
+
 def test_an_unknown_partition_mode_is_a_usage_error() -> None:
     cluster = NatsCluster()
     with pytest.raises(IpcUsageError, match=r"unknown partition mode 'cut'; valid: refuse, blackhole"):
