@@ -153,6 +153,11 @@ def end_user(process: subprocess.Popen[str]) -> None:
     process.wait(10)
 
 
+def instance_files(key: str) -> list[str]:
+    """What is left of shared instance `key` in the shared directory (state, lock, log, leases)."""
+    return sorted(path.name for path in _shared.shared_dir().glob(f"{key}*"))
+
+
 def broker_pids(state: dict[str, Any]) -> list[int]:
     """The broker processes working in the instance's directory."""
     found = []
@@ -192,8 +197,7 @@ def test_a_killed_keeper_is_reaped_and_replaced() -> None:
     os.kill(state["keeper_pid"], signal.SIGKILL)
     assert wait_for(lambda: all(map(gone, pids)), 10.0), "the keeper's watchdog ends its broker"
     end_user(user)
-    left = lambda: sorted(path.name for path in _shared.shared_dir().glob(f"{key}*"))  # noqa: E731
-    assert wait_for(lambda: not left(), 10.0), f"the killed keeper's watchdog left its files: {left()}"
+    assert wait_for(lambda: not instance_files(key), 10.0), f"the killed keeper's watchdog left its files: {instance_files(key)}"
     replacement, fresh = start_user(key)  # a stale state file is not taken for a running broker
     assert fresh["keeper_pid"] != state["keeper_pid"] and broker_pids(fresh)
     end_user(replacement)
@@ -204,8 +208,7 @@ def test_a_keeper_that_cannot_start_says_why_and_leaves_nothing() -> None:
     key = _shared.instance_key("nosuch", "test", os.urandom(4).hex())
     with pytest.raises(_shared.SharedInstanceError, match="the shared nosuch could not start: KeyError"):
         _shared.acquire(key, {"kind": "nosuch", "scope": "run"}, linger=0.0, timeout=30.0)
-    left = lambda: sorted(path.name for path in _shared.shared_dir().glob(f"{key}*"))  # noqa: E731
-    assert wait_for(lambda: not left(), 10.0), f"the failed keeper left its files: {left()}"
+    assert wait_for(lambda: not instance_files(key), 10.0), f"the failed keeper left its files: {instance_files(key)}"
 
 
 REUSED = """
