@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc._observed import arrived_since
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, positive
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def overrun_diagnosis(outcome: CallOutcome, stub: ObservedStub | None, budget: f
     if stub is None:
         return "Is there a timeout on each attempt and a deadline on the whole call, retries included? (Pass stub= to see what it saw.)"
     now = time.monotonic()
-    seen = sorted((entry for entry in stub.calls() if entry.started >= outcome.started - 0.001), key=lambda entry: entry.started)
+    seen = sorted(arrived_since(stub.calls(), outcome.started), key=lambda entry: entry.started)
     if not seen:
         return "The stub saw no request from this call: the time went elsewhere (did the call use the stub's URL?)."
     if len(seen) == 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc._observed import arrived_since
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, positive
 from pytest_ipc.security.errors import SecurityUsageError
 
@@ -52,8 +53,7 @@ def plaintext_probe(stub: HttpStub | GrpcStub, wait_up_to: float, must_reach: bo
         raise SecurityUsageError(f"assert_no_credentials_over_plaintext needs a plain-HTTP stub (http://), got {where}")
     wait_up_to = positive("wait_up_to", wait_up_to)
     outcome: CallOutcome = (yield Calls(1, wait_up_to))[0]
-    slack = 0.0 if grpc else 0.001  # a gRPC call is stamped on arrival, after the client began: no slack
-    reached = [entry for entry in stub.calls() if entry.started >= outcome.started - slack]
+    reached = arrived_since(stub.calls(), outcome.started)
     if grpc:
         leaks = [(f"{entry.method}", found) for entry in reached if (found := _metadata_leaks(entry))]  # type: ignore[arg-type]
         fix = "use a secure channel (grpc.secure_channel), or make the client refuse to attach credentials to an insecure one"

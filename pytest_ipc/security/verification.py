@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from pytest_ipc import faults
 from pytest_ipc._errors import IpcAssertionError
+from pytest_ipc._observed import arrived_since
 from pytest_ipc.resilience.calls import Call, CallOutcome, Calls, Probe, drive, positive
 from pytest_ipc.security.errors import SecurityUsageError
 
@@ -110,7 +111,7 @@ def verification_probe(stub: TlsStub, wait_up_to: float) -> Probe[list[CallOutco
         with faults.inject(fault, into=stub, must_fire=False) as active:
             outcome: CallOutcome = (yield Calls(1, wait_up_to))[0]
             handshakes = active.activations()
-        reached = [entry for entry in stub.calls() if entry.started >= started]
+        reached = arrived_since(stub.calls(), started)
         if reached and not handshakes:
             raise IpcAssertionError(
                 f"nothing was checked: the call reached the stub while it presented {fault.describe()} without a new TLS "
@@ -136,10 +137,11 @@ def verification_probe(stub: TlsStub, wait_up_to: float) -> Probe[list[CallOutco
         outcomes.append(outcome)
     started = time.monotonic()
     control: CallOutcome = (yield Calls(1, wait_up_to))[0]  # last: a kept-alive connection would skip the handshake
-    if control.error is not None or not control.finished or not [entry for entry in stub.calls() if entry.started >= started]:
+    reached = arrived_since(stub.calls(), started)
+    if control.error is not None or not control.finished or not reached:
         raise IpcAssertionError(
             f"expected the call to succeed against the stub's valid certificate (after the faults), but it {control.describe()} "
-            f"and reached the stub {len([e for e in stub.calls() if e.started >= started])} time(s): a client that refuses "
+            f"and reached the stub {len(reached)} time(s): a client that refuses "
             f"every server proves nothing. Does it call the stub's address ({_where(stub)}) and trust its CA (ipc_tls_ca.bundle_path)?"
         )
     return outcomes
@@ -152,7 +154,7 @@ def client_certificate_probe(stub: TlsStub, wait_up_to: float) -> Probe[CallOutc
     with faults.inject(faults.client_cert_required(), into=stub, must_fire=False) as active:
         outcome: CallOutcome = (yield Calls(1, wait_up_to))[0]
         handshakes = active.activations()
-    reached = [entry for entry in stub.calls() if entry.started >= started]
+    reached = arrived_since(stub.calls(), started)
     if reached and not handshakes:
         raise IpcAssertionError(
             "nothing was checked: the call reached the stub without a new TLS handshake (it reused a connection kept "

@@ -334,7 +334,9 @@ class WireMockServer(AttachedServer):
             for value in (values if isinstance(values, list) else [values])
         ]
         body = base64.b64decode(logged.get("bodyAsBase64") or "")
-        arrived = logged["loggedDate"] / 1000 + monotonic_offset
+        # WireMock logs whole milliseconds: the end of that millisecond is never before the request arrived,
+        # so a call's requests are never taken for an earlier call's (`arrived_since`)
+        arrived = (logged["loggedDate"] + 1) / 1000 + monotonic_offset
         request = StubRequest.from_core(Request(logged["method"], logged["url"], headers, body, received_at=arrived))
         entry = JournalEntry(request, request.received_at, test=stub.test)
         total = event.get("timing", {}).get("totalTime")

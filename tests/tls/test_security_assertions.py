@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import ssl
 
 import aiohttp
@@ -52,6 +53,19 @@ def test_basic_credentials_and_api_keys_over_http_are_caught(orders: HttpStub) -
 def test_a_client_that_keeps_credentials_off_http_passes(orders: HttpStub) -> None:
     outcome = assert_no_credentials_over_plaintext(lambda: requests.get(orders.url_for("/orders"), timeout=2), orders)
     assert outcome.error is None and outcome.value.status_code == 200  # type: ignore[attr-defined]
+
+
+def test_a_request_answered_just_before_the_call_is_not_counted_as_its(orders: HttpStub) -> None:
+    """The call after a leaking one may begin well under a millisecond after the stub read the leak: only
+    requests that arrived once the call began are the call's (a 1 ms slack failed a correct client)."""
+    connection = http.client.HTTPConnection(orders.host, orders.port, timeout=2)
+    try:
+        for _ in range(20):
+            connection.request("GET", "/orders", headers={"Authorization": f"Bearer {SECRET}"})
+            connection.getresponse().read()
+            assert_no_credentials_over_plaintext(lambda: requests.get(orders.url_for("/orders"), timeout=2), orders)
+    finally:
+        connection.close()
 
 
 def test_a_call_that_never_reached_the_stub_proves_nothing(orders: HttpStub) -> None:

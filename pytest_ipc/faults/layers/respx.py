@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from pytest_ipc._observed import arrived_since
 from pytest_ipc.faults import vocabulary as v
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class RespxInjection:
     def never_fired(self) -> str:
         if self.trigger.seen:
             return f"{self.trigger.seen} httpx request(s) to {self.target.url} drew the fault and it never fired"
-        reached = None if self.upstream is None else [entry for entry in self.upstream.calls() if entry.started >= self.started]
+        reached = None if self.upstream is None else arrived_since(self.upstream.calls(), self.started)
         if reached:
             return (
                 f"respx only intercepts httpx; this call did not go through httpx (the stub saw {len(reached)} "
