@@ -5,8 +5,10 @@ network namespace (a `pytest_ipc.cluster.runner.NodeRunner` runs its programs). 
 private embedded Toxiproxy server (`pytest_ipc.toxiproxy.EmbeddedToxiproxy`, driven through
 `pytest_ipc.client.ToxiproxyClient`): one proxy per ordered pair of nodes and per port that peers
 use, so that a partition is a set of proxies switched off, and slow replication a latency toxic on
-them. Clients reach each node through a proxy of its own too, so a partition can put the client on
-one side.
+them. Where a broker knows one address per node (Redis), its peers share that node's proxy and each
+node dials from a loopback address of its own (127.0.2.<n>), so a partition cuts a pair by source
+on the shared proxy, both ways as between separate proxies. Clients reach each node through a proxy
+of its own too, so a partition can put the client on one side.
 
 A broker kind (`pytest_ipc.cluster.nats`, ...) says how a node is configured to reach its peers
 through ``route(source, target, port)``, how the cluster says it is healthy, and who leads.
@@ -39,6 +41,7 @@ from pytest_ipc._net import LOOPBACK
 from pytest_ipc.backends.local import make_private_dir, remove_private_dir, reserve_port
 from pytest_ipc.cluster.runner import NodeProcess, NodeRunner, Program
 from pytest_ipc.cluster.timeline import CLIENT, CLUSTER, Timeline
+from pytest_ipc.toxiproxy.proxy import SourceCut
 
 if TYPE_CHECKING:
     from pytest_ipc.client.client import ToxiproxyClient
@@ -46,12 +49,15 @@ if TYPE_CHECKING:
     from pytest_ipc.toxiproxy import EmbeddedToxiproxy
 
 NodeState = Literal["running", "paused", "killed"]
-PartitionMode = Literal["refuse", "blackhole"]
+PartitionMode = SourceCut  # a cut link refuses (resets) or black-holes, whether a proxy or one source on it
 PARTITION_MODES: tuple[PartitionMode, ...] = ("refuse", "blackhole")
 #: The pseudo node that stands for the client under test in `Cluster.partition` sides.
 CLIENT_SIDE = CLIENT
 #: The source of the links that every peer shares (`Cluster.shared_peer_links`).
 PEERS = "peers"
+#: The loopback network whose address .<n> node n<n> dials from when its peers share proxies (all of
+#: 127.0.0.0/8 is loopback on Linux; every cluster may use the same: a cut is per proxy).
+PEER_SOURCES = "127.0.2"
 HEALTH_POLL = 0.05
 BLACKHOLE = "ipc-partition"
 SLOW = "ipc-slow-replication"
@@ -72,6 +78,8 @@ class ClusterNode:
     processes: list[NodeProcess] = field(default_factory=list)
     state: NodeState = "running"
     reservations: list[socket.socket] = field(default_factory=list)
+    #: The address it dials its peers from (its own where peers share proxies: `Cluster.shared_peer_links`).
+    source: str = LOOPBACK
 
 
 @dataclass(frozen=True)
@@ -99,8 +107,9 @@ class Cluster(ABC):
     #: Ports that clients dial (through a proxy per node and port); the client port by default.
     client_ports: tuple[str, ...] = ()
     #: True for brokers that know one address per node (Redis: Sentinel hands the same address to
-    #: everyone): peers then share one proxy per node and port (source ``PEERS``), and a partition
-    #: cuts the links into the nodes outside the majority, so nobody reaches them.
+    #: everyone): peers then share one proxy per node and port (source ``PEERS``), each node dials
+    #: from its own address (`ClusterNode.source`, which its config must bind its outgoing
+    #: connections to), and a partition cuts the pairs across the sides by source on those proxies.
     shared_peer_links = False
     ready_timeout = 60.0
     #: The programs a node needs, looked up on PATH by the local runner.
@@ -178,12 +187,13 @@ class Cluster(ABC):
             self._base = make_private_dir(f"{self.kind}-cluster")
             self._server = EmbeddedToxiproxy().start()
             self._proxies = ToxiproxyClient(self._server.url)
-            for name in self.names:
+            for index, name in enumerate(self.names, start=1):
                 base = self._base / name
                 base.mkdir()
                 reservations = [reserve_port() for _ in self.port_names]
                 ports = {port: reservation.getsockname()[1] for port, reservation in zip(self.port_names, reservations, strict=True)}
-                self.nodes[name] = ClusterNode(name, ports, base, reservations=reservations)
+                source = f"{PEER_SOURCES}.{index}" if self.shared_peer_links else LOOPBACK
+                self.nodes[name] = ClusterNode(name, ports, base, reservations=reservations, source=source)
             self._create_links()
             for node in self.nodes.values():
                 self.configure(node)
@@ -383,14 +393,19 @@ class Cluster(ABC):
         out = frozenset(set(self.names) - majority)
 
         def crosses(source: str, target: str) -> bool:
-            if source == PEERS:
-                return target in out
             return source in side_of and side_of[source] != side_of[target]
 
         with self._lock:
             cut = [key for key in self.links if crosses(key[0], key[1])]
+            # a shared proxy (source PEERS) is cut for the nodes across: (node, target, port), by source
+            shared = [(target, port) for (by, target, port) in self.links if by == PEERS]
+            cut += [(name, target, port) for target, port in shared for name in self.names if crosses(name, target)]
             for key in cut:
                 if key in self._cut:
+                    continue
+                if key not in self.links:
+                    self._cut_source(key, mode)
+                    self._cut.add(key)
                     continue
                 proxy = self.links[key].proxy
                 if mode == "refuse":
@@ -404,6 +419,14 @@ class Cluster(ABC):
                 self._cut.add(key)
             shown = " | ".join("{" + ", ".join(sorted(side)) + "}" for side in parsed)
             self.timeline.record(CLUSTER, f"partition {shown} ({mode}, {len(cut)} link(s) cut)", kind="partition", out=out)
+
+    def _cut_source(self, key: tuple[str, str, str], how: PartitionMode | None) -> None:
+        """Cut node `key[0]` off the proxy its peers share into `key[1]`'s `key[2]` port (None: mend)."""
+        assert self._server is not None
+        source, target, port = key
+        proxy = self._server.proxy(self.links[(PEERS, target, port)].proxy.name)
+        address = self.nodes[source].source
+        self._server.loop_thread.run(proxy.mend_source(address) if how is None else proxy.cut_source(address, how))
 
     def isolate(self, name: str, mode: PartitionMode = "refuse") -> None:
         """Partition node `name` from every other node (the client stays with the others)."""
@@ -423,6 +446,9 @@ class Cluster(ABC):
         """Every link up and without toxics; paused nodes resumed, killed nodes restarted."""
         with self._lock:
             for key in list(self._cut):
+                if key not in self.links:
+                    self._cut_source(key, None)
+                    continue
                 proxy = self.links[key].proxy
                 proxy.enable()  # binds next to the held port (both SO_REUSEADDR; the hold never listens)
                 held = self._held_ports.pop(key, None)

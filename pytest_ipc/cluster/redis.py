@@ -2,19 +2,19 @@
 
 Redis and Sentinel know one address per instance and hand the same one to everyone (a replica's
 ``replicaof``, Sentinel's answer to clients), so each instance announces one proxy shared by all its
-peers (``replica-announce-*``, ``sentinel announce-*``): a partition cuts the links into the nodes
-outside the majority. It cuts one way only: the proxy cannot tell which peer dials it, so a node
-outside the majority still reaches the majority's nodes (its Sentinel hears the majority's new
-primary and demotes the old one during the partition, where a real split brain lasts until the
-heal). Clients reach the nodes through proxies of their own; Sentinel's answers name the peers'
-proxies, which a client maps to its own with `RedisCluster.client_view` (as a client behind NAT
-does), so a partition can put the client on the primary's side, cut off from the majority as in a
-real partition.
+peers (``replica-announce-*``, ``sentinel announce-*``). Each node's server and Sentinel dial from
+the node's own loopback address (``bind-source-addr``, Redis 7), so the shared proxy tells the peers
+apart and a partition cuts both ways: a Sentinel cut off from the majority keeps its old primary
+until the heal, a split brain as in a real partition. Clients reach the nodes through proxies of
+their own; Sentinel's answers name the peers' proxies, which a client maps to its own with
+`RedisCluster.client_view` (as a client behind NAT does), so a partition can put the client on the
+primary's side, cut off from the majority as in a real partition.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from typing import Any
 
 import redis
@@ -51,12 +51,12 @@ class RedisCluster(Cluster):
         replica = "" if node.name == first else f"replicaof {LOOPBACK} {self.route(node.name, first, 'redis')}\n"
         (node.base / "redis.conf").write_text(
             f"bind {LOOPBACK}\nport {node.ports['redis']}\ndir {node.base}\n"
-            'save ""\nappendonly no\nprotected-mode no\n'
+            f'save ""\nappendonly no\nprotected-mode no\nbind-source-addr {node.source}\n'
             f"replica-announce-ip {LOOPBACK}\nreplica-announce-port {self.route(node.name, node.name, 'redis')}\n"
             "repl-timeout 5\nrepl-ping-replica-period 1\nrepl-diskless-sync-delay 0\n" + replica
         )
         (node.base / "sentinel.conf").write_text(
-            f"bind {LOOPBACK}\nport {node.ports['sentinel']}\ndir {node.base}\nprotected-mode no\n"
+            f"bind {LOOPBACK}\nport {node.ports['sentinel']}\ndir {node.base}\nprotected-mode no\nbind-source-addr {node.source}\n"
             f"sentinel announce-ip {LOOPBACK}\nsentinel announce-port {self.route(node.name, node.name, 'sentinel')}\n"
             f"sentinel monitor {MASTER} {LOOPBACK} {self.route(node.name, first, 'redis')} 2\n"
             f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}\n"
@@ -106,15 +106,22 @@ class RedisCluster(Cluster):
         return self.node_at(int(answer[1])) if answer else None
 
     def leader(self) -> str | None:
-        """The primary, as the Sentinels of the running nodes agree (None while they do not)."""
-        seen = {self._primary_seen_by(node) for node in self._running()}
-        return seen.pop() if len(seen) == 1 else None
+        """The primary a majority of the cluster's Sentinels name (None while none has one): during a
+        partition the majority's, while a Sentinel cut off from it keeps its own until the heal."""
+        return self._majority([self._primary_seen_by(node) for node in self._running()])
+
+    def _majority(self, named: list[str | None]) -> str | None:
+        primary, votes = Counter(named).most_common(1)[0] if named else (None, 0)
+        return primary if votes > len(self.names) // 2 else None
 
     def health_problem(self) -> str | None:
         running = self._running()
-        primary = self.leader()
+        seen = {node.name: self._primary_seen_by(node) for node in running}
+        primary = self._majority(list(seen.values()))
         if primary is None or self.node(primary).state != "running":
-            return f"the Sentinels do not agree on a running primary ({primary})"
+            return f"the Sentinels do not agree on a running primary ({seen})"
+        if len(set(seen.values())) > 1:
+            return f"the Sentinels do not all name {primary} yet ({seen})"
         info = self.direct(primary).info("replication")
         if info.get("role") != "master":
             return f"{primary} is named primary but its role is {info.get('role')}"

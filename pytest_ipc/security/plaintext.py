@@ -9,7 +9,7 @@ stub (`grpc_stub`, an insecure channel) the same names are looked for in each ca
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pytest_ipc._errors import IpcAssertionError
 from pytest_ipc._observed import arrived_since
@@ -53,12 +53,12 @@ def plaintext_probe(stub: HttpStub | GrpcStub, wait_up_to: float, must_reach: bo
         raise SecurityUsageError(f"assert_no_credentials_over_plaintext needs a plain-HTTP stub (http://), got {where}")
     wait_up_to = positive("wait_up_to", wait_up_to)
     outcome: CallOutcome = (yield Calls(1, wait_up_to))[0]
-    reached = arrived_since(stub.calls(), outcome.started)
+    reached: list[Any] = arrived_since(stub.calls(), outcome.started)  # RpcCall or JournalEntry, by `grpc`
     if grpc:
-        leaks = [(f"{entry.method}", found) for entry in reached if (found := _metadata_leaks(entry))]  # type: ignore[arg-type]
+        leaks = [(f"{entry.method}", found) for entry in reached if (found := _metadata_leaks(entry))]
         fix = "use a secure channel (grpc.secure_channel), or make the client refuse to attach credentials to an insecure one"
     else:
-        leaks = [(f"{entry.method} {entry.path}", found) for entry in reached if (found := _leaks(entry))]  # type: ignore[arg-type, union-attr]
+        leaks = [(f"{entry.method} {entry.path}", found) for entry in reached if (found := _leaks(entry))]
         fix = "call the service over https://, or make the client refuse to attach credentials to an http:// URL"
     if leaks:
         shown = "; ".join(f"{name}: {', '.join(found)}" for name, found in leaks[:5])

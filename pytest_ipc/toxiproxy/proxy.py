@@ -7,7 +7,9 @@ Differences from upstream Toxiproxy, all deliberate:
 - `counters` and `live_connections()` report what upstream cannot;
 - with a `Termination` (`toxiproxy.tls`) it ends clients' TLS and opens TLS upstream, so toxics act
   on plaintext, and it can perform TLS faults (`HandshakeFault`); without one, TLS passes through
-  as the bytes it is.
+  as the bytes it is;
+- `cut_source` (in process only, not in the admin API) cuts one client address off a proxy that
+  several peers share: a cluster whose nodes dial from loopback addresses of their own.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import socket
 import ssl
 import struct
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pytest_ipc._net import split_host_port
 from pytest_ipc.tls.alerting import AlertingTlsProtocol
@@ -37,6 +39,8 @@ LISTEN_BACKLOG = 1024
 #: How long stopping a proxy waits for its aborted connections to unwind (its admin call waits on it).
 STOP_WAIT = 2.0
 TLS_HANDSHAKE = 0x16  # the record type that opens a TLS connection (its ClientHello)
+#: How `TcpProxy.cut_source` cuts an address off: reset its connections (and each new one), or drop their bytes.
+SourceCut = Literal["refuse", "blackhole"]
 
 
 class ListenError(OSError):
@@ -74,6 +78,8 @@ class Side(asyncio.Protocol):
         self.connection.side_made(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.connection.blackholed:
+            return
         if self.first and data:
             self.first = False
             if self is self.connection.client and data[0] == TLS_HANDSHAKE:
@@ -86,6 +92,8 @@ class Side(asyncio.Protocol):
             self.transport.pause_reading()  # the link resumes it once it exists
 
     def eof_received(self) -> bool:
+        if self.connection.blackholed:
+            return True
         if self.outbound is not None:
             self.outbound.feed_eof()
         else:
@@ -160,6 +168,8 @@ class Connection:
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._connecting: asyncio.Task[None] | None = None
         self._aborted = False
+        self.source: str | None = None  # the client's IP address, once accepted
+        self.blackholed = False  # its source is cut off with "blackhole": bytes are dropped both ways
 
     def side_made(self, side: Side) -> None:
         if side is not self.client:
@@ -169,6 +179,13 @@ class Connection:
         if not self.proxy.enabled:  # accepted just as the proxy stopped
             self.abort()
             return
+        peer = side.transport.get_extra_info("peername") if side.transport is not None else None
+        self.source = peer[0] if peer else None
+        cut = self.proxy.cut_sources.get(self.source or "")
+        if cut == "refuse":
+            self.reset()
+            return
+        self.blackholed = cut == "blackhole"
         self.proxy._register(self)
         self._connecting = asyncio.get_running_loop().create_task(
             self._connect_upstream(), name=f"proxy {self.proxy.name} connect upstream"
@@ -272,6 +289,7 @@ class TcpProxy:
         self._connections: set[Connection] = set()
         self._held: set[asyncio.Transport] = set()  # connections a held handshake keeps (no Connection of theirs)
         self._server: asyncio.Server | None = None
+        self.cut_sources: dict[str, SourceCut] = {}  # client IP -> how it is cut off (`cut_source`)
 
     def __repr__(self) -> str:
         return f"TcpProxy({self.name!r}, listen={self.listen!r}, upstream={self.upstream!r}, enabled={self.enabled})"
@@ -361,6 +379,25 @@ class TcpProxy:
     def _forget(self, connection: Connection) -> None:
         self._connections.discard(connection)
         self.counters.connections_active = len(self._connections)
+
+    # -- sources cut off (in process only) --------------------------------------------------------
+    async def cut_source(self, host: str, how: SourceCut) -> None:
+        """Cut the clients at IP `host` off, live connections and new ones: "refuse" resets them,
+        "blackhole" drops their bytes both ways until `mend_source`. The other clients pass."""
+        self.cut_sources[host] = how
+        for connection in list(self._connections):
+            if connection.source == host:
+                if how == "refuse":
+                    connection.reset()
+                else:
+                    connection.blackholed = True
+
+    async def mend_source(self, host: str) -> None:
+        """Let the clients at IP `host` through again (a blackholed connection carries bytes again)."""
+        self.cut_sources.pop(host, None)
+        for connection in self._connections:
+            if connection.source == host:
+                connection.blackholed = False
 
     def live_connections(self) -> list[dict[str, str | None]]:
         """Client and upstream address of each open connection (upstream None while connecting)."""

@@ -20,6 +20,7 @@ from pytest_ipc._loop import LoopThread
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.toxiproxy.api import ToxiproxyApi, protocol_error
 from pytest_ipc.toxiproxy.collection import ProxyCollection
+from pytest_ipc.toxiproxy.proxy import TcpProxy
 
 #: Upstream reads a request within 15 s and keeps idle keep-alive connections for 60 s; it reads
 #: bodies of any size, 1 MiB holds a /populate of some 15,000 proxies.
@@ -144,6 +145,16 @@ class EmbeddedToxiproxy:
         if self._loop_thread is None:
             raise RuntimeError("EmbeddedToxiproxy is not running; call start() first")
         return self._loop_thread
+
+    def proxy(self, name: str) -> TcpProxy:
+        """The engine's proxy called `name`, for the controls only a caller in this process has
+        (`TcpProxy.cut_source`; run them on `loop_thread`). A KeyError names the proxies there are."""
+        if self._collection is None or self._loop_thread is None:
+            raise RuntimeError("EmbeddedToxiproxy is not running; call start() first")
+        try:
+            return self._collection.proxies[name]
+        except KeyError:
+            raise KeyError(f"no proxy {name!r}; the proxies are: {', '.join(sorted(self._collection.proxies)) or 'none'}") from None
 
     @property
     def running(self) -> bool:

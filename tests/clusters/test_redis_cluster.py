@@ -5,6 +5,8 @@ As for NATS, a correct client runs next to the broken ones under the same fault.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from pytest_ipc._errors import IpcAssertionError
@@ -57,3 +59,22 @@ def test_majority_partition(redis_cluster: IsolatedCluster[RedisCluster]) -> Non
     assert_cluster_client(correct, received)
     with pytest.raises(IpcAssertionError, match=r"confirmed publish\(es\) to be delivered; \d+ lost(.|\n)*WAIT(.|\n)*partition"):
         assert_no_confirmed_loss(trusting, received)
+
+
+def test_a_partition_cuts_both_ways_so_the_side_cut_off_keeps_its_primary(redis_cluster: IsolatedCluster[RedisCluster]) -> None:
+    """Peers share each node's proxy, told apart by the address they dial from: the node cut off
+    reaches nobody either, so its Sentinel hears nothing of the majority's new primary and the old
+    one stays primary on its side until the heal, a split brain as in a real partition."""
+    cluster = redis_cluster.cluster
+    old = cluster.leader()
+    assert old is not None
+    redis_cluster.partition([old])
+    new = wait_for_new_primary(cluster, old)
+    until = time.monotonic() + 4.0  # two rounds of Sentinel hellos (every 2 s) would have told it
+    while time.monotonic() < until:
+        host_port = cluster.direct(old, "sentinel").sentinel_get_master_addr_by_name(cluster.master_name)
+        assert cluster.node_at(int(host_port[1])) == old, f"the Sentinel cut off learned of {new} through the partition"
+        assert cluster.direct(old).info("replication")["role"] == "master", "the primary cut off was demoted through the partition"
+        time.sleep(0.2)
+    cluster.settle()
+    assert cluster.leader() == new and cluster.direct(old).info("replication")["role"] == "slave"

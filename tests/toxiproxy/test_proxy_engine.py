@@ -234,3 +234,41 @@ def test_stop_while_the_upstream_connect_hangs(
         with contextlib.suppress(ConnectionResetError):
             assert client.recv(10) == b""
     assert driver.proxy.counters.connections_active == 0
+
+
+# -- sources cut off (in process only: a cluster's peers sharing one proxy) ------------------------
+def connect_from(driver: ProxyDriver, source: str) -> socket.socket:
+    """A client of the proxy dialling from loopback address `source` (all of 127.0.0.0/8 is local)."""
+    client = socket.create_connection(driver.address, timeout=2.0, source_address=(source, 0))
+    client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return client
+
+
+def test_a_refused_source_is_reset_now_and_on_arrival_while_the_others_pass(echo_proxy: ProxyDriver, wire: type[Wire]) -> None:
+    cut, other = "127.0.2.1", "127.0.2.2"
+    with connect_from(echo_proxy, cut) as live, connect_from(echo_proxy, other) as passing:
+        wire.round_trip(live)
+        echo_proxy.loop.run(echo_proxy.proxy.cut_source(cut, "refuse"))
+        with pytest.raises(ConnectionResetError):
+            live.recv(10)
+        with connect_from(echo_proxy, cut) as arriving, pytest.raises((ConnectionResetError, BrokenPipeError)):
+            arriving.sendall(b"ping")
+            arriving.recv(10)
+        assert wire.round_trip(passing) < 1.0  # the source not cut is untouched
+    echo_proxy.loop.run(echo_proxy.proxy.mend_source(cut))
+    with connect_from(echo_proxy, cut) as mended:
+        assert wire.round_trip(mended) < 1.0
+
+
+def test_a_blackholed_source_loses_its_bytes_until_mended(echo_proxy: ProxyDriver, wire: type[Wire]) -> None:
+    cut = "127.0.2.3"
+    with connect_from(echo_proxy, cut) as live, echo_proxy.connect() as passing:
+        echo_proxy.loop.run(echo_proxy.proxy.cut_source(cut, "blackhole"))
+        live.sendall(b"lost")
+        with connect_from(echo_proxy, cut) as arriving:  # a new connection is held the same way
+            arriving.sendall(b"lost too")
+            wire.assert_silent(arriving, 0.3)
+        wire.assert_silent(live, 0.2)
+        assert wire.round_trip(passing) < 1.0
+        echo_proxy.loop.run(echo_proxy.proxy.mend_source(cut))
+        assert wire.round_trip(live, b"back") < 1.0  # the connection carries bytes again; what it sent meanwhile is gone
