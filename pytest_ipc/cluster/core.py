@@ -158,7 +158,7 @@ class Cluster(ABC):
 
     def start_nodes(self) -> None:
         """Start every node (in parallel: a cluster's nodes wait for each other at boot)."""
-        _each_node(self.nodes.values(), self._start_node, "start")
+        each_node(self.nodes.values(), self._start_node, "start")
 
     def cleanup(self, namespace: str) -> None:
         """Remove what a test made under `namespace` (streams, keys, queues)."""
@@ -242,7 +242,7 @@ class Cluster(ABC):
         """End every node (paused or not) and the proxies, remove the directories, give the ports
         back; what cannot be ended is reported after everything else is released."""
         try:
-            _each_node(self.nodes.values(), _stop_node, "stop")
+            each_node(self.nodes.values(), _stop_node, "stop")
         finally:
             self._release()
 
@@ -520,7 +520,7 @@ class Cluster(ABC):
         return f"{type(self).__name__}({states}, runner={self.runner.name})"
 
 
-def _each_node(nodes: Iterable[ClusterNode], action: Callable[[ClusterNode], None], what: str) -> None:
+def each_node(nodes: Iterable[ClusterNode], action: Callable[[ClusterNode], None], what: str) -> None:
     """`action` on every node at once, each in a thread; the first error is raised once all have ended."""
     errors: list[BaseException] = []
 

@@ -21,7 +21,7 @@ import redis
 
 from pytest_ipc._net import LOOPBACK
 from pytest_ipc.brokers.redis import INSTALL_HINT
-from pytest_ipc.cluster.core import CLIENT_SIDE, Cluster, ClusterNode
+from pytest_ipc.cluster.core import CLIENT_SIDE, Cluster, ClusterNode, each_node
 from pytest_ipc.cluster.runner import Program
 
 MASTER = "ipc"
@@ -71,6 +71,13 @@ class RedisCluster(Cluster):
             )
             + "".join(f"sentinel known-replica {MASTER} {LOOPBACK} {self.route(node.name, peer, 'redis')}\n" for peer in self.names[1:])
         )
+
+    def start_nodes(self) -> None:
+        """The primary first, then the others at once: a replica that dials the primary before it
+        listens finds the proxy's connection closed and tries again only a second later."""
+        first, *others = self.nodes.values()
+        self._start_node(first)
+        each_node(others, self._start_node, "start")
 
     def _sentinel_id(self, name: str) -> str:
         """A fixed 40-hex-digit Sentinel id per node of this cluster."""
