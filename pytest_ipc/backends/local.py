@@ -26,7 +26,6 @@ from typing import IO
 
 from pytest_ipc._errors import IpcError, IpcUsageError
 from pytest_ipc._lifecycle import watch
-from pytest_ipc._net import LOOPBACK
 from pytest_ipc._owner import DIR_PREFIX, OWNER_VARIABLE
 from pytest_ipc._proc import groups_running
 
@@ -209,17 +208,19 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
 
 
 def reserve_port() -> socket.socket:
-    """A loopback port that only a server told to use it can bind, until the socket is closed.
+    """A port that only a server told to use it can bind, until the socket is closed.
 
     The socket is bound with SO_REUSEADDR and never listens: the kernel gives its port to no other
     ``bind(port 0)`` (another xdist worker's choice of a free port) and to no bind without
     SO_REUSEADDR, while the server it is meant for binds and listens next to it (Redis, NATS,
     Mosquitto, epmd, Erlang and docker-proxy all set SO_REUSEADDR). Keep it for the server's life:
-    the port stays ours while the server restarts.
+    the port stays ours while the server restarts. It is bound on every address (it accepts
+    nothing): one on 127.0.0.1 alone would let a socket bound to another loopback address take the
+    port (a Redis cluster node dialling from 127.0.2.n), and RabbitMQ checks its port on all of them.
     """
     reservation = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    reservation.bind((LOOPBACK, 0))
+    reservation.bind(("0.0.0.0", 0))
     return reservation
 
 

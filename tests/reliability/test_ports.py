@@ -40,6 +40,13 @@ def test_a_reserved_port_is_no_one_elses_free_port_but_its_servers_can_listen_on
         with socket.socket() as plain, pytest.raises(OSError) as refused:
             plain.bind((LOOPBACK, port))  # what a program that ignores reservations gets
         assert refused.value.errno == errno.EADDRINUSE
+        with socket.socket() as other_address, pytest.raises(OSError) as refused:
+            other_address.bind(("127.0.2.9", port))  # a cluster node's source address is loopback too
+        assert refused.value.errno == errno.EADDRINUSE
+        with socket.socket() as check:  # RabbitMQ's check of its distribution port before it listens: every address
+            check.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            check.bind(("0.0.0.0", port))
+            check.listen()
         with socket.socket() as server:  # what a broker does: SO_REUSEADDR, then bind and listen
             server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             server.bind((LOOPBACK, port))
