@@ -11,7 +11,8 @@ single figures by a third); the time until the majority detects a
 partition of the leader, until it elects a new leader, and until the cluster is healthy again after
 healing; and the failover a client sees: from SIGKILL of the leader to its first confirmed write
 on a survivor. Target: three RabbitMQ nodes start within 2× a single node (all boot at once, the
-others join the first); NATS and Redis start all nodes in parallel (no target).
+others join the first); NATS starts all nodes in parallel, Redis its primary first and then the
+replicas (no target).
 """
 
 from __future__ import annotations
