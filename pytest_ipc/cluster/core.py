@@ -175,6 +175,8 @@ class Cluster(ABC):
 
     def unavailable_reason(self) -> str | None:
         """None when the runner can run this kind's nodes here, else why not (and a hint)."""
+        if self.shared_peer_links and (missing := _missing_peer_source()) is not None:
+            return missing
         return self.runner.unavailable_reason()
 
     def start(self) -> Cluster:
@@ -554,6 +556,21 @@ def _stop_node(node: ClusterNode) -> None:
 def states(cluster: Cluster, names: Collection[str] | None = None) -> dict[str, NodeState]:
     """Each node's state, for messages."""
     return {name: node.state for name, node in cluster.nodes.items() if names is None or name in names}
+
+
+def _missing_peer_source() -> str | None:
+    """None when this machine's loopback has the nodes' source addresses (Linux: all of 127.0.0.0/8)."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind((f"{PEER_SOURCES}.1", 0))
+    except OSError as error:
+        return (
+            f"the nodes dial from their own loopback addresses ({PEER_SOURCES}.1-3), which this machine lacks "
+            f"({error.strerror}); Linux has all of 127.0.0.0/8, macOS needs them added: sudo ifconfig lo0 alias {PEER_SOURCES}.1 up"
+        )
+    finally:
+        probe.close()
+    return None
 
 
 def _hold_port(host: str, port: int) -> socket.socket | None:

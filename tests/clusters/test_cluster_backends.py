@@ -55,3 +55,17 @@ def test_containers_without_the_image_skip_with_its_reason(pytester: pytest.Pyte
     result = pytester.runpytest("-rs", "--ipc-nats-backend=container", "--ipc-nats-image=local/no-such-nats:none")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*no nats cluster can run here: container: image local/no-such-nats:none not present locally*"])
+
+
+def test_a_redis_cluster_without_its_nodes_source_addresses_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis nodes dial from loopback addresses of their own (Linux has all of 127.0.0.0/8; macOS only
+    127.0.0.1 until aliases are added): without them the cluster names what is missing."""
+    from pytest_ipc.cluster import core
+    from pytest_ipc.cluster.nats import NatsCluster
+    from pytest_ipc.cluster.redis import RedisCluster
+
+    assert RedisCluster().unavailable_reason() == RedisCluster().runner.unavailable_reason()  # Linux: 127.0.2.x is there
+    monkeypatch.setattr(core, "PEER_SOURCES", "192.0.2")  # TEST-NET-1: on no interface of this machine
+    reason = RedisCluster().unavailable_reason()
+    assert reason is not None and "192.0.2.1-3" in reason and "ifconfig lo0 alias 192.0.2.1" in reason
+    assert NatsCluster().unavailable_reason() == NatsCluster().runner.unavailable_reason()  # its peers have proxies of their own
