@@ -2,7 +2,7 @@
 
 A call's `started` is stamped when the stub has the request, so it is never earlier than the moment the
 client began it: `arrived_since` picks one call's requests without slack. (A slack of even 1 ms let the
-previous call's request in: the next call can begin 0.7 ms after the stub read the last one.)
+previous call's request in: on a fast machine the next call begins under 1 ms after the stub read it.)
 
 The one journal protocol the HTTP stub (`HttpStub`, `JournalEntry`) and the RPC stubs (`GrpcStub`,
 `RpcCall`) satisfy, so `assert_retries`, `assert_breaker`, `assert_request_cap`... judge any of them

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from pytest_ipc.client.client import ToxiproxyClient
     from pytest_ipc.client.proxy import Proxy
     from pytest_ipc.toxiproxy import EmbeddedToxiproxy
+    from pytest_ipc.toxiproxy.proxy import TcpProxy
 
 NodeState = Literal["running", "paused", "killed"]
 PartitionMode = SourceCut  # a cut link refuses (resets) or black-holes, whether a proxy or one source on it
@@ -175,7 +176,7 @@ class Cluster(ABC):
 
     def unavailable_reason(self) -> str | None:
         """None when the runner can run this kind's nodes here, else why not (and a hint)."""
-        if self.shared_peer_links and (missing := _missing_peer_source()) is not None:
+        if self.shared_peer_links and (missing := _missing_peer_source(self.size)) is not None:
             return missing
         return self.runner.unavailable_reason()
 
@@ -403,32 +404,53 @@ class Cluster(ABC):
             shared = [(target, port) for (by, target, port) in self.links if by == PEERS]
             cut += [(name, target, port) for target, port in shared for name in self.names if crosses(name, target)]
             for key in cut:
-                if key in self._cut:
-                    continue
-                if key not in self.links:
-                    self._cut_source(key, mode)
+                if key not in self._cut:
+                    self._cut_link(key, mode)
                     self._cut.add(key)
-                    continue
-                proxy = self.links[key].proxy
-                if mode == "refuse":
-                    proxy.disable()
-                    held = _hold_port(proxy.host, proxy.port)
-                    if held is not None:
-                        self._held_ports[key] = held
-                else:
-                    proxy.timeout(0, stream="upstream", name=f"{BLACKHOLE}-up")
-                    proxy.timeout(0, stream="downstream", name=f"{BLACKHOLE}-down")
-                self._cut.add(key)
             shown = " | ".join("{" + ", ".join(sorted(side)) + "}" for side in parsed)
             self.timeline.record(CLUSTER, f"partition {shown} ({mode}, {len(cut)} link(s) cut)", kind="partition", out=out)
 
-    def _cut_source(self, key: tuple[str, str, str], how: PartitionMode | None) -> None:
-        """Cut node `key[0]` off the proxy its peers share into `key[1]`'s `key[2]` port (None: mend)."""
-        assert self._server is not None
+    def _cut_link(self, key: tuple[str, str, str], mode: PartitionMode) -> None:
+        """Cut the link `key` (source, target, port): its own proxy, or its source on a shared one."""
+        if key not in self.links:
+            proxy, address = self._shared_proxy(key)
+            self._engine().loop_thread.run(proxy.cut_source(address, mode))
+            return
+        link_proxy = self.links[key].proxy
+        if mode == "refuse":
+            link_proxy.disable()
+            held = _hold_port(link_proxy.host, link_proxy.port)
+            if held is not None:
+                self._held_ports[key] = held
+        else:
+            link_proxy.timeout(0, stream="upstream", name=f"{BLACKHOLE}-up")
+            link_proxy.timeout(0, stream="downstream", name=f"{BLACKHOLE}-down")
+
+    def _mend_link(self, key: tuple[str, str, str]) -> None:
+        """Undo `_cut_link(key, ...)`, whichever mode cut it."""
+        if key not in self.links:
+            proxy, address = self._shared_proxy(key)
+            self._engine().loop_thread.run(proxy.mend_source(address))
+            return
+        link_proxy = self.links[key].proxy
+        link_proxy.enable()  # binds next to the held port (both SO_REUSEADDR; the hold never listens)
+        held = self._held_ports.pop(key, None)
+        if held is not None:
+            held.close()
+        for name in (f"{BLACKHOLE}-up", f"{BLACKHOLE}-down"):
+            with contextlib.suppress(Exception):
+                link_proxy.remove_toxic(name)
+
+    def _shared_proxy(self, key: tuple[str, str, str]) -> tuple[TcpProxy, str]:
+        """The engine's proxy that node `key[0]` shares with its peers into `key[1]`'s `key[2]` port,
+        and the address that node dials from."""
         source, target, port = key
-        proxy = self._server.proxy(self.links[(PEERS, target, port)].proxy.name)
-        address = self.nodes[source].source
-        self._server.loop_thread.run(proxy.mend_source(address) if how is None else proxy.cut_source(address, how))
+        return self._engine().proxy(self.links[(PEERS, target, port)].proxy.name), self.nodes[source].source
+
+    def _engine(self) -> EmbeddedToxiproxy:
+        if self._server is None:
+            raise ClusterError(f"the {self.kind} cluster is not running")
+        return self._server
 
     def isolate(self, name: str, mode: PartitionMode = "refuse") -> None:
         """Partition node `name` from every other node (the client stays with the others)."""
@@ -448,17 +470,7 @@ class Cluster(ABC):
         """Every link up and without toxics; paused nodes resumed, killed nodes restarted."""
         with self._lock:
             for key in list(self._cut):
-                if key not in self.links:
-                    self._cut_source(key, None)
-                    continue
-                proxy = self.links[key].proxy
-                proxy.enable()  # binds next to the held port (both SO_REUSEADDR; the hold never listens)
-                held = self._held_ports.pop(key, None)
-                if held is not None:
-                    held.close()
-                for name in (f"{BLACKHOLE}-up", f"{BLACKHOLE}-down"):
-                    with contextlib.suppress(Exception):
-                        proxy.remove_toxic(name)
+                self._mend_link(key)
             healed_links = len(self._cut)
             self._cut.clear()
             if self._slow:
@@ -558,14 +570,14 @@ def states(cluster: Cluster, names: Collection[str] | None = None) -> dict[str, 
     return {name: node.state for name, node in cluster.nodes.items() if names is None or name in names}
 
 
-def _missing_peer_source() -> str | None:
+def _missing_peer_source(size: int) -> str | None:
     """None when this machine's loopback has the nodes' source addresses (Linux: all of 127.0.0.0/8)."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         probe.bind((f"{PEER_SOURCES}.1", 0))
     except OSError as error:
         return (
-            f"the nodes dial from their own loopback addresses ({PEER_SOURCES}.1-3), which this machine lacks "
+            f"the nodes dial from their own loopback addresses ({PEER_SOURCES}.1-{size}), which this machine lacks "
             f"({error.strerror}); Linux has all of 127.0.0.0/8, macOS needs them added: sudo ifconfig lo0 alias {PEER_SOURCES}.1 up"
         )
     finally:

@@ -27,6 +27,9 @@ from pytest_ipc.toxiproxy.proxy import TcpProxy
 LIMITS = Limits(max_body=1 << 20, head_timeout=15.0, idle_timeout=60.0)
 
 
+NOT_RUNNING = "EmbeddedToxiproxy is not running; call start() first"
+
+
 class ConfigError(IpcUsageError):
     """The `config` file could not be read or populated; the message names the file and the reason."""
 
@@ -143,18 +146,19 @@ class EmbeddedToxiproxy:
     def loop_thread(self) -> LoopThread:
         """The thread running the API and the proxies (for callers that drive the engine directly)."""
         if self._loop_thread is None:
-            raise RuntimeError("EmbeddedToxiproxy is not running; call start() first")
+            raise RuntimeError(NOT_RUNNING)
         return self._loop_thread
 
     def proxy(self, name: str) -> TcpProxy:
         """The engine's proxy called `name`, for the controls only a caller in this process has
-        (`TcpProxy.cut_source`; run them on `loop_thread`). A KeyError names the proxies there are."""
+        (`TcpProxy.cut_source`; run them on `loop_thread`). An unknown name is a usage error naming the proxies."""
         if self._collection is None or self._loop_thread is None:
-            raise RuntimeError("EmbeddedToxiproxy is not running; call start() first")
+            raise RuntimeError(NOT_RUNNING)
         try:
             return self._collection.proxies[name]
         except KeyError:
-            raise KeyError(f"no proxy {name!r}; the proxies are: {', '.join(sorted(self._collection.proxies)) or 'none'}") from None
+            known = ", ".join(sorted(self._collection.proxies)) or "none"
+            raise IpcUsageError(f"no proxy {name!r} in this Toxiproxy; its proxies: {known}") from None
 
     @property
     def running(self) -> bool:
@@ -162,7 +166,7 @@ class EmbeddedToxiproxy:
 
     def _server(self) -> HttpServer:
         if self._http is None or self._loop_thread is None:
-            raise RuntimeError("EmbeddedToxiproxy is not running; call start() first")
+            raise RuntimeError(NOT_RUNNING)
         return self._http
 
     def __repr__(self) -> str:
