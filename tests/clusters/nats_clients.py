@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 import nats
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -118,9 +119,16 @@ async def stored_ids(cluster: NatsCluster, stream: str, subject: str, timeout: f
     client = await nats.connect(cluster.urls(), connect_timeout=2, allow_reconnect=False)
     try:
         js = client.jetstream()
-        subscription = await js.pull_subscribe(subject, config=ConsumerConfig(ack_policy=AckPolicy.NONE))
-        ids: list[str] = []
         deadline = time.monotonic() + timeout
+        while True:  # right after a heal JetStream may answer 503 until its meta leader is settled again
+            try:
+                subscription = await js.pull_subscribe(subject, config=ConsumerConfig(ack_policy=AckPolicy.NONE))
+                break
+            except nats.js.errors.ServiceUnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
+        ids: list[str] = []
         while len(ids) < expected and time.monotonic() < deadline:
             with contextlib.suppress(nats.errors.TimeoutError, asyncio.TimeoutError):
                 ids.extend(message.data.decode() for message in await subscription.fetch(500, timeout=1))

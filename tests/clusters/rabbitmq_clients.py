@@ -87,8 +87,18 @@ class Publisher(threading.Thread):
         self.join(10)
 
 
-def received_from(cluster: RabbitMQCluster, node: str, queue: str) -> list[str]:
-    connection = pika.BlockingConnection(pika.URLParameters(cluster.direct_url(node)))
+def received_from(cluster: RabbitMQCluster, node: str, queue: str, timeout: float = 15.0) -> list[str]:
+    """Every message id `queue` holds, read on `node` directly; right after a heal the node may still
+    refuse connections for a moment (pause_minority lets a paused node rejoin), so the connect is retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection = pika.BlockingConnection(pika.URLParameters(cluster.direct_url(node)))
+            break
+        except pika.exceptions.AMQPConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     try:
         channel = connection.channel()
         ids = []
