@@ -1,5 +1,7 @@
 """Shared and kept brokers (`pytest_ipc._shared`): `python benchmarks/bench_shared_brokers.py [--rounds N]`.
 
+- boot: a private node until ready, from its private home (`pytest_ipc.brokers.rabbitmq_home`: only
+  the plugins it enables) against the same node on the installation's whole plugins directory;
 - teardown: `LocalRabbitMQ.stop()` (server, epmd and control node killed, dir removed, ports given
   back) against a bare node's (SIGKILL to the node's process group until no member runs), and what a
   session pays for a shared broker (its lease given back; the keeper stops the node meanwhile);
@@ -57,6 +59,28 @@ started = time.perf_counter()
 node.stop()
 ours = time.perf_counter() - started
 print(json.dumps({"bare": bare, "ours": ours}))
+"""
+
+BOOT = """
+import json, time
+from pytest_ipc.brokers.rabbitmq import LocalRabbitMQ
+
+
+class InstallationPlugins(LocalRabbitMQ):
+    \"\"\"The node on its installation's whole plugins directory, as before its private home.\"\"\"
+
+    def configure(self, base):
+        super().configure(base)
+        self._home = {}
+
+
+times = {}
+for name, node in (("installation", InstallationPlugins()), ("private", LocalRabbitMQ())):
+    started = time.perf_counter()
+    node.start()
+    times[name] = time.perf_counter() - started
+    node.stop()
+print(json.dumps(times))
 """
 
 SHARED_TEARDOWN = """
@@ -341,6 +365,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"load at start: {Path('/proc/loadavg').read_text().strip()}")
+
+    boots = [run_json(BOOT) for _ in range(args.rounds)]
+    installation, private = (statistics.median(r[name] for r in boots) for name in ("installation", "private"))
+    print("\nRabbitMQ boot until ready (median of", args.rounds, "rounds)")
+    print(f"  the installation's plugins directory {installation:8.2f} s")
+    print(f"  its private home (its plugins only)  {private:8.2f} s   (ratio {private / installation:.2f})")
 
     teardown = [run_json(TEARDOWN) for _ in range(args.rounds)]
     shared = [run_json(SHARED_TEARDOWN) for _ in range(args.rounds)]

@@ -29,6 +29,7 @@ from pytest_ipc.backends.local import LocalProcess
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.handles import Isolation, NamePrefixes
 from pytest_ipc.brokers.rabbitmq_admin import CONTROL_LOOP, ErlangShell, ManagementVhosts, ShellVhosts
+from pytest_ipc.brokers.rabbitmq_home import enable_plugins
 from pytest_ipc.brokers.rabbitmq_users import RabbitMQUsers
 from pytest_ipc.brokers.tls import TLS_PORT, ListenerTls
 from pytest_ipc.brokers.vhost_pool import PoolVhost, VhostPool
@@ -159,6 +160,9 @@ class LocalRabbitMQ(LocalBroker):
     port_names: tuple[str, ...] = ("amqp", "stomp", "dist", "epmd")
     _shell: ErlangShell | None = None
     _users: RabbitMQUsers | None = None
+    #: The plugins the node enables: STOMP for STOMP clients (vhosts need no management plugin here).
+    plugins: tuple[str, ...] = ("rabbitmq_stomp",)
+    _home: Mapping[str, str] = {}
 
     @property
     def node(self) -> str:
@@ -182,12 +186,12 @@ class LocalRabbitMQ(LocalBroker):
         )
 
     def _env(self, base: Path) -> dict[str, str]:
-        return node_environment(base, self.node, self.ports)
+        return {**node_environment(base, self.node, self.ports), **self._home}
 
     def configure(self, base: Path) -> None:
         (base / "rabbitmq-env.conf").write_text("")  # so the system's is not sourced
         (base / "advanced.config").write_text("[].\n")
-        (base / "enabled_plugins").write_text("[rabbitmq_stomp].\n")
+        self._home = enable_plugins(base, self.plugins, RABBITMQ_SERVER)
         (base / "rabbitmq.conf").write_text(
             f"listeners.tcp.1 = {LOOPBACK}:{self.ports['amqp']}\n"
             f"stomp.listeners.tcp.1 = {LOOPBACK}:{self.ports['stomp']}\n"

@@ -256,6 +256,7 @@ class Cluster(ABC):
         for held in self._held_ports.values():
             held.close()
         self._held_ports = {}
+        self._cut = set()
         self.nodes = {}
         self.links = {}
         if self._proxies is not None:

@@ -22,9 +22,11 @@ from urllib.parse import quote
 
 import httpx
 
+from pytest_ipc._errors import IpcError
 from pytest_ipc._net import LOOPBACK, accepts_connections
 from pytest_ipc.brokers.endpoint import BrokerEndpoint
 from pytest_ipc.brokers.rabbitmq import INSTALL_HINT, RABBITMQ_SERVER, amqp_ready, is_official_image, node_environment
+from pytest_ipc.brokers.rabbitmq_home import enable_plugins
 from pytest_ipc.cluster.core import Cluster, ClusterError, ClusterNode
 from pytest_ipc.cluster.runner import NodeRunner, Program
 
@@ -32,6 +34,10 @@ from pytest_ipc.cluster.runner import NodeRunner, Program
 NET_TICKTIME = 4
 #: Seconds between a joining node's attempts to reach the first node while that one still boots.
 DISCOVERY_RETRY_INTERVAL = 0.2
+#: RabbitMQ 3.10's race at a join: the joining node reads its feature flags file while another of its
+#: processes rewrites it, and stops (``case_clause,{ok,[]}``). Seen here in 2 of about 80 starts; a
+#: start that meets it starts the cluster again, once.
+FEATURE_FLAGS_RACE = "rabbit_feature_flags:try_to_read_enabled_feature_flags_list"
 
 
 def register_with_epmd(epmd_port: int, name: str, port: int) -> socket.socket:
@@ -73,7 +79,8 @@ class RabbitMQCluster(Cluster):
         base = node.base
         (base / "rabbitmq-env.conf").write_text("")
         (base / "advanced.config").write_text(f"[{{kernel, [{{net_ticktime, {NET_TICKTIME}}}]}}].\n")
-        (base / "enabled_plugins").write_text("[rabbitmq_management].\n")
+        local = self.runner.image is None
+        home = enable_plugins(base, ("rabbitmq_management",), self._server_script() if local else None)
         # The first node forms the cluster without looking for peers; each other node looks only for the
         # first (two joiners that found each other first would form a second cluster) and retries as
         # long as a node may take to boot. Restarted nodes find their cluster in their own data.
@@ -97,8 +104,7 @@ class RabbitMQCluster(Cluster):
         cookie = base / ".erlang.cookie"
         cookie.write_text(self.password.upper())
         cookie.chmod(0o400)
-        node_env = node_environment(base, self.node_name(node.name), node.ports)
-        self._envs[node.name] = node_env
+        self._envs[node.name] = {**node_environment(base, self.node_name(node.name), node.ports), **home}
 
     def node_programs(self, node: ClusterNode) -> list[Program]:
         env = self._envs[node.name]
@@ -147,6 +153,16 @@ class RabbitMQCluster(Cluster):
             for registration in registrations:
                 registration.close()
         self._registrations = {}
+
+    def start(self) -> RabbitMQCluster:
+        """Start the cluster; again, once, after RabbitMQ's feature flags race at a join."""
+        try:
+            super().start()
+        except IpcError as error:  # a node's process or container that ended, with its log's tail
+            if FEATURE_FLAGS_RACE not in str(error):
+                raise
+            super().start()
+        return self
 
     def start_nodes(self) -> None:
         """Every node at once, the first isolated until it serves (then the others join it)."""

@@ -22,6 +22,7 @@ class LocalRabbitMQWithManagement(LocalRabbitMQ):
     """`LocalRabbitMQ` with the management plugin on a loopback port of its own."""
 
     port_names = (*LocalRabbitMQ.port_names, "management")
+    plugins = (*LocalRabbitMQ.plugins, "rabbitmq_management")
 
     @property
     def api_url(self) -> str:
@@ -35,7 +36,6 @@ class LocalRabbitMQWithManagement(LocalRabbitMQ):
 
     def configure(self, base: Path) -> None:
         super().configure(base)
-        (base / "enabled_plugins").write_text("[rabbitmq_stomp,rabbitmq_management].\n")
         with (base / "rabbitmq.conf").open("a") as conf:
             conf.write(f"management.tcp.ip = {LOOPBACK}\nmanagement.tcp.port = {self.ports['management']}\n")
 

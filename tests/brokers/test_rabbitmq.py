@@ -107,6 +107,16 @@ def test_the_control_node_reports_erlang_errors(rabbitmq_server: BrokerServer) -
         shell.evaluate('ok = rabbit_vhost:delete(<<"no-such-vhost">>, <<"test">>).')
 
 
+def test_a_local_node_reaches_only_its_own_plugins(rabbitmq_server: BrokerServer) -> None:
+    """Its installation's other plugins cost every boot about 2 s (`rabbitmq_home`)."""
+    if not isinstance(rabbitmq_server.runtime, LocalRabbitMQ):
+        pytest.skip("only a local node boots from a private home")
+    shell = rabbitmq_server.runtime.shell
+    stomp = shell.evaluate("list_to_atom(code:lib_dir(rabbitmq_stomp)).")
+    assert stomp.startswith(f"'{rabbitmq_server.runtime.base}/home/plugins/rabbitmq_stomp-"), stomp
+    assert shell.evaluate("code:lib_dir(rabbitmq_mqtt).") == "{error,bad_name}"
+
+
 @pytest.mark.slow
 def test_persistent_message_in_durable_queue_survives_a_kill(
     rabbitmq_server: BrokerServer, rabbitmq_broker: IsolatedBroker
