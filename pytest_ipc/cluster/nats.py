@@ -32,6 +32,24 @@ def _monitor(node: ClusterNode, path: str) -> dict[str, Any]:
     return answer.json()  # type: ignore[no-any-return]
 
 
+def _stream_problem(running: list[ClusterNode]) -> str | None:
+    """A stream whose replicas on the running nodes disagree on its leader or on how many messages
+    it holds. Right after a heal, the replica that was cut off still answers for the stream as it
+    was before the partition until it has caught up: a read then would miss what the majority
+    confirmed meanwhile."""
+    views: dict[tuple[str, str], dict[str, tuple[str | None, int]]] = {}
+    for node in running:
+        for account in _monitor(node, "jsz?accounts=true&streams=true").get("account_details") or []:
+            for stream in account.get("stream_detail") or []:
+                view = ((stream.get("cluster") or {}).get("leader"), int((stream.get("state") or {}).get("messages", 0)))
+                views.setdefault((str(account.get("name")), str(stream.get("name"))), {})[node.name] = view
+    for (_, name), by_node in views.items():
+        if len(set(by_node.values())) > 1 or None in {leader for leader, _ in by_node.values()}:
+            shown = ", ".join(f"{node}: leader {leader}, {messages} message(s)" for node, (leader, messages) in by_node.items())
+            return f"the replicas of stream {name} have not caught up ({shown})"
+    return None
+
+
 class NatsCluster(Cluster):
     """Three nats-server nodes with JetStream, routes through the proxy."""
 
@@ -90,7 +108,7 @@ class NatsCluster(Cluster):
                     peer = peers.get(other.name)
                     if other.name != node.name and (peer is None or peer.get("offline") or not peer.get("current")):
                         return f"the JetStream meta leader {node.name} counts {other.name} offline or behind: {peer}"
-        return None
+        return _stream_problem(running)
 
     def leader(self) -> str | None:
         """The JetStream meta leader (it places streams and answers the JetStream API)."""

@@ -7,14 +7,18 @@ verdicts pass the correct client and name each broken client's defect.
 from __future__ import annotations
 
 import asyncio
+import time
 
+import httpx
+import nats
+import nats.js.errors
 import pytest
 
 from pytest_ipc._errors import IpcAssertionError, IpcUsageError
 from pytest_ipc.cluster.assertions import assert_cluster_client, assert_publishes_accounted
-from pytest_ipc.cluster.core import CLIENT_SIDE
+from pytest_ipc.cluster.core import CLIENT_SIDE, ClusterNode
 from pytest_ipc.cluster.handle import IsolatedCluster
-from pytest_ipc.cluster.nats import NatsCluster
+from pytest_ipc.cluster.nats import NatsCluster, _stream_problem
 from tests.clusters.nats_clients import (
     FAILOVER_BUDGET,
     Publisher,
@@ -119,3 +123,46 @@ def test_pause_and_slow_replication_are_recorded(nats_cluster: IsolatedCluster[N
 def test_bad_partition_side_is_a_usage_error(nats_cluster: IsolatedCluster[NatsCluster]) -> None:
     with pytest.raises(IpcUsageError, match=r"unknown member\(s\) \['n9'\].*valid: n1, n2, n3 and 'client'"):
         nats_cluster.partition(["n9"])
+
+
+def test_healthy_waits_for_the_replica_that_was_cut_off(nats_cluster: IsolatedCluster[NatsCluster]) -> None:
+    """A replica cut off while the majority confirmed publishes still answers for the stream as it was
+    until it catches up after the heal; healthy waits for that, so a read after it misses nothing."""
+    cluster = nats_cluster.cluster
+    stream, subject = make_stream(nats_cluster)
+    nats_cluster.wait_until_healthy()  # the new stream's replicas formed
+    leader = wait_for_stream_leader(cluster, stream, not_on=set())
+    cut = next(name for name in cluster.names if name != leader)
+    nats_cluster.isolate(cut)
+
+    async def publish() -> None:
+        """Five confirmed publishes, each retried (stored once, by its id) until the majority confirms it."""
+        client = await nats.connect(urls_from(cluster, leader), allow_reconnect=False)
+        try:
+            for index in range(5):
+                deadline = time.monotonic() + 10
+                while True:
+                    try:
+                        await client.jetstream().publish(subject, b"confirmed", timeout=1, headers={"Nats-Msg-Id": f"m{index}"})
+                        break
+                    except (nats.js.errors.NoStreamResponseError, nats.errors.NoRespondersError, nats.errors.TimeoutError):
+                        if time.monotonic() > deadline:
+                            raise
+                        await asyncio.sleep(0.1)
+        finally:
+            await client.close()
+
+    asyncio.run(publish())
+    problem = _stream_problem(list(cluster.nodes.values()))
+    assert problem is not None and stream in problem and f"{cut}: " in problem, problem
+    nats_cluster.heal()
+    nats_cluster.wait_until_healthy()
+    held = {node.name: stream_messages_on(node, stream) for node in cluster.nodes.values()}
+    assert held == dict.fromkeys(cluster.names, 5), held
+
+
+def stream_messages_on(node: ClusterNode, stream: str) -> int:
+    """How many messages node `node`'s own replica of `stream` holds (its monitor, direct)."""
+    answer = httpx.get(f"http://127.0.0.1:{node.ports['monitor']}/jsz?accounts=true&streams=true", timeout=2).json()
+    details = [detail for account in answer.get("account_details") or [] for detail in account.get("stream_detail") or []]
+    return next(int(detail["state"]["messages"]) for detail in details if detail["name"] == stream)

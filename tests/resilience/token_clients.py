@@ -39,6 +39,7 @@ class Habits:
     retry_403: bool = False
     retries_401: int | None = 1  # None: forever
     scope: str | None = SCOPE
+    stall_after_refresh: float = 0.0  # seconds between its first refreshed token and its use: a loaded host
 
 
 class _Token:
@@ -48,6 +49,7 @@ class _Token:
         self.habits = habits
         self.value: str | None = None
         self.renew_at = 0.0
+        self.fetched = 0
 
     def usable(self) -> bool:
         if self.value is None:
@@ -58,6 +60,9 @@ class _Token:
         lifetime = float(answer["expires_in"])
         self.value = str(answer["access_token"])
         self.renew_at = asked_at + lifetime * (1 - (self.habits.margin or 0.0))
+        self.fetched += 1
+        if self.fetched == 2:
+            time.sleep(self.habits.stall_after_refresh)  # blocks an event loop too, as a loaded host does
         return self.value
 
     def form(self) -> dict[str, str]:
