@@ -33,7 +33,8 @@ def _plugin_directories(plugins: Path) -> dict[str, Path]:
     return {entry.name.rpartition("-")[0]: entry for entry in plugins.iterdir() if (entry / "ebin").is_dir()}
 
 
-def _dependencies(directory: Path, name: str) -> list[str]:
+@functools.cache
+def _dependencies(directory: Path, name: str) -> tuple[str, ...]:
     """The applications `name`'s ``.app`` file names as dependencies (Erlang terms; a regex serves)."""
     text = (directory / "ebin" / f"{name}.app").read_text()
     names: list[str] = []
@@ -41,7 +42,7 @@ def _dependencies(directory: Path, name: str) -> list[str]:
         found = re.search(r"\{\s*" + key + r"\s*,\s*\[([^\]]*)\]", text)
         if found:
             names += [item.strip().strip("'") for item in found.group(1).split(",") if item.strip()]
-    return names
+    return tuple(names)
 
 
 def plugin_closure(plugins: Path, enabled: Iterable[str]) -> dict[str, Path]:

@@ -32,21 +32,25 @@ def _monitor(node: ClusterNode, path: str) -> dict[str, Any]:
     return answer.json()  # type: ignore[no-any-return]
 
 
-def _stream_problem(running: list[ClusterNode]) -> str | None:
-    """A stream whose replicas on the running nodes disagree on its leader or on how many messages
-    it holds. Right after a heal, the replica that was cut off still answers for the stream as it
-    was before the partition until it has caught up: a read then would miss what the majority
-    confirmed meanwhile."""
+#: A node's JetStream report with its streams: the meta group's view and each stream replica's.
+JETSTREAM_REPORT = "jsz?accounts=true&streams=true"
+
+
+def _stream_problem(reports: dict[str, dict[str, Any]]) -> str | None:
+    """A stream whose replicas disagree on its leader or on how many messages it holds, in the
+    running nodes' `reports` (name: `JETSTREAM_REPORT`). Right after a heal, the replica that was
+    cut off still answers for the stream as it was before the partition until it has caught up: a
+    read then would miss what the majority confirmed meanwhile."""
     views: dict[tuple[str, str], dict[str, tuple[str | None, int]]] = {}
-    for node in running:
-        for account in _monitor(node, "jsz?accounts=true&streams=true").get("account_details") or []:
+    for name, report in reports.items():
+        for account in report.get("account_details") or []:
             for stream in account.get("stream_detail") or []:
                 view = ((stream.get("cluster") or {}).get("leader"), int((stream.get("state") or {}).get("messages", 0)))
-                views.setdefault((str(account.get("name")), str(stream.get("name"))), {})[node.name] = view
-    for (_, name), by_node in views.items():
+                views.setdefault((str(account.get("name")), str(stream.get("name"))), {})[name] = view
+    for (_, stream_name), by_node in views.items():
         if len(set(by_node.values())) > 1 or None in {leader for leader, _ in by_node.values()}:
             shown = ", ".join(f"{node}: leader {leader}, {messages} message(s)" for node, (leader, messages) in by_node.items())
-            return f"the replicas of stream {name} have not caught up ({shown})"
+            return f"the replicas of stream {stream_name} have not caught up ({shown})"
     return None
 
 
@@ -95,11 +99,13 @@ class NatsCluster(Cluster):
         running = self._running()
         if not running:
             return "no node runs"
+        reports: dict[str, dict[str, Any]] = {}
         for node in running:
             routes = _monitor(node, "routez")["num_routes"]
             if routes < len(running) - 1:
                 return f"{node.name} has {routes} route(s), expected {len(running) - 1}"
-            meta = _monitor(node, "jsz").get("meta_cluster") or {}
+            reports[node.name] = _monitor(node, JETSTREAM_REPORT)
+            meta = reports[node.name].get("meta_cluster") or {}
             if not meta.get("leader"):
                 return f"{node.name} sees no JetStream meta leader"
             if meta.get("leader") == node.name:  # only the meta leader lists its peers: a stream's placement asks it
@@ -108,7 +114,7 @@ class NatsCluster(Cluster):
                     peer = peers.get(other.name)
                     if other.name != node.name and (peer is None or peer.get("offline") or not peer.get("current")):
                         return f"the JetStream meta leader {node.name} counts {other.name} offline or behind: {peer}"
-        return _stream_problem(running)
+        return _stream_problem(reports)
 
     def leader(self) -> str | None:
         """The JetStream meta leader (it places streams and answers the JetStream API)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpx
 import nats
@@ -18,7 +19,7 @@ from pytest_ipc._errors import IpcAssertionError, IpcUsageError
 from pytest_ipc.cluster.assertions import assert_cluster_client, assert_publishes_accounted
 from pytest_ipc.cluster.core import CLIENT_SIDE, ClusterNode
 from pytest_ipc.cluster.handle import IsolatedCluster
-from pytest_ipc.cluster.nats import NatsCluster, _stream_problem
+from pytest_ipc.cluster.nats import JETSTREAM_REPORT, NatsCluster, _stream_problem
 from tests.clusters.nats_clients import (
     FAILOVER_BUDGET,
     Publisher,
@@ -153,7 +154,7 @@ def test_healthy_waits_for_the_replica_that_was_cut_off(nats_cluster: IsolatedCl
             await client.close()
 
     asyncio.run(publish())
-    problem = _stream_problem(list(cluster.nodes.values()))
+    problem = _stream_problem({node.name: report(node) for node in cluster.nodes.values()})
     assert problem is not None and stream in problem and f"{cut}: " in problem, problem
     nats_cluster.heal()
     nats_cluster.wait_until_healthy()
@@ -161,8 +162,13 @@ def test_healthy_waits_for_the_replica_that_was_cut_off(nats_cluster: IsolatedCl
     assert held == dict.fromkeys(cluster.names, 5), held
 
 
+def report(node: ClusterNode) -> dict[str, Any]:
+    """Node `node`'s own JetStream report (its monitor, direct)."""
+    answer: dict[str, Any] = httpx.get(f"http://127.0.0.1:{node.ports['monitor']}/{JETSTREAM_REPORT}", timeout=2).json()
+    return answer
+
+
 def stream_messages_on(node: ClusterNode, stream: str) -> int:
-    """How many messages node `node`'s own replica of `stream` holds (its monitor, direct)."""
-    answer = httpx.get(f"http://127.0.0.1:{node.ports['monitor']}/jsz?accounts=true&streams=true", timeout=2).json()
-    details = [detail for account in answer.get("account_details") or [] for detail in account.get("stream_detail") or []]
+    """How many messages node `node`'s own replica of `stream` holds."""
+    details = [detail for account in report(node).get("account_details") or [] for detail in account.get("stream_detail") or []]
     return next(int(detail["state"]["messages"]) for detail in details if detail["name"] == stream)
